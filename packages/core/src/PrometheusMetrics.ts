@@ -1,0 +1,152 @@
+/**
+ * Prometheus exposition of every Effect metric, through `prom-client`.
+ *
+ * The registry's collectors read Effect's metric state at scrape time (nothing is copied on
+ * update), beside prom-client's default Node.js runtime metrics and a `target_info` series
+ * carrying the resource. Names follow the OpenTelemetry "Prometheus and OpenMetrics
+ * compatibility" rules: dots become underscores, units become suffixes (`_seconds`,
+ * `_bytes`), counters end in `_total`.
+ *
+ * @example
+ * ```ts
+ * // its own small server on OTEL_EXPORTER_PROMETHEUS_HOST:PORT
+ * PrometheusMetrics.layerServer
+ * // or a route in an existing router
+ * HttpRouter.empty.pipe(HttpRouter.get("/metrics", PrometheusMetrics.handler))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { Resource } from "@effect/opentelemetry/Resource"
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServer from "@effect/platform/HttpServer"
+import type * as HttpServerError from "@effect/platform/HttpServerError"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import type * as Resources from "@opentelemetry/resources"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { createServer } from "node:http"
+import * as internal from "./internal/prometheus.js"
+import { TelemetryConfigTag } from "./TelemetryConfig.js"
+import type * as PromClient from "prom-client"
+
+/** @since 0.1.0 @category models */
+export interface Scrape {
+  readonly contentType: string
+  readonly body: string
+}
+
+/** @since 0.1.0 @category models */
+export interface PrometheusExporter {
+  /** Renders the exposition; `accept` chooses OpenMetrics when it asks for it. */
+  readonly scrape: (accept?: string) => Effect.Effect<Scrape>
+  /** The prom-client registry of the Prometheus text format, for users who add their own collectors. */
+  readonly registry: PromClient.Registry
+}
+
+/** @since 0.1.0 @category tags */
+export class PrometheusMetrics extends Context.Tag("@effect-telemetry/core/PrometheusMetrics")<
+  PrometheusMetrics,
+  PrometheusExporter
+>() {}
+
+/** @since 0.1.0 @category models */
+export interface Options {
+  readonly resource: Resources.Resource
+  /** Export Effect's `effect_fiber_*` metrics (lifetimes translated to seconds). Default true. */
+  readonly effectRuntimeMetrics?: boolean | undefined
+  /** prom-client's default Node.js metrics (event loop lag, heap, GC). Default true. */
+  readonly defaultMetrics?: boolean | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: Options): PrometheusExporter => {
+  const state = internal.make({
+    resource: options.resource,
+    effectRuntimeMetrics: options.effectRuntimeMetrics ?? true,
+    defaultMetrics: options.defaultMetrics ?? true
+  })
+  return {
+    registry: state.text,
+    scrape: (accept) =>
+      Effect.promise(() => {
+        const registry = internal.wantsOpenMetrics(accept) ? state.openMetrics : state.text
+        state.refresh()
+        return registry.metrics().then((body) => ({ contentType: registry.contentType, body }))
+      })
+  }
+}
+
+/**
+ * The exporter built from the configuration and the shared resource.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: Layer.Layer<PrometheusMetrics, never, TelemetryConfigTag | Resource> = Layer.effect(
+  PrometheusMetrics,
+  Effect.gen(function*() {
+    const config = yield* TelemetryConfigTag
+    const resource = yield* Resource
+    return make({ resource, effectRuntimeMetrics: config.effectRuntimeMetrics })
+  })
+)
+
+/**
+ * The `/metrics` handler, with OpenMetrics content negotiation. When `bearerToken` is given,
+ * a request without `Authorization: Bearer <token>` gets 401.
+ *
+ * @since 0.1.0
+ * @category handlers
+ */
+export const makeHandler = (options?: { readonly bearerToken?: string | undefined }) =>
+  Effect.gen(function*() {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    if (options?.bearerToken !== undefined && request.headers["authorization"] !== `Bearer ${options.bearerToken}`) {
+      return HttpServerResponse.text("unauthorized\n", { status: 401, headers: { "www-authenticate": "Bearer" } })
+    }
+    const exporter = yield* PrometheusMetrics
+    const scrape = yield* exporter.scrape(request.headers["accept"])
+    return HttpServerResponse.text(scrape.body, { contentType: scrape.contentType })
+  })
+
+/**
+ * The `/metrics` handler without authentication.
+ *
+ * @since 0.1.0
+ * @category handlers
+ */
+export const handler: Effect.Effect<
+  HttpServerResponse.HttpServerResponse,
+  never,
+  HttpServerRequest.HttpServerRequest | PrometheusMetrics
+> = makeHandler()
+
+/**
+ * A small HTTP server exposing `/metrics` on its own host and port (default from
+ * `OTEL_EXPORTER_PROMETHEUS_HOST` / `_PORT`), closed with the layer's scope.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerServer = (options?: {
+  readonly host?: string | undefined
+  readonly port?: number | undefined
+  readonly bearerToken?: string | undefined
+}): Layer.Layer<HttpServer.HttpServer, HttpServerError.ServeError, PrometheusMetrics | TelemetryConfigTag> =>
+  Layer.unwrapEffect(Effect.gen(function*() {
+    const config = yield* TelemetryConfigTag
+    const app = HttpRouter.empty.pipe(HttpRouter.get("/metrics", makeHandler(options)))
+    return HttpServer.serve(app).pipe(
+      Layer.provideMerge(NodeHttpServer.layer(createServer, {
+        host: options?.host ?? config.prometheusHost,
+        port: options?.port ?? config.prometheusPort
+      }))
+    )
+  }))

@@ -1,0 +1,116 @@
+/**
+ * Everything the foundation offers, as one Layer: configuration, resource, propagator,
+ * Tracer, OTLP metrics, Prometheus metrics (served on its own port when `prometheus` is among
+ * `OTEL_METRICS_EXPORTER`) and function telemetry.
+ *
+ * @example
+ * ```ts
+ * import { Telemetry } from "@effect-telemetry/core"
+ *
+ * const placeOrder = Telemetry.fn("orders.place")(function*(id: string) { ... })
+ *
+ * program.pipe(Effect.provide(Telemetry.layer({ serviceName: "orders" })))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import type { Resource } from "@effect/opentelemetry/Resource"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Runtime from "effect/Runtime"
+import * as FunctionTelemetry from "./FunctionTelemetry.js"
+import * as Diagnostics from "./internal/diagnostics.js"
+import * as Instrument from "./Instrument.js"
+import * as OtlpMetrics from "./OtlpMetrics.js"
+import * as PrometheusMetrics from "./PrometheusMetrics.js"
+import * as Propagation from "./Propagation.js"
+import * as TelemetryConfig from "./TelemetryConfig.js"
+import * as TelemetryResource from "./TelemetryResource.js"
+import * as Tracing from "./Tracing.js"
+
+/**
+ * Routes hot-path warnings (cardinality overflow) to the application's Effect logger and
+ * applies the configured cardinality limit, for the lifetime of the layer.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerDiagnostics: Layer.Layer<never, never, TelemetryConfig.TelemetryConfigTag> = Layer.scopedDiscard(
+  Effect.gen(function*() {
+    const config = yield* TelemetryConfig.TelemetryConfigTag
+    Instrument.setCardinalityLimit(config.metricCardinalityLimit)
+    const runtime = yield* Effect.runtime<never>()
+    const runSync = Runtime.runSync(runtime)
+    yield* Effect.acquireRelease(
+      Effect.sync(() => Diagnostics.setSink((message) => runSync(Effect.logWarning(`effect-telemetry: ${message}`)))),
+      (previous) => Effect.sync(() => Diagnostics.setSink(previous))
+    )
+  })
+)
+
+/** @since 0.1.0 @category models */
+export interface Options {
+  /** Serve `/metrics` on `OTEL_EXPORTER_PROMETHEUS_HOST:PORT` when `prometheus` is configured. Default true. */
+  readonly prometheusServer?: boolean | undefined
+}
+
+/** @since 0.1.0 @category models */
+export type Services =
+  | TelemetryConfig.TelemetryConfigTag
+  | Resource
+  | Tracing.SpanDeliveryTag
+  | OtlpMetrics.OtlpMeterProvider
+  | PrometheusMetrics.PrometheusMetrics
+
+/**
+ * All signals from an already provided configuration.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerFromConfig = (
+  options?: Options
+): Layer.Layer<Exclude<Services, TelemetryConfig.TelemetryConfigTag>, never, TelemetryConfig.TelemetryConfigTag> => {
+  const signals = Layer.mergeAll(
+    Tracing.layer,
+    OtlpMetrics.layer,
+    PrometheusMetrics.layer,
+    Propagation.layer,
+    FunctionTelemetry.layer,
+    layerDiagnostics
+  )
+  const server = Layer.unwrapEffect(Effect.map(TelemetryConfig.TelemetryConfigTag, (config) =>
+    (options?.prometheusServer ?? true) && !config.disabled && config.metricsExporters.includes("prometheus")
+      ? Layer.orDie(Layer.discard(PrometheusMetrics.layerServer()))
+      : Layer.empty
+  ))
+  return server.pipe(
+    Layer.provideMerge(signals),
+    Layer.provideMerge(TelemetryResource.layer)
+  )
+}
+
+/**
+ * All signals, configured from the environment and `overrides`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (overrides?: TelemetryConfig.Overrides, options?: Options): Layer.Layer<Services> =>
+  layerFromConfig(options).pipe(Layer.provideMerge(TelemetryConfig.layer(overrides)))
+
+/**
+ * A traced function (see {@link FunctionTelemetry.fn}).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fn = FunctionTelemetry.fn
+
+/**
+ * Wraps an effect as a call of a traced function (see {@link FunctionTelemetry.traced}).
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const traced = FunctionTelemetry.traced

@@ -1,0 +1,297 @@
+/**
+ * The Tracer layer: an OpenTelemetry SDK tracer provider behind Effect's `Tracer`, with the
+ * configured sampler, exporter and batch span processor, and a shutdown guarantee.
+ *
+ * **Shutdown guarantee.** The layer is scoped. Closing it flushes the processor, then shuts
+ * the provider down, within `shutdownTimeoutMillis`. Every sampled span that ended before
+ * that is either delivered to a reachable collector or counted: as dropped when the queue was
+ * full (`otel.sdk.processor.span.processed{error.type="queue_full"}`), as failed when the
+ * collector refused it. One warning at shutdown gives the counts; if the timeout expires, it
+ * says how many spans were abandoned.
+ *
+ * @example
+ * ```ts
+ * const program = myApp.pipe(Effect.provide(Tracing.layer.pipe(
+ *   Layer.provide(TelemetryResource.layer),
+ *   Layer.provide(TelemetryConfig.layer({ serviceName: "orders" }))
+ * )))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { Resource } from "@effect/opentelemetry/Resource"
+import { OTLPTraceExporter as OTLPTraceExporterJson } from "@opentelemetry/exporter-trace-otlp-http"
+import { OTLPTraceExporter as OTLPTraceExporterProto } from "@opentelemetry/exporter-trace-otlp-proto"
+import * as OtelApi from "@opentelemetry/api"
+import type * as Resources from "@opentelemetry/resources"
+import type { Sampler, SpanExporter, SpanProcessor } from "@opentelemetry/sdk-trace-base"
+import {
+  AlwaysOffSampler,
+  AlwaysOnSampler,
+  BasicTracerProvider,
+  BatchSpanProcessor,
+  ConsoleSpanExporter,
+  ParentBasedSampler,
+  SimpleSpanProcessor,
+  TraceIdRatioBasedSampler
+} from "@opentelemetry/sdk-trace-base"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Delivery from "./internal/delivery.js"
+import * as internalTracer from "./internal/tracer.js"
+import type { TelemetryConfig } from "./TelemetryConfig.js"
+import { TelemetryConfigTag } from "./TelemetryConfig.js"
+
+/** @since 0.1.0 @category models */
+export type DeliveryStats = Delivery.DeliveryStats
+
+/** @since 0.1.0 @category models */
+export interface SpanDelivery {
+  /** Counts so far: ended, dropped, handed to the exporter, exported, failed. */
+  readonly stats: Effect.Effect<DeliveryStats>
+}
+
+/**
+ * Delivery counts of the running tracer provider (for health endpoints and tests).
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class SpanDeliveryTag extends Context.Tag("@effect-telemetry/core/SpanDelivery")<
+  SpanDeliveryTag,
+  SpanDelivery
+>() {}
+
+/**
+ * The sampler for a configuration (the SDK's samplers, never our own).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeSampler = (config: Pick<TelemetryConfig, "sampler" | "samplerRatio">): Sampler => {
+  switch (config.sampler) {
+    case "always_on":
+      return new AlwaysOnSampler()
+    case "always_off":
+      return new AlwaysOffSampler()
+    case "traceidratio":
+      return new TraceIdRatioBasedSampler(config.samplerRatio)
+    case "parentbased_always_on":
+      return new ParentBasedSampler({ root: new AlwaysOnSampler() })
+    case "parentbased_always_off":
+      return new ParentBasedSampler({ root: new AlwaysOffSampler() })
+    case "parentbased_traceidratio":
+      return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(config.samplerRatio) })
+  }
+}
+
+/**
+ * The exporter for a configuration, or `undefined` for `none`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeExporter = (config: TelemetryConfig): SpanExporter | undefined => {
+  switch (config.tracesExporter) {
+    case "none":
+      return undefined
+    case "console":
+      return new ConsoleSpanExporter()
+    case "otlp": {
+      const settings = config.otlpTraces
+      const options = {
+        url: settings.url,
+        headers: { ...settings.headers },
+        timeoutMillis: settings.timeoutMillis,
+        compression: settings.compression as any,
+        // Exports are queued by the accounting exporter; the SDK's limit would fail them.
+        concurrencyLimit: 1_000
+      }
+      return settings.protocol === "http/json" ? new OTLPTraceExporterJson(options) : new OTLPTraceExporterProto(options)
+    }
+  }
+}
+
+/** @since 0.1.0 @category models */
+export interface ProviderOptions {
+  readonly config: TelemetryConfig
+  readonly resource: Resources.Resource
+  /** Overrides the exporter the configuration names (tests pass an in-memory exporter). */
+  readonly exporter?: SpanExporter | undefined
+  /** Export each span as it ends instead of batching (tests). */
+  readonly simple?: boolean | undefined
+}
+
+/** @since 0.1.0 @category models */
+export interface Provider {
+  readonly provider: BasicTracerProvider
+  readonly accounting: Delivery.DeliveryAccounting
+}
+
+/**
+ * Builds the SDK provider with delivery accounting around its processor and exporter.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeProvider = (options: ProviderOptions): Provider => {
+  const { config } = options
+  const bsp = config.batchSpanProcessor
+  const accounting = new Delivery.DeliveryAccounting(bsp.maxQueueSize, 2)
+  const exporter = options.exporter ?? makeExporter(config)
+  const spanProcessors: Array<SpanProcessor> = []
+  if (exporter !== undefined) {
+    const accounted = new Delivery.AccountingSpanExporter(exporter, accounting)
+    const processor = options.simple === true || config.tracesExporter === "console"
+      ? new SimpleSpanProcessor(accounted)
+      : new BatchSpanProcessor(accounted, {
+        maxQueueSize: bsp.maxQueueSize,
+        maxExportBatchSize: Math.min(bsp.maxExportBatchSize, bsp.maxQueueSize),
+        scheduledDelayMillis: bsp.scheduleDelayMillis,
+        exportTimeoutMillis: bsp.exportTimeoutMillis
+      })
+    spanProcessors.push(new Delivery.AccountingSpanProcessor(processor, accounting))
+  }
+  const provider = new BasicTracerProvider({
+    resource: options.resource,
+    sampler: makeSampler(config),
+    spanProcessors
+  })
+  return { provider, accounting }
+}
+
+const withTimeout = <A>(promise: Promise<A>, millis: number): Promise<"done" | "timeout"> =>
+  new Promise((resolve) => {
+    const timer = setTimeout(() => resolve("timeout"), millis)
+    promise.then(
+      () => {
+        clearTimeout(timer)
+        resolve("done")
+      },
+      () => {
+        clearTimeout(timer)
+        resolve("done")
+      }
+    )
+  })
+
+/**
+ * Flushes and shuts down within the timeout, then reports what was not delivered.
+ *
+ * @since 0.1.0
+ * @category shutdown
+ */
+export const shutdown = (provider: Provider, timeoutMillis: number): Effect.Effect<DeliveryStats> =>
+  Effect.gen(function*() {
+    const started = Date.now()
+    const outcome = yield* Effect.promise(() =>
+      withTimeout(provider.provider.shutdown().then(() => provider.accounting.idle()), timeoutMillis)
+    )
+    const stats = provider.accounting.stats()
+    const abandoned = provider.accounting.outstanding()
+    if (stats.dropped > 0) {
+      yield* Effect.logWarning(
+        `effect-telemetry: ${stats.dropped} of ${stats.ended} spans were dropped because the span queue ` +
+          `(${provider.accounting.maxQueueSize}) was full; raise OTEL_BSP_MAX_QUEUE_SIZE or sample less`
+      )
+    }
+    if (stats.failed > 0) {
+      yield* Effect.logWarning(
+        `effect-telemetry: ${stats.failed} spans could not be exported: ${stats.lastError ?? "unknown error"}`
+      )
+    }
+    if (outcome === "timeout") {
+      yield* Effect.logWarning(
+        `effect-telemetry: span shutdown timed out after ${Date.now() - started} ms; ` +
+          `${abandoned} spans were abandoned (${stats.exported} exported, ${stats.dropped} dropped, ${stats.failed} failed)`
+      )
+    }
+    return stats
+  })
+
+/**
+ * Makes `tracer` the Effect tracer, exposing the OTel tracer too.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeTracer = (provider: OtelApi.TracerProvider, resource: Resources.Resource) =>
+  internalTracer.make(
+    provider.getTracer(
+      String(resource.attributes["service.name"] ?? "effect-telemetry"),
+      resource.attributes["service.version"] as string | undefined
+    )
+  )
+
+/**
+ * The Tracer layer: SDK provider from the configuration, Effect tracer installed, provider
+ * flushed and shut down when the layer closes. With `OTEL_SDK_DISABLED=true` it installs
+ * nothing and Effect keeps its default tracer.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: Layer.Layer<SpanDeliveryTag, never, TelemetryConfigTag | Resource> = Layer.unwrapScoped(
+  Effect.gen(function*() {
+    const config = yield* TelemetryConfigTag
+    const resource = yield* Resource
+    const empty: SpanDelivery = {
+      stats: Effect.succeed({ ended: 0, dropped: 0, handed: 0, exported: 0, failed: 0, lastError: undefined })
+    }
+    if (config.disabled) return Layer.succeed(SpanDeliveryTag, empty)
+    const provider = yield* Effect.acquireRelease(
+      Effect.sync(() => makeProvider({ config, resource })),
+      (provider) => shutdown(provider, config.shutdownTimeoutMillis)
+    )
+    return Layer.merge(
+      Layer.setTracer(makeTracer(provider.provider, resource)),
+      Layer.succeed(SpanDeliveryTag, { stats: Effect.sync(() => provider.accounting.stats()) })
+    )
+  })
+)
+
+/**
+ * Sets the status of the current span explicitly; it wins over the status the span's exit
+ * would give. Surfaces use it where a value means an error (an HTTP 500 response) or where a
+ * failure is not one (a client that went away).
+ *
+ * @since 0.1.0
+ * @category status
+ */
+export const setStatus = (status: { readonly code: "ok" | "error" | "unset"; readonly message?: string }) =>
+  Effect.map(Effect.currentSpan.pipe(Effect.option), (span) => {
+    if (Option.isSome(span)) setSpanStatus(span.value, status)
+  })
+
+/**
+ * Sets the status of a given span (see {@link setStatus}).
+ *
+ * @since 0.1.0
+ * @category status
+ */
+export const setSpanStatus = (
+  span: unknown,
+  status: { readonly code: "ok" | "error" | "unset"; readonly message?: string | undefined }
+): void => {
+  if (span instanceof internalTracer.TelemetrySpan) {
+    span.explicitStatus = {
+      code: status.code === "ok"
+        ? OtelApi.SpanStatusCode.OK
+        : status.code === "error"
+        ? OtelApi.SpanStatusCode.ERROR
+        : OtelApi.SpanStatusCode.UNSET,
+      message: status.message
+    }
+  }
+}
+
+/**
+ * The OpenTelemetry span behind an Effect span created by this tracer, if it is one.
+ *
+ * @since 0.1.0
+ * @category interop
+ */
+export const otelSpanOf = (span: unknown): OtelApi.Span | undefined =>
+  span instanceof internalTracer.TelemetrySpan ? span.otelSpan : undefined

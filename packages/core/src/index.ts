@@ -1,0 +1,33 @@
+/**
+ * @since 0.1.0
+ */
+
+/** Traced functions: an Internal span and the `function.*` metrics. @since 0.1.0 */
+export * as FunctionTelemetry from "./FunctionTelemetry.js"
+
+/** Declaring metrics: counters, up-down counters, gauges and histograms. @since 0.1.0 */
+export * as Instrument from "./Instrument.js"
+
+/** OTLP and console metric export through the SDK's MeterProvider. @since 0.1.0 */
+export * as OtlpMetrics from "./OtlpMetrics.js"
+
+/** Prometheus exposition through prom-client. @since 0.1.0 */
+export * as PrometheusMetrics from "./PrometheusMetrics.js"
+
+/** Trace context propagation with the configured global propagator. @since 0.1.0 */
+export * as Propagation from "./Propagation.js"
+
+/** Shared semantic names. @since 0.1.0 */
+export * as Semconv from "./Semconv.js"
+
+/** Everything as one Layer. @since 0.1.0 */
+export * as Telemetry from "./Telemetry.js"
+
+/** The `OTEL_*` configuration. @since 0.1.0 */
+export * as TelemetryConfig from "./TelemetryConfig.js"
+
+/** The OpenTelemetry resource shared by every signal. @since 0.1.0 */
+export * as TelemetryResource from "./TelemetryResource.js"
+
+/** The Tracer layer with its shutdown guarantee. @since 0.1.0 */
+export * as Tracing from "./Tracing.js"

@@ -1,0 +1,245 @@
+import * as Metric from "effect/Metric"
+import * as MetricBoundaries from "effect/MetricBoundaries"
+import type * as MetricHook from "effect/MetricHook"
+import * as MetricKey from "effect/MetricKey"
+import type * as MetricKeyType from "effect/MetricKeyType"
+import * as MetricLabel from "effect/MetricLabel"
+import * as MutableHashMap from "effect/MutableHashMap"
+import * as Semconv from "../Semconv.js"
+import * as Diagnostics from "./diagnostics.js"
+
+/** @internal */
+export type Kind = "counter" | "upDownCounter" | "gauge" | "histogram"
+
+/** @internal */
+export type AttributeValue = string | number | boolean
+
+/** @internal */
+export type Attributes = Readonly<Record<string, AttributeValue>>
+
+/** @internal */
+export interface Descriptor {
+  readonly name: string
+  readonly kind: Kind
+  readonly unit: string
+  readonly description: string
+  readonly boundaries: ReadonlyArray<number> | undefined
+}
+
+/**
+ * One attribute set of one instrument: the Effect hook that holds its state, the attributes
+ * with their original types (Effect labels are strings, OTLP keeps ints and booleans) and
+ * the time of its first update, which is the OTLP start time of a cumulative series.
+ *
+ * @internal
+ */
+export interface Series {
+  readonly descriptor: Descriptor
+  readonly attributes: Attributes
+  readonly hook: MetricHook.MetricHook<number, unknown>
+  readonly startTimeNanos: bigint
+}
+
+// Shared by every copy of this module (a bundler may load two): the registry of declared
+// names must be one, or "one name, one kind" could not be enforced.
+const globalState: {
+  readonly descriptors: Map<string, { readonly descriptor: Descriptor; readonly instrument: unknown }>
+  seriesByKey: WeakMap<object, Series>
+  generation: number
+  cardinalityLimit: number
+} = (globalThis as any)[Symbol.for("@effect-telemetry/core/instrument")] ??= {
+  descriptors: new Map(),
+  seriesByKey: new WeakMap(),
+  generation: 0,
+  cardinalityLimit: 2000
+}
+
+/** @internal */
+export const descriptorOf = (name: string): Descriptor | undefined => globalState.descriptors.get(name)?.descriptor
+
+/** @internal */
+export const seriesOf = (key: MetricKey.MetricKey.Untyped): Series | undefined => globalState.seriesByKey.get(key)
+
+/** @internal */
+export const setCardinalityLimit = (limit: number): void => {
+  globalState.cardinalityLimit = limit
+}
+
+/** @internal */
+export const cardinalityLimit = (): number => globalState.cardinalityLimit
+
+/**
+ * Forgets every metric value: clears Effect's global registry and every instrument's series
+ * cache. Only the test harness calls this, so that no test sees another test's values.
+ *
+ * @internal
+ */
+export const resetAll = (): void => {
+  const registry = Metric.globalMetricRegistry as unknown as { map?: MutableHashMap.MutableHashMap<unknown, unknown> }
+  if (registry.map !== undefined) {
+    MutableHashMap.clear(registry.map)
+  }
+  globalState.seriesByKey = new WeakMap()
+  globalState.generation++
+}
+
+const sameBoundaries = (a: ReadonlyArray<number> | undefined, b: ReadonlyArray<number> | undefined) =>
+  a === b || (a !== undefined && b !== undefined && a.length === b.length && a.every((x, i) => x === b[i]))
+
+const validateName = (name: string) => {
+  // OTel instrument name syntax: ASCII letter first, then letters, digits, `_ . - /`, at most 255.
+  if (!/^[A-Za-z][A-Za-z0-9_.\-/]{0,254}$/.test(name)) {
+    throw new TypeError(
+      `Invalid instrument name ${JSON.stringify(name)}: it must start with a letter and contain only ` +
+        `letters, digits, '_', '.', '-' or '/' (at most 255 characters)`
+    )
+  }
+}
+
+const validateBoundaries = (name: string, boundaries: ReadonlyArray<number>) => {
+  for (let i = 0; i < boundaries.length; i++) {
+    const b = boundaries[i]!
+    if (!Number.isFinite(b) || (i > 0 && b <= boundaries[i - 1]!)) {
+      throw new TypeError(
+        `Invalid boundaries for histogram ${JSON.stringify(name)}: they must be finite and strictly increasing, ` +
+          `got [${boundaries.join(", ")}]`
+      )
+    }
+  }
+}
+
+/**
+ * Registers a descriptor, or returns the instrument already declared under that name when
+ * the declaration is identical. A second declaration that differs is a programming error
+ * and throws at declaration, long before two exporters could disagree about the name.
+ *
+ * @internal
+ */
+export const declare = <I>(descriptor: Descriptor, build: (descriptor: Descriptor) => I): I => {
+  validateName(descriptor.name)
+  if (descriptor.boundaries !== undefined) validateBoundaries(descriptor.name, descriptor.boundaries)
+  const existing = globalState.descriptors.get(descriptor.name)
+  if (existing !== undefined) {
+    const d = existing.descriptor
+    if (
+      d.kind !== descriptor.kind || d.unit !== descriptor.unit ||
+      !sameBoundaries(d.boundaries, descriptor.boundaries)
+    ) {
+      throw new TypeError(
+        `Metric ${JSON.stringify(descriptor.name)} is already declared as ${d.kind} (unit ${JSON.stringify(d.unit)}` +
+          (d.boundaries ? `, boundaries [${d.boundaries.join(", ")}]` : "") +
+          `); it cannot be declared again as ${descriptor.kind} (unit ${JSON.stringify(descriptor.unit)}` +
+          (descriptor.boundaries ? `, boundaries [${descriptor.boundaries.join(", ")}]` : "") +
+          `). One name has one kind, unit and set of boundaries.`
+      )
+    }
+    return existing.instrument as I
+  }
+  const instrument = build(descriptor)
+  globalState.descriptors.set(descriptor.name, { descriptor, instrument })
+  return instrument
+}
+
+/** @internal */
+export const baseMetricKey = (descriptor: Descriptor): MetricKey.MetricKey.Untyped => {
+  const description = descriptor.description === "" ? undefined : descriptor.description
+  switch (descriptor.kind) {
+    case "counter":
+      return MetricKey.counter(descriptor.name, { description, incremental: true })
+    case "upDownCounter":
+      return MetricKey.counter(descriptor.name, { description })
+    case "gauge":
+      return MetricKey.gauge(descriptor.name, { description })
+    case "histogram":
+      return MetricKey.histogram(
+        descriptor.name,
+        MetricBoundaries.fromIterable(descriptor.boundaries ?? Semconv.DURATION_SECONDS_BOUNDARIES),
+        description
+      )
+  }
+}
+
+const overflowAttributes: Attributes = { [Semconv.ATTR_METRIC_OVERFLOW]: "true" }
+
+const nowNanos = (): bigint => BigInt(Date.now()) * 1_000_000n
+
+/**
+ * The series of one instrument, cached per attribute set so that a hot-path update is one
+ * string build, one map lookup and one hook update: Effect metric keys (hashing, label
+ * arrays) are built only on a series' first update.
+ *
+ * @internal
+ */
+export class SeriesCache {
+  private readonly cache = new Map<string, Series>()
+  private generation = globalState.generation
+  private warnedOverflow = false
+  private noAttributes: Series | undefined
+
+  constructor(
+    readonly descriptor: Descriptor,
+    readonly baseKey: MetricKey.MetricKey.Untyped
+  ) {}
+
+  get(attributes: Attributes | undefined): Series {
+    if (this.generation !== globalState.generation) {
+      this.cache.clear()
+      this.noAttributes = undefined
+      this.warnedOverflow = false
+      this.generation = globalState.generation
+    }
+    if (attributes === undefined) {
+      return this.noAttributes ??= this.create("", {})
+    }
+    let id = ""
+    for (const k in attributes) {
+      id += k + "\u0000" + attributes[k] + "\u0001"
+    }
+    const cached = this.cache.get(id)
+    if (cached !== undefined) return cached
+    if (this.cache.size >= globalState.cardinalityLimit) {
+      return this.overflow()
+    }
+    return this.create(id, attributes)
+  }
+
+  private overflow(): Series {
+    const id = "\u0002overflow"
+    let series = this.cache.get(id)
+    if (series === undefined) {
+      series = this.create(id, overflowAttributes)
+    }
+    if (!this.warnedOverflow) {
+      this.warnedOverflow = true
+      Diagnostics.warn(
+        `Metric ${JSON.stringify(this.descriptor.name)} reached its cardinality limit of ` +
+          `${globalState.cardinalityLimit} attribute sets; further new attribute sets are recorded in one ` +
+          `series with ${Semconv.ATTR_METRIC_OVERFLOW}="true"`
+      )
+    }
+    return series
+  }
+
+  private create(id: string, attributes: Attributes): Series {
+    // Sorted labels make the Effect key independent of the caller's property order, so two
+    // call sites that spell the same attributes differently share one series.
+    const names = Object.keys(attributes).sort()
+    const copy: Record<string, AttributeValue> = {}
+    const labels: Array<MetricLabel.MetricLabel> = []
+    for (const name of names) {
+      const value = attributes[name]!
+      copy[name] = value
+      labels.push(MetricLabel.make(name, String(value)))
+    }
+    const key = labels.length === 0 ? this.baseKey : MetricKey.taggedWithLabels(this.baseKey, labels)
+    const hook = Metric.globalMetricRegistry.get(key as MetricKey.MetricKey<MetricKeyType.MetricKeyType.Untyped>) as
+      MetricHook.MetricHook<number, unknown>
+    let series = globalState.seriesByKey.get(key)
+    if (series === undefined) {
+      series = { descriptor: this.descriptor, attributes: Object.freeze(copy), hook, startTimeNanos: nowNanos() }
+      globalState.seriesByKey.set(key, series)
+    }
+    this.cache.set(id, series)
+    return series
+  }
+}

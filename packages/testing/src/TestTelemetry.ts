@@ -1,0 +1,341 @@
+/**
+ * In-memory telemetry for tests: a real SDK tracer provider with an in-memory span exporter,
+ * a real SDK metric reader over our metric producer, and a real Prometheus registry. Each
+ * layer build starts from nothing (spans and metric values of earlier tests are gone), so
+ * provide the layer per test.
+ *
+ * @example
+ * ```ts
+ * it.effect("a traced function is a child of its caller", () =>
+ *   Effect.gen(function*() {
+ *     yield* placeOrder("o-1").pipe(Effect.withSpan("request"))
+ *     const span = yield* TestTelemetry.spanNamed("orders.place")
+ *     const parent = yield* TestTelemetry.spanNamed("request")
+ *     expect(TestTelemetry.parentSpanId(span)).toBe(parent.spanContext().spanId)
+ *   }).pipe(Effect.provide(TestTelemetry.layer())))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { Resource } from "@effect/opentelemetry/Resource"
+import {
+  FunctionTelemetry,
+  OtlpMetrics,
+  PrometheusMetrics,
+  Propagation,
+  TelemetryConfig,
+  TelemetryResource,
+  Tracing
+} from "@effect-telemetry/core"
+import * as InstrumentInternal from "@effect-telemetry/core/internal/instrument"
+import type { HrTime } from "@opentelemetry/api"
+import type { DataPoint, Histogram, MetricData, ResourceMetrics } from "@opentelemetry/sdk-metrics"
+import { AggregationTemporality, DataPointType, MeterProvider, MetricReader } from "@opentelemetry/sdk-metrics"
+import type { ReadableSpan } from "@opentelemetry/sdk-trace-base"
+import { InMemorySpanExporter } from "@opentelemetry/sdk-trace-base"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+
+/** A reader collected on demand (the SDK has no public manual reader). @since 0.1.0 @category models */
+export class ManualMetricReader extends MetricReader {
+  protected override onForceFlush(): Promise<void> {
+    return Promise.resolve()
+  }
+  protected override onShutdown(): Promise<void> {
+    return Promise.resolve()
+  }
+}
+
+/** @since 0.1.0 @category models */
+export interface TestTelemetryService {
+  readonly spanExporter: InMemorySpanExporter
+  readonly metricReader: ManualMetricReader
+  readonly prometheus: PrometheusMetrics.PrometheusExporter
+  readonly config: TelemetryConfig.TelemetryConfig
+  readonly tracerProvider: Tracing.Provider
+}
+
+/** @since 0.1.0 @category tags */
+export class TestTelemetry extends Context.Tag("@effect-telemetry/testing/TestTelemetry")<
+  TestTelemetry,
+  TestTelemetryService
+>() {}
+
+/** Raised by the assertion helpers, with what was present instead. @since 0.1.0 @category errors */
+export class TelemetryAssertionError extends Data.TaggedError("TelemetryAssertionError")<{
+  readonly message: string
+}> {}
+
+/**
+ * The in-memory layer. It also provides the configuration, the resource, the Prometheus
+ * exporter and the span delivery counts, like the production layer.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (
+  overrides?: TelemetryConfig.Overrides
+): Layer.Layer<
+  | TestTelemetry
+  | TelemetryConfig.TelemetryConfigTag
+  | Resource
+  | PrometheusMetrics.PrometheusMetrics
+  | Tracing.SpanDeliveryTag
+> => {
+  const config = TelemetryConfig.layerStatic({ serviceName: "test-service", ...overrides })
+  const resource = TelemetryResource.layer.pipe(Layer.provideMerge(config))
+  const main = Layer.scopedContext(Effect.gen(function*() {
+    const config = yield* TelemetryConfig.TelemetryConfigTag
+    const resource = yield* Resource
+    // A fresh metric state per build: no test sees another's values.
+    InstrumentInternal.resetAll()
+    InstrumentInternal.setCardinalityLimit(config.metricCardinalityLimit)
+    const spanExporter = new InMemorySpanExporter()
+    const provider = yield* Effect.acquireRelease(
+      Effect.sync(() => Tracing.makeProvider({ config, resource, exporter: spanExporter, simple: true })),
+      (provider) => Tracing.shutdown(provider, config.shutdownTimeoutMillis)
+    )
+    const metricReader = new ManualMetricReader({
+      metricProducers: [
+        OtlpMetrics.makeProducer({
+          temporality: config.temporalityPreference,
+          effectRuntimeMetrics: config.effectRuntimeMetrics
+        })
+      ]
+    })
+    const meterProvider = new MeterProvider({ resource, readers: [metricReader] })
+    yield* Effect.addFinalizer(() => Effect.promise(() => meterProvider.shutdown()))
+    yield* Effect.acquireRelease(
+      Effect.sync(() => Propagation.install(Propagation.make(config.propagators))),
+      () => Effect.void
+    )
+    const prometheus = PrometheusMetrics.make({ resource, effectRuntimeMetrics: false, defaultMetrics: false })
+    const service: TestTelemetryService = { spanExporter, metricReader, prometheus, config, tracerProvider: provider }
+    return Context.make(TestTelemetry, service).pipe(
+      Context.add(PrometheusMetrics.PrometheusMetrics, prometheus),
+      Context.add(Tracing.SpanDeliveryTag, { stats: Effect.sync(() => provider.accounting.stats()) }),
+      Context.add(FunctionTelemetry.Enabled, config.functionTelemetry)
+    )
+  }))
+  const tracer = Layer.unwrapEffect(
+    Effect.map(
+      Effect.all([TestTelemetry, Resource]),
+      ([service, resource]) => Layer.setTracer(Tracing.makeTracer(service.tracerProvider.provider, resource))
+    )
+  )
+  return tracer.pipe(Layer.provideMerge(main), Layer.provideMerge(resource))
+}
+
+// --- spans ----------------------------------------------------------------------------------
+
+/** Every finished span so far, in end order. @since 0.1.0 @category spans */
+export const spans: Effect.Effect<ReadonlyArray<ReadableSpan>, never, TestTelemetry> = Effect.map(
+  TestTelemetry,
+  (t) => t.spanExporter.getFinishedSpans()
+)
+
+/** Finished spans with this name. @since 0.1.0 @category spans */
+export const spansNamed = (name: string): Effect.Effect<ReadonlyArray<ReadableSpan>, never, TestTelemetry> =>
+  Effect.map(spans, (all) => all.filter((s) => s.name === name))
+
+/**
+ * The one finished span with this name; fails listing the names present when there is none
+ * (or more than one).
+ *
+ * @since 0.1.0
+ * @category spans
+ */
+export const spanNamed = (name: string): Effect.Effect<ReadableSpan, TelemetryAssertionError, TestTelemetry> =>
+  Effect.flatMap(spans, (all) => {
+    const found = all.filter((s) => s.name === name)
+    if (found.length === 1) return Effect.succeed(found[0]!)
+    return Effect.fail(
+      new TelemetryAssertionError({
+        message: found.length === 0
+          ? `no span named ${JSON.stringify(name)}; spans present: [${all.map((s) => JSON.stringify(s.name)).join(", ")}]`
+          : `${found.length} spans named ${JSON.stringify(name)}, expected one`
+      })
+    )
+  })
+
+/** The parent span id of a span, or undefined for a root. @since 0.1.0 @category spans */
+export const parentSpanId = (span: ReadableSpan): string | undefined => span.parentSpanContext?.spanId
+
+/** The trace id of a span. @since 0.1.0 @category spans */
+export const traceId = (span: ReadableSpan): string => span.spanContext().traceId
+
+/** The finished children of a span. @since 0.1.0 @category spans */
+export const childrenOf = (span: ReadableSpan): Effect.Effect<ReadonlyArray<ReadableSpan>, never, TestTelemetry> =>
+  Effect.map(spans, (all) => all.filter((s) => parentSpanId(s) === span.spanContext().spanId))
+
+/** `"internal" | "server" | "client" | "producer" | "consumer"` @since 0.1.0 @category spans */
+export const kindOf = (span: ReadableSpan): "internal" | "server" | "client" | "producer" | "consumer" =>
+  (["internal", "server", "client", "producer", "consumer"] as const)[span.kind]!
+
+/** `"unset" | "ok" | "error"` @since 0.1.0 @category spans */
+export const statusOf = (span: ReadableSpan): "unset" | "ok" | "error" =>
+  (["unset", "ok", "error"] as const)[span.status.code]!
+
+/** Forgets finished spans (within one test). @since 0.1.0 @category spans */
+export const resetSpans: Effect.Effect<void, never, TestTelemetry> = Effect.map(TestTelemetry, (t) => t.spanExporter.reset())
+
+// --- metrics (OTLP side) ---------------------------------------------------------------------
+
+/** One collection by the in-memory reader, as the OTLP exporter would receive it. @since 0.1.0 @category metrics */
+export const collect: Effect.Effect<ResourceMetrics, never, TestTelemetry> = Effect.flatMap(
+  TestTelemetry,
+  (t) => Effect.promise(() => t.metricReader.collect().then((r) => r.resourceMetrics))
+)
+
+/** The collected metric named `name` (OTel name), if any. @since 0.1.0 @category metrics */
+export const metricData = (name: string): Effect.Effect<MetricData | undefined, never, TestTelemetry> =>
+  Effect.map(collect, (rm) => rm.scopeMetrics.flatMap((s) => s.metrics).find((m) => m.descriptor.name === name))
+
+const matches = (actual: Record<string, unknown>, expected: Record<string, unknown> | undefined) => {
+  const e = expected ?? {}
+  const ka = Object.keys(actual)
+  const ke = Object.keys(e)
+  return ka.length === ke.length && ke.every((k) => String(actual[k]) === String(e[k]))
+}
+
+/** A plain view of a data point. @since 0.1.0 @category metrics */
+export interface PointView {
+  readonly type: "sum" | "gauge" | "histogram"
+  readonly monotonic: boolean | undefined
+  readonly temporality: "cumulative" | "delta"
+  readonly attributes: Record<string, unknown>
+  readonly value: number | Histogram
+  readonly startTime: HrTime
+  readonly endTime: HrTime
+}
+
+const viewOf = (data: MetricData, point: DataPoint<unknown>): PointView => ({
+  type: data.dataPointType === DataPointType.HISTOGRAM
+    ? "histogram"
+    : data.dataPointType === DataPointType.GAUGE
+    ? "gauge"
+    : "sum",
+  monotonic: data.dataPointType === DataPointType.SUM ? data.isMonotonic : undefined,
+  temporality: data.aggregationTemporality === AggregationTemporality.DELTA ? "delta" : "cumulative",
+  attributes: point.attributes as Record<string, unknown>,
+  value: point.value as number | Histogram,
+  startTime: point.startTime,
+  endTime: point.endTime
+})
+
+/**
+ * The data point of `name` whose attributes are exactly `attributes` (OTLP side); fails with
+ * the attribute sets present when there is none.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const metricPoint = (
+  name: string,
+  attributes?: Record<string, unknown>
+): Effect.Effect<PointView, TelemetryAssertionError, TestTelemetry> =>
+  Effect.flatMap(collect, (rm) => {
+    const all = rm.scopeMetrics.flatMap((s) => s.metrics)
+    const data = all.find((m) => m.descriptor.name === name)
+    if (data === undefined) {
+      return Effect.fail(
+        new TelemetryAssertionError({
+          message: `no metric named ${JSON.stringify(name)}; metrics present: [${
+            all.map((m) => JSON.stringify(m.descriptor.name)).join(", ")
+          }]`
+        })
+      )
+    }
+    const points = data.dataPoints as Array<DataPoint<unknown>>
+    const point = points.find((p) => matches(p.attributes as Record<string, unknown>, attributes))
+    if (point === undefined) {
+      return Effect.fail(
+        new TelemetryAssertionError({
+          message: `metric ${JSON.stringify(name)} has no point with attributes ${JSON.stringify(attributes ?? {})}; ` +
+            `present: ${points.map((p) => JSON.stringify(p.attributes)).join(" ")}`
+        })
+      )
+    }
+    return Effect.succeed(viewOf(data, point))
+  })
+
+/** The number value of a sum or gauge point (OTLP side). @since 0.1.0 @category metrics */
+export const metricValue = (
+  name: string,
+  attributes?: Record<string, unknown>
+): Effect.Effect<number, TelemetryAssertionError, TestTelemetry> =>
+  Effect.flatMap(metricPoint(name, attributes), (p) =>
+    typeof p.value === "number"
+      ? Effect.succeed(p.value)
+      : Effect.fail(new TelemetryAssertionError({ message: `metric ${name} is a histogram; use metricPoint` })))
+
+// --- metrics (Prometheus side) -------------------------------------------------------------
+
+/** The Prometheus text exposition (or OpenMetrics with `accept`). @since 0.1.0 @category prometheus */
+export const scrape = (accept?: string): Effect.Effect<string, never, TestTelemetry> =>
+  Effect.flatMap(TestTelemetry, (t) => Effect.map(t.prometheus.scrape(accept), (s) => s.body))
+
+/** A sample parsed from the exposition. @since 0.1.0 @category prometheus */
+export interface Sample {
+  readonly name: string
+  readonly labels: Record<string, string>
+  readonly value: number
+}
+
+const unescape = (value: string) =>
+  value.replace(/\\(.)/g, (_, c: string) => (c === "n" ? "\n" : c))
+
+/**
+ * Parses the samples of a Prometheus text exposition (HELP/TYPE lines skipped), unescaping
+ * label values.
+ *
+ * @since 0.1.0
+ * @category prometheus
+ */
+export const parseExposition = (text: string): Array<Sample> => {
+  const samples: Array<Sample> = []
+  for (const line of text.split("\n")) {
+    if (line === "" || line.startsWith("#")) continue
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)/.exec(line)
+    if (match === null) continue
+    const labels: Record<string, string> = {}
+    const body = match[3]
+    if (body !== undefined) {
+      const re = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g
+      let m: RegExpExecArray | null
+      while ((m = re.exec(body)) !== null) labels[m[1]!] = unescape(m[2]!)
+    }
+    const raw = match[4]!
+    samples.push({ name: match[1]!, labels, value: raw === "+Inf" ? Infinity : raw === "-Inf" ? -Infinity : Number(raw) })
+  }
+  return samples
+}
+
+/**
+ * The value of the sample `name` (exposed Prometheus name, e.g. `http_server_request_duration_seconds_count`)
+ * with exactly these labels; fails listing the label sets present.
+ *
+ * @since 0.1.0
+ * @category prometheus
+ */
+export const prometheusValue = (
+  name: string,
+  labels?: Record<string, string>
+): Effect.Effect<number, TelemetryAssertionError, TestTelemetry> =>
+  Effect.flatMap(scrape(), (text) => {
+    const samples = parseExposition(text).filter((s) => s.name === name)
+    const sample = samples.find((s) => matches(s.labels, labels))
+    return sample !== undefined
+      ? Effect.succeed(sample.value)
+      : Effect.fail(
+        new TelemetryAssertionError({
+          message: samples.length === 0
+            ? `no sample named ${name} in the scrape`
+            : `sample ${name} has no label set ${JSON.stringify(labels ?? {})}; present: ${
+              samples.map((s) => JSON.stringify(s.labels)).join(" ")
+            }`
+        })
+      )
+  })
