@@ -43,6 +43,27 @@ export const METRIC_SDK_SPAN_EXPORTED = "otel.sdk.exporter.span.exported"
 /** `error.type` value for a span dropped because the processor queue was full. @since 0.1.0 */
 export const ERROR_TYPE_QUEUE_FULL = "queue_full"
 
+// --- http (names used by @effect-telemetry/http) ---
+// (end http)
+
+// --- process (names used by @effect-telemetry/process) ---
+// (end process)
+
+// --- sql (names used by @effect-telemetry/sql) ---
+// (end sql)
+
+// --- kv (names used by @effect-telemetry/kv) ---
+// (end kv)
+
+// --- queue (names used by @effect-telemetry/queue) ---
+// (end queue)
+
+// --- cdc (names used by @effect-telemetry/cdc) ---
+// (end cdc)
+
+// --- workflow (names used by @effect-telemetry/workflow) ---
+// (end workflow)
+
 // --- histogram boundaries ----------------------------------------------------------------
 
 /**
