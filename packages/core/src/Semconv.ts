@@ -47,6 +47,38 @@ export const ERROR_TYPE_QUEUE_FULL = "queue_full"
 // (end http)
 
 // --- process (names used by @effect-telemetry/process) ---
+/** Name given to a supervised background process (ours; low cardinality). @since 0.1.0 @category attributes */
+export const ATTR_PROCESS_NAME = "process.name"
+/** 1-based run number of scheduled work (ours, span only). @since 0.1.0 @category attributes */
+export const ATTR_PROCESS_RUN = "process.run"
+/** Semconv: exit code of a child process. @since 0.1.0 @category attributes */
+export const ATTR_PROCESS_EXIT_CODE = "process.exit.code"
+/** Semconv: the command used to launch a child process (executable as given). @since 0.1.0 @category attributes */
+export const ATTR_PROCESS_COMMAND = "process.command"
+/** Semconv (opt-in): all arguments, credentials in URLs redacted. @since 0.1.0 @category attributes */
+export const ATTR_PROCESS_COMMAND_ARGS = "process.command_args"
+/** Semconv: file name of the executable (`node` for `/usr/bin/node`). @since 0.1.0 @category attributes */
+export const ATTR_PROCESS_EXECUTABLE_NAME = "process.executable.name"
+/** Semconv: number of arguments (executable included). @since 0.1.0 @category attributes */
+export const ATTR_PROCESS_ARGS_COUNT = "process.args_count"
+/** Semconv: pid of the child process, on its Client span. @since 0.1.0 @category attributes */
+export const ATTR_PROCESS_PID = "process.pid"
+/** Background processes started, by `process.name` (ours). @since 0.1.0 @category metrics */
+export const METRIC_PROCESS_STARTED = "process.started"
+/** Background processes ended, by `process.name` and `result` (ours). @since 0.1.0 @category metrics */
+export const METRIC_PROCESS_TERMINATED = "process.terminated"
+/** Background processes running now, by `process.name` (ours). @since 0.1.0 @category metrics */
+export const METRIC_PROCESS_ACTIVE = "process.active"
+/** Lifetime of a background process or one scheduled run, by `process.name` and `result` (ours). @since 0.1.0 @category metrics */
+export const METRIC_PROCESS_DURATION = "process.duration"
+/** Duration of child process commands, by `process.executable.name` and `process.exit.code` (ours). @since 0.1.0 @category metrics */
+export const METRIC_PROCESS_COMMAND_DURATION = "process.command.duration"
+/** Span name prefix of background processes: `process mailer`. @since 0.1.0 @category spans */
+export const SPAN_PROCESS_PREFIX = "process"
+/** Span name prefix of child process commands: `exec node`. @since 0.1.0 @category spans */
+export const SPAN_COMMAND_PREFIX = "exec"
+/** Environment variables carrying trace context to child processes (OTel env carrier spec). @since 0.1.0 */
+export const ENV_CARRIER_VARIABLES: ReadonlyArray<string> = ["TRACEPARENT", "TRACESTATE", "BAGGAGE"]
 // (end process)
 
 // --- sql (names used by @effect-telemetry/sql) ---
