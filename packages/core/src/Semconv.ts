@@ -91,6 +91,32 @@ export const ENV_CARRIER_VARIABLES: ReadonlyArray<string> = ["TRACEPARENT", "TRA
 // (end queue)
 
 // --- cdc (names used by @effect-telemetry/cdc) ---
+/** Replication slot the changes come from. @since 0.1.0 @category attributes */
+export const ATTR_CDC_SLOT = "cdc.slot"
+/** Publication the slot decodes with. @since 0.1.0 @category attributes */
+export const ATTR_CDC_PUBLICATION = "cdc.publication"
+/** Schema-qualified table of a change (`public.orders`). @since 0.1.0 @category attributes */
+export const ATTR_CDC_TABLE = "cdc.table"
+/** `insert` | `update` | `delete` | `truncate` @since 0.1.0 @category attributes */
+export const ATTR_CDC_OPERATION = "cdc.operation"
+/** @since 0.1.0 @category attributes */
+export const ATTR_CDC_TRANSACTION_XID = "cdc.transaction.xid"
+/** LSN of the commit record (`0/16B3748`). @since 0.1.0 @category attributes */
+export const ATTR_CDC_TRANSACTION_COMMIT_LSN = "cdc.transaction.commit_lsn"
+/** LSN just past the commit record: what acknowledging the transaction confirms. @since 0.1.0 @category attributes */
+export const ATTR_CDC_TRANSACTION_END_LSN = "cdc.transaction.end_lsn"
+/** @since 0.1.0 @category attributes */
+export const ATTR_CDC_TRANSACTION_CHANGES = "cdc.transaction.changes"
+/** Semconv `db.system.name`. @since 0.1.0 @category attributes */
+export const ATTR_DB_SYSTEM_NAME = "db.system.name"
+/** @since 0.1.0 @category metrics */
+export const METRIC_CDC_CHANGES = "cdc.changes"
+/** @since 0.1.0 @category metrics */
+export const METRIC_CDC_ERRORS = "cdc.errors"
+/** @since 0.1.0 @category metrics */
+export const METRIC_CDC_REPLICATION_LAG = "cdc.replication.lag"
+/** @since 0.1.0 @category metrics */
+export const METRIC_CDC_RETAINED_WAL = "cdc.retained_wal"
 // (end cdc)
 
 // --- workflow (names used by @effect-telemetry/workflow) ---
