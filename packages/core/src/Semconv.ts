@@ -107,8 +107,8 @@ export const ATTR_CDC_TRANSACTION_COMMIT_LSN = "cdc.transaction.commit_lsn"
 export const ATTR_CDC_TRANSACTION_END_LSN = "cdc.transaction.end_lsn"
 /** @since 0.1.0 @category attributes */
 export const ATTR_CDC_TRANSACTION_CHANGES = "cdc.transaction.changes"
-/** Semconv `db.system.name`. @since 0.1.0 @category attributes */
-export const ATTR_DB_SYSTEM_NAME = "db.system.name"
+/** Semconv `db.system.name` (`postgresql`), named here so it cannot clash with another section. @since 0.1.0 @category attributes */
+export const ATTR_CDC_DB_SYSTEM_NAME = "db.system.name"
 /** @since 0.1.0 @category metrics */
 export const METRIC_CDC_CHANGES = "cdc.changes"
 /** @since 0.1.0 @category metrics */
