@@ -120,6 +120,48 @@ export const METRIC_CDC_RETAINED_WAL = "cdc.retained_wal"
 // (end cdc)
 
 // --- workflow (names used by @effect-telemetry/workflow) ---
+/** The workflow's registered name. @since 0.1.0 @category attributes */
+export const ATTR_WORKFLOW_NAME = "workflow.name"
+/** The deterministic execution id the engine derives from the payload. @since 0.1.0 @category attributes */
+export const ATTR_WORKFLOW_EXECUTION_ID = "workflow.execution.id"
+/** Whether a run continues an execution that suspended before (a resume). @since 0.1.0 @category attributes */
+export const ATTR_WORKFLOW_RESUMED = "workflow.resumed"
+/** How a run ended: `completed` | `failed` | `suspended` | `interrupted`. @since 0.1.0 @category attributes */
+export const ATTR_WORKFLOW_RUN_RESULT = "workflow.run.result"
+/** @since 0.1.0 @category attributes */
+export const ATTR_ACTIVITY_NAME = "activity.name"
+/** The attempt number, 1 for the first (`Activity.CurrentAttempt`). @since 0.1.0 @category attributes */
+export const ATTR_ACTIVITY_ATTEMPT = "activity.attempt"
+/** Span name prefix of a workflow run: `workflow {workflow.name}`. @since 0.1.0 @category spans */
+export const SPAN_WORKFLOW_RUN = "workflow"
+/** Span name prefix of an activity attempt: `activity {activity.name}`. @since 0.1.0 @category spans */
+export const SPAN_ACTIVITY_ATTEMPT = "activity"
+/** @since 0.1.0 @category metrics */
+export const METRIC_WORKFLOW_STARTED = "workflow.started"
+/** @since 0.1.0 @category metrics */
+export const METRIC_WORKFLOW_COMPLETED = "workflow.completed"
+/** @since 0.1.0 @category metrics */
+export const METRIC_WORKFLOW_FAILED = "workflow.failed"
+/** @since 0.1.0 @category metrics */
+export const METRIC_WORKFLOW_SUSPENDED = "workflow.suspended"
+/** @since 0.1.0 @category metrics */
+export const METRIC_WORKFLOW_DURATION = "workflow.duration"
+/** @since 0.1.0 @category metrics */
+export const METRIC_ACTIVITY_ATTEMPTS = "activity.attempts"
+/** @since 0.1.0 @category metrics */
+export const METRIC_ACTIVITY_RETRIES = "activity.retries"
+/** @since 0.1.0 @category metrics */
+export const METRIC_ACTIVITY_DURATION = "activity.duration"
+/**
+ * Boundaries for whole-workflow durations in seconds: workflows sleep and wait for signals,
+ * so they run from milliseconds to days (10 ms to 7 days).
+ *
+ * @since 0.1.0
+ * @category boundaries
+ */
+export const WORKFLOW_DURATION_SECONDS_BOUNDARIES: ReadonlyArray<number> = [
+  0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 1800, 3600, 10800, 21600, 43200, 86400, 259200, 604800
+]
 // (end workflow)
 
 // --- histogram boundaries ----------------------------------------------------------------

@@ -1,0 +1,138 @@
+/**
+ * Telemetry for `@effect/workflow`: a Layer that wraps the `WorkflowEngine` service, so every
+ * workflow registered on it gets a span per run and per activity attempt, one trace per
+ * execution across suspend and resume, and the `workflow.*` and `activity.*` metrics.
+ *
+ * @example
+ * ```ts
+ * import { WorkflowTelemetry } from "@effect-telemetry/workflow"
+ * import { WorkflowEngine } from "@effect/workflow"
+ * import { Layer } from "effect"
+ *
+ * // the one line: an instrumented engine wherever the engine was provided
+ * const Engine = WorkflowTelemetry.layer.pipe(Layer.provide(WorkflowEngine.layerMemory))
+ *
+ * const Workflows = SendEmailWorkflowLive.pipe(Layer.provideMerge(Engine))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import type { WorkflowEngine as WorkflowEngineNs } from "@effect/workflow"
+import { WorkflowEngine } from "@effect/workflow/WorkflowEngine"
+import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as internal from "./internal/engine.js"
+import * as metrics from "./internal/metrics.js"
+
+/** `workflow.started{workflow.name}`: counter, once per execution. @since 0.1.0 @category metrics */
+export const started = metrics.workflowStarted
+
+/** `workflow.completed{workflow.name}`: counter. @since 0.1.0 @category metrics */
+export const completed = metrics.workflowCompleted
+
+/** `workflow.failed{workflow.name}`: counter (failures, defects, interruptions). @since 0.1.0 @category metrics */
+export const failed = metrics.workflowFailed
+
+/** `workflow.suspended{workflow.name}`: counter, once per run that suspends. @since 0.1.0 @category metrics */
+export const suspended = metrics.workflowSuspended
+
+/** `workflow.duration{workflow.name, result}`: histogram, start to completion in seconds. @since 0.1.0 @category metrics */
+export const duration = metrics.workflowDuration
+
+/** `activity.attempts{workflow.name, activity.name, result}`: counter. @since 0.1.0 @category metrics */
+export const activityAttempts = metrics.activityAttempts
+
+/** `activity.retries{workflow.name, activity.name}`: counter of attempts after the first. @since 0.1.0 @category metrics */
+export const activityRetries = metrics.activityRetries
+
+/** `activity.duration{workflow.name, activity.name, result}`: histogram in seconds. @since 0.1.0 @category metrics */
+export const activityDuration = metrics.activityDuration
+
+/**
+ * Name of the activity the instrumentation adds to every execution to journal its origin
+ * (trace context and start time); it emits no span and no metric.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const originActivityName: string = internal.ORIGIN_ACTIVITY
+
+/** @since 0.1.0 @category models */
+export interface Options {
+  /**
+   * Where the runs after a suspension go. `"child"` (default): children of the span that
+   * started the execution, so one execution is one trace. `"linked"`: each resumed run
+   * starts its own trace, linked to that span, for workflows that live for weeks.
+   */
+  readonly resumeTrace?: "child" | "linked" | undefined
+}
+
+const resolve = (options: Options | undefined): internal.Options => {
+  const resumeTrace = options?.resumeTrace ?? "child"
+  if (resumeTrace !== "child" && resumeTrace !== "linked") {
+    throw new TypeError(
+      `WorkflowTelemetry: resumeTrace must be "child" or "linked", got ${JSON.stringify(resumeTrace)}`
+    )
+  }
+  return { resumeTrace }
+}
+
+/**
+ * Wraps an engine's service value. Throws a `TypeError` on an unknown `resumeTrace`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  engine: WorkflowEngineNs.WorkflowEngine["Type"],
+  options?: Options
+): WorkflowEngineNs.WorkflowEngine["Type"] => internal.make(engine, resolve(options))
+
+/**
+ * Replaces the `WorkflowEngine` it is given with an instrumented one, with options.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerWith = (
+  options: Options
+): Layer.Layer<WorkflowEngineNs.WorkflowEngine, never, WorkflowEngineNs.WorkflowEngine> => {
+  const resolved = resolve(options)
+  return Layer.effect(WorkflowEngine, Effect.map(WorkflowEngine, (engine) => internal.make(engine, resolved)))
+}
+
+/**
+ * Replaces the `WorkflowEngine` it is given with an instrumented one (default options).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: Layer.Layer<WorkflowEngineNs.WorkflowEngine, never, WorkflowEngineNs.WorkflowEngine> = layerWith(
+  {}
+)
+
+/**
+ * Like {@link layerWith}, options read from Effect `Config`.
+ *
+ * @example
+ * ```ts
+ * WorkflowTelemetry.layerConfig({
+ *   resumeTrace: Config.literal("child", "linked")("WORKFLOW_RESUME_TRACE").pipe(Config.withDefault("child"))
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (
+  config: Config.Config.Wrap<Options>
+): Layer.Layer<WorkflowEngineNs.WorkflowEngine, ConfigError.ConfigError, WorkflowEngineNs.WorkflowEngine> =>
+  Layer.unwrapEffect(
+    Effect.flatMap(Config.unwrap(config), (options) =>
+      Effect.try({
+        try: () => layerWith(options),
+        catch: (error) => ConfigError.InvalidData([], String((error as Error).message ?? error))
+      }))
+  )
