@@ -44,6 +44,55 @@ export const METRIC_SDK_SPAN_EXPORTED = "otel.sdk.exporter.span.exported"
 export const ERROR_TYPE_QUEUE_FULL = "queue_full"
 
 // --- http (names used by @effect-telemetry/http) ---
+
+/** @since 0.1.0 @category attributes */
+export const ATTR_HTTP_REQUEST_METHOD = "http.request.method"
+/** The method as received when it is not a known one (then `http.request.method` is `_OTHER`). @since 0.1.0 @category attributes */
+export const ATTR_HTTP_REQUEST_METHOD_ORIGINAL = "http.request.method_original"
+/** Value of `http.request.method` for a method outside the known set. @since 0.1.0 */
+export const HTTP_METHOD_OTHER = "_OTHER"
+/** @since 0.1.0 @category attributes */
+export const ATTR_HTTP_ROUTE = "http.route"
+/** `http.route` of a request no route matched (ours: a fixed value keeps the series bounded). @since 0.1.0 */
+export const HTTP_ROUTE_UNMATCHED = "_unmatched"
+/** @since 0.1.0 @category attributes */
+export const ATTR_HTTP_RESPONSE_STATUS_CODE = "http.response.status_code"
+/** @since 0.1.0 @category attributes */
+export const ATTR_HTTP_REQUEST_BODY_SIZE = "http.request.body.size"
+/** @since 0.1.0 @category attributes */
+export const ATTR_HTTP_RESPONSE_BODY_SIZE = "http.response.body.size"
+/** Prefix of captured request headers: `http.request.header.<lower-case name>`. @since 0.1.0 @category attributes */
+export const ATTR_HTTP_REQUEST_HEADER_PREFIX = "http.request.header."
+/** Prefix of captured response headers: `http.response.header.<lower-case name>`. @since 0.1.0 @category attributes */
+export const ATTR_HTTP_RESPONSE_HEADER_PREFIX = "http.response.header."
+/** @since 0.1.0 @category attributes */
+export const ATTR_URL_FULL = "url.full"
+/** @since 0.1.0 @category attributes */
+export const ATTR_URL_PATH = "url.path"
+/** @since 0.1.0 @category attributes */
+export const ATTR_URL_QUERY = "url.query"
+/** @since 0.1.0 @category attributes */
+export const ATTR_URL_SCHEME = "url.scheme"
+/** @since 0.1.0 @category attributes */
+export const ATTR_CLIENT_ADDRESS = "client.address"
+/** @since 0.1.0 @category attributes */
+export const ATTR_USER_AGENT_ORIGINAL = "user_agent.original"
+/** @since 0.1.0 @category attributes */
+export const ATTR_NETWORK_PROTOCOL_VERSION = "network.protocol.version"
+/** Set by the tracer on an interrupted span; HTTP sets it on a request whose client went away. @since 0.1.0 @category attributes */
+export const ATTR_EFFECT_INTERRUPTED = "effect.interrupted"
+/** What replaces a credential or sensitive value in recorded URLs and headers (semconv). @since 0.1.0 */
+export const REDACTED = "REDACTED"
+/** @since 0.1.0 @category metrics */
+export const METRIC_HTTP_SERVER_REQUEST_DURATION = "http.server.request.duration"
+/** @since 0.1.0 @category metrics */
+export const METRIC_HTTP_SERVER_ACTIVE_REQUESTS = "http.server.active_requests"
+/** @since 0.1.0 @category metrics */
+export const METRIC_HTTP_SERVER_REQUEST_BODY_SIZE = "http.server.request.body.size"
+/** @since 0.1.0 @category metrics */
+export const METRIC_HTTP_SERVER_RESPONSE_BODY_SIZE = "http.server.response.body.size"
+/** @since 0.1.0 @category metrics */
+export const METRIC_HTTP_CLIENT_REQUEST_DURATION = "http.client.request.duration"
 // (end http)
 
 // --- process (names used by @effect-telemetry/process) ---

@@ -1,0 +1,114 @@
+/**
+ * HTTP server telemetry for `@effect/platform` servers (HttpRouter, HttpLayerRouter and
+ * HttpApi apps alike): one Server span per request named after the matched route template,
+ * the semconv HTTP server metrics, and the trace context in the response.
+ *
+ * The layer decorates the `HttpServer` service, so every app it serves is instrumented with no
+ * per-route code, websocket upgrades included, and the platform's own tracer is turned off
+ * for those apps: there is exactly one server span per request.
+ *
+ * @example
+ * ```ts
+ * import { HttpServerTelemetry } from "@effect-telemetry/http"
+ *
+ * const ServerLive = HttpRouter.Default.serve().pipe(
+ *   Layer.provide(HttpServerTelemetry.layer({ excludePaths: ["/health", "/metrics"] })),
+ *   Layer.provide(NodeHttpServer.layer(createServer, { port: 3000 }))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+import type * as HttpMiddleware from "@effect/platform/HttpMiddleware"
+import * as HttpServer from "@effect/platform/HttpServer"
+import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Predicate from "effect/Predicate"
+import * as metrics from "./internal/metrics.js"
+import * as internal from "./internal/server.js"
+
+/** @since 0.1.0 @category models */
+export interface Options {
+  /** Request headers recorded as `http.request.header.<name>` (default none). Credentials are recorded as `REDACTED`. */
+  readonly captureRequestHeaders?: ReadonlyArray<string> | undefined
+  /** Response headers recorded as `http.response.header.<name>` (default none). `set-cookie` is recorded as `REDACTED`. */
+  readonly captureResponseHeaders?: ReadonlyArray<string> | undefined
+  /** Paths served without any telemetry, exact strings or patterns (default none), e.g. `["/health", "/metrics"]`. */
+  readonly excludePaths?: ReadonlyArray<string | RegExp> | undefined
+  /** Requests served without any telemetry (default none). */
+  readonly exclude?: Predicate.Predicate<HttpServerRequest.HttpServerRequest> | undefined
+  /** Write the trace context (`traceparent`, per `OTEL_PROPAGATORS`) into responses (default true). */
+  readonly responseTraceContext?: boolean | undefined
+  /** Query parameters whose values `url.query` records as `REDACTED` (default: semconv's list plus token, password, api_key, secret...). */
+  readonly sensitiveQueryParams?: ReadonlyArray<string> | undefined
+  /** `http.route` of a request no route matched (default `_unmatched`). */
+  readonly unmatchedRoute?: string | undefined
+}
+
+/** The configurable part of {@link Options} (everything but the `exclude` predicate; paths are exact). @since 0.1.0 @category models */
+export interface ConfigOptions {
+  readonly captureRequestHeaders?: ReadonlyArray<string> | undefined
+  readonly captureResponseHeaders?: ReadonlyArray<string> | undefined
+  readonly excludePaths?: ReadonlyArray<string> | undefined
+  readonly responseTraceContext?: boolean | undefined
+  readonly sensitiveQueryParams?: ReadonlyArray<string> | undefined
+  readonly unmatchedRoute?: string | undefined
+}
+
+/** `http.server.request.duration`: seconds, until the response (or its stream) ended. @since 0.1.0 @category metrics */
+export const requestDuration = metrics.serverRequestDuration
+
+/** `http.server.active_requests`: requests in progress, by method and scheme. @since 0.1.0 @category metrics */
+export const activeRequests = metrics.serverActiveRequests
+
+/** `http.server.request.body.size`: bytes, when the request declares its length. @since 0.1.0 @category metrics */
+export const requestBodySize = metrics.serverRequestBodySize
+
+/** `http.server.response.body.size`: bytes, when the size is known before sending. @since 0.1.0 @category metrics */
+export const responseBodySize = metrics.serverResponseBodySize
+
+/**
+ * The instrumenting middleware alone, for hosts without an `HttpServer` service
+ * (`HttpApp.toWebHandler`). Turn the platform's tracer off around it
+ * (`HttpMiddleware.withTracerDisabledWhen(() => true)`) or requests get two server spans.
+ *
+ * @since 0.1.0
+ * @category middleware
+ */
+export const middleware = (options?: Options): HttpMiddleware.HttpMiddleware => internal.makeMiddleware(options)
+
+/**
+ * Wraps a server: everything it serves is instrumented and the platform tracer is off for it.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (server: HttpServer.HttpServer, options?: Options): HttpServer.HttpServer =>
+  internal.instrument(server, options)
+
+/**
+ * Decorates the `HttpServer` service provided below it. Provide it between your `serve` layer
+ * and the platform server layer.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options?: Options): Layer.Layer<HttpServer.HttpServer, never, HttpServer.HttpServer> =>
+  Layer.effect(HttpServer.HttpServer, Effect.map(HttpServer.HttpServer, (server) => make(server, options)))
+
+/**
+ * {@link layer} with options read from `Config` (e.g. `Config.array(Config.string(), "HTTP_EXCLUDE_PATHS")`).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (
+  options: Config.Config.Wrap<ConfigOptions>
+): Layer.Layer<HttpServer.HttpServer, ConfigError.ConfigError, HttpServer.HttpServer> =>
+  Layer.effect(
+    HttpServer.HttpServer,
+    Effect.zipWith(Config.unwrap(options), HttpServer.HttpServer, (resolved, server) => make(server, resolved))
+  )

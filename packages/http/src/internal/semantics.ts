@@ -1,0 +1,153 @@
+/**
+ * What the server and the client share: method normalisation, URL and header redaction,
+ * header capture and the `error.type` of a transport failure.
+ */
+import { Semconv } from "@effect-telemetry/core"
+import type * as Headers from "@effect/platform/Headers"
+
+const knownMethods = new Set(["CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE", "QUERY"])
+
+/** The semconv method value (`_OTHER` outside the known set) and the original when it differs. */
+export const normalizeMethod = (method: string): { readonly method: string; readonly original: string | undefined } => {
+  if (knownMethods.has(method)) return { method, original: undefined }
+  const upper = method.toUpperCase()
+  // A lower-case `get` is a known method spelled differently: keep the original beside it.
+  if (knownMethods.has(upper)) return { method: upper, original: method }
+  return { method: Semconv.HTTP_METHOD_OTHER, original: method }
+}
+
+/** The `{method}` part of a span name (`HTTP` for `_OTHER`, as semconv requires). */
+export const spanMethod = (method: string) => method === Semconv.HTTP_METHOD_OTHER ? "HTTP" : method
+
+/**
+ * Query parameters whose values are replaced: semconv's defaults (signed-URL signatures)
+ * plus the usual places credentials travel.
+ */
+export const DEFAULT_SENSITIVE_QUERY_PARAMS: ReadonlyArray<string> = [
+  "AWSAccessKeyId",
+  "Signature",
+  "sig",
+  "X-Goog-Signature",
+  "access_token",
+  "refresh_token",
+  "id_token",
+  "token",
+  "api_key",
+  "apikey",
+  "password",
+  "secret",
+  "client_secret"
+]
+
+/** Headers whose values are never recorded, whatever the allow-list says. */
+export const ALWAYS_REDACTED_HEADERS: ReadonlyArray<string> = [
+  "authorization",
+  "proxy-authorization",
+  "cookie",
+  "set-cookie",
+  "x-api-key"
+]
+
+export const lowerSet = (names: ReadonlyArray<string>): ReadonlySet<string> => new Set(names.map((n) => n.toLowerCase()))
+
+/** The query string (without `?`) with sensitive values replaced; `undefined` when empty. */
+export const redactQuery = (search: string, sensitive: ReadonlySet<string>): string | undefined => {
+  const query = search.startsWith("?") ? search.slice(1) : search
+  if (query === "") return undefined
+  return query
+    .split("&")
+    .map((pair) => {
+      const eq = pair.indexOf("=")
+      if (eq === -1) return pair
+      const name = pair.slice(0, eq)
+      let decoded = name
+      try {
+        decoded = decodeURIComponent(name.replace(/\+/g, " "))
+      } catch {
+        // A malformed escape is compared as written.
+      }
+      return sensitive.has(decoded.toLowerCase()) ? `${name}=${Semconv.REDACTED}` : pair
+    })
+    .join("&")
+}
+
+/** `url.full` with user info replaced by `REDACTED:REDACTED` and sensitive query values replaced. */
+export const redactUrl = (url: URL, sensitive: ReadonlySet<string>): string => {
+  const copy = new URL(url.href)
+  if (copy.username !== "" || copy.password !== "") {
+    copy.username = Semconv.REDACTED
+    copy.password = Semconv.REDACTED
+  }
+  const query = redactQuery(copy.search, sensitive)
+  // Assigning `search` would re-encode; rebuild the string to keep the query as sent.
+  const base = copy.href.slice(0, copy.href.length - copy.search.length - copy.hash.length)
+  return query === undefined ? base + copy.hash : `${base}?${query}${copy.hash}`
+}
+
+/** The port of a URL, defaulted from the scheme as semconv asks. */
+export const portOf = (url: URL): number | undefined => {
+  if (url.port !== "") return Number(url.port)
+  switch (url.protocol) {
+    case "http:":
+    case "ws:":
+      return 80
+    case "https:":
+    case "wss:":
+      return 443
+  }
+  return undefined
+}
+
+/** Captured headers as attributes (`prefix<name>` → string array); values of redacted names become `REDACTED`. */
+export const captureHeaders = (
+  headers: Headers.Headers,
+  allow: ReadonlySet<string>,
+  redacted: ReadonlySet<string>,
+  prefix: string,
+  into: Record<string, unknown>
+): void => {
+  if (allow.size === 0) return
+  for (const name of allow) {
+    const value = (headers as Record<string, string | ReadonlyArray<string> | undefined>)[name]
+    if (value === undefined) continue
+    const values = typeof value === "string" ? [value] : [...value]
+    into[prefix + name] = redacted.has(name) ? values.map(() => Semconv.REDACTED) : values
+  }
+}
+
+/** Platform redaction names (strings only; patterns are applied by {@link isRedacted}). */
+export const redactionSet = (platformNames: ReadonlyArray<string | RegExp>) => {
+  const names = new Set(ALWAYS_REDACTED_HEADERS)
+  const patterns: Array<RegExp> = []
+  for (const name of platformNames) {
+    if (typeof name === "string") names.add(name.toLowerCase())
+    else patterns.push(name)
+  }
+  return { names, patterns }
+}
+
+/** The allow-list filtered through the redaction patterns into the names whose values are hidden. */
+export const redactedAmong = (
+  allow: ReadonlySet<string>,
+  redaction: { readonly names: ReadonlySet<string>; readonly patterns: ReadonlyArray<RegExp> }
+): ReadonlySet<string> => {
+  const out = new Set<string>()
+  for (const name of allow) {
+    if (redaction.names.has(name) || redaction.patterns.some((p) => p.test(name))) out.add(name)
+  }
+  return out
+}
+
+/**
+ * `error.type` for a failure before any status: the system error code when there is one
+ * (`ECONNREFUSED`, low cardinality and actionable), else the error's class.
+ */
+export const transportErrorType = (error: unknown, fallback: (error: unknown) => string): string => {
+  let current: unknown = error
+  for (let depth = 0; depth < 4 && typeof current === "object" && current !== null; depth++) {
+    const code = (current as { code?: unknown }).code
+    if (typeof code === "string" && /^[A-Z][A-Z0-9_]*$/.test(code)) return code
+    current = (current as { cause?: unknown }).cause
+  }
+  return fallback(error)
+}

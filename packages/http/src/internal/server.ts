@@ -1,0 +1,342 @@
+/**
+ * The server span and metrics around one request.
+ *
+ * The middleware sits in the slot `HttpServer.serve` gives middleware, which wraps the whole
+ * chain including writing the response: the span therefore lasts until a streamed body has
+ * been written or cancelled. What was really sent is observed in a pre-response handler (the
+ * only place that sees the final response, error responses included), which also adds the
+ * response trace context.
+ */
+import { Propagation, Semconv, Tracing } from "@effect-telemetry/core"
+import { errorTypeOf } from "@effect-telemetry/core/internal/tracer"
+import * as Headers from "@effect/platform/Headers"
+import * as HttpApp from "@effect/platform/HttpApp"
+import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as HttpServerError from "@effect/platform/HttpServerError"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Cause from "effect/Cause"
+import * as Chunk from "effect/Chunk"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Equal from "effect/Equal"
+import * as Exit from "effect/Exit"
+import * as FiberRef from "effect/FiberRef"
+import { constTrue } from "effect/Function"
+import * as HashSet from "effect/HashSet"
+import * as Option from "effect/Option"
+import type * as Predicate from "effect/Predicate"
+import type * as Tracer from "effect/Tracer"
+import * as metrics from "./metrics.js"
+import * as semantics from "./semantics.js"
+
+export interface Options {
+  readonly captureRequestHeaders?: ReadonlyArray<string> | undefined
+  readonly captureResponseHeaders?: ReadonlyArray<string> | undefined
+  readonly excludePaths?: ReadonlyArray<string | RegExp> | undefined
+  readonly exclude?: Predicate.Predicate<HttpServerRequest.HttpServerRequest> | undefined
+  readonly responseTraceContext?: boolean | undefined
+  readonly sensitiveQueryParams?: ReadonlyArray<string> | undefined
+  readonly unmatchedRoute?: string | undefined
+}
+
+interface Resolved {
+  readonly requestHeaders: ReadonlySet<string>
+  readonly responseHeaders: ReadonlySet<string>
+  readonly excluded: (request: HttpServerRequest.HttpServerRequest, path: string) => boolean
+  readonly responseTraceContext: boolean
+  readonly sensitiveQuery: ReadonlySet<string>
+  readonly unmatchedRoute: string
+  readonly address: HttpServer.Address | undefined
+}
+
+const resolve = (
+  options: Options | undefined,
+  address: HttpServer.Address | undefined,
+  platformDisabled: Predicate.Predicate<HttpServerRequest.HttpServerRequest> | undefined
+): Resolved => {
+  const paths = options?.excludePaths ?? []
+  const exclude = options?.exclude
+  return {
+    requestHeaders: semantics.lowerSet(options?.captureRequestHeaders ?? []),
+    responseHeaders: semantics.lowerSet(options?.captureResponseHeaders ?? []),
+    excluded: (request, path) =>
+      paths.some((p) => typeof p === "string" ? p === path : p.test(path)) ||
+      (exclude !== undefined && exclude(request)) ||
+      (platformDisabled !== undefined && platformDisabled(request)),
+    responseTraceContext: options?.responseTraceContext ?? true,
+    sensitiveQuery: semantics.lowerSet(options?.sensitiveQueryParams ?? semantics.DEFAULT_SENSITIVE_QUERY_PARAMS),
+    unmatchedRoute: options?.unmatchedRoute ?? Semconv.HTTP_ROUTE_UNMATCHED,
+    address
+  }
+}
+
+/** What the pre-response handler saw, in order: the first is what went on the wire. */
+interface Observed {
+  first: HttpServerResponse.HttpServerResponse | undefined
+  last: HttpServerResponse.HttpServerResponse | undefined
+  upgraded: boolean
+}
+
+// `toHandled` marks the request it finds in the context as answered; with a wrapped request
+// in the context the mark must be copied back, or the platform answers a second time.
+const handledSymbol = Symbol.for("@effect/platform/HttpApp/handled")
+
+/** A request whose `upgrade` records that the connection switched protocols. */
+const watchUpgrade = (request: HttpServerRequest.HttpServerRequest, observed: Observed): HttpServerRequest.HttpServerRequest =>
+  Object.create(request, {
+    upgrade: {
+      get: () => Effect.tap(request.upgrade, () => Effect.sync(() => void (observed.upgraded = true)))
+    },
+    modify: {
+      value: (options: Parameters<HttpServerRequest.HttpServerRequest["modify"]>[0]) =>
+        watchUpgrade(request.modify(options), observed)
+    }
+  })
+
+const isClientAbort = (cause: Cause.Cause<unknown>) =>
+  HashSet.some(Cause.interruptors(cause), (id) => Equal.equals(id, HttpServerError.clientAbortFiberId))
+
+/** The failure or defect that is not the platform's own response-carrying defect. */
+const realFailure = (cause: Cause.Cause<unknown>): Option.Option<unknown> => {
+  const failure = Chunk.head(Cause.failures(cause))
+  if (Option.isSome(failure)) return failure
+  return Chunk.findFirst(Cause.defects(cause), (d) => !HttpServerResponse.isServerResponse(d))
+}
+
+const isRouteNotFound = (cause: Cause.Cause<unknown>) =>
+  Chunk.some(Cause.failures(cause), (e) => HttpServerError.isServerError(e) && e._tag === "RouteNotFound")
+
+const segments = (path: string) => path.split("/").filter((s) => s !== "")
+
+/**
+ * The route relative to a mount (`HttpRouter.mount("/api", router)` reports `/users/:id`)
+ * completed with the mount's literal prefix taken from the path. Templates with wildcards are
+ * kept as reported: their segment count says nothing.
+ */
+export const fullRoute = (template: string, path: string): string => {
+  if (template.includes("*")) return template
+  const t = segments(template)
+  const p = segments(path)
+  if (p.length <= t.length) return template
+  const prefix = "/" + p.slice(0, p.length - t.length).join("/")
+  return template === "/" ? prefix : prefix + template
+}
+
+const bodySize = (response: HttpServerResponse.HttpServerResponse): number | undefined => {
+  const body = response.body
+  switch (body._tag) {
+    case "Empty":
+      return 0
+    case "Uint8Array":
+      return body.contentLength
+    case "Raw":
+    case "Stream":
+      return body.contentLength
+    case "FormData":
+      return undefined
+  }
+}
+
+const contentLength = (headers: Headers.Headers): number | undefined => {
+  const raw = headers["content-length"]
+  if (raw === undefined) return undefined
+  const n = Number(raw)
+  return Number.isSafeInteger(n) && n >= 0 ? n : undefined
+}
+
+const serverAddress = (request: HttpServerRequest.HttpServerRequest, url: URL | undefined, fallback: HttpServer.Address | undefined) => {
+  if (request.headers.host !== undefined && url !== undefined) {
+    return { address: url.hostname, port: semantics.portOf(url) }
+  }
+  if (fallback?._tag === "TcpAddress") return { address: fallback.hostname, port: fallback.port }
+  return { address: undefined, port: undefined }
+}
+
+const protocolVersion = (request: HttpServerRequest.HttpServerRequest): string | undefined => {
+  const version = (request.source as { httpVersion?: unknown } | undefined)?.httpVersion
+  return typeof version === "string" ? version : undefined
+}
+
+const instrumentRequest = <E, R>(
+  app: HttpApp.Default<E, R>,
+  request: HttpServerRequest.HttpServerRequest,
+  url: URL | undefined,
+  config: Resolved,
+  redactedHeaderNames: ReadonlyArray<string | RegExp>
+): HttpApp.Default<E, R> => {
+  const started = performance.now()
+  const { method, original } = semantics.normalizeMethod(request.method)
+  const scheme = url?.protocol.slice(0, -1) ?? "http"
+  const version = protocolVersion(request)
+  const { address, port } = serverAddress(request, url, config.address)
+  const redaction = semantics.redactionSet(redactedHeaderNames)
+
+  const attributes: Record<string, unknown> = {
+    [Semconv.ATTR_HTTP_REQUEST_METHOD]: method,
+    [Semconv.ATTR_URL_SCHEME]: scheme,
+    [Semconv.ATTR_URL_PATH]: url?.pathname ?? request.url.split("?")[0]
+  }
+  if (original !== undefined) attributes[Semconv.ATTR_HTTP_REQUEST_METHOD_ORIGINAL] = original
+  const query = url !== undefined ? semantics.redactQuery(url.search, config.sensitiveQuery) : undefined
+  if (query !== undefined) attributes[Semconv.ATTR_URL_QUERY] = query
+  if (address !== undefined) attributes[Semconv.ATTR_SERVER_ADDRESS] = address
+  if (port !== undefined) attributes[Semconv.ATTR_SERVER_PORT] = port
+  if (Option.isSome(request.remoteAddress)) attributes[Semconv.ATTR_CLIENT_ADDRESS] = request.remoteAddress.value
+  const userAgent = request.headers["user-agent"]
+  if (userAgent !== undefined) attributes[Semconv.ATTR_USER_AGENT_ORIGINAL] = userAgent
+  if (version !== undefined) attributes[Semconv.ATTR_NETWORK_PROTOCOL_VERSION] = version
+  const requestSize = contentLength(request.headers)
+  if (requestSize !== undefined) attributes[Semconv.ATTR_HTTP_REQUEST_BODY_SIZE] = requestSize
+  semantics.captureHeaders(
+    request.headers,
+    config.requestHeaders,
+    semantics.redactedAmong(config.requestHeaders, redaction),
+    Semconv.ATTR_HTTP_REQUEST_HEADER_PREFIX,
+    attributes
+  )
+
+  const activeAttributes = { [Semconv.ATTR_HTTP_REQUEST_METHOD]: method, [Semconv.ATTR_URL_SCHEME]: scheme }
+  const parent = Propagation.extract(request.headers)
+  const observed: Observed = { first: undefined, last: undefined, upgraded: false }
+  const inContext = request.headers.upgrade !== undefined ? watchUpgrade(request, observed) : request
+
+  const finish = (span: Tracer.Span, exit: Exit.Exit<HttpServerResponse.HttpServerResponse, E>) => {
+    const failure = Exit.isFailure(exit) ? realFailure(exit.cause) : Option.none()
+    const clientAbort = Exit.isFailure(exit) && isClientAbort(exit.cause)
+    // A client that went away was answered with a synthetic 499 that nobody received.
+    const sent = observed.upgraded
+      ? 101
+      : observed.first !== undefined && !(clientAbort && observed.first.status === 499)
+      ? observed.first.status
+      : !clientAbort
+      ? HttpServerError.exitResponse(exit).status
+      : undefined
+    const last = observed.last?.status ?? sent
+
+    const reported = span.attributes.get(Semconv.ATTR_HTTP_ROUTE)
+    const route = typeof reported === "string"
+      ? fullRoute(reported, url?.pathname ?? request.url)
+      : Exit.isFailure(exit) && isRouteNotFound(exit.cause)
+      ? config.unmatchedRoute
+      : undefined
+
+    let errorType: string | undefined
+    if (clientAbort) {
+      Tracing.setSpanStatus(span, { code: "unset" })
+      span.attribute(Semconv.ATTR_EFFECT_INTERRUPTED, true)
+    } else if (sent !== undefined && sent >= 500) {
+      errorType = String(sent)
+      // With a real failure the tracer records the exception and sets Error itself.
+      if (Option.isNone(failure)) Tracing.setSpanStatus(span, { code: "error" })
+    } else if (Option.isSome(failure) && last !== undefined && last >= 500) {
+      // The response had started (2xx on the wire) when the handler or its stream failed.
+      errorType = errorTypeOf(failure.value)
+    } else if (Exit.isFailure(exit)) {
+      // A failure answered with a 4xx (RouteNotFound, a schema error) is the client's error.
+      Tracing.setSpanStatus(span, { code: "unset" })
+    }
+
+    const name = semantics.spanMethod(method)
+    // The unmatched value labels series; a span name carries only a route that matched.
+    if (typeof reported === "string") Tracing.otelSpanOf(span)?.updateName(`${name} ${route}`)
+    if (route !== undefined && reported === undefined) span.attribute(Semconv.ATTR_HTTP_ROUTE, route)
+    else if (route !== undefined && route !== reported) span.attribute(Semconv.ATTR_HTTP_ROUTE, route)
+    if (sent !== undefined) span.attribute(Semconv.ATTR_HTTP_RESPONSE_STATUS_CODE, sent)
+    if (errorType !== undefined) span.attribute(Semconv.ATTR_ERROR_TYPE, errorType)
+    const responseSize = observed.first !== undefined && request.method !== "HEAD" && !clientAbort
+      ? bodySize(observed.first)
+      : undefined
+    if (responseSize !== undefined) span.attribute(Semconv.ATTR_HTTP_RESPONSE_BODY_SIZE, responseSize)
+    if (observed.first !== undefined) {
+      const captured: Record<string, unknown> = {}
+      semantics.captureHeaders(
+        observed.first.headers,
+        config.responseHeaders,
+        semantics.redactedAmong(config.responseHeaders, redaction),
+        Semconv.ATTR_HTTP_RESPONSE_HEADER_PREFIX,
+        captured
+      )
+      for (const key in captured) span.attribute(key, captured[key])
+    }
+
+    const metricAttributes: Record<string, string | number> = { ...activeAttributes }
+    if (route !== undefined) metricAttributes[Semconv.ATTR_HTTP_ROUTE] = route
+    if (sent !== undefined) metricAttributes[Semconv.ATTR_HTTP_RESPONSE_STATUS_CODE] = sent
+    if (errorType !== undefined) metricAttributes[Semconv.ATTR_ERROR_TYPE] = errorType
+    if (version !== undefined) metricAttributes[Semconv.ATTR_NETWORK_PROTOCOL_VERSION] = version
+    metrics.serverRequestDuration.unsafeRecord((performance.now() - started) / 1000, metricAttributes)
+    if (requestSize !== undefined) metrics.serverRequestBodySize.unsafeRecord(requestSize, metricAttributes)
+    if (responseSize !== undefined) metrics.serverResponseBodySize.unsafeRecord(responseSize, metricAttributes)
+  }
+
+  return Effect.useSpan(
+    semantics.spanMethod(method),
+    {
+      kind: "server",
+      attributes,
+      captureStackTrace: false,
+      ...(Option.isSome(parent) ? { parent: parent.value } : { root: true })
+    },
+    (span) => {
+      const observe: HttpApp.PreResponseHandler = (_request, response) =>
+        Effect.sync(() => {
+          if (observed.first === undefined) observed.first = response
+          observed.last = response
+          if (!config.responseTraceContext) return response
+          const carrier = Propagation.inject(span)
+          delete carrier.baggage
+          return HttpServerResponse.setHeaders(response, carrier)
+        })
+      return HttpApp.withPreResponseHandler(app, observe).pipe(
+        Effect.withParentSpan(span),
+        inContext === request ? (effect) => effect : Effect.provideService(HttpServerRequest.HttpServerRequest, inContext),
+        Effect.onExit((exit) =>
+          Effect.sync(() => {
+            if (inContext !== request && handledSymbol in inContext) (request as any)[handledSymbol] = true
+            finish(span, exit)
+          })
+        )
+      )
+    }
+  ).pipe(
+    // `track` decrements on every exit, interruption included.
+    metrics.serverActiveRequests.track(activeAttributes)
+  )
+}
+
+/** The middleware. `platformDisabled`: the platform tracer's predicate it replaces, kept as an exclusion. */
+export const makeMiddleware = (
+  options: Options | undefined,
+  address?: HttpServer.Address,
+  platformDisabled?: Predicate.Predicate<HttpServerRequest.HttpServerRequest>
+): HttpMiddleware.HttpMiddleware => {
+  const config = resolve(options, address, platformDisabled)
+  return HttpMiddleware.make((app) =>
+    Effect.withFiberRuntime((fiber) => {
+      const request = Context.unsafeGet(fiber.currentContext, HttpServerRequest.HttpServerRequest)
+      const url = Option.getOrUndefined(HttpServerRequest.toURL(request))
+      const path = url?.pathname ?? request.url.split("?")[0]!
+      if (config.excluded(request, path)) return app
+      return instrumentRequest(app, request, url, config, fiber.getFiberRef(Headers.currentRedactedNames))
+    })
+  )
+}
+
+/** The server with our middleware outermost and the platform's tracer off for what it serves. */
+export const instrument = (server: HttpServer.HttpServer, options: Options | undefined): HttpServer.HttpServer =>
+  HttpServer.make({
+    address: server.address,
+    serve: (app, middleware) =>
+      Effect.flatMap(FiberRef.get(HttpMiddleware.currentTracerDisabledWhen), (platformDisabled) => {
+        const ours = makeMiddleware(options, server.address, platformDisabled)
+        const composed = middleware === undefined ? ours : (inner: any) => ours(middleware(inner))
+        // The platform reads the predicate in each request fiber, which inherits it from here.
+        return Effect.locally(
+          (server.serve as any)(app, composed) as Effect.Effect<void, never, never>,
+          HttpMiddleware.currentTracerDisabledWhen,
+          constTrue
+        )
+      }) as any
+  })

@@ -1,0 +1,232 @@
+import { TestTelemetry } from "@effect-telemetry/testing"
+import { describe, expect, it } from "@effect/vitest"
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import { HttpServerTelemetry } from "../src/index.js"
+import { allAttributeText, eventually, serve, serverSpan } from "./servers.js"
+
+class Unavailable extends Schema.TaggedError<Unavailable>()("Unavailable", {}) {}
+
+const router = HttpRouter.empty.pipe(
+  HttpRouter.get("/users", HttpServerResponse.text("all")),
+  HttpRouter.get("/users/:id", Effect.map(HttpRouter.params, (p) => HttpServerResponse.text(`user ${p.id}`))),
+  HttpRouter.get("/ok", HttpServerResponse.text("ok")),
+  HttpRouter.get("/missing", HttpServerResponse.text("gone", { status: 404 })),
+  HttpRouter.get("/boom-value", HttpServerResponse.text("boom", { status: 500 })),
+  HttpRouter.get("/boom-failure", Effect.fail(new Unavailable())),
+  HttpRouter.get("/boom-defect", Effect.die(new Error("invariant broken"))),
+  HttpRouter.get("/cookie", HttpServerResponse.text("c", { headers: { "set-cookie": "session=s3cr3t-cookie" } })),
+  HttpRouter.all("/any", HttpServerResponse.text("any"))
+)
+
+const withTelemetry = Effect.provide(TestTelemetry.layer())
+
+const get = (url: string, init?: RequestInit) => Effect.promise(() => fetch(url, init).then(async (r) => ({ status: r.status, headers: r.headers, body: await r.text() })))
+
+describe("HttpServerTelemetry route naming", () => {
+  it.scopedLive("a static route names the span {METHOD} {route}", () =>
+    Effect.gen(function*() {
+      const base = yield* serve(HttpRouter.toHttpApp(router).pipe(Effect.runSync))
+      const res = yield* get(`${base}/users`)
+      expect(res.body).toBe("all")
+      const span = yield* serverSpan("GET /users")
+      expect(TestTelemetry.kindOf(span)).toBe("server")
+      expect(span.attributes["http.route"]).toBe("/users")
+      expect(span.attributes["http.request.method"]).toBe("GET")
+      expect(span.attributes["http.response.status_code"]).toBe(200)
+      expect(span.attributes["url.path"]).toBe("/users")
+      expect(span.attributes["url.scheme"]).toBe("http")
+      expect(span.attributes["server.address"]).toBe("127.0.0.1")
+      expect(typeof span.attributes["server.port"]).toBe("number")
+      expect(span.attributes["client.address"]).toMatch(/127\.0\.0\.1/)
+      expect(span.attributes["network.protocol.version"]).toBe("1.1")
+      expect(TestTelemetry.statusOf(span)).toBe("unset")
+      // Exactly one server span: the platform's `http.server GET` is gone.
+      const servers = (yield* TestTelemetry.spans).filter((s) => TestTelemetry.kindOf(s) === "server")
+      expect(servers.map((s) => s.name)).toEqual(["GET /users"])
+    }).pipe(withTelemetry))
+
+  it.scopedLive("a parameterised route is named by its template, never the raw path", () =>
+    Effect.gen(function*() {
+      const base = yield* serve(HttpRouter.toHttpApp(router).pipe(Effect.runSync))
+      yield* get(`${base}/users/42?token=abc&page=2`)
+      const span = yield* serverSpan("GET /users/:id")
+      expect(span.attributes["http.route"]).toBe("/users/:id")
+      expect(span.attributes["url.path"]).toBe("/users/42")
+      expect(span.attributes["url.query"]).toBe("token=REDACTED&page=2")
+      expect(allAttributeText(yield* TestTelemetry.spans)).not.toContain("abc")
+      const names = (yield* TestTelemetry.spans).map((s) => s.name)
+      expect(names.some((n) => n.includes("42"))).toBe(false)
+    }).pipe(withTelemetry))
+
+  it.scopedLive("an unmatched request gets {METHOD} and the fixed unmatched route", () =>
+    Effect.gen(function*() {
+      const base = yield* serve(HttpRouter.toHttpApp(router).pipe(Effect.runSync))
+      const res = yield* get(`${base}/no/such/path/123`)
+      expect(res.status).toBe(404)
+      const span = yield* serverSpan("GET")
+      expect(span.attributes["http.route"]).toBe("_unmatched")
+      expect(span.attributes["http.response.status_code"]).toBe(404)
+      expect(TestTelemetry.statusOf(span)).toBe("unset")
+      expect(span.events.filter((e) => e.name === "exception")).toEqual([])
+      const point = yield* eventually(TestTelemetry.metricPoint("http.server.request.duration", {
+        "http.request.method": "GET",
+        "url.scheme": "http",
+        "http.route": "_unmatched",
+        "http.response.status_code": 404,
+        "network.protocol.version": "1.1"
+      }))
+      expect(point.type).toBe("histogram")
+    }).pipe(withTelemetry))
+
+  it.scopedLive("an unknown method is recorded as _OTHER with its original, and the span is named HTTP", () =>
+    Effect.gen(function*() {
+      const base = yield* serve(HttpRouter.toHttpApp(router).pipe(Effect.runSync))
+      yield* get(`${base}/any`, { method: "PURGE" })
+      const span = yield* serverSpan("HTTP /any")
+      expect(span.attributes["http.request.method"]).toBe("_OTHER")
+      expect(span.attributes["http.request.method_original"]).toBe("PURGE")
+    }).pipe(withTelemetry))
+})
+
+describe("HttpServerTelemetry status", () => {
+  const cases = [
+    { path: "/ok", route: "/ok", code: 200, status: "unset", errorType: undefined },
+    { path: "/missing", route: "/missing", code: 404, status: "unset", errorType: undefined },
+    { path: "/boom-value", route: "/boom-value", code: 500, status: "error", errorType: "500" },
+    { path: "/boom-failure", route: "/boom-failure", code: 500, status: "error", errorType: "500" },
+    { path: "/boom-defect", route: "/boom-defect", code: 500, status: "error", errorType: "500" }
+  ] as const
+  for (const c of cases) {
+    it.scopedLive(`GET ${c.path} answered ${c.code} leaves the span ${c.status}`, () =>
+      Effect.gen(function*() {
+        const base = yield* serve(HttpRouter.toHttpApp(router).pipe(Effect.runSync))
+        const res = yield* get(`${base}${c.path}`)
+        expect(res.status).toBe(c.code)
+        const span = yield* serverSpan(`GET ${c.route}`)
+        expect(span.attributes["http.response.status_code"]).toBe(c.code)
+        expect(TestTelemetry.statusOf(span)).toBe(c.status)
+        expect(span.attributes["error.type"]).toBe(c.errorType)
+        const attributes: Record<string, unknown> = {
+          "http.request.method": "GET",
+          "url.scheme": "http",
+          "http.route": c.route,
+          "http.response.status_code": c.code,
+          "network.protocol.version": "1.1"
+        }
+        if (c.errorType !== undefined) attributes["error.type"] = c.errorType
+        const point = yield* eventually(TestTelemetry.metricPoint("http.server.request.duration", attributes))
+        expect((point.value as { count: number }).count).toBe(1)
+      }).pipe(withTelemetry))
+  }
+
+  it.scopedLive("a handler failure records the exception of the failure", () =>
+    Effect.gen(function*() {
+      const base = yield* serve(HttpRouter.toHttpApp(router).pipe(Effect.runSync))
+      yield* get(`${base}/boom-defect`)
+      const span = yield* serverSpan("GET /boom-defect")
+      const exception = span.events.find((e) => e.name === "exception")
+      expect(exception?.attributes?.["exception.message"]).toBe("invariant broken")
+    }).pipe(withTelemetry))
+})
+
+describe("HttpServerTelemetry trace context", () => {
+  const parentTrace = "4bf92f3577b34da6a3ce929d0e0e4736"
+  const parentSpan = "00f067aa0ba902b7"
+
+  it.scopedLive("continues the incoming traceparent and returns the server span's context", () =>
+    Effect.gen(function*() {
+      const base = yield* serve(HttpRouter.toHttpApp(router).pipe(Effect.runSync))
+      const res = yield* get(`${base}/ok`, {
+        headers: { traceparent: `00-${parentTrace}-${parentSpan}-01`, tracestate: "vendor=x" }
+      })
+      const span = yield* serverSpan("GET /ok")
+      expect(TestTelemetry.traceId(span)).toBe(parentTrace)
+      expect(TestTelemetry.parentSpanId(span)).toBe(parentSpan)
+      expect(span.spanContext().traceState?.get("vendor")).toBe("x")
+      expect(res.headers.get("traceparent")).toBe(`00-${parentTrace}-${span.spanContext().spanId}-01`)
+    }).pipe(withTelemetry))
+
+  it.scopedLive("an invalid traceparent starts a new root", () =>
+    Effect.gen(function*() {
+      const base = yield* serve(HttpRouter.toHttpApp(router).pipe(Effect.runSync))
+      yield* get(`${base}/ok`, { headers: { traceparent: `00-${"0".repeat(32)}-${parentSpan}-01` } })
+      const span = yield* serverSpan("GET /ok")
+      expect(TestTelemetry.parentSpanId(span)).toBeUndefined()
+      expect(TestTelemetry.traceId(span)).not.toBe("0".repeat(32))
+    }).pipe(withTelemetry))
+
+  it.scopedLive("error responses carry the traceparent too", () =>
+    Effect.gen(function*() {
+      const base = yield* serve(HttpRouter.toHttpApp(router).pipe(Effect.runSync))
+      const res = yield* get(`${base}/boom-failure`)
+      const span = yield* serverSpan("GET /boom-failure")
+      expect(res.headers.get("traceparent")).toContain(span.spanContext().spanId)
+    }).pipe(withTelemetry))
+
+  it.scopedLive("responseTraceContext: false writes no traceparent", () =>
+    Effect.gen(function*() {
+      const base = yield* serve(HttpRouter.toHttpApp(router).pipe(Effect.runSync), { responseTraceContext: false })
+      const res = yield* get(`${base}/ok`)
+      yield* serverSpan("GET /ok")
+      expect(res.headers.get("traceparent")).toBeNull()
+    }).pipe(withTelemetry))
+})
+
+describe("HttpServerTelemetry headers and exclusions", () => {
+  it.scopedLive("captures allow-listed headers only and never records credentials", () =>
+    Effect.gen(function*() {
+      const base = yield* serve(HttpRouter.toHttpApp(router).pipe(Effect.runSync), {
+        captureRequestHeaders: ["X-Request-Id", "authorization", "cookie"],
+        captureResponseHeaders: ["set-cookie", "content-type"]
+      })
+      yield* get(`${base}/cookie`, {
+        headers: {
+          "x-request-id": "req-1",
+          "x-not-listed": "hidden",
+          authorization: "Bearer s3cr3t-token",
+          cookie: "session=s3cr3t-cookie"
+        }
+      })
+      const span = yield* serverSpan("GET /cookie")
+      expect(span.attributes["http.request.header.x-request-id"]).toEqual(["req-1"])
+      expect(span.attributes["http.request.header.authorization"]).toEqual(["REDACTED"])
+      expect(span.attributes["http.request.header.cookie"]).toEqual(["REDACTED"])
+      expect(span.attributes["http.response.header.set-cookie"]).toEqual(["REDACTED"])
+      expect(span.attributes["http.response.header.content-type"]).toEqual(["text/plain"])
+      expect(span.attributes["http.request.header.x-not-listed"]).toBeUndefined()
+      const text = allAttributeText(yield* TestTelemetry.spans)
+      expect(text).not.toContain("s3cr3t")
+      expect(text).not.toContain("hidden")
+    }).pipe(withTelemetry))
+
+  it.scopedLive("excluded paths are served without telemetry", () =>
+    Effect.gen(function*() {
+      const app = HttpRouter.empty.pipe(
+        HttpRouter.get("/health", HttpServerResponse.text("up")),
+        HttpRouter.get("/metrics", HttpServerResponse.text("# none")),
+        HttpRouter.get("/ok", HttpServerResponse.text("ok")),
+        HttpRouter.toHttpApp,
+        Effect.runSync
+      )
+      const base = yield* serve(app, { excludePaths: ["/health", /^\/metrics$/] })
+      expect((yield* get(`${base}/health`)).body).toBe("up")
+      expect((yield* get(`${base}/metrics`)).body).toBe("# none")
+      yield* get(`${base}/ok`)
+      yield* serverSpan("GET /ok")
+      const names = (yield* TestTelemetry.spans).map((s) => s.name)
+      expect(names).toEqual(["GET /ok"])
+      const data = yield* TestTelemetry.metricData("http.server.request.duration")
+      const routes = (data?.dataPoints ?? []).map((p) => p.attributes["http.route"])
+      expect(routes).toEqual(["/ok"])
+    }).pipe(withTelemetry))
+
+  it("the option defaults are documented values", () => {
+    // The documented default list of redacted query parameters starts with semconv's.
+    expect(HttpServerTelemetry.requestDuration.descriptor.unit).toBe("s")
+    expect(HttpServerTelemetry.activeRequests.descriptor.kind).toBe("upDownCounter")
+    expect(HttpServerTelemetry.responseBodySize.descriptor.unit).toBe("By")
+  })
+})
