@@ -32,7 +32,7 @@ export const started = metrics.workflowStarted
 /** `workflow.completed{workflow.name}`: counter. @since 0.1.0 @category metrics */
 export const completed = metrics.workflowCompleted
 
-/** `workflow.failed{workflow.name}`: counter (failures, defects, interruptions). @since 0.1.0 @category metrics */
+/** `workflow.failed{workflow.name, error.type}`: counter (failures, defects, and interruptions as `error.type=interrupted`). @since 0.1.0 @category metrics */
 export const failed = metrics.workflowFailed
 
 /** `workflow.suspended{workflow.name}`: counter, once per run that suspends. @since 0.1.0 @category metrics */

@@ -82,8 +82,16 @@ const Fragile = Workflow.make({
 
 const FragileLive = Fragile.toLayer(() => Effect.fail(new ChargeDeclined({ attempt: 1 })))
 
+const Item = Workflow.make({ name: "Item", payload: { id: Schema.String }, idempotencyKey: ({ id }) => id })
+
+const ItemLive = Item.toLayer(() => Activity.make({ name: "Pack", execute: Effect.void }))
+
+const Batch = Workflow.make({ name: "Batch", payload: { id: Schema.String }, idempotencyKey: ({ id }) => id })
+
+const BatchLive = Batch.toLayer(({ id }) => Item.execute({ id: `${id}/1` }))
+
 const engineWith = (telemetry: Layer.Layer<WorkflowEngine.WorkflowEngine, never, WorkflowEngine.WorkflowEngine>) =>
-  Layer.mergeAll(OrderLive, RefundLive, ReminderLive, FragileLive).pipe(
+  Layer.mergeAll(OrderLive, RefundLive, ReminderLive, FragileLive, ItemLive, BatchLive).pipe(
     Layer.provideMerge(telemetry.pipe(Layer.provide(WorkflowEngine.layerMemory)))
   )
 
@@ -244,7 +252,7 @@ describe("WorkflowTelemetry", () => {
       expect(TestTelemetry.statusOf(attempt)).toBe("error")
       const wf = { "workflow.name": "Refund" }
       expect(yield* TestTelemetry.metricValue("workflow.started", wf)).toBe(1)
-      expect(yield* TestTelemetry.metricValue("workflow.failed", wf)).toBe(1)
+      expect(yield* TestTelemetry.metricValue("workflow.failed", { ...wf, "error.type": "ChargeDeclined" })).toBe(1)
       expect(yield* Effect.flip(TestTelemetry.metricValue("workflow.completed", wf))).toBeDefined()
       expect((yield* TestTelemetry.metricPoint("workflow.duration", { ...wf, result: "error" })).value)
         .toMatchObject({ count: 1 })
@@ -313,6 +321,51 @@ describe("WorkflowTelemetry", () => {
       const wf = { "workflow.name": "Fragile" }
       expect(yield* TestTelemetry.metricValue("workflow.suspended", wf)).toBe(1)
       expect(yield* Effect.flip(TestTelemetry.metricValue("workflow.failed", wf))).toBeDefined()
+    })))
+
+  it.live("an interrupted execution is counted failed with error.type=interrupted, its last run Unset", () =>
+    withTelemetry(Effect.gen(function*() {
+      const executionId = yield* Order.execute({ id: "o-2" }, { discard: true })
+      yield* awaitResult(Order, executionId, "Suspended")
+      yield* Order.interrupt(executionId)
+      const result = yield* awaitResult(Order, executionId, "Complete")
+      expect(Exit.isInterrupted((result as any).exit)).toBe(true)
+      yield* delivered
+      const runs = byStart(yield* TestTelemetry.spansNamed("workflow Order"))
+      expect(runs.map((r) => r.attributes["workflow.run.result"])).toEqual(["suspended", "interrupted"])
+      expect(TestTelemetry.statusOf(runs[1]!)).toBe("unset")
+      expect(runs[1]!.attributes["effect.interrupted"]).toBe(true)
+      const wf = { "workflow.name": "Order" }
+      expect(yield* TestTelemetry.metricValue("workflow.failed", { ...wf, "error.type": "interrupted" })).toBe(1)
+      expect(yield* TestTelemetry.metricValue("workflow.suspended", wf)).toBe(1)
+      expect(yield* TestTelemetry.metricValue("workflow.started", wf)).toBe(1)
+      expect(yield* Effect.flip(TestTelemetry.metricValue("workflow.completed", wf))).toBeDefined()
+      expect((yield* TestTelemetry.metricPoint("workflow.duration", { ...wf, result: "interrupted" })).value)
+        .toMatchObject({ count: 1 })
+    })))
+
+  it.live("a child workflow runs in its parent's trace, under the parent's call to it", () =>
+    withTelemetry(Effect.gen(function*() {
+      yield* Batch.execute({ id: "b-1" }).pipe(Effect.withSpan("nightly"))
+      yield* delivered
+      const nightly = yield* TestTelemetry.spanNamed("nightly")
+      const parentRun = yield* TestTelemetry.spanNamed("workflow Batch")
+      const call = yield* TestTelemetry.spanNamed("Item.execute")
+      const childRun = yield* TestTelemetry.spanNamed("workflow Item")
+      const pack = yield* TestTelemetry.spanNamed("activity Pack")
+      expect(TestTelemetry.parentSpanId(call)).toBe(spanId(parentRun))
+      expect(TestTelemetry.parentSpanId(childRun)).toBe(spanId(call))
+      for (const span of [parentRun, call, childRun, pack]) {
+        expect(TestTelemetry.traceId(span)).toBe(TestTelemetry.traceId(nightly))
+      }
+      expect(pack.attributes["workflow.name"]).toBe("Item")
+      expect(yield* TestTelemetry.metricValue("workflow.started", { "workflow.name": "Batch" })).toBe(1)
+      expect(yield* TestTelemetry.metricValue("workflow.completed", { "workflow.name": "Batch" })).toBe(1)
+      expect(yield* TestTelemetry.metricValue("workflow.started", { "workflow.name": "Item" })).toBe(1)
+      expect(yield* TestTelemetry.metricValue("workflow.completed", { "workflow.name": "Item" })).toBe(1)
+      expect(
+        yield* TestTelemetry.metricValue("activity.attempts", { "workflow.name": "Item", "activity.name": "Pack", result: "ok" })
+      ).toBe(1)
     })))
 
   it("an unknown resumeTrace is a TypeError naming the value", () => {

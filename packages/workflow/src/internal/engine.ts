@@ -14,6 +14,7 @@
  * - `execute` annotates the caller's span with the workflow name and execution id.
  */
 import { Propagation, Semconv } from "@effect-telemetry/core"
+import { errorTypeOf } from "@effect-telemetry/core/internal/tracer"
 import * as Activity from "@effect/workflow/Activity"
 import * as Workflow from "@effect/workflow/Workflow"
 import { WorkflowEngine, WorkflowInstance } from "@effect/workflow/WorkflowEngine"
@@ -72,8 +73,10 @@ type RunResult = "completed" | "failed" | "suspended" | "interrupted" | "abandon
 const runResultOf = (exit: Exit.Exit<unknown, unknown>, instance: WorkflowInstance["Type"]): RunResult => {
   if (Exit.isSuccess(exit)) return "completed"
   if (Cause.isInterruptedOnly(exit.cause)) {
-    if (instance.suspended) return "suspended"
+    // An interrupted execution is resumed once more and then interrupted where it waits, so
+    // it can look suspended too; the interrupt request wins.
     if (instance.interrupted) return "interrupted"
+    if (instance.suspended) return "suspended"
     // Interrupted from outside without a suspend or interrupt request (the engine is shutting
     // down): the execution is neither finished nor suspended, a later run continues it.
     return "abandoned"
@@ -91,6 +94,13 @@ const attemptResultOf = (
     ? (instance.suspended ? "suspended" : "interrupted")
     : "error"
 
+const failureTypeOf = (exit: Exit.Exit<unknown, unknown>): string => {
+  if (Exit.isSuccess(exit)) return Semconv.ERROR_TYPE_OTHER
+  if (Cause.isInterruptedOnly(exit.cause)) return "interrupted"
+  const failure = Cause.failureOption(exit.cause)
+  return errorTypeOf(Option.isSome(failure) ? failure.value : Option.getOrUndefined(Cause.dieOption(exit.cause)))
+}
+
 const spanName = (prefix: string, name: string) => `${prefix} ${name}`
 
 const endSpan = (span: Tracer.Span, exit: Exit.Exit<unknown, unknown>) =>
@@ -105,7 +115,8 @@ const runSpan = (
   underlying: Engine,
   options: Options,
   workflowName: string,
-  executionId: string
+  executionId: string,
+  restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
 ): Effect.Effect<{ readonly span: Tracer.Span; readonly origin: Origin; readonly first: boolean }, never, WorkflowInstance> =>
   Effect.gen(function*() {
     const trigger = Option.getOrUndefined(yield* Effect.option(Effect.currentParentSpan))
@@ -131,7 +142,11 @@ const runSpan = (
         }
       })
     })
-    const origin = yield* record.pipe(
+    const origin = yield* restore(record).pipe(
+      Effect.onExit((exit) =>
+        // Suspended or interrupted while journaling: the first run ends here, not unended.
+        Exit.isFailure(exit) && firstSpan !== undefined ? endSpan(firstSpan, exit) : Effect.void
+      ),
       Effect.map(decodeOrigin),
       // A journal or decoding problem loses the trace link, never the workflow; suspension
       // and interruption are control flow and pass through.
@@ -169,13 +184,15 @@ const instrumentRun = <A, E, R>(
   execute: (payload: any, executionId: string) => Effect.Effect<A, E, R>
 ) =>
 (payload: any, executionId: string): Effect.Effect<A, E, R | WorkflowInstance> =>
+  // Uninterruptible between creating the span and guarding its end, so no run span is left open.
+  Effect.uninterruptibleMask((restore) =>
   Effect.gen(function*() {
     const instance = yield* WorkflowInstance
     const name = workflow.name
-    const { first, origin, span } = yield* runSpan(underlying, options, name, executionId)
+    const { first, origin, span } = yield* runSpan(underlying, options, name, executionId, restore)
     const metricAttributes = { [Semconv.ATTR_WORKFLOW_NAME]: name }
     if (first) Metrics.workflowStarted.unsafeAdd(1, metricAttributes)
-    return yield* execute(payload, executionId).pipe(
+    return yield* restore(execute(payload, executionId)).pipe(
       Effect.provideService(WorkflowEngine, self()),
       Effect.withParentSpan(span),
       Effect.onExit((exit) =>
@@ -192,7 +209,10 @@ const instrumentRun = <A, E, R>(
               break
             case "failed":
             case "interrupted":
-              Metrics.workflowFailed.unsafeAdd(1, metricAttributes)
+              Metrics.workflowFailed.unsafeAdd(1, {
+                ...metricAttributes,
+                [Semconv.ATTR_ERROR_TYPE]: failureTypeOf(exit)
+              })
               break
             case "suspended":
               Metrics.workflowSuspended.unsafeAdd(1, metricAttributes)
@@ -213,7 +233,7 @@ const instrumentRun = <A, E, R>(
         })
       )
     )
-  })
+  }))
 
 const instrumentAttempt = (
   activity: Activity.Any,
