@@ -22,6 +22,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Equal from "effect/Equal"
 import * as Exit from "effect/Exit"
+import type * as FiberId from "effect/FiberId"
 import * as FiberRef from "effect/FiberRef"
 import { constTrue } from "effect/Function"
 import * as HashSet from "effect/HashSet"
@@ -72,10 +73,14 @@ const resolve = (
   }
 }
 
-/** What the pre-response handler saw, in order: the first is what went on the wire. */
+/**
+ * What the pre-response handler saw. The first response is what went on the wire. A second
+ * call means writing the first failed (a stream broke, the client left): the platform answers
+ * the failure again with the response already sent.
+ */
 interface Observed {
   first: HttpServerResponse.HttpServerResponse | undefined
-  last: HttpServerResponse.HttpServerResponse | undefined
+  calls: number
   upgraded: boolean
 }
 
@@ -95,8 +100,16 @@ const watchUpgrade = (request: HttpServerRequest.HttpServerRequest, observed: Ob
     }
   })
 
-const isClientAbort = (cause: Cause.Cause<unknown>) =>
-  HashSet.some(Cause.interruptors(cause), (id) => Equal.equals(id, HttpServerError.clientAbortFiberId))
+const isClientAbortId = (id: FiberId.FiberId) => Equal.equals(id, HttpServerError.clientAbortFiberId)
+
+/**
+ * The client went away: the platform interrupts the request fiber with its client-abort id.
+ * Once the response has started it absorbs that interruption into a success, so the fiber's
+ * own interruptors are read as well as the exit.
+ */
+const isClientAbort = (exit: Exit.Exit<unknown, unknown>, fiberInterruptors: HashSet.HashSet<FiberId.FiberId>) =>
+  HashSet.some(fiberInterruptors, isClientAbortId) ||
+  (Exit.isFailure(exit) && HashSet.some(Cause.interruptors(exit.cause), isClientAbortId))
 
 /** The failure or defect that is not the platform's own response-carrying defect. */
 const realFailure = (cause: Cause.Cause<unknown>): Option.Option<unknown> => {
@@ -199,12 +212,16 @@ const instrumentRequest = <E, R>(
 
   const activeAttributes = { [Semconv.ATTR_HTTP_REQUEST_METHOD]: method, [Semconv.ATTR_URL_SCHEME]: scheme }
   const parent = Propagation.extract(request.headers)
-  const observed: Observed = { first: undefined, last: undefined, upgraded: false }
+  const observed: Observed = { first: undefined, calls: 0, upgraded: false }
   const inContext = request.headers.upgrade !== undefined ? watchUpgrade(request, observed) : request
 
-  const finish = (span: Tracer.Span, exit: Exit.Exit<HttpServerResponse.HttpServerResponse, E>) => {
+  const finish = (
+    span: Tracer.Span,
+    exit: Exit.Exit<HttpServerResponse.HttpServerResponse, E>,
+    fiberInterruptors: HashSet.HashSet<FiberId.FiberId>
+  ) => {
     const failure = Exit.isFailure(exit) ? realFailure(exit.cause) : Option.none()
-    const clientAbort = Exit.isFailure(exit) && isClientAbort(exit.cause)
+    const clientAbort = isClientAbort(exit, fiberInterruptors)
     // A client that went away was answered with a synthetic 499 that nobody received.
     const sent = observed.upgraded
       ? 101
@@ -213,7 +230,6 @@ const instrumentRequest = <E, R>(
       : !clientAbort
       ? HttpServerError.exitResponse(exit).status
       : undefined
-    const last = observed.last?.status ?? sent
 
     const reported = span.attributes.get(Semconv.ATTR_HTTP_ROUTE)
     const route = typeof reported === "string"
@@ -230,8 +246,8 @@ const instrumentRequest = <E, R>(
       errorType = String(sent)
       // With a real failure the tracer records the exception and sets Error itself.
       if (Option.isNone(failure)) Tracing.setSpanStatus(span, { code: "error" })
-    } else if (Option.isSome(failure) && last !== undefined && last >= 500) {
-      // The response had started (2xx on the wire) when the handler or its stream failed.
+    } else if (Option.isSome(failure) && observed.calls > 1) {
+      // The response had started (its status on the wire) when its stream failed.
       errorType = errorTypeOf(failure.value)
     } else if (Exit.isFailure(exit)) {
       // A failure answered with a 4xx (RouteNotFound, a schema error) is the client's error.
@@ -283,7 +299,7 @@ const instrumentRequest = <E, R>(
       const observe: HttpApp.PreResponseHandler = (_request, response) =>
         Effect.sync(() => {
           if (observed.first === undefined) observed.first = response
-          observed.last = response
+          observed.calls++
           if (!config.responseTraceContext) return response
           const carrier = Propagation.inject(span)
           delete carrier.baggage
@@ -293,10 +309,12 @@ const instrumentRequest = <E, R>(
         Effect.withParentSpan(span),
         inContext === request ? (effect) => effect : Effect.provideService(HttpServerRequest.HttpServerRequest, inContext),
         Effect.onExit((exit) =>
-          Effect.sync(() => {
-            if (inContext !== request && handledSymbol in inContext) (request as any)[handledSymbol] = true
-            finish(span, exit)
-          })
+          Effect.descriptorWith((fiber) =>
+            Effect.sync(() => {
+              if (inContext !== request && handledSymbol in inContext) (request as any)[handledSymbol] = true
+              finish(span, exit, fiber.interruptors)
+            })
+          )
         )
       )
     }
