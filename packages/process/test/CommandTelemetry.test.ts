@@ -128,6 +128,22 @@ describe("CommandTelemetry", () => {
       expect(span.attributes["error.type"]).toBeUndefined()
     }).pipe(withCommands({ isError: (code) => code > 1 })))
 
+  it.live("a child killed by a signal it raised itself is an Error with error.type = the signal", () =>
+    Effect.gen(function*() {
+      const exit = yield* Effect.exit(Command.exitCode(nodeEval("process.kill(process.pid, 'SIGKILL')")))
+      expect(Exit.isFailure(exit)).toBe(true)
+      yield* flushed
+      const span = yield* TestTelemetry.spanNamed("exec node")
+      expect(TestTelemetry.statusOf(span)).toBe("error")
+      expect(span.attributes["error.type"]).toBe("SIGKILL")
+      expect(span.attributes["process.exit.code"]).toBeUndefined()
+      const point = yield* TestTelemetry.metricPoint("process.command.duration", {
+        "process.executable.name": "node",
+        "error.type": "SIGKILL"
+      })
+      expect(point.value).toMatchObject({ count: 1 })
+    }).pipe(withCommands()))
+
   it.live("a command that cannot be spawned gives an Error span with the platform reason", () =>
     Effect.gen(function*() {
       const exit = yield* Effect.exit(Command.string(Command.make("definitely-not-a-command-7f3a")))
