@@ -12,16 +12,17 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
 import { createServer } from "node:http"
 import { HttpServerTelemetry } from "../src/index.js"
 
 const listen = NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })
 
 /** The base URL of a server built from `serveLayer` (any layer that needs `HttpServer`). */
-export const start = <E, R>(
-  serveLayer: Layer.Layer<never, E, R>,
+export const start = <E>(
+  serveLayer: Layer.Layer<never, E, any>,
   options?: HttpServerTelemetry.Options
-) =>
+): Effect.Effect<string, E, Scope.Scope> =>
   Effect.gen(function*() {
     const context = yield* Layer.build(
       serveLayer.pipe(
