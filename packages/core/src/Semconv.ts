@@ -131,6 +131,30 @@ export const ENV_CARRIER_VARIABLES: ReadonlyArray<string> = ["TRACEPARENT", "TRA
 // (end process)
 
 // --- sql (names used by @effect-telemetry/sql) ---
+/** Semconv: the database product (`postgresql`, `mysql`, `sqlite`, `microsoft.sql_server`). @since 0.1.0 @category attributes */
+export const ATTR_DB_SYSTEM_NAME = "db.system.name"
+/** Semconv: the database (Postgres: the database name). @since 0.1.0 @category attributes */
+export const ATTR_DB_NAMESPACE = "db.namespace"
+/** Semconv: the SQL keyword of the statement (`SELECT`, `INSERT`), from a fixed list. @since 0.1.0 @category attributes */
+export const ATTR_DB_OPERATION_NAME = "db.operation.name"
+/** Semconv: the first table the statement names, schema-qualified as written, quotes removed. @since 0.1.0 @category attributes */
+export const ATTR_DB_COLLECTION_NAME = "db.collection.name"
+/** Semconv: the statement text with placeholders; literals replaced by `?`, parameter values never included. @since 0.1.0 @category attributes */
+export const ATTR_DB_QUERY_TEXT = "db.query.text"
+/** Semconv: the database's status code of a failed statement (Postgres SQLSTATE, `23505`). @since 0.1.0 @category attributes */
+export const ATTR_DB_RESPONSE_STATUS_CODE = "db.response.status_code"
+/** How a transaction ended: `commit` | `rollback` (ours). @since 0.1.0 @category attributes */
+export const ATTR_DB_TRANSACTION_OUTCOME = "db.transaction.outcome"
+/** Nesting depth of a transaction: 0 for the outer one, 1+ for savepoints (ours). @since 0.1.0 @category attributes */
+export const ATTR_DB_TRANSACTION_DEPTH = "db.transaction.depth"
+/** Semconv: duration of a statement, seconds. @since 0.1.0 @category metrics */
+export const METRIC_DB_CLIENT_OPERATION_DURATION = "db.client.operation.duration"
+/** Statements executed, by `result` (`ok` | `error`) (ours). @since 0.1.0 @category metrics */
+export const METRIC_DB_CLIENT_OPERATIONS = "db.client.operations"
+/** Name of the span around `withTransaction` (ours; semconv defines none). @since 0.1.0 @category spans */
+export const SPAN_DB_TRANSACTION = "transaction"
+/** `error.type` of a statement whose fiber was interrupted before it completed. @since 0.1.0 */
+export const DB_ERROR_TYPE_INTERRUPTED = "interrupted"
 // (end sql)
 
 // --- kv (names used by @effect-telemetry/kv) ---
