@@ -25,7 +25,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import type * as Tracer from "effect/Tracer"
+import * as Tracer from "effect/Tracer"
 import * as Metrics from "./metrics.js"
 
 /** @internal */
@@ -101,6 +101,14 @@ const failureTypeOf = (exit: Exit.Exit<unknown, unknown>): string => {
   return errorTypeOf(Option.isSome(failure) ? failure.value : Option.getOrUndefined(Cause.dieOption(exit.cause)))
 }
 
+const randomHex = (bytes: number) => {
+  let out = ""
+  for (let i = 0; i < bytes; i++) out += Math.floor(Math.random() * 256).toString(16).padStart(2, "0")
+  return out
+}
+
+const unsampledParent = () => Tracer.externalSpan({ traceId: randomHex(16), spanId: randomHex(8), sampled: false })
+
 const spanName = (prefix: string, name: string) => `${prefix} ${name}`
 
 const endSpan = (span: Tracer.Span, exit: Exit.Exit<unknown, unknown>) =>
@@ -134,7 +142,7 @@ const runSpan = (
           attributes: { ...attributes, [Semconv.ATTR_WORKFLOW_RESUMED]: false },
           ...(trigger === undefined ? { root: true } : { parent: trigger }),
           captureStackTrace: false
-        }).pipe(Effect.withTracerEnabled(true))
+        })
         firstSpan = span
         return {
           carrier: Propagation.inject(trigger ?? span),
@@ -154,8 +162,12 @@ const runSpan = (
         Cause.isInterruptedOnly(cause) ? Effect.failCause(cause) : Effect.succeed(emptyOrigin)
       ),
       Effect.provideService(WorkflowEngine, underlying),
-      // The origin activity is ours: no library span for it.
-      Effect.withTracerEnabled(false)
+      // The origin activity is ours, so the spans around it (the library's, and a durable
+      // engine's client and server spans) are parented to a context marked unsampled: the
+      // parent-based sampler drops them everywhere the flag propagates, and they start no
+      // stray traces. Disabling the tracer instead would send no context at all, and the
+      // engine's server side would start a new sampled root.
+      Effect.withParentSpan(unsampledParent())
     )
     if (firstSpan !== undefined) return { span: firstSpan, origin, first: true }
     const parent = Propagation.extract(origin.carrier)

@@ -1,0 +1,49 @@
+// The real Postgres behind the cluster engine: availability, and a unique table prefix per
+// test file whose tables are dropped afterwards.
+import { PgClient } from "@effect/sql-pg"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import pg from "pg"
+
+export const databaseUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test"
+
+const redacted = (url: string) => url.replace(/\/\/[^@/]*@/, "//***@")
+
+const withClient = async <A>(f: (client: pg.Client) => Promise<A>): Promise<A> => {
+  const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 3_000 })
+  client.on("error", () => {})
+  await client.connect()
+  try {
+    return await f(client)
+  } finally {
+    await client.end().catch(() => undefined)
+  }
+}
+
+const probe = (): Promise<string | undefined> =>
+  withClient((client) => client.query("select 1").then(() => undefined)).catch((error: Error) =>
+    `Postgres at ${redacted(databaseUrl)} is unavailable: ${error.message}`
+  )
+
+/** Why the cluster tests cannot run here, or undefined. With CI=true a reason is a failure. */
+export const unavailable = await probe()
+if (unavailable !== undefined) {
+  if (process.env.CI === "true") throw new Error(`workflow cluster tests need Postgres: ${unavailable}`)
+  console.warn(`skipping workflow cluster tests: ${unavailable}`)
+}
+
+/** A table prefix no other run shares, so journals of earlier runs never answer this one. */
+export const tablePrefix = `wf_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`
+
+/** Drops every table this run's cluster storage created. */
+export const dropTables = Effect.promise(() =>
+  withClient(async (client) => {
+    const { rows } = await client.query<{ table_name: string }>(
+      "select table_name from information_schema.tables where table_name like $1",
+      [`${tablePrefix}_%`]
+    )
+    for (const { table_name } of rows) await client.query(`drop table if exists "${table_name}" cascade`)
+  })
+)
+
+export const PgLive = PgClient.layer({ url: Redacted.make(databaseUrl) })
