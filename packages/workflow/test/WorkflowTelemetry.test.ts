@@ -13,6 +13,10 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
+import { execFileSync } from "node:child_process"
+import { mkdtempSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 
 class ChargeDeclined extends Schema.TaggedError<ChargeDeclined>()("ChargeDeclined", { attempt: Schema.Number }) {}
 
@@ -110,6 +114,20 @@ const awaitResult = (workflow: Workflow.Any & { readonly poll: (id: string) => a
     }
     return yield* Effect.dieMessage(`${workflow.name} ${executionId} never reached ${tag}`)
   }).pipe(Effect.withTracerEnabled(false))
+
+const promtoolCheck = (text: string): { status: number; output: string } => {
+  const file = join(mkdtempSync(join(tmpdir(), "promtool-workflow-")), "metrics.txt")
+  writeFileSync(file, text)
+  try {
+    const output = execFileSync("sh", ["-c", `promtool check metrics < "${file}"`], { encoding: "utf8", stdio: "pipe" })
+    return { status: 0, output: output.trim() }
+  } catch (error: any) {
+    if (/not found/.test(String(error.stderr))) {
+      throw new Error("promtool is not installed: run scripts/install-prometheus.sh")
+    }
+    return { status: error.status ?? 1, output: `${error.stdout ?? ""}${error.stderr ?? ""}`.trim() }
+  }
+}
 
 /**
  * Waits until every ended span reached the in-memory exporter: it confirms exports on a timer
@@ -366,6 +384,30 @@ describe("WorkflowTelemetry", () => {
       expect(
         yield* TestTelemetry.metricValue("activity.attempts", { "workflow.name": "Item", "activity.name": "Pack", result: "ok" })
       ).toBe(1)
+    })))
+
+  it.live("the workflow metrics are exposed with their Prometheus types and pass promtool check metrics", () =>
+    withTelemetry(Effect.gen(function*() {
+      yield* Effect.flip(Refund.execute({ id: "r-2" }))
+      yield* Reminder.execute({ id: "m-3" })
+      const text = yield* TestTelemetry.scrape()
+      for (
+        const line of [
+          "# TYPE workflow_started_total counter",
+          "# TYPE workflow_completed_total counter",
+          "# TYPE workflow_failed_total counter",
+          "# TYPE workflow_suspended_total counter",
+          "# TYPE workflow_duration_seconds histogram",
+          "# TYPE activity_attempts_total counter",
+          "# TYPE activity_duration_seconds histogram"
+        ]
+      ) expect(text).toContain(line)
+      // whole-workflow buckets reach days, not the 10 s of the request-duration default
+      const bucket = (le: string) =>
+        TestTelemetry.prometheusValue("workflow_duration_seconds_bucket", { workflow_name: "Reminder", result: "ok", le })
+      expect(yield* bucket("604800")).toBe(1)
+      expect(yield* bucket("0.01")).toBe(0)
+      expect(promtoolCheck(text)).toEqual({ status: 0, output: "" })
     })))
 
   it("an unknown resumeTrace is a TypeError naming the value", () => {
