@@ -1,0 +1,69 @@
+/**
+ * HTTP client telemetry for `@effect/platform`'s `HttpClient`: one Client span per attempt,
+ * the trace context written with the configured propagators only, credentials and sensitive
+ * query values redacted from `url.full`, and `http.client.request.duration`.
+ *
+ * The span ends when the response headers arrive (reading the body is the caller's work);
+ * 4xx, 5xx and transport failures are errors.
+ *
+ * @example
+ * ```ts
+ * import { HttpClientTelemetry } from "@effect-telemetry/http"
+ *
+ * const ClientLive = HttpClientTelemetry.layer().pipe(Layer.provide(NodeHttpClient.layerUndici))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as internal from "./internal/client.js"
+import * as metrics from "./internal/metrics.js"
+
+/** @since 0.1.0 @category models */
+export interface Options {
+  /** Request headers recorded as `http.request.header.<name>` (default none). Credentials are recorded as `REDACTED`. */
+  readonly captureRequestHeaders?: ReadonlyArray<string> | undefined
+  /** Response headers recorded as `http.response.header.<name>` (default none). `set-cookie` is recorded as `REDACTED`. */
+  readonly captureResponseHeaders?: ReadonlyArray<string> | undefined
+  /** Query parameters whose values `url.full` records as `REDACTED` (default: semconv's list plus token, password, api_key, secret...). */
+  readonly sensitiveQueryParams?: ReadonlyArray<string> | undefined
+}
+
+/** `http.client.request.duration`: seconds, until the response headers arrived. @since 0.1.0 @category metrics */
+export const requestDuration = metrics.clientRequestDuration
+
+/**
+ * Wraps a client; combinators applied afterwards (`retry`, `mapRequest`) keep the telemetry.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: <E, R>(client: HttpClient.HttpClient.With<E, R>, options?: Options) => HttpClient.HttpClient.With<E, R> =
+  internal.instrument
+
+/**
+ * Decorates the `HttpClient` service provided below it.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options?: Options): Layer.Layer<HttpClient.HttpClient, never, HttpClient.HttpClient> =>
+  Layer.effect(HttpClient.HttpClient, Effect.map(HttpClient.HttpClient, (client) => make(client, options)))
+
+/**
+ * {@link layer} with options read from `Config`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (
+  options: Config.Config.Wrap<Options>
+): Layer.Layer<HttpClient.HttpClient, ConfigError.ConfigError, HttpClient.HttpClient> =>
+  Layer.effect(
+    HttpClient.HttpClient,
+    Effect.zipWith(Config.unwrap(options), HttpClient.HttpClient, (resolved, client) => make(client, resolved))
+  )
