@@ -142,4 +142,24 @@ describe.skipIf(unavailable !== undefined)("WorkflowTelemetry on the cluster eng
       expect((yield* TestTelemetry.metricPoint("workflow.duration", { ...wf, result: "ok" })).value)
         .toMatchObject({ count: 1 })
     }).pipe(Effect.provide(TestTelemetry.layer())))
+
+  it.live("an interrupt requested while suspended is counted failed with error.type=interrupted, not suspended", () =>
+    Effect.gen(function*() {
+      const id = `o2-${tablePrefix}`
+      yield* inProcess(Effect.gen(function*() {
+        const executionId = yield* Order.execute({ id }, { discard: true })
+        yield* awaitResult(executionId, "Suspended")
+        yield* Order.interrupt(executionId)
+        const result = yield* awaitResult(executionId, "Complete")
+        expect(result).toMatchObject({ exit: { _tag: "Failure" } })
+      }))
+      yield* delivered
+      const runs = byStart(yield* TestTelemetry.spansNamed("workflow ClusterOrder"))
+      expect(runs.map((r) => r.attributes["workflow.run.result"])).toEqual(["suspended", "interrupted"])
+      const wf = { "workflow.name": "ClusterOrder" }
+      expect(yield* TestTelemetry.metricValue("workflow.failed", { ...wf, "error.type": "interrupted" })).toBe(1)
+      expect(yield* TestTelemetry.metricValue("workflow.suspended", wf)).toBe(1)
+      expect((yield* TestTelemetry.metricPoint("workflow.duration", { ...wf, result: "interrupted" })).value)
+        .toMatchObject({ count: 1 })
+    }).pipe(Effect.provide(TestTelemetry.layer())))
 })

@@ -16,6 +16,7 @@
 import { Propagation, Semconv } from "@effect-telemetry/core"
 import { errorTypeOf } from "@effect-telemetry/core/internal/tracer"
 import * as Activity from "@effect/workflow/Activity"
+import * as DurableDeferred from "@effect/workflow/DurableDeferred"
 import * as Workflow from "@effect/workflow/Workflow"
 import { WorkflowEngine, WorkflowInstance } from "@effect/workflow/WorkflowEngine"
 import * as Cause from "effect/Cause"
@@ -83,6 +84,19 @@ const runResultOf = (exit: Exit.Exit<unknown, unknown>, instance: WorkflowInstan
   }
   return Context.get(instance.workflow.annotations, Workflow.SuspendOnFailure) ? "suspended" : "failed"
 }
+
+/**
+ * The cluster engine records an interrupt request as this deferred and acts on it only after
+ * the run suspended, outside the wrapper; reading it here makes such a run `interrupted`
+ * instead of `suspended`. Engines without it (the in-memory one) answer undefined.
+ */
+const InterruptSignal = DurableDeferred.make("Workflow/InterruptSignal")
+
+const interruptRequested = (engine: Engine): Effect.Effect<boolean, never, WorkflowInstance> =>
+  engine.deferredResult(InterruptSignal).pipe(
+    Effect.map((exit) => exit !== undefined),
+    Effect.catchAllCause(() => Effect.succeed(false))
+  )
 
 const attemptResultOf = (
   exit: Exit.Exit<unknown, unknown>,
@@ -209,7 +223,8 @@ const instrumentRun = <A, E, R>(
       Effect.withParentSpan(span),
       Effect.onExit((exit) =>
         Effect.gen(function*() {
-          const result = runResultOf(exit, instance)
+          let result = runResultOf(exit, instance)
+          if (result === "suspended" && (yield* interruptRequested(underlying))) result = "interrupted"
           span.attribute(Semconv.ATTR_WORKFLOW_RUN_RESULT, result)
           const now = yield* Clock.currentTimeMillis
           const durationSeconds = origin.startedAtMillis === undefined
