@@ -2,10 +2,14 @@ import { TestTelemetry } from "@effect-telemetry/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as Config from "effect/Config"
+import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import { HttpServerTelemetry } from "../src/index.js"
-import { allAttributeText, eventually, serve, serverSpan } from "./servers.js"
+import { allAttributeText, eventually, serve, serverSpan, startWith } from "./servers.js"
 
 class Unavailable extends Schema.TaggedError<Unavailable>()("Unavailable", {}) {}
 
@@ -223,10 +227,65 @@ describe("HttpServerTelemetry headers and exclusions", () => {
       expect(routes).toEqual(["/ok"])
     }).pipe(withTelemetry))
 
-  it("the option defaults are documented values", () => {
-    // The documented default list of redacted query parameters starts with semconv's.
-    expect(HttpServerTelemetry.requestDuration.descriptor.unit).toBe("s")
-    expect(HttpServerTelemetry.activeRequests.descriptor.kind).toBe("upDownCounter")
-    expect(HttpServerTelemetry.responseBodySize.descriptor.unit).toBe("By")
-  })
+  it.scopedLive("layerConfig reads exclusions and the unmatched route from Config", () =>
+    Effect.gen(function*() {
+      const app = HttpRouter.empty.pipe(
+        HttpRouter.get("/health", HttpServerResponse.text("up")),
+        HttpRouter.toHttpApp,
+        Effect.runSync
+      )
+      const telemetry = HttpServerTelemetry.layerConfig({
+        excludePaths: Config.array(Config.string(), "HTTP_EXCLUDE_PATHS"),
+        unmatchedRoute: Config.string("HTTP_UNMATCHED_ROUTE")
+      }).pipe(Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(
+        new Map([["HTTP_EXCLUDE_PATHS", "/health,/metrics"], ["HTTP_UNMATCHED_ROUTE", "not_found"]])
+      ))))
+      const base = yield* startWith(HttpServer.serve(app), telemetry)
+      yield* get(`${base}/health`)
+      yield* get(`${base}/nope`)
+      const span = yield* serverSpan("GET")
+      expect(span.attributes["http.route"]).toBe("not_found")
+      expect((yield* TestTelemetry.spans).map((s) => s.name)).toEqual(["GET"])
+    }).pipe(withTelemetry))
+})
+
+describe("HttpServerTelemetry metrics", () => {
+  it.scopedLive("body sizes are recorded when known, and every metric is exposed to Prometheus", () =>
+    Effect.gen(function*() {
+      const app = HttpRouter.empty.pipe(
+        HttpRouter.post("/echo", HttpServerResponse.text("abc")),
+        HttpRouter.toHttpApp,
+        Effect.runSync
+      )
+      const base = yield* serve(app)
+      yield* get(`${base}/echo`, { method: "POST", body: "hello" })
+      const span = yield* serverSpan("POST /echo")
+      expect(span.attributes["http.request.body.size"]).toBe(5)
+      expect(span.attributes["http.response.body.size"]).toBe(3)
+      const attributes = {
+        "http.request.method": "POST",
+        "url.scheme": "http",
+        "http.route": "/echo",
+        "http.response.status_code": 200,
+        "network.protocol.version": "1.1"
+      }
+      const request = yield* eventually(TestTelemetry.metricPoint("http.server.request.body.size", attributes))
+      expect((request.value as { sum: number }).sum).toBe(5)
+      const response = yield* TestTelemetry.metricPoint("http.server.response.body.size", attributes)
+      expect((response.value as { sum: number }).sum).toBe(3)
+      const labels = {
+        http_request_method: "POST",
+        url_scheme: "http",
+        http_route: "/echo",
+        http_response_status_code: "200",
+        network_protocol_version: "1.1"
+      }
+      expect(yield* TestTelemetry.prometheusValue("http_server_request_duration_seconds_count", labels)).toBe(1)
+      expect(yield* TestTelemetry.prometheusValue("http_server_request_body_size_bytes_sum", labels)).toBe(5)
+      expect(yield* TestTelemetry.prometheusValue("http_server_response_body_size_bytes_sum", labels)).toBe(3)
+      expect(yield* TestTelemetry.prometheusValue("http_server_active_requests", {
+        http_request_method: "POST",
+        url_scheme: "http"
+      })).toBe(0)
+    }).pipe(withTelemetry))
 })

@@ -22,13 +22,19 @@ const listen = NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" }
 export const start = <E>(
   serveLayer: Layer.Layer<never, E, any>,
   options?: HttpServerTelemetry.Options
-): Effect.Effect<string, E, Scope.Scope> =>
+): Effect.Effect<string, E, Scope.Scope> => startWith(serveLayer, HttpServerTelemetry.layer(options))
+
+/** Like {@link start} with a given telemetry layer (`layerConfig`). */
+export const startWith = <E, E2>(
+  serveLayer: Layer.Layer<never, E, any>,
+  telemetry: Layer.Layer<HttpServer.HttpServer, E2, HttpServer.HttpServer>
+): Effect.Effect<string, E | E2, Scope.Scope> =>
   Effect.gen(function*() {
     const context = yield* Layer.build(
       serveLayer.pipe(
-        Layer.provideMerge(HttpServerTelemetry.layer(options)),
+        Layer.provideMerge(telemetry),
         Layer.provideMerge(listen)
-      ) as Layer.Layer<HttpServer.HttpServer, E, never>
+      ) as Layer.Layer<HttpServer.HttpServer, E | E2, never>
     )
     const address = Context.get(context, HttpServer.HttpServer).address
     if (address._tag !== "TcpAddress") return yield* Effect.dieMessage("expected a TCP address")
