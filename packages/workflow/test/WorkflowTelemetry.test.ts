@@ -13,6 +13,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
+import * as Tracer from "effect/Tracer"
 import { execFileSync } from "node:child_process"
 import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -254,6 +255,29 @@ describe("WorkflowTelemetry", () => {
       ).toBe(1)
       expect(yield* TestTelemetry.prometheusValue("activity_retries_total", { ...labels, activity_name: "Charge" }))
         .toBe(1)
+    })))
+
+  it.live("an unsampled caller keeps every run unsampled, resumes included, while metrics still count", () =>
+    withTelemetry(Effect.gen(function*() {
+      const caller = Tracer.externalSpan({
+        traceId: "0af7651916cd43dd8448eb211c80319c",
+        spanId: "b7ad6b7169203331",
+        sampled: false
+      })
+      const executionId = yield* Order.execute({ id: "o-3" }, { discard: true }).pipe(Effect.withParentSpan(caller))
+      yield* awaitResult(Order, executionId, "Suspended")
+      const token = DurableDeferred.tokenFromExecutionId(Approval, { workflow: Order, executionId })
+      // the webhook is sampled: the resumed run must still follow the execution's own decision
+      yield* DurableDeferred.succeed(Approval, { token, value: "bob" }).pipe(Effect.withSpan("approval-webhook"))
+      yield* awaitResult(Order, executionId, "Complete")
+      yield* delivered
+      const names = (yield* TestTelemetry.spans).map((s) => s.name)
+      expect(names).toEqual(["approval-webhook"])
+      const wf = { "workflow.name": "Order" }
+      expect(yield* TestTelemetry.metricValue("workflow.started", wf)).toBe(1)
+      expect(yield* TestTelemetry.metricValue("workflow.suspended", wf)).toBe(1)
+      expect(yield* TestTelemetry.metricValue("workflow.completed", wf)).toBe(1)
+      expect(yield* TestTelemetry.metricValue("activity.retries", { ...wf, "activity.name": "Charge" })).toBe(1)
     })))
 
   it.live("a workflow that fails marks its run Error and counts it failed, with its duration", () =>
