@@ -1,0 +1,131 @@
+/**
+ * Telemetry for `@effect/sql`: a Layer that replaces the `SqlClient` it is given with an
+ * instrumented one. Every statement (yielded, `raw`, `values`, `unprepared`,
+ * `withoutTransform`, `stream`, inside `withTransaction` or not) records
+ * `db.client.operation.duration` and `db.client.operations`, and runs in one Client span named
+ * `{db.operation.name} {db.collection.name}` whose `db.query.text` holds placeholders, never
+ * parameter values. `withTransaction` becomes a `transaction` span, parent of its statements.
+ *
+ * @example
+ * ```ts
+ * import { SqlTelemetry } from "@effect-telemetry/sql"
+ * import { PgClient } from "@effect/sql-pg"
+ * import { Layer } from "effect"
+ *
+ * // the one line: every SqlClient user below gets the instrumented client
+ * const Sql = SqlTelemetry.layer.pipe(Layer.provide(PgClient.layerConfig({ url: Config.redacted("DATABASE_URL") })))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as PgClient from "@effect/sql-pg/PgClient"
+import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as internal from "./internal/client.js"
+import * as metrics from "./internal/metrics.js"
+
+/** `db.client.operation.duration{db.system.name, db.namespace, server.address, server.port, db.operation.name, db.collection.name, error.type}`: histogram, seconds. @since 0.1.0 @category metrics */
+export const operationDuration = metrics.operationDuration
+
+/** `db.client.operations{…the duration's attributes, result}`: counter, `result` is `ok` or `error`. @since 0.1.0 @category metrics */
+export const operations = metrics.operations
+
+/** @since 0.1.0 @category models */
+export interface Options {
+  /** Client span per statement and a span per transaction (default `true`); metrics are recorded either way. */
+  readonly spans?: boolean | undefined
+  /** Record `db.query.text` (placeholders kept, literals as `?`) on statement spans (default `true`). */
+  readonly queryText?: boolean | undefined
+}
+
+const resolve = (options: Options | undefined): internal.Options => {
+  const check = (name: keyof Options): boolean => {
+    const value = options?.[name]
+    if (value === undefined) return true
+    if (typeof value !== "boolean") {
+      throw new TypeError(`SqlTelemetry: ${name} must be a boolean, got ${JSON.stringify(value)}`)
+    }
+    return value
+  }
+  return { spans: check("spans"), queryText: check("queryText") }
+}
+
+/**
+ * Wraps a client's service value; the result has the same type (a `PgClient` stays one).
+ * Throws a `TypeError` on a non-boolean option.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = <C extends SqlClient.SqlClient>(client: C, options?: Options): C =>
+  internal.make(client, resolve(options))
+
+/**
+ * Replaces the `SqlClient` it is given with an instrumented one, with options.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerWith = (options: Options): Layer.Layer<SqlClient.SqlClient, never, SqlClient.SqlClient> => {
+  const resolved = resolve(options)
+  return Layer.effect(SqlClient.SqlClient, Effect.map(SqlClient.SqlClient, (client) => internal.make(client, resolved)))
+}
+
+/**
+ * Replaces the `SqlClient` it is given with an instrumented one (spans and query text on).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: Layer.Layer<SqlClient.SqlClient, never, SqlClient.SqlClient> = layerWith({})
+
+/**
+ * Like {@link layerWith} for Postgres: replaces both `PgClient` and `SqlClient` with the same
+ * instrumented client, so code asking for either is covered.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerPgWith = (
+  options: Options
+): Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, never, PgClient.PgClient> => {
+  const resolved = resolve(options)
+  return Layer.effectContext(Effect.map(PgClient.PgClient, (client) => {
+    const instrumented = internal.make(client, resolved)
+    return Context.make(PgClient.PgClient, instrumented).pipe(Context.add(SqlClient.SqlClient, instrumented))
+  }))
+}
+
+/**
+ * Replaces `PgClient` and `SqlClient` with the instrumented client (default options).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerPg: Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, never, PgClient.PgClient> = layerPgWith({})
+
+/**
+ * Like {@link layerWith}, options read from Effect `Config`.
+ *
+ * @example
+ * ```ts
+ * SqlTelemetry.layerConfig({ spans: Config.boolean("SQL_SPANS").pipe(Config.withDefault(true)) })
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (
+  config: Config.Config.Wrap<Options>
+): Layer.Layer<SqlClient.SqlClient, ConfigError.ConfigError, SqlClient.SqlClient> =>
+  Layer.unwrapEffect(
+    Effect.flatMap(Config.unwrap(config), (options) =>
+      Effect.try({
+        try: () => layerWith(options),
+        catch: (error) => ConfigError.InvalidData([], String((error as Error).message ?? error))
+      }))
+  )

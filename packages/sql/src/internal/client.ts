@@ -1,0 +1,285 @@
+/**
+ * The instrumented SqlClient. Every statement the client builds is wrapped, so each way of
+ * running it (yield, `raw`, `values`, `unprepared`, `withoutTransform`, `stream`), inside a
+ * transaction or not, goes through one place that records the metrics and opens the span.
+ *
+ * @effect/sql opens its own `sql.execute` and `sql.transaction` spans; they are silenced
+ * (tracer disabled around the library's code, the caller's setting restored for user code
+ * inside a transaction) so the span here is the only one per statement, whatever `spans` says.
+ */
+import { Semconv } from "@effect-telemetry/core"
+import { errorTypeOf } from "@effect-telemetry/core/internal/tracer"
+import type * as SqlClient from "@effect/sql/SqlClient"
+import { TransactionConnection } from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import type * as Statement from "@effect/sql/Statement"
+import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberRef from "effect/FiberRef"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import * as Tracer from "effect/Tracer"
+import * as metrics from "./metrics.js"
+import { queryInfo } from "./query.js"
+
+/** @internal */
+export interface Options {
+  readonly spans: boolean
+  readonly queryText: boolean
+}
+
+interface Target {
+  readonly options: Options
+  /** Every attribute the driver puts on its spans (user `spanAttributes` included). */
+  readonly spanAttributes: Readonly<Record<string, unknown>>
+  /** The connection-level attributes that are bounded enough for metrics. */
+  readonly metricAttributes: Readonly<Record<string, string | number>>
+  readonly system: string
+}
+
+const METRIC_CONNECTION_ATTRIBUTES = [
+  Semconv.ATTR_DB_SYSTEM_NAME,
+  Semconv.ATTR_DB_NAMESPACE,
+  Semconv.ATTR_SERVER_ADDRESS,
+  Semconv.ATTR_SERVER_PORT
+] as const
+
+const systemOfDialect = (client: SqlClient.SqlClient): string =>
+  client.onDialectOrElse({
+    pg: () => "postgresql",
+    mysql: () => "mysql",
+    sqlite: () => "sqlite",
+    mssql: () => "microsoft.sql_server",
+    clickhouse: () => "clickhouse",
+    orElse: () => "other_sql"
+  })
+
+const targetOf = (client: SqlClient.SqlClient, options: Options): Target => {
+  // The driver's connection attributes (db.system.name, db.namespace, server.*) live on the
+  // statements it builds; an empty statement reads them without running anything.
+  const probe = client.unsafe("") as unknown as { readonly spanAttributes?: unknown }
+  const spanAttributes: Record<string, unknown> = {}
+  if (Array.isArray(probe.spanAttributes)) {
+    for (const entry of probe.spanAttributes) {
+      if (Array.isArray(entry) && typeof entry[0] === "string") spanAttributes[entry[0]] = entry[1]
+    }
+  }
+  const system = typeof spanAttributes[Semconv.ATTR_DB_SYSTEM_NAME] === "string"
+    ? spanAttributes[Semconv.ATTR_DB_SYSTEM_NAME] as string
+    : systemOfDialect(client)
+  spanAttributes[Semconv.ATTR_DB_SYSTEM_NAME] = system
+  const metricAttributes: Record<string, string | number> = {}
+  for (const key of METRIC_CONNECTION_ATTRIBUTES) {
+    const value = spanAttributes[key]
+    if (typeof value === "string" || typeof value === "number") metricAttributes[key] = value
+  }
+  return { options, spanAttributes, metricAttributes, system }
+}
+
+/** SQLSTATE of a failed Postgres (or any driver exposing `code`) statement. */
+const statusCodeOf = (error: unknown): string | undefined => {
+  const cause = typeof error === "object" && error !== null ? (error as { cause?: unknown }).cause : undefined
+  const code = typeof cause === "object" && cause !== null ? (cause as { code?: unknown }).code : undefined
+  return typeof code === "string" && /^[0-9A-Z]{5}$/.test(code) ? code : undefined
+}
+
+interface Outcome {
+  readonly errorType: string | undefined
+  readonly statusCode: string | undefined
+  readonly interrupted: boolean
+}
+
+const outcomeOf = (exit: Exit.Exit<unknown, unknown>): Outcome => {
+  if (Exit.isSuccess(exit)) return { errorType: undefined, statusCode: undefined, interrupted: false }
+  if (Cause.isInterruptedOnly(exit.cause)) {
+    return { errorType: Semconv.DB_ERROR_TYPE_INTERRUPTED, statusCode: undefined, interrupted: true }
+  }
+  const failure = Cause.failureOption(exit.cause)
+  const error = Option.isSome(failure) ? failure.value : Option.getOrUndefined(Cause.dieOption(exit.cause))
+  const statusCode = statusCodeOf(error)
+  return { errorType: statusCode ?? errorTypeOf(error), statusCode, interrupted: false }
+}
+
+interface Prepared {
+  readonly name: string
+  readonly spanAttributes: Record<string, unknown>
+  readonly metricAttributes: Record<string, string | number>
+}
+
+const prepare = (target: Target, statement: Statement.Statement<unknown>, withoutTransform: boolean): Prepared => {
+  let sql: string | undefined
+  try {
+    sql = statement.compile(withoutTransform)[0]
+  } catch {
+    // The library raises the same error when it compiles; the statement is still counted.
+    sql = undefined
+  }
+  const info = sql === undefined ? undefined : queryInfo(sql)
+  const metricAttributes: Record<string, string | number> = { ...target.metricAttributes }
+  const spanAttributes: Record<string, unknown> = { ...target.spanAttributes }
+  if (info?.operation !== undefined) {
+    metricAttributes[Semconv.ATTR_DB_OPERATION_NAME] = info.operation
+    spanAttributes[Semconv.ATTR_DB_OPERATION_NAME] = info.operation
+  }
+  if (info?.collection !== undefined) {
+    metricAttributes[Semconv.ATTR_DB_COLLECTION_NAME] = info.collection
+    spanAttributes[Semconv.ATTR_DB_COLLECTION_NAME] = info.collection
+  }
+  if (info !== undefined && target.options.queryText) spanAttributes[Semconv.ATTR_DB_QUERY_TEXT] = info.text
+  const name = info?.operation === undefined
+    ? target.system
+    : info.collection === undefined
+    ? info.operation
+    : `${info.operation} ${info.collection}`
+  return { name, spanAttributes, metricAttributes }
+}
+
+const record = (prepared: Prepared, started: number, outcome: Outcome) => {
+  const attributes: Record<string, string | number> = outcome.errorType === undefined
+    ? prepared.metricAttributes
+    : { ...prepared.metricAttributes, [Semconv.ATTR_ERROR_TYPE]: outcome.errorType }
+  metrics.operationDuration.unsafeRecord((performance.now() - started) / 1000, attributes)
+  metrics.operations.unsafeAdd(1, {
+    ...attributes,
+    [Semconv.ATTR_RESULT]: outcome.errorType === undefined ? "ok" : "error"
+  })
+}
+
+const annotate = (span: Tracer.Span | undefined, outcome: Outcome) => {
+  // Interruption is cancellation: the tracer leaves the span Unset and marks it interrupted.
+  if (span === undefined || outcome.errorType === undefined || outcome.interrupted) return
+  span.attribute(Semconv.ATTR_ERROR_TYPE, outcome.errorType)
+  if (outcome.statusCode !== undefined) span.attribute(Semconv.ATTR_DB_RESPONSE_STATUS_CODE, outcome.statusCode)
+}
+
+const silenced = Effect.withTracerEnabled(false)
+
+const runEffect = <A>(
+  target: Target,
+  statement: Statement.Statement<unknown>,
+  withoutTransform: boolean,
+  run: Effect.Effect<A, SqlError>
+): Effect.Effect<A, SqlError> =>
+  Effect.suspend(() => {
+    const prepared = prepare(target, statement, withoutTransform)
+    const timed = (span: Tracer.Span | undefined) => {
+      const started = performance.now()
+      return Effect.onExit(silenced(run), (exit) =>
+        Effect.sync(() => {
+          const outcome = outcomeOf(exit)
+          annotate(span, outcome)
+          record(prepared, started, outcome)
+        }))
+    }
+    if (!target.options.spans) return timed(undefined)
+    return Effect.useSpan(
+      prepared.name,
+      { kind: "client", attributes: prepared.spanAttributes, captureStackTrace: false },
+      timed
+    )
+  })
+
+const runStream = <A>(
+  target: Target,
+  statement: Statement.Statement<unknown>,
+  stream: Stream.Stream<A, SqlError>
+): Stream.Stream<A, SqlError> =>
+  Stream.unwrapScoped(Effect.gen(function*() {
+    const prepared = prepare(target, statement, false)
+    const span = target.options.spans
+      ? yield* Effect.makeSpanScoped(prepared.name, {
+        kind: "client",
+        attributes: prepared.spanAttributes,
+        captureStackTrace: false
+      })
+      : undefined
+    const started = performance.now()
+    // Added after the span, so it runs first on close and annotates the span before it ends.
+    yield* Effect.addFinalizer((exit) =>
+      Effect.sync(() => {
+        const outcome = outcomeOf(exit)
+        annotate(span, outcome)
+        record(prepared, started, outcome)
+      })
+    )
+    const pull = yield* silenced(Stream.toPull(stream))
+    return Stream.fromPull(Effect.succeed(silenced(pull)))
+  }))
+
+const isStatement = (u: unknown): u is Statement.Statement<unknown> =>
+  Effect.isEffect(u) && typeof (u as { compile?: unknown }).compile === "function"
+
+const instrumentStatement = <A>(target: Target, statement: Statement.Statement<A>): Statement.Statement<A> => {
+  // Inherits everything (segments, compile, fragment identity) and overrides only the ways
+  // the statement runs; composing it into another statement still sees the original segments.
+  const self = statement as unknown as Statement.Statement<unknown>
+  const run = <X>(withoutTransform: boolean, effect: () => Effect.Effect<X, SqlError>) =>
+    runEffect(target, self, withoutTransform, Effect.suspend(effect))
+  return Object.create(statement, {
+    commit: { value: () => run(false, () => statement) },
+    raw: { get: () => run(true, () => statement.raw) },
+    withoutTransform: { get: () => run(true, () => statement.withoutTransform) },
+    values: { get: () => run(false, () => statement.values) },
+    unprepared: { get: () => run(false, () => statement.unprepared) },
+    stream: { get: () => runStream(target, self, statement.stream) }
+  })
+}
+
+const makeWithTransaction = (target: Target, client: SqlClient.SqlClient): SqlClient.SqlClient["withTransaction"] =>
+<R, E, A>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R> =>
+  Effect.gen(function*() {
+    const depth = Option.match(yield* Effect.serviceOption(TransactionConnection), {
+      onNone: () => 0,
+      onSome: ([, n]) => n + 1
+    })
+    const tracerEnabled = yield* FiberRef.get(FiberRef.currentTracerEnabled)
+    const outer = yield* Effect.serviceOption(Tracer.ParentSpan)
+    // The library makes its own span the parent of the user's effect; put ours (or, with
+    // spans off, the caller's) back, and the caller's tracer setting.
+    const inside = (parent: Option.Option<Tracer.AnySpan>) =>
+      effect.pipe(
+        Option.isSome(parent)
+          ? Effect.withParentSpan(parent.value)
+          : Effect.mapInputContext((context: Context.Context<R>) => Context.omit(Tracer.ParentSpan)(context) as any),
+        Effect.withTracerEnabled(tracerEnabled)
+      ) as Effect.Effect<A, E, R>
+    if (!target.options.spans) return yield* silenced(client.withTransaction(inside(outer)))
+    return yield* Effect.useSpan(
+      Semconv.SPAN_DB_TRANSACTION,
+      {
+        kind: "internal",
+        attributes: { ...target.spanAttributes, [Semconv.ATTR_DB_TRANSACTION_DEPTH]: depth },
+        captureStackTrace: false
+      },
+      (span) =>
+        silenced(client.withTransaction(inside(Option.some(span)))).pipe(
+          Effect.onExit((exit) =>
+            Effect.sync(() => span.attribute(Semconv.ATTR_DB_TRANSACTION_OUTCOME, Exit.isSuccess(exit) ? "commit" : "rollback"))
+          )
+        )
+    )
+  })
+
+/** @internal */
+export const make = <C extends SqlClient.SqlClient>(client: C, options: Options): C => {
+  const target = targetOf(client, options)
+  const wrap = (u: unknown) => (isStatement(u) ? instrumentStatement(target, u) : u)
+  const original = client as unknown as (...args: Array<unknown>) => unknown
+  const sql = function(...args: Array<unknown>) {
+    return wrap(original(...args))
+  }
+  let withoutTransforms: C | undefined
+  const instrumented = Object.assign(sql, client, {
+    unsafe: (text: string, params?: ReadonlyArray<unknown>) => wrap(client.unsafe(text, params)),
+    withTransaction: makeWithTransaction(target, client),
+    withoutTransforms: () => {
+      const plain = client.withoutTransforms()
+      if (plain === (client as unknown)) return instrumented
+      return withoutTransforms ??= make(plain as unknown as C, options)
+    }
+  }) as unknown as C
+  ;(instrumented as { safe: unknown }).safe = instrumented
+  return instrumented
+}

@@ -1,0 +1,251 @@
+import { TestTelemetry } from "@effect-telemetry/testing"
+import { describe, expect, it } from "@effect/vitest"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as PgClient from "@effect/sql-pg/PgClient"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
+import { SqlTelemetry } from "../src/index.js"
+import { connection, pgLayer, uniqueTable, unavailable, withTable } from "./postgres.js"
+
+const instrumented = (options: SqlTelemetry.Options = {}) =>
+  Layer.mergeAll(SqlTelemetry.layerWith(options).pipe(Layer.provide(pgLayer())), TestTelemetry.layer())
+
+const operations = (attributes: Record<string, unknown>) =>
+  TestTelemetry.metricValue("db.client.operations", { ...connection, ...attributes })
+
+const durationCount = (attributes: Record<string, unknown>) =>
+  Effect.map(
+    TestTelemetry.metricPoint("db.client.operation.duration", { ...connection, ...attributes }),
+    (point) => (point.value as { count: number }).count
+  )
+
+/** Sum of the counter over every attribute set: what "counted once" is checked against. */
+const totalOperations = Effect.map(TestTelemetry.metricData("db.client.operations"), (data) =>
+  (data?.dataPoints ?? []).reduce((sum, p) => sum + (p.value as number), 0))
+
+const clientSpans = Effect.map(TestTelemetry.spans, (spans) => spans.filter((s) => TestTelemetry.kindOf(s) === "client"))
+
+const allAttributeText = Effect.map(TestTelemetry.spans, (spans) =>
+  JSON.stringify(spans.map((s) => ({ name: s.name, attributes: s.attributes, events: s.events }))))
+
+describe.skipIf(unavailable !== undefined)("SqlTelemetry (real Postgres)", () => {
+  it.scopedLive("every way of running a statement is counted once and is one client span in the caller's trace", () =>
+    Effect.gen(function*() {
+      const table = uniqueTable("paths")
+      yield* withTable(table)
+      const sql = yield* SqlClient.SqlClient
+      yield* Effect.gen(function*() {
+        yield* sql`INSERT INTO ${sql(table)} ${sql.insert({ id: 1, name: "alice" })}`
+        const select = () => sql`SELECT id, name FROM ${sql(table)} WHERE id = ${1}`
+        const rows = yield* select()
+        expect(rows).toEqual([{ id: 1, name: "alice" }])
+        yield* select().raw
+        expect(yield* select().values).toEqual([[1, "alice"]])
+        yield* select().unprepared
+        yield* select().withoutTransform
+        const streamed = yield* Stream.runCollect(select().stream)
+        expect(Chunk.toReadonlyArray(streamed)).toEqual([{ id: 1, name: "alice" }])
+        yield* sql.unsafe(`UPDATE ${table} SET name = $1 WHERE id = $2`, ["bob", 1])
+      }).pipe(Effect.withSpan("caller"))
+
+      const select = { "db.operation.name": "SELECT", "db.collection.name": table }
+      const insert = { "db.operation.name": "INSERT", "db.collection.name": table }
+      const update = { "db.operation.name": "UPDATE", "db.collection.name": table }
+      expect(yield* operations({ ...select, result: "ok" })).toBe(6)
+      expect(yield* operations({ ...insert, result: "ok" })).toBe(1)
+      expect(yield* operations({ ...update, result: "ok" })).toBe(1)
+      expect(yield* totalOperations).toBe(8)
+      expect(yield* durationCount(select)).toBe(6)
+      expect(yield* durationCount(insert)).toBe(1)
+      expect(
+        yield* TestTelemetry.prometheusValue("db_client_operations_total", {
+          db_system_name: connection["db.system.name"],
+          db_namespace: connection["db.namespace"],
+          server_address: connection["server.address"],
+          server_port: String(connection["server.port"]),
+          db_operation_name: "SELECT",
+          db_collection_name: table,
+          result: "ok"
+        })
+      ).toBe(6)
+
+      // One span per statement, named by semconv; the library's own `sql.execute` is gone.
+      const caller = yield* TestTelemetry.spanNamed("caller")
+      const spans = yield* clientSpans
+      expect(spans.map((s) => s.name).sort()).toEqual([
+        `INSERT ${table}`,
+        ...Array.from({ length: 6 }, () => `SELECT ${table}`),
+        `UPDATE ${table}`
+      ].sort())
+      expect((yield* TestTelemetry.spans).some((s) => s.name.startsWith("sql."))).toBe(false)
+      for (const span of spans) {
+        expect(TestTelemetry.parentSpanId(span)).toBe(caller.spanContext().spanId)
+        expect(TestTelemetry.traceId(span)).toBe(TestTelemetry.traceId(caller))
+        expect(TestTelemetry.statusOf(span)).toBe("unset")
+        expect(span.attributes["db.system.name"]).toBe("postgresql")
+        expect(span.attributes["db.namespace"]).toBe(connection["db.namespace"])
+        expect(span.attributes["server.address"]).toBe(connection["server.address"])
+        expect(span.attributes["server.port"]).toBe(connection["server.port"])
+        expect(span.attributes["db.collection.name"]).toBe(table)
+      }
+      const selectSpan = spans.find((s) => s.name === `SELECT ${table}`)!
+      expect(selectSpan.attributes["db.operation.name"]).toBe("SELECT")
+      expect(selectSpan.attributes["db.query.text"]).toBe(`SELECT id, name FROM "${table}" WHERE id = $1`)
+    }).pipe(Effect.provide(instrumented())))
+
+  it.scopedLive("statements inside withTransaction, nested savepoint included, are children of transaction spans", () =>
+    Effect.gen(function*() {
+      const table = uniqueTable("tx")
+      yield* withTable(table)
+      const sql = yield* SqlClient.SqlClient
+      yield* sql.withTransaction(Effect.gen(function*() {
+        yield* sql`INSERT INTO ${sql(table)} ${sql.insert({ id: 1, name: "a" })}`
+        yield* sql.withTransaction(sql`SELECT * FROM ${sql(table)}`)
+        yield* Effect.void.pipe(Effect.withSpan("user work"))
+      })).pipe(Effect.withSpan("caller"))
+
+      const caller = yield* TestTelemetry.spanNamed("caller")
+      const transactions = yield* TestTelemetry.spansNamed("transaction")
+      expect(transactions).toHaveLength(2)
+      const outer = transactions.find((s) => s.attributes["db.transaction.depth"] === 0)!
+      const inner = transactions.find((s) => s.attributes["db.transaction.depth"] === 1)!
+      expect(TestTelemetry.parentSpanId(outer)).toBe(caller.spanContext().spanId)
+      expect(TestTelemetry.parentSpanId(inner)).toBe(outer.spanContext().spanId)
+      expect(outer.attributes["db.transaction.outcome"]).toBe("commit")
+      expect(inner.attributes["db.transaction.outcome"]).toBe("commit")
+      expect(outer.attributes["db.system.name"]).toBe("postgresql")
+      const insertSpan = yield* TestTelemetry.spanNamed(`INSERT ${table}`)
+      const selectSpan = yield* TestTelemetry.spanNamed(`SELECT ${table}`)
+      const userSpan = yield* TestTelemetry.spanNamed("user work")
+      expect(TestTelemetry.parentSpanId(insertSpan)).toBe(outer.spanContext().spanId)
+      expect(TestTelemetry.parentSpanId(selectSpan)).toBe(inner.spanContext().spanId)
+      expect(TestTelemetry.parentSpanId(userSpan)).toBe(outer.spanContext().spanId)
+      for (const span of [outer, inner, insertSpan, selectSpan]) {
+        expect(TestTelemetry.traceId(span)).toBe(TestTelemetry.traceId(caller))
+      }
+      expect((yield* TestTelemetry.spans).some((s) => s.name.startsWith("sql."))).toBe(false)
+      // BEGIN, SAVEPOINT and COMMIT belong to the transaction span, not the statement count.
+      expect(yield* operations({ "db.operation.name": "INSERT", "db.collection.name": table, result: "ok" })).toBe(1)
+      expect(yield* operations({ "db.operation.name": "SELECT", "db.collection.name": table, result: "ok" })).toBe(1)
+      expect(yield* totalOperations).toBe(2)
+    }).pipe(Effect.provide(instrumented())))
+
+  it.scopedLive("a failed transaction rolls back, is an Error span with outcome rollback, and counts the failed statement as error", () =>
+    Effect.gen(function*() {
+      const table = uniqueTable("rollback")
+      yield* withTable(table)
+      const sql = yield* SqlClient.SqlClient
+      const exit = yield* sql.withTransaction(Effect.gen(function*() {
+        yield* sql`INSERT INTO ${sql(table)} ${sql.insert({ id: 1, name: "a" })}`
+        yield* sql`INSERT INTO ${sql(table)} ${sql.insert({ id: 1, name: "duplicate" })}`
+      })).pipe(Effect.exit)
+      expect(Exit.isFailure(exit)).toBe(true)
+
+      const tx = yield* TestTelemetry.spanNamed("transaction")
+      expect(tx.attributes["db.transaction.outcome"]).toBe("rollback")
+      expect(TestTelemetry.statusOf(tx)).toBe("error")
+      const insert = { "db.operation.name": "INSERT", "db.collection.name": table }
+      expect(yield* operations({ ...insert, result: "ok" })).toBe(1)
+      expect(yield* operations({ ...insert, "error.type": "23505", result: "error" })).toBe(1)
+      expect(yield* durationCount({ ...insert, "error.type": "23505" })).toBe(1)
+      // The rollback happened: the uninstrumented client sees no rows.
+      const rows = yield* Effect.flatMap(PgClient.PgClient, (pg) => pg`SELECT * FROM ${pg(table)}`).pipe(
+        Effect.provide(pgLayer()),
+        Effect.withTracerEnabled(false)
+      )
+      expect(rows).toEqual([])
+    }).pipe(Effect.provide(instrumented())))
+
+  it.scopedLive("a failing statement is an error with its SQLSTATE as error.type, on the span and the metrics", () =>
+    Effect.gen(function*() {
+      const missing = uniqueTable("missing")
+      const sql = yield* SqlClient.SqlClient
+      const error = yield* sql`SELECT * FROM ${sql(missing)}`.pipe(Effect.flip)
+      expect(error._tag).toBe("SqlError")
+      const streamError = yield* Stream.runDrain(sql`SELECT * FROM ${sql(missing)}`.stream).pipe(Effect.flip)
+      expect(streamError._tag).toBe("SqlError")
+
+      const attributes = { "db.operation.name": "SELECT", "db.collection.name": missing, "error.type": "42P01" }
+      expect(yield* operations({ ...attributes, result: "error" })).toBe(2)
+      expect(yield* durationCount(attributes)).toBe(2)
+      expect(yield* totalOperations).toBe(2)
+      const spans = yield* TestTelemetry.spansNamed(`SELECT ${missing}`)
+      expect(spans).toHaveLength(2)
+      for (const span of spans) {
+        expect(TestTelemetry.statusOf(span)).toBe("error")
+        expect(span.attributes["error.type"]).toBe("42P01")
+        expect(span.attributes["db.response.status_code"]).toBe("42P01")
+      }
+    }).pipe(Effect.provide(instrumented())))
+
+  it.scopedLive("parameter values and literals never reach a span", () =>
+    Effect.gen(function*() {
+      const table = uniqueTable("secrets")
+      yield* withTable(table)
+      const sql = yield* SqlClient.SqlClient
+      yield* sql`INSERT INTO ${sql(table)} ${sql.insert({ id: 4242, name: "param-s3cr3t" })}`
+      yield* sql.unsafe(`SELECT * FROM ${table} WHERE name = 'literal-s3cr3t' AND id > 9876`)
+      yield* sql`SELECT * FROM ${sql(table)} WHERE name = ${"template-s3cr3t"}`.values
+
+      const text = yield* allAttributeText
+      for (const secret of ["param-s3cr3t", "literal-s3cr3t", "template-s3cr3t", "4242", "9876"]) {
+        expect(text).not.toContain(secret)
+      }
+      const unsafe = (yield* TestTelemetry.spansNamed(`SELECT ${table}`)).map((s) => s.attributes["db.query.text"])
+      expect(unsafe).toContain(`SELECT * FROM ${table} WHERE name = ? AND id > ?`)
+      expect(unsafe).toContain(`SELECT * FROM "${table}" WHERE name = $1`)
+    }).pipe(Effect.provide(instrumented())))
+
+  it.scopedLive("with spans off there is no database span at all, metrics are unchanged and user spans keep their parent", () =>
+    Effect.gen(function*() {
+      const table = uniqueTable("nospans")
+      yield* withTable(table)
+      const sql = yield* SqlClient.SqlClient
+      yield* sql.withTransaction(Effect.gen(function*() {
+        yield* sql`INSERT INTO ${sql(table)} ${sql.insert({ id: 1, name: "a" })}`
+        yield* Effect.void.pipe(Effect.withSpan("user work"))
+      })).pipe(Effect.withSpan("caller"))
+      yield* Stream.runDrain(sql`SELECT * FROM ${sql(table)}`.stream)
+
+      const names = (yield* TestTelemetry.spans).map((s) => s.name).sort()
+      expect(names).toEqual(["caller", "user work"])
+      const caller = yield* TestTelemetry.spanNamed("caller")
+      const user = yield* TestTelemetry.spanNamed("user work")
+      expect(TestTelemetry.parentSpanId(user)).toBe(caller.spanContext().spanId)
+      expect(yield* operations({ "db.operation.name": "INSERT", "db.collection.name": table, result: "ok" })).toBe(1)
+      expect(yield* operations({ "db.operation.name": "SELECT", "db.collection.name": table, result: "ok" })).toBe(1)
+    }).pipe(Effect.provide(instrumented({ spans: false }))))
+
+  it.scopedLive("an interrupted statement is counted with error.type=interrupted and its span stays Unset", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const exit = yield* sql`SELECT pg_sleep(10)`.pipe(Effect.timeout("200 millis"), Effect.exit)
+      expect(Exit.isFailure(exit)).toBe(true)
+      expect(yield* operations({ "db.operation.name": "SELECT", "error.type": "interrupted", result: "error" })).toBe(1)
+      const span = yield* TestTelemetry.spanNamed("SELECT")
+      expect(TestTelemetry.statusOf(span)).toBe("unset")
+      expect(span.attributes["effect.interrupted"]).toBe(true)
+    }).pipe(Effect.provide(instrumented())))
+
+  it.scopedLive("layerPg instruments code that asks for PgClient as well as SqlClient", () =>
+    Effect.gen(function*() {
+      const pg = yield* PgClient.PgClient
+      const sql = yield* SqlClient.SqlClient
+      expect(pg).toBe(sql)
+      yield* pg`SELECT 1 AS one`
+      expect(pg.config.url).toBeDefined()
+      expect(yield* operations({ "db.operation.name": "SELECT", result: "ok" })).toBe(1)
+      yield* TestTelemetry.spanNamed("SELECT")
+    }).pipe(Effect.provide(Layer.mergeAll(SqlTelemetry.layerPg.pipe(Layer.provide(pgLayer())), TestTelemetry.layer()))))
+})
+
+describe("SqlTelemetry options", () => {
+  it("rejects a non-boolean option with a clear error", () => {
+    expect(() => SqlTelemetry.layerWith({ spans: "yes" as unknown as boolean })).toThrow(
+      /SqlTelemetry: spans must be a boolean, got "yes"/
+    )
+  })
+})
