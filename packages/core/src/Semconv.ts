@@ -16,6 +16,8 @@ export const ATTR_ERROR_TYPE = "error.type"
 export const ERROR_TYPE_OTHER = "_OTHER"
 /** Attribute of the one overflow series a metric gets past its cardinality limit. @since 0.1.0 @category attributes */
 export const ATTR_METRIC_OVERFLOW = "otel.metric.overflow"
+/** Set on a span whose fiber was interrupted: cancellation, which leaves the status Unset. @since 0.1.0 @category attributes */
+export const ATTR_EFFECT_INTERRUPTED = "effect.interrupted"
 /** @since 0.1.0 @category attributes */
 export const ATTR_SERVER_ADDRESS = "server.address"
 /** @since 0.1.0 @category attributes */
@@ -79,8 +81,6 @@ export const ATTR_CLIENT_ADDRESS = "client.address"
 export const ATTR_USER_AGENT_ORIGINAL = "user_agent.original"
 /** @since 0.1.0 @category attributes */
 export const ATTR_NETWORK_PROTOCOL_VERSION = "network.protocol.version"
-/** Set by the tracer on an interrupted span; HTTP sets it on a request whose client went away. @since 0.1.0 @category attributes */
-export const ATTR_EFFECT_INTERRUPTED = "effect.interrupted"
 /** What replaces a credential or sensitive value in recorded URLs and headers (semconv). @since 0.1.0 */
 export const REDACTED = "REDACTED"
 /** @since 0.1.0 @category metrics */
@@ -158,6 +158,16 @@ export const DB_ERROR_TYPE_INTERRUPTED = "interrupted"
 // (end sql)
 
 // --- kv (names used by @effect-telemetry/kv) ---
+/** Name the application gives a store (`sessions`, `cache`) (ours). @since 0.1.0 @category attributes */
+export const ATTR_KV_NAMESPACE = "kv.namespace"
+/** `get` | `set` | `remove` | `has` | `clear` | `size` | `modify` (ours). @since 0.1.0 @category attributes */
+export const ATTR_KV_OPERATION = "kv.operation"
+/** `ok` | `not_found` | `error` (ours). @since 0.1.0 @category attributes */
+export const ATTR_KV_RESULT = "kv.result"
+/** Duration of KeyValueStore operations, seconds (ours). @since 0.1.0 @category metrics */
+export const METRIC_KV_OPERATION_DURATION = "kv.operation.duration"
+/** KeyValueStore operations by `kv.result` (ours). @since 0.1.0 @category metrics */
+export const METRIC_KV_OPERATIONS = "kv.operations"
 // (end kv)
 
 // --- queue (names used by @effect-telemetry/queue) ---
