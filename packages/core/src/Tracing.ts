@@ -295,3 +295,11 @@ export const setSpanStatus = (
  */
 export const otelSpanOf = (span: unknown): OtelApi.Span | undefined =>
   span instanceof internalTracer.TelemetrySpan ? span.otelSpan : undefined
+
+/**
+ * The class of an error for `error.type`: its `_tag`, its name or constructor name, else `_OTHER`.
+ *
+ * @since 0.1.0
+ * @category status
+ */
+export const errorTypeOf: (error: unknown) => string = internalTracer.errorTypeOf

@@ -130,10 +130,26 @@ export const layer = (
 
 // --- spans ----------------------------------------------------------------------------------
 
-/** Every finished span so far, in end order. @since 0.1.0 @category spans */
-export const spans: Effect.Effect<ReadonlyArray<ReadableSpan>, never, TestTelemetry> = Effect.map(
+/**
+ * Waits until every span that has ended is through the exporter (the in-memory exporter
+ * confirms asynchronously, so a span ended a moment ago may still be in flight).
+ *
+ * @since 0.1.0
+ * @category spans
+ */
+export const flushed: Effect.Effect<void, never, TestTelemetry> = Effect.flatMap(
   TestTelemetry,
-  (t) => t.spanExporter.getFinishedSpans()
+  (t) =>
+    Effect.promise(async () => {
+      await t.tracerProvider.provider.forceFlush()
+      await t.tracerProvider.accounting.idle()
+    })
+)
+
+/** Every finished span so far, in end order (after {@link flushed}). @since 0.1.0 @category spans */
+export const spans: Effect.Effect<ReadonlyArray<ReadableSpan>, never, TestTelemetry> = Effect.zipRight(
+  flushed,
+  Effect.map(TestTelemetry, (t) => t.spanExporter.getFinishedSpans())
 )
 
 /** Finished spans with this name. @since 0.1.0 @category spans */

@@ -15,6 +15,7 @@ import * as Context from "effect/Context"
 import type * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as EffectTracer from "effect/Tracer"
+import * as Semconv from "../Semconv.js"
 
 const kindMap = {
   internal: OtelApi.SpanKind.INTERNAL,
@@ -179,12 +180,12 @@ export class TelemetrySpan implements EffectTracer.Span {
           { name: pretty.name, message: pretty.message, stack: pretty.stack },
           hrTime
         )
-        if (!this.attributes.has("error.type")) this.otelSpan.setAttribute("error.type", errorTypeOf(original))
+        if (!this.attributes.has(Semconv.ATTR_ERROR_TYPE)) this.otelSpan.setAttribute(Semconv.ATTR_ERROR_TYPE, errorTypeOf(original))
         this.otelSpan.setStatus({ code: OtelApi.SpanStatusCode.ERROR, message: pretty.message })
       }
     } else if (exit._tag === "Failure") {
       // Interruption is cancellation, not an error: status stays Unset, the attribute says why.
-      this.otelSpan.setAttribute("effect.interrupted", true)
+      this.otelSpan.setAttribute(Semconv.ATTR_EFFECT_INTERRUPTED, true)
     }
     this.otelSpan.end(hrTime)
   }
