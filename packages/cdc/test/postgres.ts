@@ -78,14 +78,20 @@ export const fixture = Effect.acquireRelease(
 /** Terminates the walsender streaming from `slot`, if any, and waits for it to exit. */
 export const terminateSlotBackend = (slot: string) =>
   query(
-    "select pg_terminate_backend(active_pid, 5000) from pg_replication_slots where slot_name = $1 and active_pid is not null",
+    `select pg_terminate_backend(s.active_pid, 5000) from pg_replication_slots s
+     join pg_stat_activity a on a.pid = s.active_pid where s.slot_name = $1 and a.backend_type = 'walsender'`,
     [slot]
   )
 
 /** Waits until a consumer streams from `slot` (changes made after this are captured). */
 export const awaitActive = (slot: string) =>
-  query<{ active: boolean }>("select active from pg_replication_slots where slot_name = $1", [slot]).pipe(
-    Effect.flatMap((rows) => rows[0]?.active === true ? Effect.void : Effect.fail(`slot ${slot} not active`)),
+  // A walsender, not the backend that is still creating the slot (it holds it meanwhile).
+  query(
+    `select 1 from pg_replication_slots s join pg_stat_activity a on a.pid = s.active_pid
+     where s.slot_name = $1 and a.backend_type = 'walsender'`,
+    [slot]
+  ).pipe(
+    Effect.flatMap((rows) => rows.length === 1 ? Effect.void : Effect.fail(`slot ${slot} not streaming`)),
     Effect.retry({ times: 500, schedule: Schedule.spaced("20 millis") }),
     Effect.orDie
   )

@@ -100,6 +100,8 @@ interface OpenTransaction {
  */
 export class Source {
   private finished = false
+  /** Set by the first sign of a lost connection; the socket reports one loss several ways. */
+  private losing = false
   private streaming = false
   private control: pg.Client | undefined
   private replication: pg.Client | undefined
@@ -227,7 +229,8 @@ export class Source {
 
   /** The replication connection ended: classify, telling a dropped slot from a lost connection. */
   private lost(error: unknown): void {
-    if (this.finished) return
+    if (this.finished || this.losing) return
+    this.losing = true
     const reason = classify(error)
     const message = messageOf(error)
     if (reason !== "ConnectionLost" || this.control === undefined) return this.fail(reason, message, error)
