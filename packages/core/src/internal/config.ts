@@ -1,0 +1,580 @@
+import * as Arr from "effect/Array"
+import * as Config from "effect/Config"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import type {
+  BatchSpanProcessorSettings,
+  Compression,
+  ConfigIssue,
+  MetricsExporterName,
+  OtlpExporterSettings,
+  OtlpProtocol,
+  Overrides,
+  PropagatorName,
+  SamplerName,
+  TelemetryConfig,
+  TemporalityPreference,
+  TracesExporterName
+} from "../TelemetryConfig.js"
+
+// -----------------------------------------------------------------------------
+// variables
+// -----------------------------------------------------------------------------
+
+/** Every variable read, in the order issues are reported. @internal */
+export const variables = [
+  "OTEL_SDK_DISABLED",
+  "OTEL_RESOURCE_ATTRIBUTES",
+  "OTEL_SERVICE_NAME",
+  "OTEL_TRACES_SAMPLER",
+  "OTEL_TRACES_SAMPLER_ARG",
+  "OTEL_PROPAGATORS",
+  "OTEL_TRACES_EXPORTER",
+  "OTEL_METRICS_EXPORTER",
+  "OTEL_EXPORTER_OTLP_ENDPOINT",
+  "OTEL_EXPORTER_OTLP_HEADERS",
+  "OTEL_EXPORTER_OTLP_PROTOCOL",
+  "OTEL_EXPORTER_OTLP_TIMEOUT",
+  "OTEL_EXPORTER_OTLP_COMPRESSION",
+  "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+  "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+  "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+  "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+  "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+  "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+  "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
+  "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
+  "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT",
+  "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION",
+  "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
+  "OTEL_BSP_SCHEDULE_DELAY",
+  "OTEL_BSP_EXPORT_TIMEOUT",
+  "OTEL_BSP_MAX_QUEUE_SIZE",
+  "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+  "OTEL_METRIC_EXPORT_INTERVAL",
+  "OTEL_METRIC_EXPORT_TIMEOUT",
+  "OTEL_EXPORTER_PROMETHEUS_HOST",
+  "OTEL_EXPORTER_PROMETHEUS_PORT",
+  "EFFECT_TELEMETRY_SHUTDOWN_TIMEOUT",
+  "EFFECT_TELEMETRY_FUNCTIONS",
+  "EFFECT_TELEMETRY_RUNTIME_METRICS",
+  "EFFECT_TELEMETRY_METRIC_CARDINALITY_LIMIT"
+] as const
+
+/** @internal */
+export type Variable = typeof variables[number]
+
+/** Set variables, trimmed; blank ones are absent (the spec treats an empty value as unset). */
+type Env = ReadonlyMap<Variable, string>
+
+// -----------------------------------------------------------------------------
+// defaults
+// -----------------------------------------------------------------------------
+
+/** @internal */
+export const defaults = {
+  serviceName: "unknown_service:node",
+  sampler: "parentbased_always_on" as SamplerName,
+  samplerRatio: 1,
+  propagators: ["tracecontext", "baggage"] as ReadonlyArray<PropagatorName>,
+  tracesExporter: "otlp" as TracesExporterName,
+  metricsExporters: ["otlp"] as ReadonlyArray<MetricsExporterName>,
+  otlpEndpoint: "http://localhost:4318",
+  otlpProtocol: "http/protobuf" as OtlpProtocol,
+  otlpTimeoutMillis: 10_000,
+  otlpCompression: "none" as Compression,
+  temporalityPreference: "cumulative" as TemporalityPreference,
+  scheduleDelayMillis: 5_000,
+  exportTimeoutMillis: 30_000,
+  // The spec says 2048. A burst of 10,000 spans (one request fanning out, a batch job) would
+  // then drop most of them before the first export; 16384 absorbs it for ~a few MB of memory.
+  maxQueueSize: 16_384,
+  maxExportBatchSize: 512,
+  metricExportIntervalMillis: 60_000,
+  metricExportTimeoutMillis: 30_000,
+  prometheusHost: "localhost",
+  prometheusPort: 9464,
+  shutdownTimeoutMillis: 30_000,
+  metricCardinalityLimit: 2_000
+} as const
+
+// -----------------------------------------------------------------------------
+// parsers
+// -----------------------------------------------------------------------------
+
+/**
+ * What parsing one value gave: the value to use (`None`: use the fallback) and why parts of it
+ * were rejected. List parsers can keep the valid entries and still reject others.
+ */
+interface Parsed<A> {
+  readonly value: Option.Option<A>
+  readonly rejected: ReadonlyArray<string>
+}
+
+type Parser<A> = (raw: string) => Parsed<A>
+
+const ok = <A>(value: A, rejected: ReadonlyArray<string> = []): Parsed<A> => ({ value: Option.some(value), rejected })
+
+const fail = (reason: string): Parsed<never> => ({ value: Option.none(), rejected: [reason] })
+
+/** What is left of a list after rejecting entries; if nothing is, the fallback is used. */
+const kept = <A>(value: A, empty: boolean, rejected: ReadonlyArray<string>): Parsed<A> =>
+  empty && rejected.length > 0 ? { value: Option.none(), rejected } : ok(value, rejected)
+
+const map = <A, B>(parse: Parser<A>, f: (a: A) => B): Parser<B> => (raw) => {
+  const parsed = parse(raw)
+  return { value: Option.map(parsed.value, f), rejected: parsed.rejected }
+}
+
+/** Any non-empty string (blank values never reach a parser). */
+const text: Parser<string> = (raw) => ok(raw)
+
+/** Only `true` / `false`, case-insensitive, as the spec's boolean rule says. */
+const boolean: Parser<boolean> = (raw) => {
+  const value = raw.toLowerCase()
+  return value === "true" ? ok(true) : value === "false" ? ok(false) : fail("not true or false")
+}
+
+/**
+ * One of `values`, case-insensitive. `unsupported` names values that are valid elsewhere in
+ * OpenTelemetry but not here, so the warning says why rather than "unknown".
+ */
+const oneOf = <const A extends string>(
+  values: ReadonlyArray<A>,
+  unsupported: Readonly<Record<string, string>> = {}
+): Parser<A> =>
+(raw) => {
+  const value = raw.toLowerCase()
+  if ((values as ReadonlyArray<string>).includes(value)) return ok(value as A)
+  return fail(
+    Object.hasOwn(unsupported, value)
+      ? `"${value}" is not supported: ${unsupported[value]}`
+      : `not one of ${values.join(", ")}`
+  )
+}
+
+// Node runs a timer longer than this immediately (it overflows to 1 ms), so a larger delay or
+// timeout would silently become "no wait at all".
+const maxTimerMillis = 2_147_483_647
+
+/**
+ * A decimal integer in `[min, max]`. Units (`5s`), fractions, exponents and a leading `+`
+ * are rejected rather than guessed at; a negative value is reported as such. With `clamp`, a value above `max` is used as `max`.
+ */
+const integer = (options: {
+  readonly min: number
+  readonly max?: number | undefined
+  readonly tooLarge?: string | undefined
+  readonly clamp?: boolean | undefined
+}): Parser<number> =>
+(raw) => {
+  if (!/^-?\d+$/.test(raw)) return fail("not an integer")
+  const value = Number(raw) + 0 // no -0
+  if (value < options.min) return fail(options.min === 0 ? "negative" : `less than ${options.min}`)
+  const max = Math.min(options.max ?? Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)
+  if (value <= max) return ok(value)
+  const reason = options.tooLarge ?? `greater than ${max}`
+  return options.clamp === true ? ok(max, [reason]) : fail(reason)
+}
+
+/** A duration in milliseconds: an integer, `> 0` unless `min` says otherwise. */
+const millis = (min = 1): Parser<number> =>
+  integer({ min, max: maxTimerMillis, tooLarge: `greater than ${maxTimerMillis} ms, the longest timer Node supports` })
+
+/** A number in `[0, 1]`, decimal or exponent notation. */
+const ratio: Parser<number> = (raw) => {
+  const value = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(raw) ? Number(raw) : Number.NaN
+  return value >= 0 && value <= 1 ? ok(value) : fail("not a number in [0, 1]")
+}
+
+/** An absolute `http:` or `https:` URL, kept as written. */
+const httpUrl: Parser<string> = (raw) => {
+  if (!URL.canParse(raw)) return fail("not a URL")
+  const { protocol } = new URL(raw)
+  return protocol === "http:" || protocol === "https:" ? ok(raw) : fail(`scheme ${protocol} is not http or https`)
+}
+
+const splitList = (raw: string): Array<string> =>
+  raw.split(",").map((entry) => entry.trim()).filter((entry) => entry.length > 0)
+
+/**
+ * A comma list of `entry` values, deduplicated. Invalid entries are rejected one by one and
+ * the rest kept; if none is left, the fallback is used. With `none`, `none` alone is the empty
+ * list (it means "nothing", not "default").
+ */
+const listOf = <A>(entry: Parser<A>, options: { readonly none: boolean }): Parser<ReadonlyArray<A>> => (raw) => {
+  const entries = splitList(raw)
+  if (options.none && entries.length === 1 && entries[0]!.toLowerCase() === "none") return ok([])
+  const values: Array<A> = []
+  const rejected: Array<string> = []
+  for (const item of entries) {
+    if (options.none && item.toLowerCase() === "none") {
+      rejected.push(`"none" combined with other values; ignored`)
+      continue
+    }
+    const parsed = entry(item)
+    rejected.push(...parsed.rejected.map((reason) => `entry "${item}": ${reason}; skipped`))
+    if (Option.isSome(parsed.value) && !values.includes(parsed.value.value)) values.push(parsed.value.value)
+  }
+  return kept(values, values.length === 0, rejected)
+}
+
+/**
+ * For variables that name one thing but are comma lists in the spec (`OTEL_TRACES_EXPORTER`):
+ * the first valid entry wins, every other entry is reported.
+ */
+const firstOf = <A>(entry: Parser<A>, what: string): Parser<A> => (raw) => {
+  let chosen: Option.Option<A> = Option.none()
+  const rejected: Array<string> = []
+  for (const item of splitList(raw)) {
+    if (Option.isSome(chosen)) {
+      rejected.push(`only one ${what} is supported; "${item}" ignored`)
+      continue
+    }
+    const parsed = entry(item)
+    rejected.push(...parsed.rejected)
+    chosen = parsed.value
+  }
+  return { value: chosen, rejected }
+}
+
+// RFC 9110 token; anything else makes Node's HTTP client throw at export time.
+const headerName = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/
+// No CR, LF or other control characters: a decoded `%0A` must not inject a header.
+const headerValue = /^[\t\x20-\x7e\x80-\xff]*$/
+
+/**
+ * `key1=value1,key2=value2` with percent-encoded values (the W3C baggage octet rules used by
+ * `OTEL_RESOURCE_ATTRIBUTES` and `OTEL_EXPORTER_OTLP_HEADERS`). A malformed pair is rejected
+ * and skipped, the rest kept. For headers, names are lower-cased (so per-signal headers
+ * replace general ones whatever their case) and reasons never quote a value: they may be
+ * credentials.
+ */
+const keyValues = (options: { readonly headers: boolean }): Parser<Readonly<Record<string, string>>> => (raw) => {
+  const result: Record<string, string> = {}
+  const rejected: Array<string> = []
+  splitList(raw).forEach((pair, index) => {
+    const at = options.headers ? `entry ${index + 1}` : `pair "${pair}"`
+    const eq = pair.indexOf("=")
+    if (eq < 0) return rejected.push(`${at} has no "="; skipped`)
+    const key = pair.slice(0, eq).trim()
+    if (key.length === 0) return rejected.push(`${at} has an empty key; skipped`)
+    let value: string
+    try {
+      value = decodeURIComponent(pair.slice(eq + 1).trim())
+    } catch {
+      return rejected.push(`value of "${key}" is not valid percent-encoding; skipped`)
+    }
+    if (options.headers) {
+      const name = key.toLowerCase()
+      if (!headerName.test(name)) return rejected.push(`"${key}" is not a valid header name; skipped`)
+      if (!headerValue.test(value)) return rejected.push(`value of "${key}" has control characters; skipped`)
+      result[name] = value
+    } else {
+      result[key] = value
+    }
+  })
+  return kept(result, Object.keys(result).length === 0, rejected)
+}
+
+const sampler = oneOf<SamplerName>(
+  [
+    "always_on",
+    "always_off",
+    "traceidratio",
+    "parentbased_always_on",
+    "parentbased_always_off",
+    "parentbased_traceidratio"
+  ],
+  { jaeger_remote: "no remote sampler is bundled", xray: "no X-Ray sampler is bundled" }
+)
+
+const propagators = listOf(oneOf<PropagatorName>(["tracecontext", "baggage", "b3", "b3multi"]), { none: true })
+
+const tracesExporter = firstOf(
+  oneOf<TracesExporterName>(["otlp", "console", "none"], {
+    zipkin: "use otlp (Zipkin and Jaeger accept OTLP)",
+    jaeger: "use otlp (Jaeger accepts OTLP)"
+  }),
+  "traces exporter"
+)
+
+const metricsExporters = listOf(oneOf<MetricsExporterName>(["otlp", "prometheus", "console"]), { none: true })
+
+const protocol = oneOf<OtlpProtocol>(["http/protobuf", "http/json"], { grpc: "only OTLP over HTTP is bundled" })
+
+const compression = oneOf<Compression>(["gzip", "none"])
+
+const temporality = oneOf<TemporalityPreference>(["cumulative", "delta", "lowmemory"])
+
+const headers = keyValues({ headers: true })
+
+// -----------------------------------------------------------------------------
+// resolution
+// -----------------------------------------------------------------------------
+
+/** How a value appears in a warning: lists comma-separated, header values masked. */
+const show = (value: unknown, sensitive: boolean): string => {
+  if (Array.isArray(value)) return value.length === 0 ? "none" : value.join(",")
+  if (typeof value === "object" && value !== null) {
+    const entries = Object.entries(value).map(([key, v]) => `${key}=${sensitive ? "***" : v}`)
+    return entries.length === 0 ? "(empty)" : entries.join(",")
+  }
+  return String(value)
+}
+
+/** A header list as it may be logged: names kept, values (and name-less entries) masked. */
+const redact = (raw: string): string =>
+  raw.split(",").map((entry) => {
+    const eq = entry.indexOf("=")
+    return eq < 0 ? "***" : `${entry.slice(0, eq).trim()}=***`
+  }).join(",")
+
+const isRatioSampler = (name: SamplerName): boolean => name.endsWith("traceidratio")
+
+/** Appends the signal path to the base endpoint, whatever trailing slashes it has. */
+const signalUrl = (base: string, path: string): string => {
+  const url = new URL(base)
+  url.pathname = `${url.pathname.replace(/\/+$/, "")}${path}`
+  return url.href
+}
+
+/**
+ * The whole configuration from the environment and the overrides. Pure.
+ *
+ * A field given in `overrides` does not read its variable at all, so a broken variable that
+ * is overridden in code is not reported: every issue's fallback is what is actually used.
+ * Overrides are trusted, not validated.
+ *
+ * @internal
+ */
+export const resolve = (env: Env, overrides: Overrides = {}): TelemetryConfig => {
+  const issues: Array<ConfigIssue> = []
+
+  const read = <A>(
+    variable: Variable,
+    parse: Parser<A>,
+    fallback: A,
+    override: A | undefined,
+    sensitive = false
+  ): A => {
+    if (override !== undefined) return override
+    const raw = env.get(variable)
+    if (raw === undefined) return fallback
+    const parsed = parse(raw)
+    const used = Option.getOrElse(parsed.value, () => fallback)
+    for (const reason of parsed.rejected) {
+      issues.push({
+        variable,
+        value: sensitive ? redact(raw) : raw,
+        reason,
+        fallback: show(used, sensitive)
+      })
+    }
+    return used
+  }
+
+  const disabled = read("OTEL_SDK_DISABLED", boolean, false, overrides.disabled)
+  const resourceAttributes = read(
+    "OTEL_RESOURCE_ATTRIBUTES",
+    keyValues({ headers: false }),
+    {},
+    overrides.resourceAttributes
+  )
+  const serviceName = read(
+    "OTEL_SERVICE_NAME",
+    text,
+    resourceAttributes["service.name"] ?? defaults.serviceName,
+    overrides.serviceName
+  )
+  const sampler_ = read("OTEL_TRACES_SAMPLER", sampler, defaults.sampler, overrides.sampler)
+  // The argument means something else to other samplers (jaeger_remote takes `key=value`
+  // pairs), so it is only read for the ratio ones.
+  const samplerRatio = isRatioSampler(sampler_)
+    ? read("OTEL_TRACES_SAMPLER_ARG", ratio, defaults.samplerRatio, overrides.samplerRatio)
+    : overrides.samplerRatio ?? defaults.samplerRatio
+
+  const propagators_ = read("OTEL_PROPAGATORS", propagators, defaults.propagators, overrides.propagators)
+  const tracesExporter_ = read(
+    "OTEL_TRACES_EXPORTER",
+    tracesExporter,
+    defaults.tracesExporter,
+    overrides.tracesExporter
+  )
+  const metricsExporters_ = read(
+    "OTEL_METRICS_EXPORTER",
+    metricsExporters,
+    defaults.metricsExporters,
+    overrides.metricsExporters
+  )
+
+  const general = {
+    endpoint: read("OTEL_EXPORTER_OTLP_ENDPOINT", httpUrl, defaults.otlpEndpoint, undefined),
+    headers: read("OTEL_EXPORTER_OTLP_HEADERS", headers, {}, undefined, true),
+    protocol: read("OTEL_EXPORTER_OTLP_PROTOCOL", protocol, defaults.otlpProtocol, undefined),
+    timeoutMillis: read("OTEL_EXPORTER_OTLP_TIMEOUT", millis(), defaults.otlpTimeoutMillis, undefined),
+    compression: read("OTEL_EXPORTER_OTLP_COMPRESSION", compression, defaults.otlpCompression, undefined)
+  }
+
+  // Per-signal variables fall back to the general ones; headers merge over them. A per-signal
+  // endpoint is the full URL, used as written.
+  const otlp = (
+    signal: "TRACES" | "METRICS",
+    path: string,
+    override: Partial<OtlpExporterSettings> = {}
+  ): OtlpExporterSettings => ({
+    url: read(`OTEL_EXPORTER_OTLP_${signal}_ENDPOINT`, httpUrl, signalUrl(general.endpoint, path), override.url),
+    headers: read(
+      `OTEL_EXPORTER_OTLP_${signal}_HEADERS`,
+      map(headers, (own) => ({ ...general.headers, ...own })),
+      general.headers,
+      override.headers,
+      true
+    ),
+    protocol: read(`OTEL_EXPORTER_OTLP_${signal}_PROTOCOL`, protocol, general.protocol, override.protocol),
+    timeoutMillis: read(
+      `OTEL_EXPORTER_OTLP_${signal}_TIMEOUT`,
+      millis(),
+      general.timeoutMillis,
+      override.timeoutMillis
+    ),
+    compression: read(
+      `OTEL_EXPORTER_OTLP_${signal}_COMPRESSION`,
+      compression,
+      general.compression,
+      override.compression
+    )
+  })
+
+  const otlpTraces = otlp("TRACES", "/v1/traces", overrides.otlpTraces)
+  const otlpMetrics = otlp("METRICS", "/v1/metrics", overrides.otlpMetrics)
+  const temporalityPreference = read(
+    "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
+    temporality,
+    defaults.temporalityPreference,
+    overrides.temporalityPreference
+  )
+
+  const bsp = overrides.batchSpanProcessor ?? {}
+  const scheduleDelayMillis = read(
+    "OTEL_BSP_SCHEDULE_DELAY",
+    millis(0),
+    defaults.scheduleDelayMillis,
+    bsp.scheduleDelayMillis
+  )
+  const exportTimeoutMillis = read(
+    "OTEL_BSP_EXPORT_TIMEOUT",
+    millis(),
+    defaults.exportTimeoutMillis,
+    bsp.exportTimeoutMillis
+  )
+  const maxQueueSize = read("OTEL_BSP_MAX_QUEUE_SIZE", integer({ min: 1 }), defaults.maxQueueSize, bsp.maxQueueSize)
+  const batchSpanProcessor: BatchSpanProcessorSettings = {
+    scheduleDelayMillis,
+    exportTimeoutMillis,
+    maxQueueSize,
+    // A batch can never be larger than the queue it is taken from (the SDK would throw).
+    maxExportBatchSize: Math.min(
+      read(
+        "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+        integer({
+          min: 1,
+          max: maxQueueSize,
+          tooLarge: `greater than the queue size (${maxQueueSize}); clamped`,
+          clamp: true
+        }),
+        defaults.maxExportBatchSize,
+        bsp.maxExportBatchSize
+      ),
+      maxQueueSize
+    )
+  }
+
+  return {
+    disabled,
+    serviceName,
+    serviceVersion: overrides.serviceVersion ?? resourceAttributes["service.version"],
+    resourceAttributes,
+    sampler: sampler_,
+    samplerRatio,
+    propagators: propagators_,
+    tracesExporter: tracesExporter_,
+    metricsExporters: metricsExporters_,
+    otlpTraces,
+    otlpMetrics,
+    temporalityPreference,
+    batchSpanProcessor,
+    metricExportIntervalMillis: read(
+      "OTEL_METRIC_EXPORT_INTERVAL",
+      millis(),
+      defaults.metricExportIntervalMillis,
+      overrides.metricExportIntervalMillis
+    ),
+    metricExportTimeoutMillis: read(
+      "OTEL_METRIC_EXPORT_TIMEOUT",
+      millis(),
+      defaults.metricExportTimeoutMillis,
+      overrides.metricExportTimeoutMillis
+    ),
+    prometheusHost: read("OTEL_EXPORTER_PROMETHEUS_HOST", text, defaults.prometheusHost, overrides.prometheusHost),
+    // 0 asks the OS for an ephemeral port (tests, sidecars that discover it).
+    prometheusPort: read(
+      "OTEL_EXPORTER_PROMETHEUS_PORT",
+      integer({ min: 0, max: 65_535 }),
+      defaults.prometheusPort,
+      overrides.prometheusPort
+    ),
+    shutdownTimeoutMillis: read(
+      "EFFECT_TELEMETRY_SHUTDOWN_TIMEOUT",
+      millis(),
+      defaults.shutdownTimeoutMillis,
+      overrides.shutdownTimeoutMillis
+    ),
+    functionTelemetry: read("EFFECT_TELEMETRY_FUNCTIONS", boolean, true, overrides.functionTelemetry),
+    effectRuntimeMetrics: read("EFFECT_TELEMETRY_RUNTIME_METRICS", boolean, true, overrides.effectRuntimeMetrics),
+    metricCardinalityLimit: read(
+      "EFFECT_TELEMETRY_METRIC_CARDINALITY_LIMIT",
+      integer({ min: 1 }),
+      defaults.metricCardinalityLimit,
+      overrides.metricCardinalityLimit
+    ),
+    issues
+  }
+}
+
+// -----------------------------------------------------------------------------
+// effects
+// -----------------------------------------------------------------------------
+
+// One variable at a time, each optional and each unable to fail: a provider error on one
+// variable must not cost the others (the spec: configuration never crashes the program).
+const readEnv: Effect.Effect<Env> = Effect.map(
+  Effect.forEach(variables, (name) =>
+    Config.option(Config.string(name)).pipe(
+      Effect.map(Option.flatMap((value) => {
+        const trimmed = value.trim()
+        return trimmed.length > 0 ? Option.some([name, trimmed] as const) : Option.none()
+      })),
+      Effect.orElseSucceed(Option.none)
+    )),
+  (entries) => new Map(Arr.getSomes(entries))
+)
+
+/** @internal */
+export const load = (overrides?: Overrides): Effect.Effect<TelemetryConfig> =>
+  Effect.map(readEnv, (env) => resolve(env, overrides))
+
+/** The warning for one issue. @internal */
+export const formatIssue = (issue: ConfigIssue): string =>
+  `${issue.variable}=${JSON.stringify(issue.value)} is invalid (${issue.reason}); using ${issue.fallback}`
+
+/** @internal */
+export const reportIssues = (config: TelemetryConfig): Effect.Effect<void> =>
+  Effect.forEach(config.issues, (issue) => Effect.logWarning(formatIssue(issue)), { discard: true })
+
+/** @internal */
+export const loadAndReport = (overrides?: Overrides): Effect.Effect<TelemetryConfig> =>
+  Effect.tap(load(overrides), reportIssues)
+
+/** @internal */
+export const fromOverrides = (overrides?: Overrides): TelemetryConfig => resolve(new Map(), overrides)
