@@ -1,0 +1,15 @@
+import { Instrument, Semconv } from "@effect-telemetry/core"
+
+/** @internal */
+export const operationDuration = Instrument.histogram({
+  name: Semconv.METRIC_KV_OPERATION_DURATION,
+  unit: "s",
+  description: "Duration of KeyValueStore operations."
+})
+
+/** @internal */
+export const operations = Instrument.counter({
+  name: Semconv.METRIC_KV_OPERATIONS,
+  unit: "{operation}",
+  description: "KeyValueStore operations, by result."
+})
