@@ -311,4 +311,22 @@ describe.skipIf(unavailable !== undefined)("Cdc (real Postgres, logical replicat
         "error.type": "InvalidOptions"
       })).toBe(1)
     }).pipe(Effect.provide(TestTelemetry.layer())))
+  it.scopedLive("a consumer slower than the server gets every transaction in order when the buffer is full", () =>
+    Effect.gen(function*() {
+      const f = yield* fixture
+      const ids: Array<unknown> = []
+      const fiber = yield* Cdc.stream(optionsFor(f, { bufferSize: 1 })).pipe(
+        Cdc.process((tx) => Effect.sync(() => ids.push(...insertedIds([tx]))).pipe(Effect.delay("5 millis"))),
+        Stream.take(40),
+        Stream.runDrain,
+        Effect.fork
+      )
+      yield* awaitActive(f.slot)
+      // One statement, forty transactions: they reach the client faster than it processes them.
+      yield* query(
+        Array.from({ length: 40 }, (_, i) => `begin; insert into ${f.table} (id) values (${i + 1}); commit;`).join(" ")
+      )
+      yield* Fiber.join(fiber)
+      expect(ids).toEqual(Array.from({ length: 40 }, (_, i) => i + 1))
+    }).pipe(Effect.provide(TestTelemetry.layer())))
 })
