@@ -79,7 +79,13 @@ export const make = (
     if ("client" in options) return internal.make(options.client, options.prefix)
     const url = Redacted.isRedacted(options.url) ? Redacted.value(options.url) : options.url
     const client = yield* Effect.acquireRelease(
-      Effect.sync(() => new Redis(url, { ...options.redisOptions, lazyConnect: true })),
+      Effect.sync(() => {
+        const client = new Redis(url, { ...options.redisOptions, lazyConnect: true })
+        // Connection errors reach the caller as failed operations (kv.result=error); without a
+        // listener ioredis would also print each one as unhandled.
+        client.on("error", () => {})
+        return client
+      }),
       (client) =>
         Effect.promise(() => client.quit().then(() => undefined, () => client.disconnect())).pipe(
           Effect.timeoutOption("2 seconds"),
