@@ -1,14 +1,20 @@
 import { TestTelemetry } from "@effect-telemetry/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
+import * as SqlResolver from "@effect/sql/SqlResolver"
+import * as SqlSchema from "@effect/sql/SqlSchema"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import * as Str from "effect/String"
 import * as Stream from "effect/Stream"
 import { SqlTelemetry } from "../src/index.js"
-import { connection, pgLayer, uniqueTable, unavailable, withTable } from "./postgres.js"
+import { connection, databaseUrl, pgLayer, uniqueTable, unavailable, withTable } from "./postgres.js"
 
 const instrumented = (options: SqlTelemetry.Options = {}) =>
   Layer.mergeAll(SqlTelemetry.layerWith(options).pipe(Layer.provide(pgLayer())), TestTelemetry.layer())
@@ -240,6 +246,59 @@ describe.skipIf(unavailable !== undefined)("SqlTelemetry (real Postgres)", () =>
       expect(yield* operations({ "db.operation.name": "SELECT", result: "ok" })).toBe(1)
       yield* TestTelemetry.spanNamed("SELECT")
     }).pipe(Effect.provide(Layer.mergeAll(SqlTelemetry.layerPg.pipe(Layer.provide(pgLayer())), TestTelemetry.layer()))))
+})
+
+describe.skipIf(unavailable !== undefined)("SqlTelemetry with the libraries built on SqlClient (real Postgres)", () => {
+  it.scopedLive("SqlSchema and a batching SqlResolver are counted once per statement they run", () =>
+    Effect.gen(function*() {
+      const table = uniqueTable("resolver")
+      yield* withTable(table)
+      const sql = yield* SqlClient.SqlClient
+      const Row = Schema.Struct({ id: Schema.Number, name: Schema.String })
+      const insert = SqlSchema.void({
+        Request: Row,
+        execute: (row) => sql`INSERT INTO ${sql(table)} ${sql.insert(row)}`
+      })
+      yield* Effect.forEach([1, 2, 3], (id) => insert({ id, name: `n${id}` }), { discard: true })
+      const resolver = yield* SqlResolver.findById("RowById", {
+        Id: Schema.Number,
+        Result: Row,
+        ResultId: (row) => row.id,
+        execute: (ids) => sql`SELECT * FROM ${sql(table)} WHERE ${sql.in("id", ids)}`
+      })
+      // Three lookups in one batch: one statement.
+      const found = yield* Effect.forEach([1, 2, 3], (id) => resolver.execute(id), { batching: true })
+      expect(found.map((o) => Option.getOrThrow(o).name)).toEqual(["n1", "n2", "n3"])
+
+      expect(yield* operations({ "db.operation.name": "INSERT", "db.collection.name": table, result: "ok" })).toBe(3)
+      expect(yield* operations({ "db.operation.name": "SELECT", "db.collection.name": table, result: "ok" })).toBe(1)
+      expect(yield* totalOperations).toBe(4)
+      const select = yield* TestTelemetry.spanNamed(`SELECT ${table}`)
+      expect(select.attributes["db.query.text"]).toBe(`SELECT * FROM "${table}" WHERE "id" IN ($1,$2,$3)`)
+    }).pipe(Effect.provide(instrumented())))
+
+  it.scopedLive("names come from the compiled SQL, after transformQueryNames", () =>
+    Effect.gen(function*() {
+      const letters = Array.from({ length: 8 }, () => String.fromCharCode(97 + Math.floor(Math.random() * 26))).join("")
+      const table = `sqltel_events_${letters}`
+      yield* withTable(table)
+      const camel = table.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())
+      const sql = yield* SqlClient.SqlClient
+      yield* sql`INSERT INTO ${sql(camel)} ${sql.insert({ id: 1, name: "x" })}`
+      const rows = yield* Stream.runCollect(sql`SELECT * FROM ${sql(camel)}`.stream.pipe(Stream.take(1)))
+      expect(Chunk.size(rows)).toBe(1)
+      yield* TestTelemetry.spanNamed(`INSERT ${table}`)
+      yield* TestTelemetry.spanNamed(`SELECT ${table}`)
+      // A stream the consumer stops early is a successful operation.
+      expect(yield* operations({ "db.operation.name": "SELECT", "db.collection.name": table, result: "ok" })).toBe(1)
+    }).pipe(Effect.provide(Layer.mergeAll(
+      SqlTelemetry.layer.pipe(Layer.provide(PgClient.layer({
+        url: Redacted.make(databaseUrl),
+        transformQueryNames: Str.camelToSnake,
+        transformResultNames: Str.snakeToCamel
+      }))),
+      TestTelemetry.layer()
+    ))))
 })
 
 describe("SqlTelemetry options", () => {
