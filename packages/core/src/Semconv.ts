@@ -171,6 +171,56 @@ export const METRIC_KV_OPERATIONS = "kv.operations"
 // (end kv)
 
 // --- queue (names used by @effect-telemetry/queue) ---
+/** Semconv: the messaging product (`rabbitmq`, or ours for PersistedQueue). @since 0.1.0 @category attributes */
+export const ATTR_MESSAGING_SYSTEM = "messaging.system"
+/** Semconv: the queue (PersistedQueue name, AMQP queue) or the AMQP exchange a message is published to. @since 0.1.0 @category attributes */
+export const ATTR_MESSAGING_DESTINATION_NAME = "messaging.destination.name"
+/** Semconv: `send` | `receive` | `process` | `settle`. @since 0.1.0 @category attributes */
+export const ATTR_MESSAGING_OPERATION_TYPE = "messaging.operation.type"
+/** Semconv: the system's own name of the operation (`publish`, `consume`, `offer`, `take`). @since 0.1.0 @category attributes */
+export const ATTR_MESSAGING_OPERATION_NAME = "messaging.operation.name"
+/** Semconv: the message id (span only: unbounded). @since 0.1.0 @category attributes */
+export const ATTR_MESSAGING_MESSAGE_ID = "messaging.message.id"
+/** Semconv: number of messages in a batch operation. @since 0.1.0 @category attributes */
+export const ATTR_MESSAGING_BATCH_MESSAGE_COUNT = "messaging.batch.message_count"
+/** Semconv: the AMQP routing key. @since 0.1.0 @category attributes */
+export const ATTR_MESSAGING_RABBITMQ_ROUTING_KEY = "messaging.rabbitmq.destination.routing_key"
+/** Semconv: the AMQP delivery tag of a consumed message. @since 0.1.0 @category attributes */
+export const ATTR_MESSAGING_RABBITMQ_DELIVERY_TAG = "messaging.rabbitmq.message.delivery_tag"
+/** Delivery attempt of a consumed message, 1 for the first (ours; PersistedQueue counts failures, RabbitMQ knows only first or redelivered). @since 0.1.0 @category attributes */
+export const ATTR_MESSAGING_DELIVERY_ATTEMPT = "effect.messaging.delivery.attempt"
+/** Whether the broker delivered the message before (ours; AMQP `redelivered`). @since 0.1.0 @category attributes */
+export const ATTR_MESSAGING_REDELIVERED = "effect.messaging.redelivered"
+/** `messaging.system` of RabbitMQ (semconv). @since 0.1.0 */
+export const MESSAGING_SYSTEM_RABBITMQ = "rabbitmq"
+/** `messaging.system` of `@effect/experimental` PersistedQueue (ours). @since 0.1.0 */
+export const MESSAGING_SYSTEM_PERSISTED_QUEUE = "effect_persisted_queue"
+/** `result` of a processed message that was acknowledged. @since 0.1.0 */
+export const MESSAGING_RESULT_ACK = "ack"
+/** `result` of a message rejected on purpose or requeued by an interrupted handler. @since 0.1.0 */
+export const MESSAGING_RESULT_NACK = "nack"
+/** `result` of a message whose handler failed (it is rejected or retried). @since 0.1.0 */
+export const MESSAGING_RESULT_ERROR = "error"
+/** `result` when the ack/nack itself failed (the broker or store never learnt the outcome). @since 0.1.0 */
+export const MESSAGING_RESULT_SETTLE_ERROR = "settle_error"
+/** `error.type` of a RabbitMQ publish the broker returned because no queue was bound (ours). @since 0.1.0 */
+export const MESSAGING_ERROR_UNROUTABLE = "unroutable"
+/** `error.type` of a send whose fiber was interrupted before the outcome was known (ours). @since 0.1.0 */
+export const MESSAGING_ERROR_INTERRUPTED = "interrupted"
+/** Semconv: messages a producer attempted to send, `error.type` on failure. @since 0.1.0 @category metrics */
+export const METRIC_MESSAGING_CLIENT_SENT_MESSAGES = "messaging.client.sent.messages"
+/** Semconv: messages delivered to a consumer. @since 0.1.0 @category metrics */
+export const METRIC_MESSAGING_CLIENT_CONSUMED_MESSAGES = "messaging.client.consumed.messages"
+/** Semconv: duration of send operations (until the broker confirmed), seconds. @since 0.1.0 @category metrics */
+export const METRIC_MESSAGING_CLIENT_OPERATION_DURATION = "messaging.client.operation.duration"
+/** Semconv: duration of processing a message (or a batch), seconds, by `result` (ours). @since 0.1.0 @category metrics */
+export const METRIC_MESSAGING_PROCESS_DURATION = "messaging.process.duration"
+/** Messages being processed now, per destination (ours). @since 0.1.0 @category metrics */
+export const METRIC_MESSAGING_PROCESS_ACTIVE = "messaging.process.active"
+/** Span name prefix of producers: `send {destination}`. @since 0.1.0 @category spans */
+export const SPAN_MESSAGING_SEND = "send"
+/** Span name prefix of consumers: `process {destination}`. @since 0.1.0 @category spans */
+export const SPAN_MESSAGING_PROCESS = "process"
 // (end queue)
 
 // --- cdc (names used by @effect-telemetry/cdc) ---

@@ -1,0 +1,237 @@
+import { Instrument, Propagation, Semconv, Tracing } from "@effect-telemetry/core"
+import { errorTypeOf } from "@effect-telemetry/core/internal/tracer"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import type * as Tracer from "effect/Tracer"
+
+/** @internal */
+export const sentMessages = Instrument.counter({
+  name: Semconv.METRIC_MESSAGING_CLIENT_SENT_MESSAGES,
+  unit: "{message}",
+  description: "Messages a producer attempted to send, with error.type when the send failed."
+})
+
+/** @internal */
+export const consumedMessages = Instrument.counter({
+  name: Semconv.METRIC_MESSAGING_CLIENT_CONSUMED_MESSAGES,
+  unit: "{message}",
+  description: "Messages delivered to a consumer handler (redeliveries included)."
+})
+
+/** @internal */
+export const operationDuration = Instrument.histogram({
+  name: Semconv.METRIC_MESSAGING_CLIENT_OPERATION_DURATION,
+  unit: "s",
+  description: "Duration of send operations, until the store accepted or the broker confirmed the message."
+})
+
+/** @internal */
+export const processDuration = Instrument.histogram({
+  name: Semconv.METRIC_MESSAGING_PROCESS_DURATION,
+  unit: "s",
+  description: "Duration of processing a message or a batch, settlement included, by result (ack, nack, error, settle_error)."
+})
+
+/** @internal */
+export const active = Instrument.upDownCounter({
+  name: Semconv.METRIC_MESSAGING_PROCESS_ACTIVE,
+  unit: "{message}",
+  description: "Messages being processed now, per destination."
+})
+
+/** @internal */
+export type Result = "ack" | "nack" | "error" | "settle_error"
+
+/** Where a message goes or comes from: the attributes every metric carries. @internal */
+export interface Destination {
+  readonly system: string
+  readonly destination: string
+  readonly operationName: string
+}
+
+const metricAttributes = (d: Destination, operationType: string): Record<string, string> => ({
+  [Semconv.ATTR_MESSAGING_SYSTEM]: d.system,
+  [Semconv.ATTR_MESSAGING_DESTINATION_NAME]: d.destination,
+  [Semconv.ATTR_MESSAGING_OPERATION_NAME]: d.operationName,
+  [Semconv.ATTR_MESSAGING_OPERATION_TYPE]: operationType
+})
+
+const spanAttributes = (
+  d: Destination,
+  operationType: string,
+  messageId: string | undefined,
+  extra: Record<string, unknown> | undefined
+): Record<string, unknown> => ({
+  ...extra,
+  ...metricAttributes(d, operationType),
+  ...(messageId !== undefined && messageId !== "" ? { [Semconv.ATTR_MESSAGING_MESSAGE_ID]: messageId } : {})
+})
+
+/** `error.type` of a failed exit: the failure's class, else the defect's. @internal */
+export const errorTypeOfCause = (cause: Cause.Cause<unknown>): string => {
+  if (Cause.isInterruptedOnly(cause)) return Semconv.MESSAGING_ERROR_INTERRUPTED
+  const failure = Cause.failureOption(cause)
+  return errorTypeOf(Option.isSome(failure) ? failure.value : Option.getOrUndefined(Cause.dieOption(cause)))
+}
+
+/** @internal */
+export interface SendOptions<E> extends Destination {
+  readonly messageId?: string | undefined
+  readonly attributes?: Record<string, unknown> | undefined
+  /** Classifies a failure for `error.type` (default: the error's `_tag` or class). */
+  readonly errorType?: ((error: E) => string) | undefined
+}
+
+/**
+ * A `send {destination}` Producer span around `publish`, which receives the carrier to put in
+ * the message; `sent.messages` counts every attempt, failed and interrupted ones included.
+ *
+ * @internal
+ */
+export const send = <A, E, R>(
+  options: SendOptions<E>,
+  publish: (carrier: Record<string, string>) => Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R> =>
+  Effect.withSpan(
+    Effect.flatMap(Propagation.injectCurrent, (carrier) =>
+      Effect.suspend(() => {
+        const start = performance.now()
+        return Effect.onExit(publish(carrier), (exit) =>
+          Effect.suspend(() => {
+            const attributes = metricAttributes(options, "send")
+            let errorType: string | undefined
+            if (Exit.isFailure(exit)) {
+              const failure = Cause.failureOption(exit.cause)
+              errorType = Option.isSome(failure) && options.errorType !== undefined
+                ? options.errorType(failure.value)
+                : errorTypeOfCause(exit.cause)
+              attributes[Semconv.ATTR_ERROR_TYPE] = errorType
+            }
+            sentMessages.unsafeAdd(1, attributes)
+            operationDuration.unsafeRecord((performance.now() - start) / 1000, attributes)
+            return errorType === undefined || Exit.isInterrupted(exit)
+              ? Effect.void
+              : Effect.annotateCurrentSpan(Semconv.ATTR_ERROR_TYPE, errorType)
+          }))
+      })),
+    `${Semconv.SPAN_MESSAGING_SEND} ${options.destination}`,
+    { kind: "producer", attributes: spanAttributes(options, "send", options.messageId, options.attributes) }
+  )
+
+/** @internal */
+export interface ProcessOptions<E> extends Destination {
+  readonly messageId?: string | undefined
+  readonly attributes?: Record<string, unknown> | undefined
+  /** The producer's context (parent of the span); none: a root Consumer span. */
+  readonly parent: Option.Option<Tracer.AnySpan>
+  /** Batch: the context of each message, as span links. */
+  readonly links?: ReadonlyArray<Tracer.AnySpan> | undefined
+  /** Messages processed together (1 unless a batch). */
+  readonly count?: number | undefined
+  /** A failure that is a deliberate rejection, not an error (result `nack`, span not Error). */
+  readonly isNack?: ((error: E) => boolean) | undefined
+  readonly settleErrorType?: ((error: unknown) => string) | undefined
+}
+
+const resultOf = <A, E>(exit: Exit.Exit<A, E>, isNack: ((error: E) => boolean) | undefined): Result => {
+  if (Exit.isSuccess(exit)) return "ack"
+  if (Cause.isInterruptedOnly(exit.cause)) return "nack"
+  const failure = Cause.failureOption(exit.cause)
+  return Option.isSome(failure) && isNack !== undefined && isNack(failure.value) ? "nack" : "error"
+}
+
+/**
+ * A `process {destination}` Consumer span over handling a message and settling it.
+ *
+ * The handler runs interruptibly; the settle call and the accounting do not, so whatever ends
+ * the handler (success, failure, defect, interruption), the message is settled once, one
+ * `process.duration` point is recorded and `process.active` returns. A failed settle call wins
+ * over the handler's exit: its cause is the result and the span is Error.
+ *
+ * @internal
+ */
+export const process = <A, E, R, E2, R2>(
+  options: ProcessOptions<E>,
+  handle: Effect.Effect<A, E, R>,
+  settle: (exit: Exit.Exit<A, E>) => Effect.Effect<void, E2, R2>
+): Effect.Effect<A, E | E2, R | R2> => {
+  const count = options.count ?? 1
+  const activeAttributes = {
+    [Semconv.ATTR_MESSAGING_SYSTEM]: options.system,
+    [Semconv.ATTR_MESSAGING_DESTINATION_NAME]: options.destination
+  }
+  const body = Effect.uninterruptibleMask((restore) =>
+    Effect.gen(function*() {
+      const span = yield* Effect.currentSpan.pipe(Effect.option)
+      const start = performance.now()
+      consumedMessages.unsafeAdd(count, metricAttributes(options, "process"))
+      const exit = yield* Effect.exit(restore(handle))
+      const settleExit = yield* Effect.exit(settle(exit))
+      const settleFailed = Exit.isFailure(settleExit)
+      const result: Result = settleFailed ? "settle_error" : resultOf(exit, options.isNack)
+      const attributes: Record<string, string> = { ...metricAttributes(options, "process"), [Semconv.ATTR_RESULT]: result }
+      if (Exit.isFailure(settleExit)) {
+        const failure = Cause.failureOption(settleExit.cause)
+        attributes[Semconv.ATTR_ERROR_TYPE] = Option.isSome(failure) && options.settleErrorType !== undefined
+          ? options.settleErrorType(failure.value)
+          : errorTypeOfCause(settleExit.cause)
+      } else if (result === "error" && Exit.isFailure(exit)) {
+        attributes[Semconv.ATTR_ERROR_TYPE] = errorTypeOfCause(exit.cause)
+      }
+      processDuration.unsafeRecord((performance.now() - start) / 1000, attributes)
+      if (Option.isSome(span)) {
+        span.value.attribute(Semconv.ATTR_RESULT, result)
+        if (settleFailed) {
+          span.value.attribute(Semconv.ATTR_ERROR_TYPE, attributes[Semconv.ATTR_ERROR_TYPE])
+          Tracing.setSpanStatus(span.value, {
+            code: "error",
+            message: Cause.pretty((settleExit as Exit.Failure<void, E2>).cause).split("\n")[0]
+          })
+        } else if (result === "nack" && Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)) {
+          // A deliberate rejection is the handler's decision, not a failure of the consumer.
+          Tracing.setSpanStatus(span.value, { code: "unset" })
+        }
+      }
+      if (Exit.isFailure(settleExit)) return yield* Effect.failCause(settleExit.cause)
+      return yield* exit
+    }).pipe(
+      // Around the accounting, so even a defect in it cannot leave the in-flight count up.
+      (accounted) =>
+        Effect.zipRight(
+          Effect.sync(() => active.unsafeAdd(count, activeAttributes)),
+          Effect.ensuring(accounted, Effect.sync(() => active.unsafeAdd(-count, activeAttributes)))
+        )
+    )
+  )
+  const links = (options.links ?? []).map((span): Tracer.SpanLink => ({ _tag: "SpanLink", span, attributes: {} }))
+  const spanOptions = {
+    kind: "consumer" as const,
+    attributes: {
+      ...spanAttributes(options, "process", options.messageId, options.attributes),
+      ...(options.count !== undefined && options.links !== undefined
+        ? { [Semconv.ATTR_MESSAGING_BATCH_MESSAGE_COUNT]: count }
+        : {})
+    },
+    links
+  }
+  const name = `${Semconv.SPAN_MESSAGING_PROCESS} ${options.destination}`
+  return Option.match(options.parent, {
+    // No context in the message: a root span, never a child of whatever span started the consumer.
+    onNone: () => Effect.withSpan(body, name, { ...spanOptions, root: true }),
+    onSome: (parent) => Effect.withSpan(body, name, { ...spanOptions, parent })
+  })
+}
+
+/** Header values as a carrier: strings kept, buffers decoded, anything else dropped. @internal */
+export const carrierOf = (headers: Record<string, unknown> | undefined): Record<string, string> => {
+  const carrier: Record<string, string> = {}
+  if (headers === undefined || headers === null || typeof headers !== "object") return carrier
+  for (const key of Object.keys(headers)) {
+    const value = headers[key]
+    if (typeof value === "string") carrier[key.toLowerCase()] = value
+    else if (value instanceof Uint8Array) carrier[key.toLowerCase()] = Buffer.from(value).toString("utf8")
+  }
+  return carrier
+}

@@ -1,0 +1,260 @@
+import * as PersistedQueue from "@effect/experimental/PersistedQueue"
+import * as PersistedQueueRedis from "@effect/experimental/PersistedQueue/Redis"
+import { TestTelemetry } from "@effect-telemetry/testing"
+import { describe, expect, it } from "@effect/vitest"
+import * as Data from "effect/Data"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import { Redis } from "ioredis"
+import { PersistedQueueTelemetry } from "../src/index.js"
+import { redisUnavailable, redisUrl, unique } from "./services.js"
+
+const Order = Schema.Struct({ id: Schema.String, amount: Schema.Number })
+
+class PaymentDeclined extends Data.TaggedError("PaymentDeclined")<{}> {}
+
+const redisOptions = () => {
+  const url = new URL(redisUrl)
+  return {
+    host: url.hostname,
+    port: url.port === "" ? 6379 : Number(url.port),
+    username: url.username === "" ? undefined : decodeURIComponent(url.username),
+    password: url.password === "" ? undefined : decodeURIComponent(url.password),
+    db: url.pathname.length > 1 ? Number(url.pathname.slice(1)) : undefined
+  }
+}
+
+/** A plain ioredis client for fixtures, closed (and the test's keys deleted) with the scope. */
+const redisFixture = (prefix: string) =>
+  Effect.acquireRelease(
+    Effect.sync(() => new Redis(redisOptions())),
+    (redis) =>
+      Effect.promise(async () => {
+        const keys = await redis.keys(`${prefix}*`)
+        if (keys.length > 0) await redis.del(...keys)
+        await redis.quit()
+      })
+  )
+
+const stores = [
+  { store: "memory", unavailable: undefined, layer: (_prefix: string) => PersistedQueue.layerStoreMemory },
+  {
+    store: "redis",
+    unavailable: redisUnavailable,
+    layer: (prefix: string) =>
+      PersistedQueueRedis.layerStore({ ...redisOptions(), prefix, pollInterval: "20 millis" }) as Layer.Layer<
+        PersistedQueue.PersistedQueueStore
+      >
+  }
+] as const
+
+const system = "effect_persisted_queue"
+
+const base = (name: string, operation: "send" | "process") => ({
+  "messaging.system": system,
+  "messaging.destination.name": name,
+  "messaging.operation.type": operation,
+  "messaging.operation.name": operation === "send" ? "offer" : "take"
+})
+
+const processCount = (name: string, attributes: Record<string, string>) =>
+  Effect.map(
+    TestTelemetry.metricPoint("messaging.process.duration", { ...base(name, "process"), ...attributes }),
+    (point) => (point.value as { count: number }).count
+  )
+
+const inFlight = (name: string) =>
+  TestTelemetry.metricValue("messaging.process.active", { "messaging.system": system, "messaging.destination.name": name })
+
+for (const { layer: storeLayer, store, unavailable } of stores) {
+  describe.skipIf(unavailable !== undefined)(`PersistedQueueTelemetry (${store} store)`, () => {
+    const prefix = unique(`pq_${store}`) + ":"
+    const env = () =>
+      Layer.mergeAll(
+        PersistedQueueTelemetry.layer.pipe(Layer.provideMerge(storeLayer(prefix))),
+        TestTelemetry.layer()
+      )
+
+    it.scopedLive("an offer in a server span and a take in another fiber are one trace: send, then process as its child", () =>
+      Effect.gen(function*() {
+        if (store === "redis") yield* redisFixture(prefix)
+        const name = unique("orders")
+        const queue = yield* PersistedQueue.make({ name, schema: Order })
+        const received = yield* Deferred.make<{ readonly id: string; readonly amount: number }>()
+        // Forked before the request span exists: the consumer fiber has no span of its own.
+        const consumer = yield* queue.take((order) =>
+          Effect.void.pipe(Effect.withSpan("charge card"), Effect.zipRight(Deferred.succeed(received, order)))
+        ).pipe(Effect.fork)
+        const id = yield* queue.offer({ id: "o-1", amount: 3 }).pipe(Effect.withSpan("POST /orders", { kind: "server" }))
+        yield* Fiber.join(consumer)
+        expect(yield* Deferred.await(received)).toEqual({ id: "o-1", amount: 3 })
+
+        const server = yield* TestTelemetry.spanNamed("POST /orders")
+        const send = yield* TestTelemetry.spanNamed(`send ${name}`)
+        const processed = yield* TestTelemetry.spanNamed(`process ${name}`)
+        const charge = yield* TestTelemetry.spanNamed("charge card")
+        expect(TestTelemetry.kindOf(send)).toBe("producer")
+        expect(TestTelemetry.kindOf(processed)).toBe("consumer")
+        expect(TestTelemetry.parentSpanId(send)).toBe(server.spanContext().spanId)
+        expect(TestTelemetry.parentSpanId(processed)).toBe(send.spanContext().spanId)
+        expect(TestTelemetry.parentSpanId(charge)).toBe(processed.spanContext().spanId)
+        const traceIds = new Set([server, send, processed, charge].map(TestTelemetry.traceId))
+        expect(traceIds.size).toBe(1)
+        expect(send.attributes).toEqual({ ...base(name, "send"), "messaging.message.id": id })
+        expect(processed.attributes).toEqual({
+          ...base(name, "process"),
+          "messaging.message.id": id,
+          "effect.messaging.delivery.attempt": 1,
+          result: "ack"
+        })
+        expect(TestTelemetry.statusOf(processed)).toBe("unset")
+
+        expect(yield* TestTelemetry.metricValue("messaging.client.sent.messages", base(name, "send"))).toBe(1)
+        expect(yield* TestTelemetry.metricValue("messaging.client.consumed.messages", base(name, "process"))).toBe(1)
+        expect(yield* processCount(name, { result: "ack" })).toBe(1)
+        expect(yield* inFlight(name)).toBe(0)
+        expect(
+          yield* TestTelemetry.prometheusValue("messaging_client_sent_messages_total", {
+            messaging_system: system,
+            messaging_destination_name: name,
+            messaging_operation_type: "send",
+            messaging_operation_name: "offer"
+          })
+        ).toBe(1)
+      }).pipe(Effect.provide(env())))
+
+    it.scopedLive("a failed handler is retried: result error then ack, both process spans continue the producer's trace", () =>
+      Effect.gen(function*() {
+        if (store === "redis") yield* redisFixture(prefix)
+        const name = unique("retry")
+        const queue = yield* PersistedQueue.make({ name, schema: Order })
+        yield* queue.offer({ id: "o-2", amount: 5 }).pipe(Effect.withSpan("POST /orders", { kind: "server" }))
+        let calls = 0
+        const handler = () => Effect.suspend(() => (++calls === 1 ? Effect.fail(new PaymentDeclined()) : Effect.void))
+        const first = yield* queue.take(handler).pipe(Effect.exit)
+        expect(Exit.isFailure(first)).toBe(true)
+        yield* queue.take(handler)
+
+        const send = yield* TestTelemetry.spanNamed(`send ${name}`)
+        const runs = yield* TestTelemetry.spansNamed(`process ${name}`)
+        expect(runs.map((s) => s.attributes["effect.messaging.delivery.attempt"])).toEqual([1, 2])
+        expect(runs.map((s) => TestTelemetry.parentSpanId(s))).toEqual([send.spanContext().spanId, send.spanContext().spanId])
+        expect(runs.map(TestTelemetry.statusOf)).toEqual(["error", "unset"])
+        expect(runs[0]!.attributes["error.type"]).toBe("PaymentDeclined")
+        expect(runs.map((s) => s.attributes.result)).toEqual(["error", "ack"])
+
+        expect(yield* TestTelemetry.metricValue("messaging.client.consumed.messages", base(name, "process"))).toBe(2)
+        expect(yield* processCount(name, { result: "error", "error.type": "PaymentDeclined" })).toBe(1)
+        expect(yield* processCount(name, { result: "ack" })).toBe(1)
+        expect(yield* inFlight(name)).toBe(0)
+      }).pipe(Effect.provide(env())))
+
+    it.scopedLive("an element offered without the envelope is processed in a root Consumer span with the messaging attributes", () =>
+      Effect.gen(function*() {
+        if (store === "redis") yield* redisFixture(prefix)
+        const name = unique("legacy")
+        const rawStore = yield* PersistedQueue.PersistedQueueStore
+        yield* rawStore.offer({ name, id: "legacy-1", element: { id: "o-3", amount: 1 }, isCustomId: true })
+        const queue = yield* PersistedQueue.make({ name, schema: Order })
+        const got = yield* queue.take((order) => Effect.succeed(order)).pipe(Effect.withSpan("consumer loop"))
+        expect(got).toEqual({ id: "o-3", amount: 1 })
+
+        const processed = yield* TestTelemetry.spanNamed(`process ${name}`)
+        expect(TestTelemetry.parentSpanId(processed)).toBeUndefined()
+        expect(TestTelemetry.kindOf(processed)).toBe("consumer")
+        expect(processed.attributes).toMatchObject({ ...base(name, "process"), "messaging.message.id": "legacy-1" })
+        expect(yield* processCount(name, { result: "ack" })).toBe(1)
+      }).pipe(Effect.provide(env())))
+
+    it.scopedLive("an interrupted handler requeues the element: result nack, span Unset, in-flight back to 0", () =>
+      Effect.gen(function*() {
+        if (store === "redis") yield* redisFixture(prefix)
+        const name = unique("interrupt")
+        const queue = yield* PersistedQueue.make({ name, schema: Order })
+        const id = yield* queue.offer({ id: "o-4", amount: 2 })
+        const started = yield* Deferred.make<void>()
+        const fiber = yield* queue.take(() => Deferred.succeed(started, undefined).pipe(Effect.zipRight(Effect.never))).pipe(
+          Effect.fork
+        )
+        yield* Deferred.await(started)
+        expect(yield* inFlight(name)).toBe(1)
+        yield* Fiber.interrupt(fiber)
+        expect(yield* inFlight(name)).toBe(0)
+        expect(yield* processCount(name, { result: "nack" })).toBe(1)
+        const interrupted = yield* TestTelemetry.spanNamed(`process ${name}`)
+        expect(TestTelemetry.statusOf(interrupted)).toBe("unset")
+        expect(interrupted.attributes["effect.interrupted"]).toBe(true)
+
+        const again = yield* queue.take((_, meta) => Effect.succeed(meta))
+        expect(again).toEqual({ id, attempts: 0 })
+      }).pipe(Effect.provide(env())))
+
+    it.scopedLive("an offer that cannot be encoded is counted as a failed send with error.type", () =>
+      Effect.gen(function*() {
+        if (store === "redis") yield* redisFixture(prefix)
+        const name = unique("badoffer")
+        const queue = yield* PersistedQueue.make({ name, schema: Order })
+        const exit = yield* queue.offer({ id: "o-5", amount: "lots" } as any).pipe(Effect.exit)
+        expect(Exit.isFailure(exit)).toBe(true)
+        const send = yield* TestTelemetry.spanNamed(`send ${name}`)
+        expect(TestTelemetry.statusOf(send)).toBe("error")
+        expect(send.attributes["error.type"]).toBe("ParseError")
+        expect(
+          yield* TestTelemetry.metricValue("messaging.client.sent.messages", { ...base(name, "send"), "error.type": "ParseError" })
+        ).toBe(1)
+      }).pipe(Effect.provide(env())))
+  })
+}
+
+describe.skipIf(redisUnavailable !== undefined)("PersistedQueueTelemetry (Redis failures)", () => {
+  const prefix = unique("pq_fail") + ":"
+  const env = () =>
+    Layer.mergeAll(
+      PersistedQueueTelemetry.layer.pipe(
+        Layer.provideMerge(PersistedQueueRedis.layerStore({ ...redisOptions(), prefix, pollInterval: "20 millis" }))
+      ),
+      TestTelemetry.layer()
+    )
+
+  it.scopedLive("a store that refuses the offer is a failed send with the store's error type", () =>
+    Effect.gen(function*() {
+      const redis = yield* redisFixture(prefix)
+      const name = unique("refused")
+      // The queue key holds a string: Redis answers WRONGTYPE to the push.
+      yield* Effect.promise(() => redis.set(`${prefix}${name}`, "not a list"))
+      const queue = yield* PersistedQueue.make({ name, schema: Order })
+      const exit = yield* queue.offer({ id: "o-6", amount: 1 }).pipe(Effect.exit)
+      expect(Exit.isFailure(exit)).toBe(true)
+      expect(
+        yield* TestTelemetry.metricValue("messaging.client.sent.messages", {
+          ...base(name, "send"),
+          "error.type": "PersistedQueueError"
+        })
+      ).toBe(1)
+      expect(TestTelemetry.statusOf(yield* TestTelemetry.spanNamed(`send ${name}`))).toBe("error")
+    }).pipe(Effect.provide(env())))
+
+  it.scopedLive("a completion Redis rejects is result settle_error, an Error span, and in-flight back to 0", () =>
+    Effect.gen(function*() {
+      const redis = yield* redisFixture(prefix)
+      const name = unique("settle")
+      const queue = yield* PersistedQueue.make({ name, schema: Order })
+      yield* queue.offer({ id: "o-7", amount: 1 }).pipe(Effect.withSpan("POST /orders", { kind: "server" }))
+      // While the handler runs, the pending hash becomes a string: the completion's HDEL fails.
+      const exit = yield* queue.take(() =>
+        Effect.promise(() => redis.del(`${prefix}${name}:pending`).then(() => redis.set(`${prefix}${name}:pending`, "x")))
+      ).pipe(Effect.exit)
+      expect(Exit.isFailure(exit)).toBe(true)
+
+      const processed = yield* TestTelemetry.spanNamed(`process ${name}`)
+      expect(TestTelemetry.statusOf(processed)).toBe("error")
+      expect(processed.attributes.result).toBe("settle_error")
+      expect(processed.attributes["error.type"]).toBe("ReplyError")
+      expect(yield* processCount(name, { result: "settle_error", "error.type": "ReplyError" })).toBe(1)
+      expect(yield* inFlight(name)).toBe(0)
+    }).pipe(Effect.provide(env())))
+})
