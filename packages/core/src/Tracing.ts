@@ -122,7 +122,21 @@ export interface ProviderOptions {
   readonly exporter?: SpanExporter | undefined
   /** Export each span as it ends instead of batching (tests). */
   readonly simple?: boolean | undefined
+  /** Processors added next to the exporter's, outside delivery accounting (an in-process viewer). */
+  readonly spanProcessors?: ReadonlyArray<SpanProcessor> | undefined
 }
+
+/**
+ * Span processors `layer` adds to the provider next to the exporter's; a layer providing them
+ * (the trace viewer) is provided to the Tracer layer. Default: none.
+ *
+ * @since 0.1.0
+ * @category references
+ */
+export class ExtraSpanProcessors extends Context.Reference<ExtraSpanProcessors>()(
+  "@effect-telemetry/core/Tracing/ExtraSpanProcessors",
+  { defaultValue: (): ReadonlyArray<SpanProcessor> => [] }
+) {}
 
 /** @since 0.1.0 @category models */
 export interface Provider {
@@ -154,6 +168,7 @@ export const makeProvider = (options: ProviderOptions): Provider => {
       })
     spanProcessors.push(new Delivery.AccountingSpanProcessor(processor, accounting))
   }
+  if (options.spanProcessors !== undefined) spanProcessors.push(...options.spanProcessors)
   const provider = new BasicTracerProvider({
     resource: options.resource,
     sampler: makeSampler(config),
@@ -241,8 +256,9 @@ export const layer: Layer.Layer<SpanDeliveryTag, never, TelemetryConfigTag | Res
       stats: Effect.succeed({ ended: 0, dropped: 0, handed: 0, exported: 0, failed: 0, lastError: undefined })
     }
     if (config.disabled) return Layer.succeed(SpanDeliveryTag, empty)
+    const spanProcessors = yield* ExtraSpanProcessors
     const provider = yield* Effect.acquireRelease(
-      Effect.sync(() => makeProvider({ config, resource })),
+      Effect.sync(() => makeProvider({ config, resource, spanProcessors })),
       (provider) => shutdown(provider, config.shutdownTimeoutMillis)
     )
     return Layer.merge(
