@@ -236,7 +236,7 @@ describe.skipIf(unavailable !== undefined)("SqlTelemetry (real Postgres)", () =>
       expect(span.attributes["effect.interrupted"]).toBe(true)
     }).pipe(Effect.provide(instrumented())))
 
-  it.scopedLive("layerPg instruments code that asks for PgClient as well as SqlClient", () =>
+  it.scopedLive("layerPg instruments code that asks for PgClient as well as SqlClient, notify included", () =>
     Effect.gen(function*() {
       const pg = yield* PgClient.PgClient
       const sql = yield* SqlClient.SqlClient
@@ -245,6 +245,19 @@ describe.skipIf(unavailable !== undefined)("SqlTelemetry (real Postgres)", () =>
       expect(pg.config.url).toBeDefined()
       expect(yield* operations({ "db.operation.name": "SELECT", result: "ok" })).toBe(1)
       yield* TestTelemetry.spanNamed("SELECT")
+      // NOTIFY bypasses statements in PgClient; it is still one operation, payload unrecorded.
+      // (@effect/sql-pg 0.53.0 sends `NOTIFY chan, $1`, which Postgres rejects with 42601:
+      // the instrumentation must report that as the error it is.)
+      const exit = yield* Effect.exit(pg.notify("sqltel_channel", "payload-s3cr3t"))
+      expect(
+        yield* Exit.isSuccess(exit)
+          ? operations({ "db.operation.name": "NOTIFY", result: "ok" })
+          : operations({ "db.operation.name": "NOTIFY", "error.type": "42601", result: "error" })
+      ).toBe(1)
+      const notify = yield* TestTelemetry.spanNamed("NOTIFY")
+      expect(TestTelemetry.statusOf(notify)).toBe(Exit.isSuccess(exit) ? "unset" : "error")
+      expect(notify.attributes["db.query.text"]).toBe(`NOTIFY "sqltel_channel", $1`)
+      expect(yield* allAttributeText).not.toContain("payload-s3cr3t")
     }).pipe(Effect.provide(Layer.mergeAll(SqlTelemetry.layerPg.pipe(Layer.provide(pgLayer())), TestTelemetry.layer()))))
 })
 

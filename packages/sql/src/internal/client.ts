@@ -108,14 +108,16 @@ interface Prepared {
   readonly metricAttributes: Record<string, string | number>
 }
 
-const prepare = (target: Target, statement: Statement.Statement<unknown>, withoutTransform: boolean): Prepared => {
-  let sql: string | undefined
+const compiled = (statement: Statement.Statement<unknown>, withoutTransform: boolean) => (): string | undefined => {
   try {
-    sql = statement.compile(withoutTransform)[0]
+    return statement.compile(withoutTransform)[0]
   } catch {
     // The library raises the same error when it compiles; the statement is still counted.
-    sql = undefined
+    return undefined
   }
+}
+
+const prepare = (target: Target, sql: string | undefined): Prepared => {
   const info = sql === undefined ? undefined : queryInfo(sql)
   const metricAttributes: Record<string, string | number> = { ...target.metricAttributes }
   const spanAttributes: Record<string, unknown> = { ...target.spanAttributes }
@@ -158,12 +160,11 @@ const silenced = Effect.withTracerEnabled(false)
 
 const runEffect = <A>(
   target: Target,
-  statement: Statement.Statement<unknown>,
-  withoutTransform: boolean,
+  sql: () => string | undefined,
   run: Effect.Effect<A, SqlError>
 ): Effect.Effect<A, SqlError> =>
   Effect.suspend(() => {
-    const prepared = prepare(target, statement, withoutTransform)
+    const prepared = prepare(target, sql())
     const timed = (span: Tracer.Span | undefined) => {
       const started = performance.now()
       return Effect.onExit(silenced(run), (exit) =>
@@ -187,7 +188,7 @@ const runStream = <A>(
   stream: Stream.Stream<A, SqlError>
 ): Stream.Stream<A, SqlError> =>
   Stream.unwrapScoped(Effect.gen(function*() {
-    const prepared = prepare(target, statement, false)
+    const prepared = prepare(target, compiled(statement, false)())
     const span = target.options.spans
       ? yield* Effect.makeSpanScoped(prepared.name, {
         kind: "client",
@@ -216,7 +217,7 @@ const instrumentStatement = <A>(target: Target, statement: Statement.Statement<A
   // the statement runs; composing it into another statement still sees the original segments.
   const self = statement as unknown as Statement.Statement<unknown>
   const run = <X>(withoutTransform: boolean, effect: () => Effect.Effect<X, SqlError>) =>
-    runEffect(target, self, withoutTransform, Effect.suspend(effect))
+    runEffect(target, compiled(self, withoutTransform), Effect.suspend(effect))
   return Object.create(statement, {
     commit: { value: () => run(false, () => statement) },
     raw: { get: () => run(true, () => statement.raw) },
@@ -281,5 +282,15 @@ export const make = <C extends SqlClient.SqlClient>(client: C, options: Options)
     }
   }) as unknown as C
   ;(instrumented as { safe: unknown }).safe = instrumented
+  // PgClient's NOTIFY goes to the pool directly, not through a statement.
+  const notify = (client as { readonly notify?: unknown }).notify
+  if (typeof notify === "function") {
+    ;(instrumented as unknown as { notify: unknown }).notify = (channel: string, payload: string) =>
+      runEffect(
+        target,
+        () => `NOTIFY "${String(channel).replace(/"/g, "\"\"")}", $1`,
+        Effect.suspend(() => notify.call(client, channel, payload) as Effect.Effect<void, SqlError>)
+      )
+  }
   return instrumented
 }
