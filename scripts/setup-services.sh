@@ -5,6 +5,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 bash "$here/install-prometheus.sh"
+bash "$here/install-chromium.sh"
 if [ -f "$here/cdc-postgres-setup.sh" ]; then
   bash "$here/cdc-postgres-setup.sh"
 fi
