@@ -78,7 +78,10 @@ const getter: OtelApi.TextMapGetter<Carrier> = {
   keys: (carrier) => Object.keys(carrier),
   get: (carrier, key) => {
     const value = carrier[key] ?? carrier[key.toLowerCase()]
-    return value as string | Array<string> | undefined
+    // Repeated fields are one comma-joined field (RFC 9110 5.3), as Node's own headers are: the
+    // SDK would otherwise keep the first of two traceparents, where the W3C test suite expects
+    // a duplicated traceparent to start a new trace. List headers (tracestate, baggage) merge.
+    return typeof value === "string" || value === undefined ? value : value.join(",")
   }
 }
 
