@@ -99,7 +99,9 @@ export const extract = (carrier: Carrier): Option.Option<EffectTracer.ExternalSp
   return Option.some(makeExternalSpan({
     traceId: spanContext.traceId,
     spanId: spanContext.spanId,
-    traceFlags: spanContext.traceFlags,
+    // Only the sampled bit is defined; the SDK would re-inject other bits as three hex digits
+    // ("0a0"), a traceparent every downstream service rejects. W3C: unused flags MUST be zero.
+    traceFlags: spanContext.traceFlags & OtelApi.TraceFlags.SAMPLED,
     traceState: spanContext.traceState
   }))
 }
