@@ -1,0 +1,272 @@
+/**
+ * HTTP server overhead: one server process per variant and round, pinned to CPU 0 when
+ * `taskset` exists; autocannon and the OTLP sink run here, on the other CPUs, over loopback.
+ *
+ * Per round and variant: start the server, warm it up, then load it for the round's duration
+ * while (for our telemetry) scraping `/metrics` every second. Recorded: requests/s, p99
+ * latency, and the server's CPU time per request (from /proc), which is what "overhead" means
+ * once the server is saturated on one core.
+ */
+import { OtlpReceiver } from "@effect-telemetry/testing"
+import autocannon from "autocannon"
+import { spawn } from "node:child_process"
+import type { ChildProcess } from "node:child_process"
+import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs"
+import * as net from "node:net"
+import { fileURLToPath } from "node:url"
+import { alternate, canPin, fmt, median, ratio } from "./lib/stats.js"
+import type { Table } from "./lib/stats.js"
+
+const variants = ["off", "platform-native", "effect-otel", "ours", "ours-unsampled"] as const
+type Variant = (typeof variants)[number]
+
+const labels: Record<Variant, string> = {
+  off: "Effect HttpRouter, telemetry off (baseline)",
+  "platform-native": "platform tracer + Effect native tracer (no export)",
+  "effect-otel": "platform tracer + @effect/opentelemetry + OTLP export",
+  ours: "ours: span, 4 metrics, propagation, OTLP traces+metrics, /metrics scraped 1/s",
+  "ours-unsampled": "ours, sampled out (OTEL_TRACES_SAMPLER=always_off), metrics kept"
+}
+
+const serverScript = fileURLToPath(new URL("./http/server.ts", import.meta.url))
+
+const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const port = (server.address() as net.AddressInfo).port
+      server.close(() => resolve(port))
+    })
+  })
+
+const sleep = (millis: number) => new Promise((resolve) => setTimeout(resolve, millis))
+
+/** User + system CPU seconds of a process, from /proc (Linux); NaN elsewhere. */
+const cpuSeconds = (pid: number): number => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+    // utime and stime are fields 14 and 15 of the full line, in clock ticks (100/s on Linux).
+    return (Number(fields[11]) + Number(fields[12])) / 100
+  } catch {
+    return Number.NaN
+  }
+}
+
+interface Started {
+  readonly child: ChildProcess
+  readonly port: number
+  readonly metricsPort: number
+}
+
+const startServer = async (variant: Variant, sinkUrl: string, profileDir?: string): Promise<Started> => {
+  const port = await freePort()
+  const metricsPort = await freePort()
+  const node = [...(profileDir !== undefined ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : []), "--import", "tsx", serverScript, variant, String(port)]
+  const [command, args] = canPin() ? ["taskset", ["-c", "0", process.execPath, ...node]] : [process.execPath, node]
+  const child = spawn(command, args as Array<string>, {
+    stdio: ["ignore", "ignore", "inherit"],
+    env: {
+      ...process.env,
+      OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl,
+      OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf",
+      OTEL_METRICS_EXPORTER: "otlp,prometheus",
+      OTEL_METRIC_EXPORT_INTERVAL: "5000",
+      OTEL_EXPORTER_PROMETHEUS_HOST: "127.0.0.1",
+      OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort),
+      OTEL_TRACES_SAMPLER: variant === "ours-unsampled" ? "always_off" : "parentbased_always_on"
+    }
+  })
+  const deadline = Date.now() + 60_000
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`server ${variant} exited with ${child.exitCode} before answering`)
+    try {
+      const response = await fetch(`http://127.0.0.1:${port}/users/1`)
+      await response.arrayBuffer()
+      if (response.status === 200) return { child, port, metricsPort }
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL")
+      throw new Error(`server ${variant} did not answer within 60 s`)
+    }
+    await sleep(100)
+  }
+}
+
+const stopServer = (child: ChildProcess): Promise<void> =>
+  new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve()
+    const timer = setTimeout(() => child.kill("SIGKILL"), 15_000)
+    child.once("exit", () => {
+      clearTimeout(timer)
+      resolve()
+    })
+    child.kill("SIGINT")
+  })
+
+interface Sample {
+  readonly rps: number
+  readonly p99: number
+  readonly cpuMicrosPerRequest: number
+  readonly requests: number
+  readonly errors: number
+  readonly scrapes: number
+}
+
+const measure = async (
+  variant: Variant,
+  sink: OtlpReceiver.StartedOtlpReceiver,
+  seconds: number,
+  connections: number,
+  profileDir?: string
+): Promise<Sample> => {
+  const server = await startServer(variant, sink.url, profileDir)
+  try {
+    const url = `http://127.0.0.1:${server.port}/users/42`
+    await autocannon({ url, connections, duration: Math.max(1, Math.round(seconds / 3)) })
+    const scrapeMetrics = variant === "ours" || variant === "ours-unsampled"
+    let scrapes = 0
+    const scraper = scrapeMetrics
+      ? setInterval(() => {
+        fetch(`http://127.0.0.1:${server.metricsPort}/metrics`).then((r) => r.text()).then(() => scrapes++, () => {})
+      }, 1000)
+      : undefined
+    const cpuBefore = cpuSeconds(server.child.pid!)
+    const result = await autocannon({ url, connections, duration: seconds })
+    const cpuAfter = cpuSeconds(server.child.pid!)
+    if (scraper !== undefined) clearInterval(scraper)
+    const requests = result.requests.total
+    return {
+      rps: result.requests.average,
+      p99: result.latency.p99,
+      cpuMicrosPerRequest: ((cpuAfter - cpuBefore) * 1e6) / requests,
+      requests,
+      errors: result.errors + result.timeouts + result.non2xx,
+      scrapes
+    }
+  } finally {
+    await stopServer(server.child)
+  }
+}
+
+/** Self time by function across a V8 CPU profile, the top entries, for the "where the cost goes" note. */
+const topFunctions = (profilePath: string, count: number): Array<{ name: string; share: number }> => {
+  const profile = JSON.parse(readFileSync(profilePath, "utf8")) as {
+    nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number } }>
+    samples: Array<number>
+  }
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]))
+  const self = new Map<string, number>()
+  for (const id of profile.samples) {
+    const frame = byId.get(id)!.callFrame
+    const file = frame.url.replace(/^.*node_modules\//, "").replace(/^.*\/packages\//, "packages/").replace(/^file:\/\//, "")
+    const key = `${frame.functionName || "(anonymous)"} ${file}:${frame.lineNumber + 1}`
+    self.set(key, (self.get(key) ?? 0) + 1)
+  }
+  const total = profile.samples.length
+  return [...self.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, count)
+    .map(([name, n]) => ({ name, share: n / total }))
+}
+
+/** Self time grouped by where the code lives: which library the cost belongs to. */
+const byArea = (profilePath: string): Array<{ area: string; share: number }> => {
+  const profile = JSON.parse(readFileSync(profilePath, "utf8")) as {
+    nodes: Array<{ id: number; callFrame: { functionName: string; url: string } }>
+    samples: Array<number>
+  }
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]))
+  const area = (url: string, fn: string) => {
+    if (url.includes("/packages/core/")) return "@effect-telemetry/core"
+    if (url.includes("/packages/http/")) return "@effect-telemetry/http"
+    const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)
+    if (m !== null) return m[1]!
+    if (url.startsWith("node:")) return "node internals"
+    if (url === "") return fn === "(garbage collector)" ? "GC" : fn === "(idle)" ? "idle" : `native ${fn}`
+    return "other"
+  }
+  const shares = new Map<string, number>()
+  for (const id of profile.samples) {
+    const frame = byId.get(id)!.callFrame
+    const key = area(frame.url, frame.functionName)
+    shares.set(key, (shares.get(key) ?? 0) + 1)
+  }
+  return [...shares.entries()].sort((a, b) => b[1] - a[1]).map(([a, n]) => ({ area: a, share: n / profile.samples.length }))
+}
+
+export const run = async (options: { readonly quick: boolean; readonly profile: boolean }): Promise<Array<Table>> => {
+  const seconds = options.quick ? 3 : 5
+  const rounds = 3
+  const connections = 32
+  const sink = await OtlpReceiver.start({ retain: false })
+  try {
+    const samples = await alternate(rounds, variants, async (variant, round) => {
+      const before = sink.spanCount()
+      const sample = await measure(variant, sink, seconds, connections)
+      const delivered = sink.spanCount() - before
+      console.error(
+        `  http round ${round + 1} ${variant.padEnd(16)} ${fmt(sample.rps)} req/s  p99 ${sample.p99} ms  ` +
+          `${fmt(sample.cpuMicrosPerRequest, 1)} µs CPU/req  errors ${sample.errors}  scrapes ${sample.scrapes}  spans received ${delivered}`
+      )
+      return sample as unknown as number
+    })
+    const typed = samples as unknown as Record<Variant, Array<Sample>>
+    const base = typed.off
+    const baseRps = median(base.map((s) => s.rps))
+    const baseCpu = median(base.map((s) => s.cpuMicrosPerRequest))
+    const rows = variants.map((variant) => {
+      const s = typed[variant]
+      const rps = median(s.map((x) => x.rps))
+      const cpu = median(s.map((x) => x.cpuMicrosPerRequest))
+      return [
+        labels[variant],
+        fmt(rps),
+        ratio(rps, baseRps),
+        fmt(median(s.map((x) => x.p99)), 0),
+        fmt(cpu, 1),
+        variant === "off" ? "0" : `${cpu - baseCpu >= 0 ? "+" : ""}${fmt(cpu - baseCpu, 1)}`,
+        String(s.reduce((n, x) => n + x.errors, 0))
+      ]
+    })
+    const tables: Array<Table> = [{
+      title: "HTTP server overhead",
+      header: ["variant", "req/s (median)", "vs baseline", "p99 ms", "server CPU µs/req", "overhead µs/req", "errors"],
+      rows,
+      notes: [
+        `${rounds} rounds × ${seconds} s per variant (after a warm-up), rotated order, medians; ${connections} connections over loopback; ` +
+          `server ${canPin() ? "pinned to CPU 0 with taskset, load generator and OTLP sink on the others" : "not pinned (taskset unavailable or one CPU)"}.`,
+        "OTLP export goes to @effect-telemetry/testing's OtlpReceiver (protobuf, decoded and counted, not retained); metrics exported every 5 s.",
+        "Plain node:http + @opentelemetry/instrumentation-http: skipped, the package is not installed (no dependency may be added)."
+      ]
+    }]
+    if (options.profile) tables.push(await profileOurs(sink, seconds, connections))
+    return tables
+  } finally {
+    await sink.close()
+  }
+}
+
+/** One extra run of our variant under `--cpu-prof`: where the server's CPU time goes. */
+const profileOurs = async (sink: OtlpReceiver.StartedOtlpReceiver, seconds: number, connections: number): Promise<Table> => {
+  const dir = fileURLToPath(new URL("./.profiles/", import.meta.url))
+  if (!existsSync(dir)) mkdirSync(dir, { recursive: true })
+  const before = new Set(readdirSync(dir))
+  await measure("ours", sink, seconds, connections, dir)
+  const file = readdirSync(dir).find((f) => f.endsWith(".cpuprofile") && !before.has(f))
+  if (file === undefined) return { title: "CPU profile of our server", header: ["note"], rows: [["no profile was written"]] }
+  const path = dir + file
+  return {
+    title: "Where our server's CPU goes (node --cpu-prof, self time)",
+    header: ["area or function", "share of samples"],
+    rows: [
+      ...byArea(path).slice(0, 12).map((a) => [a.area, `${(a.share * 100).toFixed(1)}%`]),
+      ["**top functions**", ""],
+      ...topFunctions(path, 20).map((f) => [`\`${f.name}\``, `${(f.share * 100).toFixed(1)}%`])
+    ],
+    notes: [`Profile: bench/.profiles/${file} (not committed).`]
+  }
+}

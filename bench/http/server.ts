@@ -1,0 +1,81 @@
+/**
+ * The benchmarked app, one variant per process so that no variant's background work (batch
+ * export, metric collection) runs beside another's measurement.
+ *
+ *   node --import tsx bench/http/server.ts <variant> <port>
+ *
+ * Every variant serves the same HttpRouter app (`GET /users/:id` answering a small JSON
+ * body); they differ only in the telemetry composed around it. Exporters read the standard
+ * `OTEL_*` variables the driver sets (a local OTLP sink, a Prometheus port).
+ */
+import { Telemetry } from "@effect-telemetry/core"
+import { HttpServerTelemetry } from "@effect-telemetry/http"
+import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
+import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto"
+import { BatchSpanProcessor } from "@opentelemetry/sdk-trace-base"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { createServer } from "node:http"
+
+export const variants = ["off", "platform-native", "effect-otel", "ours", "ours-unsampled"] as const
+export type Variant = (typeof variants)[number]
+
+const variant = process.argv[2] as Variant
+const port = Number(process.argv[3])
+if (!variants.includes(variant) || !Number.isInteger(port)) {
+  console.error(`usage: server.ts <${variants.join("|")}> <port>`)
+  process.exit(2)
+}
+
+const app = HttpRouter.empty.pipe(
+  HttpRouter.get(
+    "/users/:id",
+    Effect.map(HttpRouter.params, (params) => HttpServerResponse.unsafeJson({ id: params.id, name: "Ada" }))
+  )
+)
+
+const platform = NodeHttpServer.layer(createServer, { host: "127.0.0.1", port })
+
+const serve: Layer.Layer<never, never, never> = (() => {
+  switch (variant) {
+    case "off":
+      // The baseline: the router alone, the platform's own server span turned off.
+      return HttpServer.serve(app).pipe(
+        HttpMiddleware.withTracerDisabledWhen(() => true),
+        Layer.provide(platform),
+        Layer.orDie
+      )
+    case "platform-native":
+      // The platform's server span on Effect's built-in tracer, exported nowhere.
+      return HttpServer.serve(app).pipe(Layer.provide(platform), Layer.orDie)
+    case "effect-otel":
+      // The usual do-it-yourself stack: platform span, @effect/opentelemetry, OTLP batch export.
+      return HttpServer.serve(app).pipe(
+        Layer.provide(platform),
+        Layer.provide(NodeSdk.layer(() => ({
+          resource: { serviceName: "bench-effect-otel" },
+          spanProcessor: new BatchSpanProcessor(
+            new OTLPTraceExporter({ url: `${process.env.OTEL_EXPORTER_OTLP_ENDPOINT}/v1/traces` })
+          )
+        }))),
+        Layer.orDie
+      )
+    case "ours":
+    case "ours-unsampled":
+      // Our full telemetry; the unsampled variant differs only by OTEL_TRACES_SAMPLER=always_off.
+      return HttpServer.serve(app).pipe(
+        Layer.provide(HttpServerTelemetry.layer({ excludePaths: ["/metrics"] })),
+        Layer.provide(platform),
+        Layer.provide(Telemetry.layer({ serviceName: "bench-ours" })),
+        Layer.orDie
+      )
+  }
+})()
+
+NodeRuntime.runMain(Layer.launch(serve), { disablePrettyLogger: true })
