@@ -1,0 +1,430 @@
+import { Propagation, Semconv } from "@effect-telemetry/core"
+import type * as amqp from "amqplib"
+import { connect } from "amqplib"
+import * as Cause from "effect/Cause"
+import * as Chunk from "effect/Chunk"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
+import * as Mailbox from "effect/Mailbox"
+import * as Option from "effect/Option"
+import type * as Redacted from "effect/Redacted"
+import * as RedactedValue from "effect/Redacted"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as Messaging from "./messaging.js"
+
+/** @internal */
+export type Reason = "Connect" | "Channel" | "Publish" | "Nacked" | "Unroutable" | "Settle" | "Consume"
+
+/** @internal */
+export class RabbitMqError extends Data.TaggedError("RabbitMqError")<{
+  readonly reason: Reason
+  readonly message: string
+  /** The AMQP reply code when the broker closed the channel or connection (404, 406…). */
+  readonly replyCode?: number | undefined
+  /** The AMQP reply text name (`NOT_FOUND`, `PRECONDITION_FAILED`…). */
+  readonly replyText?: string | undefined
+  readonly cause?: unknown
+}> {}
+
+/** @internal */
+export class Nack extends Data.TaggedError("Nack")<{ readonly requeue: boolean }> {}
+
+/** `error.type` of a RabbitMQ failure: the AMQP reply name, else the reason. @internal */
+export const errorTypeOf = (error: unknown): string => {
+  if (error instanceof RabbitMqError) {
+    if (error.reason === "Unroutable") return Semconv.MESSAGING_ERROR_UNROUTABLE
+    return error.replyText ?? error.reason
+  }
+  return Messaging.errorTypeOfCause(Cause.fail(error))
+}
+
+const fromAmqp = (reason: Reason, message: string, cause: unknown): RabbitMqError => {
+  const code = typeof cause === "object" && cause !== null ? (cause as { code?: unknown }).code : undefined
+  const text = cause instanceof Error ? /\b\d{3} \(([A-Z-]+)\)/.exec(cause.message)?.[1] : undefined
+  return new RabbitMqError({
+    reason,
+    message: cause instanceof Error ? `${message}: ${cause.message}` : message,
+    replyCode: typeof code === "number" ? code : undefined,
+    replyText: text?.replace(/-/g, "_"),
+    cause
+  })
+}
+
+/** @internal */
+export interface Options {
+  readonly url: string | Redacted.Redacted<string>
+  readonly socketOptions?: Record<string, unknown> | undefined
+}
+
+/** @internal */
+export interface PublishOptions extends amqp.Options.Publish {}
+
+/** @internal */
+export interface RabbitMqService {
+  readonly connection: amqp.ChannelModel
+  readonly serverAddress: string
+  readonly serverPort: number
+  readonly publish: (
+    exchange: string,
+    routingKey: string,
+    content: Uint8Array | string,
+    options?: PublishOptions
+  ) => Effect.Effect<void, RabbitMqError>
+  readonly sendToQueue: (queue: string, content: Uint8Array | string, options?: PublishOptions) => Effect.Effect<void, RabbitMqError>
+  readonly withChannel: <A>(f: (channel: amqp.Channel) => PromiseLike<A>) => Effect.Effect<A, RabbitMqError>
+}
+
+/** @internal */
+export class RabbitMq extends Context.Tag("@effect-telemetry/queue/RabbitMq")<RabbitMq, RabbitMqService>() {}
+
+/** Host and port for `server.*`, never the credentials. @internal */
+export const serverOf = (url: string): { readonly address: string; readonly port: number } => {
+  try {
+    const parsed = new URL(url)
+    const tls = parsed.protocol === "amqps:"
+    return { address: parsed.hostname, port: parsed.port === "" ? (tls ? 5671 : 5672) : Number(parsed.port) }
+  } catch {
+    return { address: "unknown", port: 5672 }
+  }
+}
+
+const toBuffer = (content: Uint8Array | string): Buffer =>
+  typeof content === "string" ? Buffer.from(content, "utf8") : Buffer.from(content.buffer, content.byteOffset, content.byteLength)
+
+const closeQuietly = (closable: { close(): Promise<void> }) => Effect.promise(() => closable.close().catch(() => undefined))
+
+/** Connections this module is closing: their consumers end quietly instead of reporting an error. */
+const closing = new WeakSet<amqp.ChannelModel>()
+
+/** @internal */
+export const make = (options: Options): Effect.Effect<RabbitMqService, RabbitMqError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const url = RedactedValue.isRedacted(options.url) ? RedactedValue.value(options.url) : options.url
+    const server = serverOf(url)
+    const connection = yield* Effect.acquireRelease(
+      Effect.tryPromise({
+        try: () => connect(url, options.socketOptions),
+        // The URL may hold credentials: the message names the server only.
+        catch: (cause) => fromAmqp("Connect", `cannot connect to RabbitMQ at ${server.address}:${server.port}`, cause)
+      }),
+      (connection) => Effect.suspend(() => {
+        closing.add(connection)
+        return closeQuietly(connection)
+      })
+    )
+    // Without a listener an 'error' event would crash the process; the close that follows is what matters.
+    connection.on("error", () => undefined)
+
+    // One confirm channel for publishes, reopened after the broker closes it (a 404 on an exchange).
+    let current: amqp.ConfirmChannel | undefined
+    const serverErrors = new WeakMap<amqp.ConfirmChannel, unknown>()
+    const returned = new Set<string>()
+    const lock = yield* Effect.makeSemaphore(1)
+    const publisher = lock.withPermits(1)(Effect.suspend(() => {
+      if (current !== undefined) return Effect.succeed(current)
+      return Effect.tryPromise({
+        try: () => connection.createConfirmChannel(),
+        catch: (cause) => fromAmqp("Channel", "cannot open a confirm channel", cause)
+      }).pipe(Effect.tap((channel) =>
+        Effect.sync(() => {
+          current = channel
+          channel.on("error", (error) => serverErrors.set(channel, error))
+          channel.on("close", () => {
+            if (current === channel) current = undefined
+          })
+          // The broker returns an unroutable mandatory message before it confirms it.
+          channel.on("return", (message: amqp.Message) => {
+            const id = message.properties.messageId
+            if (typeof id === "string") returned.add(id)
+          })
+        })
+      ))
+    }))
+    yield* Effect.addFinalizer(() => Effect.suspend(() => (current === undefined ? Effect.void : closeQuietly(current))))
+
+    const confirm = (
+      channel: amqp.ConfirmChannel,
+      exchange: string,
+      routingKey: string,
+      content: Buffer,
+      publishOptions: amqp.Options.Publish & { readonly messageId: string }
+    ) =>
+      Effect.async<void, RabbitMqError>((resume) => {
+        try {
+          channel.publish(exchange, routingKey, content, publishOptions, (error) => {
+            if (error === null || error === undefined) {
+              if (returned.delete(publishOptions.messageId)) {
+                resume(Effect.fail(
+                  new RabbitMqError({
+                    reason: "Unroutable",
+                    message: `no queue is bound for routing key ${JSON.stringify(routingKey)} on exchange ${
+                      JSON.stringify(exchange)
+                    }`
+                  })
+                ))
+              } else resume(Effect.void)
+            } else if (error.message === "message nacked") {
+              resume(Effect.fail(new RabbitMqError({ reason: "Nacked", message: "the broker refused the message" })))
+            } else {
+              resume(Effect.fail(fromAmqp("Publish", "the channel closed before the broker confirmed", serverErrors.get(channel) ?? error)))
+            }
+          })
+        } catch (cause) {
+          resume(Effect.fail(fromAmqp("Publish", "cannot publish", serverErrors.get(channel) ?? cause)))
+        }
+      })
+
+    const publish: RabbitMqService["publish"] = (exchange, routingKey, content, publishOptions) =>
+      Effect.suspend(() => {
+        const messageId = publishOptions?.messageId ?? crypto.randomUUID()
+        const destination = exchange === "" ? routingKey : exchange
+        return Messaging.send(
+          {
+            system: Semconv.MESSAGING_SYSTEM_RABBITMQ,
+            destination,
+            operationName: "publish",
+            messageId,
+            errorType: errorTypeOf,
+            attributes: {
+              [Semconv.ATTR_MESSAGING_RABBITMQ_ROUTING_KEY]: routingKey,
+              [Semconv.ATTR_SERVER_ADDRESS]: server.address,
+              [Semconv.ATTR_SERVER_PORT]: server.port
+            }
+          },
+          (carrier) =>
+            Effect.flatMap(publisher, (channel) =>
+              confirm(channel, exchange, routingKey, toBuffer(content), {
+                mandatory: true,
+                ...publishOptions,
+                messageId,
+                // The span's context wins over a stale one the caller may have copied from another message.
+                headers: { ...publishOptions?.headers, ...carrier }
+              }))
+        )
+      })
+
+    const withChannel: RabbitMqService["withChannel"] = (f) =>
+      Effect.acquireUseRelease(
+        Effect.tryPromise({
+          try: () => connection.createChannel(),
+          catch: (cause) => fromAmqp("Channel", "cannot open a channel", cause)
+        }),
+        (channel) => {
+          let serverError: unknown
+          channel.on("error", (error) => (serverError = error))
+          return Effect.tryPromise({
+            try: () => f(channel),
+            catch: (cause) => fromAmqp("Channel", "channel operation failed", serverError ?? cause)
+          })
+        },
+        closeQuietly
+      )
+
+    return {
+      connection,
+      serverAddress: server.address,
+      serverPort: server.port,
+      publish,
+      sendToQueue: (queue, content, publishOptions) => publish("", queue, content, publishOptions),
+      withChannel
+    }
+  })
+
+/** @internal */
+export type RequeueOnFailure = "always" | "never" | "once"
+
+/** @internal */
+export interface ConsumeOptions {
+  readonly prefetch?: number | undefined
+  readonly concurrency?: number | undefined
+  readonly requeueOnFailure?: RequeueOnFailure | undefined
+}
+
+/** @internal */
+export interface BatchOptions {
+  readonly size: number
+  readonly within: Duration.DurationInput
+  readonly prefetch?: number | undefined
+  readonly requeueOnFailure?: RequeueOnFailure | undefined
+}
+
+const positive = (name: string, value: number | undefined, fallback: number): number => {
+  if (value === undefined) return fallback
+  if (!Number.isInteger(value) || value < 1) {
+    throw new TypeError(`effect-telemetry/queue: ${name} must be a positive integer, got ${String(value)}`)
+  }
+  return value
+}
+
+/** How the handler's exit settles the messages; throws when the channel is gone. */
+const settleAll = (
+  channel: amqp.Channel,
+  messages: ReadonlyArray<amqp.ConsumeMessage>,
+  exit: Exit.Exit<unknown, unknown>,
+  requeueOnFailure: RequeueOnFailure
+) =>
+  Effect.try({
+    try: () => {
+      if (Exit.isSuccess(exit)) {
+        for (const message of messages) channel.ack(message)
+        return
+      }
+      const failure = Cause.failureOption(exit.cause)
+      for (const message of messages) {
+        const requeue = Cause.isInterruptedOnly(exit.cause)
+          ? true // the consumer is stopping: the work was not done, someone else should do it
+          : Option.isSome(failure) && failure.value instanceof Nack
+          ? failure.value.requeue
+          : requeueOnFailure === "always" || (requeueOnFailure === "once" && !message.fields.redelivered)
+        channel.nack(message, false, requeue)
+      }
+    },
+    catch: (cause) => fromAmqp("Settle", "cannot settle the message: the channel is closed", cause)
+  })
+
+const consumer = <A, E, R>(
+  queue: string,
+  prefetch: number,
+  run: (
+    channel: amqp.Channel,
+    rabbit: RabbitMqService,
+    messages: Stream.Stream<amqp.ConsumeMessage, RabbitMqError>
+  ) => Effect.Effect<A, E, R>
+): Effect.Effect<Fiber.RuntimeFiber<A, E | RabbitMqError>, RabbitMqError, RabbitMq | R | Scope.Scope> =>
+  Effect.gen(function*() {
+    const rabbit = yield* RabbitMq
+    const channel = yield* Effect.acquireRelease(
+      Effect.tryPromise({
+        try: () => rabbit.connection.createChannel(),
+        catch: (cause) => fromAmqp("Channel", "cannot open a consumer channel", cause)
+      }),
+      closeQuietly
+    )
+    let serverError: unknown
+    const mailbox = yield* Mailbox.make<amqp.ConsumeMessage, RabbitMqError>()
+    channel.on("error", (error) => (serverError = error))
+    channel.on("close", () =>
+      mailbox.unsafeDone(closing.has(rabbit.connection) ? Exit.void : Exit.fail(
+        serverError === undefined
+          ? new RabbitMqError({ reason: "Consume", message: `the consumer channel of ${queue} closed` })
+          : fromAmqp("Consume", `the broker closed the consumer channel of ${queue}`, serverError)
+      )))
+    yield* Effect.tryPromise({
+      try: () => channel.prefetch(prefetch),
+      catch: (cause) => fromAmqp("Consume", "cannot set the prefetch", cause)
+    })
+    yield* Effect.tryPromise({
+      try: () =>
+        channel.consume(queue, (message) => {
+          if (message === null) {
+            mailbox.unsafeDone(Exit.fail(new RabbitMqError({ reason: "Consume", message: `the broker cancelled the consumer of ${queue}` })))
+          } else mailbox.unsafeOffer(message)
+        }, { noAck: false }),
+      catch: (cause) => fromAmqp("Consume", `cannot consume from ${queue}`, serverError ?? cause)
+    })
+    return yield* run(channel, rabbit, Mailbox.toStream(mailbox)).pipe(
+      Effect.tapErrorCause((cause) =>
+        Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logError(`RabbitMQ consumer of ${queue} stopped`, cause)
+      ),
+      Effect.forkScoped
+    )
+  })
+
+const processAttributes = (rabbit: RabbitMqService, message: amqp.ConsumeMessage): Record<string, unknown> => ({
+  [Semconv.ATTR_MESSAGING_RABBITMQ_ROUTING_KEY]: message.fields.routingKey,
+  [Semconv.ATTR_MESSAGING_RABBITMQ_DELIVERY_TAG]: message.fields.deliveryTag,
+  [Semconv.ATTR_MESSAGING_REDELIVERED]: message.fields.redelivered,
+  [Semconv.ATTR_SERVER_ADDRESS]: rabbit.serverAddress,
+  [Semconv.ATTR_SERVER_PORT]: rabbit.serverPort
+})
+
+const parentOf = (message: amqp.ConsumeMessage) =>
+  Propagation.extract(Messaging.carrierOf(message.properties.headers as Record<string, unknown> | undefined))
+
+const isNack = (error: unknown) => error instanceof Nack
+
+/** @internal */
+export const consume = <E, R>(
+  queue: string,
+  handler: (message: amqp.ConsumeMessage) => Effect.Effect<void, E, R>,
+  options?: ConsumeOptions
+): Effect.Effect<Fiber.RuntimeFiber<void, RabbitMqError>, RabbitMqError, RabbitMq | R | Scope.Scope> => {
+  const concurrency = positive("concurrency", options?.concurrency, 1)
+  const prefetch = positive("prefetch", options?.prefetch, Math.max(10, concurrency))
+  const requeueOnFailure = options?.requeueOnFailure ?? "once"
+  return consumer(queue, prefetch, (channel, rabbit, messages) =>
+    messages.pipe(
+      Stream.mapEffect(
+        (message) =>
+          Messaging.process(
+            {
+              system: Semconv.MESSAGING_SYSTEM_RABBITMQ,
+              destination: queue,
+              operationName: "consume",
+              messageId: message.properties.messageId,
+              parent: parentOf(message),
+              attributes: processAttributes(rabbit, message),
+              isNack,
+              settleErrorType: errorTypeOf
+            },
+            Effect.suspend(() => handler(message)),
+            (exit) => settleAll(channel, [message], exit, requeueOnFailure)
+          ).pipe(
+            // The span and metrics have the outcome; a failed handler must not stop the consumer.
+            Effect.catchAllCause((cause) =>
+              Cause.isInterruptedOnly(cause) || !Cause.isDie(cause) ? Effect.void : Effect.logWarning("RabbitMQ handler died", cause)
+            )
+          ),
+        { concurrency, unordered: true }
+      ),
+      Stream.runDrain
+    ))
+}
+
+/** @internal */
+export const consumeBatch = <E, R>(
+  queue: string,
+  handler: (messages: ReadonlyArray<amqp.ConsumeMessage>) => Effect.Effect<void, E, R>,
+  options: BatchOptions
+): Effect.Effect<Fiber.RuntimeFiber<void, RabbitMqError>, RabbitMqError, RabbitMq | R | Scope.Scope> => {
+  const size = positive("size", options.size, 1)
+  // Fewer unacknowledged messages than a batch would only ever fill batches by timeout.
+  const prefetch = positive("prefetch", options.prefetch, size)
+  const requeueOnFailure = options.requeueOnFailure ?? "once"
+  return consumer(queue, prefetch, (channel, rabbit, messages) =>
+    messages.pipe(
+      Stream.groupedWithin(size, options.within),
+      Stream.mapEffect((chunk) => {
+        const batch = Chunk.toReadonlyArray(chunk)
+        return Messaging.process(
+          {
+            system: Semconv.MESSAGING_SYSTEM_RABBITMQ,
+            destination: queue,
+            operationName: "consume",
+            // A batch has many producers: each is a link, none the parent.
+            parent: Option.none(),
+            links: batch.flatMap((message) => Option.toArray(parentOf(message))),
+            count: batch.length,
+            attributes: {
+              [Semconv.ATTR_SERVER_ADDRESS]: rabbit.serverAddress,
+              [Semconv.ATTR_SERVER_PORT]: rabbit.serverPort
+            },
+            isNack,
+            settleErrorType: errorTypeOf
+          },
+          Effect.suspend(() => handler(batch)),
+          (exit) => settleAll(channel, batch, exit, requeueOnFailure)
+        ).pipe(
+          Effect.catchAllCause((cause) =>
+            Cause.isInterruptedOnly(cause) || !Cause.isDie(cause) ? Effect.void : Effect.logWarning("RabbitMQ batch handler died", cause)
+          )
+        )
+      }),
+      Stream.runDrain
+    ))
+}

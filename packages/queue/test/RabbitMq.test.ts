@@ -1,0 +1,277 @@
+import { TestTelemetry } from "@effect-telemetry/testing"
+import { describe, expect, it } from "@effect/vitest"
+import * as ConfigProvider from "effect/ConfigProvider"
+import * as Config from "effect/Config"
+import * as Data from "effect/Data"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
+import * as Scope from "effect/Scope"
+import { RabbitMq } from "../src/index.js"
+import { amqpUnavailable, amqpUrl, unique } from "./services.js"
+
+class PaymentDeclined extends Data.TaggedError("PaymentDeclined")<{}> {}
+
+const env = () => Layer.mergeAll(RabbitMq.layer({ url: Redacted.make(amqpUrl) }), TestTelemetry.layer())
+
+const base = (destination: string, operation: "send" | "process") => ({
+  "messaging.system": "rabbitmq",
+  "messaging.destination.name": destination,
+  "messaging.operation.type": operation,
+  "messaging.operation.name": operation === "send" ? "publish" : "consume"
+})
+
+/** Retries until `effect` succeeds (spans and settlements land after the handler returns). */
+const eventually = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.retry(effect, Schedule.spaced("20 millis").pipe(Schedule.upTo("10 seconds")))
+
+const equalsEventually = <E, R>(effect: Effect.Effect<number, E, R>, expected: number) =>
+  eventually(Effect.filterOrFail(effect, (value) => value === expected, (value) => `got ${value}, want ${expected}`))
+
+const processCount = (queue: string, attributes: Record<string, string>) =>
+  Effect.map(
+    TestTelemetry.metricPoint("messaging.process.duration", { ...base(queue, "process"), ...attributes }),
+    (point) => (point.value as { count: number }).count
+  )
+
+const inFlight = (queue: string) =>
+  TestTelemetry.metricValue("messaging.process.active", { "messaging.system": "rabbitmq", "messaging.destination.name": queue })
+
+/** A fresh queue, deleted with the scope. */
+const tempQueue = (label: string, options?: Record<string, unknown>) =>
+  Effect.gen(function*() {
+    const rabbit = yield* RabbitMq.RabbitMq
+    const name = unique(label)
+    yield* Effect.acquireRelease(
+      rabbit.withChannel((channel) => channel.assertQueue(name, { durable: false, ...options })),
+      () => Effect.ignore(rabbit.withChannel((channel) => channel.deleteQueue(name)))
+    )
+    return name
+  })
+
+const messageCount = (queue: string) =>
+  Effect.flatMap(RabbitMq.RabbitMq, (rabbit) =>
+    rabbit.withChannel((channel) => channel.checkQueue(queue).then((q) => q.messageCount)))
+
+/** A second connection: the consumer side of the tests, as in another service. */
+const otherConnection = RabbitMq.make({ url: amqpUrl })
+
+describe.skipIf(amqpUnavailable !== undefined)("RabbitMq (real RabbitMQ)", () => {
+  it.live("a publish in a server span and a consumer on another connection are one trace: send, then process as its child", () =>
+    Effect.gen(function*() {
+      const rabbit = yield* RabbitMq.RabbitMq
+      const queue = yield* tempQueue("orders")
+      const consumerSide = yield* otherConnection
+      const received = yield* Deferred.make<string>()
+      yield* RabbitMq.consume(queue, (message) =>
+        Effect.void.pipe(
+          Effect.withSpan("charge card"),
+          Effect.zipRight(Deferred.succeed(received, message.content.toString()))
+        )).pipe(Effect.provideService(RabbitMq.RabbitMq, consumerSide))
+      yield* rabbit.sendToQueue(queue, "o-1", { messageId: "m-1" }).pipe(Effect.withSpan("POST /orders", { kind: "server" }))
+      expect(yield* Deferred.await(received)).toBe("o-1")
+
+      const processed = yield* eventually(TestTelemetry.spanNamed(`process ${queue}`))
+      const server = yield* TestTelemetry.spanNamed("POST /orders")
+      const send = yield* TestTelemetry.spanNamed(`send ${queue}`)
+      const charge = yield* TestTelemetry.spanNamed("charge card")
+      expect(TestTelemetry.kindOf(send)).toBe("producer")
+      expect(TestTelemetry.kindOf(processed)).toBe("consumer")
+      expect(TestTelemetry.parentSpanId(send)).toBe(server.spanContext().spanId)
+      expect(TestTelemetry.parentSpanId(processed)).toBe(send.spanContext().spanId)
+      expect(TestTelemetry.parentSpanId(charge)).toBe(processed.spanContext().spanId)
+      expect(new Set([server, send, processed, charge].map(TestTelemetry.traceId)).size).toBe(1)
+      const url = new URL(amqpUrl)
+      const serverAttributes = { "server.address": url.hostname, "server.port": url.port === "" ? 5672 : Number(url.port) }
+      expect(send.attributes).toEqual({
+        ...base(queue, "send"),
+        "messaging.message.id": "m-1",
+        "messaging.rabbitmq.destination.routing_key": queue,
+        ...serverAttributes
+      })
+      expect(processed.attributes).toMatchObject({
+        ...base(queue, "process"),
+        "messaging.message.id": "m-1",
+        "messaging.rabbitmq.destination.routing_key": queue,
+        "effect.messaging.redelivered": false,
+        result: "ack",
+        ...serverAttributes
+      })
+      expect(typeof processed.attributes["messaging.rabbitmq.message.delivery_tag"]).toBe("number")
+      expect(JSON.stringify([send.attributes, processed.attributes])).not.toContain(url.password || "guest:")
+
+      expect(yield* TestTelemetry.metricValue("messaging.client.sent.messages", base(queue, "send"))).toBe(1)
+      expect(yield* TestTelemetry.metricValue("messaging.client.consumed.messages", base(queue, "process"))).toBe(1)
+      expect(yield* processCount(queue, { result: "ack" })).toBe(1)
+      expect(yield* inFlight(queue)).toBe(0)
+      expect(
+        yield* TestTelemetry.prometheusValue("messaging_process_duration_seconds_count", {
+          messaging_system: "rabbitmq",
+          messaging_destination_name: queue,
+          messaging_operation_type: "process",
+          messaging_operation_name: "consume",
+          result: "ack"
+        })
+      ).toBe(1)
+    }).pipe(Effect.scoped, Effect.provide(env())))
+
+  it.live("a failed handler nacks, the broker redelivers, and both deliveries are counted in the producer's trace", () =>
+    Effect.gen(function*() {
+      const rabbit = yield* RabbitMq.RabbitMq
+      const queue = yield* tempQueue("redeliver")
+      let calls = 0
+      yield* RabbitMq.consume(queue, () => Effect.suspend(() => (++calls === 1 ? Effect.fail(new PaymentDeclined()) : Effect.void)))
+      yield* rabbit.sendToQueue(queue, "o-2").pipe(Effect.withSpan("POST /orders", { kind: "server" }))
+
+      yield* equalsEventually(processCount(queue, { result: "ack" }), 1)
+      expect(yield* processCount(queue, { result: "error", "error.type": "PaymentDeclined" })).toBe(1)
+      expect(yield* TestTelemetry.metricValue("messaging.client.consumed.messages", base(queue, "process"))).toBe(2)
+      expect(yield* inFlight(queue)).toBe(0)
+      const send = yield* TestTelemetry.spanNamed(`send ${queue}`)
+      const runs = yield* eventually(
+        Effect.filterOrFail(TestTelemetry.spansNamed(`process ${queue}`), (spans) => spans.length === 2, () => "waiting")
+      )
+      expect(runs.map((s) => s.attributes["effect.messaging.redelivered"])).toEqual([false, true])
+      expect(runs.map(TestTelemetry.statusOf)).toEqual(["error", "unset"])
+      expect(runs.every((s) => TestTelemetry.parentSpanId(s) === send.spanContext().spanId)).toBe(true)
+    }).pipe(Effect.scoped, Effect.provide(env())))
+
+  it.live("a message that keeps failing is requeued once, then rejected (requeueOnFailure: once)", () =>
+    Effect.gen(function*() {
+      const rabbit = yield* RabbitMq.RabbitMq
+      const queue = yield* tempQueue("poison")
+      yield* RabbitMq.consume(queue, () => Effect.fail(new PaymentDeclined()))
+      yield* rabbit.sendToQueue(queue, "poison")
+      yield* equalsEventually(processCount(queue, { result: "error", "error.type": "PaymentDeclined" }), 2)
+      // Nothing comes back a third time.
+      yield* Effect.sleep("300 millis")
+      expect(yield* TestTelemetry.metricValue("messaging.client.consumed.messages", base(queue, "process"))).toBe(2)
+      expect(yield* messageCount(queue)).toBe(0)
+      expect(yield* inFlight(queue)).toBe(0)
+    }).pipe(Effect.scoped, Effect.provide(env())))
+
+  it.live("a handler failing with Nack dead-letters the message: result nack, span not Error", () =>
+    Effect.gen(function*() {
+      const rabbit = yield* RabbitMq.RabbitMq
+      const deadLetters = yield* tempQueue("dlq")
+      const queue = yield* tempQueue("rejecting", {
+        arguments: { "x-dead-letter-exchange": "", "x-dead-letter-routing-key": deadLetters }
+      })
+      yield* RabbitMq.consume(queue, () => Effect.fail(new RabbitMq.Nack({ requeue: false })))
+      yield* rabbit.sendToQueue(queue, "unwanted")
+      yield* equalsEventually(processCount(queue, { result: "nack" }), 1)
+      const processed = yield* eventually(TestTelemetry.spanNamed(`process ${queue}`))
+      expect(TestTelemetry.statusOf(processed)).toBe("unset")
+      expect(processed.attributes["error.type"]).toBeUndefined()
+      yield* equalsEventually(messageCount(deadLetters), 1)
+      expect(yield* inFlight(queue)).toBe(0)
+    }).pipe(Effect.scoped, Effect.provide(env())))
+
+  it.live("a publish the broker refuses or cannot route fails, is an Error span and counted with error.type", () =>
+    Effect.gen(function*() {
+      const rabbit = yield* RabbitMq.RabbitMq
+      const missingExchange = unique("no_such_exchange")
+      const refused = yield* rabbit.publish(missingExchange, "key", "x").pipe(Effect.flip)
+      expect(refused.replyCode).toBe(404)
+      expect(refused.replyText).toBe("NOT_FOUND")
+      const missingQueue = unique("no_such_queue")
+      const unroutable = yield* rabbit.sendToQueue(missingQueue, "x").pipe(Effect.flip)
+      expect(unroutable.reason).toBe("Unroutable")
+      // The publisher channel the 404 closed is reopened for the next publish.
+      const queue = yield* tempQueue("after_failure")
+      yield* rabbit.sendToQueue(queue, "ok")
+
+      expect(
+        yield* TestTelemetry.metricValue("messaging.client.sent.messages", { ...base(missingExchange, "send"), "error.type": "NOT_FOUND" })
+      ).toBe(1)
+      expect(
+        yield* TestTelemetry.metricValue("messaging.client.sent.messages", { ...base(missingQueue, "send"), "error.type": "unroutable" })
+      ).toBe(1)
+      expect(yield* TestTelemetry.metricValue("messaging.client.sent.messages", base(queue, "send"))).toBe(1)
+      const failedSend = yield* TestTelemetry.spanNamed(`send ${missingQueue}`)
+      expect(TestTelemetry.statusOf(failedSend)).toBe("error")
+      expect(failedSend.attributes["error.type"]).toBe("unroutable")
+      expect(yield* messageCount(queue)).toBe(1)
+    }).pipe(Effect.scoped, Effect.provide(env())))
+
+  it.live("an ack on a connection that closed under the handler is result settle_error, and in-flight returns to 0", () =>
+    Effect.gen(function*() {
+      const rabbit = yield* RabbitMq.RabbitMq
+      const queue = yield* tempQueue("settle")
+      const consumerSide = yield* otherConnection
+      yield* RabbitMq.consume(queue, () => Effect.promise(() => consumerSide.connection.close())).pipe(
+        Effect.provideService(RabbitMq.RabbitMq, consumerSide)
+      )
+      yield* rabbit.sendToQueue(queue, "o-3")
+      yield* equalsEventually(processCount(queue, { result: "settle_error", "error.type": "Settle" }), 1)
+      const processed = yield* eventually(TestTelemetry.spanNamed(`process ${queue}`))
+      expect(TestTelemetry.statusOf(processed)).toBe("error")
+      expect(processed.attributes.result).toBe("settle_error")
+      expect(yield* inFlight(queue)).toBe(0)
+      // The broker never saw the ack: the message is still there.
+      yield* equalsEventually(messageCount(queue), 1)
+    }).pipe(Effect.scoped, Effect.provide(env())))
+
+  it.live("closing the consumer's scope interrupts the handler: requeued, result nack, in-flight back to 0", () =>
+    Effect.gen(function*() {
+      const rabbit = yield* RabbitMq.RabbitMq
+      const queue = yield* tempQueue("interrupt")
+      const scope = yield* Scope.make()
+      const started = yield* Deferred.make<void>()
+      yield* RabbitMq.consume(queue, () => Deferred.succeed(started, undefined).pipe(Effect.zipRight(Effect.never))).pipe(
+        Scope.extend(scope)
+      )
+      yield* rabbit.sendToQueue(queue, "o-4")
+      yield* Deferred.await(started)
+      expect(yield* inFlight(queue)).toBe(1)
+      yield* Scope.close(scope, Exit.void)
+      expect(yield* inFlight(queue)).toBe(0)
+      expect(yield* processCount(queue, { result: "nack" })).toBe(1)
+      const processed = yield* TestTelemetry.spanNamed(`process ${queue}`)
+      expect(TestTelemetry.statusOf(processed)).toBe("unset")
+      expect(processed.attributes["effect.interrupted"]).toBe(true)
+      yield* equalsEventually(messageCount(queue), 1)
+    }).pipe(Effect.scoped, Effect.provide(env())))
+
+  it.live("a batch is one root process span linked to each message's producer", () =>
+    Effect.gen(function*() {
+      const rabbit = yield* RabbitMq.RabbitMq
+      const queue = yield* tempQueue("batch")
+      const sizes: Array<number> = []
+      yield* RabbitMq.consumeBatch(queue, (messages) => Effect.sync(() => sizes.push(messages.length)), {
+        size: 3,
+        within: "5 seconds"
+      })
+      for (const n of [1, 2, 3]) {
+        yield* rabbit.sendToQueue(queue, `o-${n}`).pipe(Effect.withSpan(`request ${n}`, { kind: "server" }))
+      }
+      yield* equalsEventually(processCount(queue, { result: "ack" }), 1)
+      expect(sizes).toEqual([3])
+      const batch = yield* eventually(TestTelemetry.spanNamed(`process ${queue}`))
+      expect(TestTelemetry.parentSpanId(batch)).toBeUndefined()
+      expect(batch.attributes["messaging.batch.message_count"]).toBe(3)
+      const sends = yield* TestTelemetry.spansNamed(`send ${queue}`)
+      expect(batch.links.map((link) => link.context.spanId).sort()).toEqual(sends.map((s) => s.spanContext().spanId).sort())
+      expect(yield* TestTelemetry.metricValue("messaging.client.consumed.messages", base(queue, "process"))).toBe(3)
+      expect(yield* inFlight(queue)).toBe(0)
+      yield* equalsEventually(messageCount(queue), 0)
+    }).pipe(Effect.scoped, Effect.provide(env())))
+
+  it.live("layerConfig reads the URL from Config; a connection failure names the server, never the credentials", () =>
+    Effect.gen(function*() {
+      const configured = yield* Effect.scoped(
+        Effect.map(RabbitMq.RabbitMq, (rabbit) => rabbit.serverPort).pipe(
+          Effect.provide(RabbitMq.layerConfig({ url: Config.redacted("AMQP_URL") })),
+          Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["AMQP_URL", amqpUrl]])))
+        )
+      )
+      expect(configured).toBe(new URL(amqpUrl).port === "" ? 5672 : Number(new URL(amqpUrl).port))
+      const error = yield* RabbitMq.make({ url: "amqp://alice:s3cret@127.0.0.1:1" }).pipe(Effect.scoped, Effect.flip)
+      expect(error.reason).toBe("Connect")
+      expect(error.message).toContain("127.0.0.1:1")
+      expect(error.message).not.toContain("s3cret")
+    }).pipe(Effect.scoped, Effect.provide(TestTelemetry.layer())))
+})
