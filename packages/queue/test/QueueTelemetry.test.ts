@@ -1,0 +1,135 @@
+import { Propagation } from "@effect-telemetry/core"
+import { TestTelemetry } from "@effect-telemetry/testing"
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Queue from "effect/Queue"
+import { execFileSync } from "node:child_process"
+import { mkdtempSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { QueueTelemetry } from "../src/index.js"
+
+/** A message of a broker this package does not cover: a body and headers. */
+interface Message {
+  readonly body: string
+  readonly headers: Record<string, string>
+}
+
+const destination = { system: "inproc", destination: "jobs" } as const
+
+const promtoolCheck = (text: string): { status: number; output: string } => {
+  const file = join(mkdtempSync(join(tmpdir(), "promtool-queue-")), "metrics.txt")
+  writeFileSync(file, text)
+  try {
+    const output = execFileSync("sh", ["-c", `promtool check metrics < "${file}"`], { encoding: "utf8", stdio: "pipe" })
+    return { status: 0, output: output.trim() }
+  } catch (error: any) {
+    if (/not found/.test(String(error.stderr))) {
+      throw new Error("promtool is not installed: run scripts/install-prometheus.sh")
+    }
+    return { status: error.status ?? 1, output: `${error.stdout ?? ""}${error.stderr ?? ""}`.trim() }
+  }
+}
+
+describe("QueueTelemetry", () => {
+  it.live("send and process over any transport: the carrier the producer sends is the consumer's parent", () =>
+    Effect.gen(function*() {
+      const transport = yield* Queue.unbounded<Message>()
+      const settled: Array<string> = []
+      const consumer = yield* Effect.fork(
+        Effect.flatMap(Queue.take(transport), (message) =>
+          QueueTelemetry.process(
+            { ...destination, operationName: "receive", carrier: message.headers },
+            Effect.succeed(message.body.length),
+            (exit) => Effect.sync(() => settled.push(Exit.isSuccess(exit) ? "ack" : "nack"))
+          ))
+      )
+      yield* QueueTelemetry.send(
+        { ...destination, operationName: "put", messageId: "j-1" },
+        (headers) => Queue.offer(transport, { body: "resize", headers })
+      ).pipe(Effect.withSpan("request", { kind: "server" }))
+      expect(yield* Fiber.join(consumer)).toBe(6)
+      expect(settled).toEqual(["ack"])
+
+      const send = yield* TestTelemetry.spanNamed("send jobs")
+      const processed = yield* TestTelemetry.spanNamed("process jobs")
+      expect(TestTelemetry.parentSpanId(processed)).toBe(send.spanContext().spanId)
+      expect(TestTelemetry.traceId(processed)).toBe(TestTelemetry.traceId(send))
+      const sendAttributes = {
+        "messaging.system": "inproc",
+        "messaging.destination.name": "jobs",
+        "messaging.operation.name": "put",
+        "messaging.operation.type": "send"
+      }
+      expect(yield* TestTelemetry.metricValue("messaging.client.sent.messages", sendAttributes)).toBe(1)
+      const sendDuration = yield* TestTelemetry.metricPoint("messaging.client.operation.duration", sendAttributes)
+      expect((sendDuration.value as { count: number }).count).toBe(1)
+    }).pipe(Effect.provide(TestTelemetry.layer())))
+
+  it.live("an unsampled producer keeps the consumer unsampled while both are still counted", () =>
+    Effect.gen(function*() {
+      const transport = yield* Queue.unbounded<Message>()
+      const consumer = yield* Effect.fork(
+        Effect.flatMap(Queue.take(transport), (message) =>
+          QueueTelemetry.process(
+            { ...destination, operationName: "receive", carrier: message.headers },
+            Effect.void,
+            () => Effect.void
+          ))
+      )
+      const unsampledCaller = { traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00" }
+      yield* QueueTelemetry.send({ ...destination, operationName: "put" }, (headers) =>
+        Queue.offer(transport, { body: "x", headers })).pipe(Propagation.withParentFrom(unsampledCaller))
+      yield* Fiber.join(consumer)
+      expect(yield* TestTelemetry.spans).toEqual([])
+      expect(
+        yield* TestTelemetry.metricValue("messaging.client.consumed.messages", {
+          "messaging.system": "inproc",
+          "messaging.destination.name": "jobs",
+          "messaging.operation.name": "receive",
+          "messaging.operation.type": "process"
+        })
+      ).toBe(1)
+    }).pipe(Effect.provide(TestTelemetry.layer({ sampler: "parentbased_always_on" }))))
+
+  it.live("a settle that dies is result settle_error with the defect's type; the handler's value is not returned", () =>
+    Effect.gen(function*() {
+      const exit = yield* QueueTelemetry.process(
+        { ...destination, operationName: "receive" },
+        Effect.succeed("done"),
+        () => Effect.die(new RangeError("lost connection"))
+      ).pipe(Effect.exit)
+      expect(Exit.isFailure(exit)).toBe(true)
+      const processed = yield* TestTelemetry.spanNamed("process jobs")
+      expect(TestTelemetry.parentSpanId(processed)).toBeUndefined()
+      expect(TestTelemetry.statusOf(processed)).toBe("error")
+      const point = yield* TestTelemetry.metricPoint("messaging.process.duration", {
+        "messaging.system": "inproc",
+        "messaging.destination.name": "jobs",
+        "messaging.operation.name": "receive",
+        "messaging.operation.type": "process",
+        result: "settle_error",
+        "error.type": "RangeError"
+      })
+      expect((point.value as { count: number }).count).toBe(1)
+      expect(yield* TestTelemetry.metricValue("messaging.process.active", { "messaging.system": "inproc", "messaging.destination.name": "jobs" }))
+        .toBe(0)
+    }).pipe(Effect.provide(TestTelemetry.layer())))
+
+  it.live("the messaging metrics are exposed with their Prometheus types and pass promtool", () =>
+    Effect.gen(function*() {
+      yield* QueueTelemetry.send({ ...destination, operationName: "put" }, () => Effect.void)
+      yield* QueueTelemetry.send({ ...destination, operationName: "put" }, () => Effect.fail("refused"))
+        .pipe(Effect.ignore)
+      yield* QueueTelemetry.process({ ...destination, operationName: "receive" }, Effect.void, () => Effect.void)
+      const text = yield* TestTelemetry.scrape()
+      expect(text).toContain("# TYPE messaging_client_sent_messages_total counter")
+      expect(text).toContain("# TYPE messaging_client_consumed_messages_total counter")
+      expect(text).toContain("# TYPE messaging_client_operation_duration_seconds histogram")
+      expect(text).toContain("# TYPE messaging_process_duration_seconds histogram")
+      expect(text).toContain("# TYPE messaging_process_active gauge")
+      expect(promtoolCheck(text)).toEqual({ status: 0, output: "" })
+    }).pipe(Effect.provide(TestTelemetry.layer())))
+})
