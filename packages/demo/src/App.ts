@@ -1,0 +1,139 @@
+/**
+ * The demo as one Layer, so the tests can start it in process on a free port.
+ *
+ * @since 0.1.0
+ */
+import { Telemetry, TelemetryConfig } from "@effect-telemetry/core"
+import { CommandTelemetry, ProcessTelemetry } from "@effect-telemetry/process"
+import { HttpServerTelemetry } from "@effect-telemetry/http"
+import { KvTelemetry, RedisKeyValueStore } from "@effect-telemetry/kv"
+import { SqlTelemetry } from "@effect-telemetry/sql"
+import { WorkflowTelemetry } from "@effect-telemetry/workflow"
+import { Cdc, CdcChange } from "@effect-telemetry/cdc"
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as KeyValueStore from "@effect/platform/KeyValueStore"
+import { NodeHttpServer } from "@effect/platform-node"
+import { PgClient } from "@effect/sql-pg"
+import * as WorkflowEngine from "@effect/workflow/WorkflowEngine"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
+import { createServer } from "node:http"
+import * as Database from "./Database.js"
+import * as DemoConfig from "./DemoConfig.js"
+import * as Http from "./Http.js"
+import * as OrderEvents from "./OrderEvents.js"
+import * as Orders from "./Orders.js"
+
+/** @since 0.1.0 @category models */
+export interface Options {
+  /** Telemetry overrides (tests pass in-memory friendly ones). */
+  readonly telemetry?: TelemetryConfig.Overrides | undefined
+  /** Print where to look once started. Default true. */
+  readonly banner?: boolean | undefined
+}
+
+// The demo's defaults when the environment says nothing: Prometheus on, OTLP only when an
+// endpoint is configured. Anything set in the environment wins.
+const demoDefaults = (): TelemetryConfig.Overrides => {
+  const env = process.env
+  const otlp = env.OTEL_EXPORTER_OTLP_ENDPOINT !== undefined || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT !== undefined
+  return {
+    serviceName: env.OTEL_SERVICE_NAME ?? "effect-telemetry-demo",
+    ...(env.OTEL_METRICS_EXPORTER === undefined ? { metricsExporters: otlp ? ["prometheus", "otlp"] : ["prometheus"] } : {}),
+    ...(env.OTEL_TRACES_EXPORTER === undefined ? { tracesExporter: otlp ? "otlp" : "none" } : {})
+  }
+}
+
+const SqlLive = Layer.unwrapEffect(Effect.map(Database.DatabaseUrl, ({ url }) =>
+  SqlTelemetry.layer.pipe(Layer.provide(PgClient.layer({ url: Redacted.make(url) })))
+))
+
+const KvLive = Layer.unwrapEffect(Effect.map(DemoConfig.DemoConfigTag, (config) =>
+  KvTelemetry.layerWith({ namespace: "orders" }).pipe(
+    Layer.provide(
+      Option.match(config.redisUrl, {
+        onNone: () => KeyValueStore.layerMemory,
+        onSome: (url) => Layer.orDie(RedisKeyValueStore.layer({ url, prefix: "effect-telemetry-demo:" }))
+      })
+    )
+  )
+))
+
+const WorkflowLive = Orders.FulfilmentLive.pipe(
+  Layer.provideMerge(WorkflowTelemetry.layer.pipe(Layer.provide(WorkflowEngine.layerMemory)))
+)
+
+const HttpLive = Layer.unwrapEffect(Effect.map(DemoConfig.DemoConfigTag, (config) =>
+  HttpServer.serve(Http.router).pipe(
+    Layer.provide(HttpServerTelemetry.layer({ excludePaths: ["/health", "/metrics", /^\/traces/] })),
+    // NodeHttpServer.layer brings Node's CommandExecutor; the handlers get the traced one over it.
+    Layer.provide(CommandTelemetry.layer),
+    Layer.provideMerge(NodeHttpServer.layer(createServer, { port: config.port, host: config.host }))
+  )
+))
+
+// Background work: the order-event consumer, a CDC consumer of the orders table, and a
+// scheduled report, each a named process with its own span.
+const WorkersLive = Layer.scopedDiscard(Effect.gen(function*() {
+  const { url } = yield* Database.DatabaseUrl
+  yield* Orders.migrate
+  yield* OrderEvents.consume((order) => Orders.Fulfilment.execute({ id: order.id }, { discard: true })).pipe(
+    ProcessTelemetry.forkScoped("order-consumer")
+  )
+  yield* Cdc.run(
+    { connectionString: Redacted.make(url), slot: "demo_orders", publication: "demo_orders", tables: ["demo_orders"] },
+    (transaction) =>
+      Effect.forEach(transaction.changes, (change) =>
+        CdcChange.$is("Insert")(change) ? Effect.logDebug(`cdc: order ${String(change.new["id"])} inserted`) : Effect.void)
+  ).pipe(Effect.retry(Schedule.spaced("1 second")), ProcessTelemetry.forkScoped("cdc-consumer"))
+  yield* Orders.countByStatus().pipe(
+    Effect.tap((rows) => Effect.logDebug(`orders by status: ${JSON.stringify(rows)}`)),
+    ProcessTelemetry.repeat("order-report", Schedule.spaced("15 seconds")),
+    Effect.forkScoped
+  )
+}))
+
+const Banner = Layer.effectDiscard(Effect.gen(function*() {
+  const config = yield* DemoConfig.DemoConfigTag
+  const database = yield* Database.DatabaseUrl
+  const telemetry = yield* TelemetryConfig.TelemetryConfigTag
+  const server = yield* HttpServer.HttpServer
+  const address = server.address._tag === "TcpAddress" ? `http://${server.address.hostname}:${server.address.port}` : "?"
+  const lines = [
+    `effect-telemetry demo listening on ${address}`,
+    `  database   ${database.embedded ? "embedded Postgres (wal_level=logical)" : "DATABASE_URL"}`,
+    `  kv         ${Option.isSome(config.redisUrl) ? "Redis (REDIS_URL)" : "in memory"}`,
+    `  queue      ${Option.isSome(config.amqpUrl) ? "RabbitMQ (AMQP_URL)" : "in memory"}`,
+    `  traces     ${telemetry.tracesExporter === "otlp" ? telemetry.otlpTraces.url : telemetry.tracesExporter}` +
+    `${config.traceView ? `; trace view at ${address}/traces` : ""}`,
+    `  metrics    ${address}/metrics` +
+    (telemetry.metricsExporters.includes("prometheus")
+      ? `, http://${telemetry.prometheusHost}:${telemetry.prometheusPort}/metrics`
+      : "") +
+    (telemetry.metricsExporters.includes("otlp") ? `, OTLP ${telemetry.otlpMetrics.url}` : ""),
+    ...Http.endpoints.map(([method, path, what]) => `  ${method.padEnd(5)} ${path.padEnd(12)} ${what}`),
+    `  load:  npm run load -- --url ${address} --duration 30`
+  ]
+  yield* Effect.sync(() => console.log(lines.join("\n")))
+}))
+
+/**
+ * The whole demo. Telemetry is outermost, so it is the last to close: everything the other
+ * layers emit while shutting down is still exported.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options?: Options) => {
+  const services = Layer.mergeAll(SqlLive, KvLive, OrderEvents.layer)
+  const app = Layer.mergeAll(HttpLive, WorkersLive).pipe(Layer.provideMerge(WorkflowLive), Layer.provideMerge(services))
+  const withBanner = options?.banner === false ? app : Layer.provideMerge(Banner, app)
+  return withBanner.pipe(
+    Layer.provideMerge(Database.layer),
+    Layer.provideMerge(DemoConfig.layer),
+    Layer.provideMerge(Telemetry.layer({ ...demoDefaults(), ...options?.telemetry }))
+  )
+}
