@@ -210,7 +210,7 @@ for (const { layer: storeLayer, store, unavailable } of stores) {
   })
 }
 
-describe.skipIf(redisUnavailable !== undefined)("PersistedQueueTelemetry (Redis failures)", () => {
+describe.skipIf(redisUnavailable !== undefined)("PersistedQueueTelemetry (Redis, two services, failures)", () => {
   const prefix = unique("pq_fail") + ":"
   const env = () =>
     Layer.mergeAll(
@@ -219,6 +219,44 @@ describe.skipIf(redisUnavailable !== undefined)("PersistedQueueTelemetry (Redis 
       ),
       TestTelemetry.layer()
     )
+
+  it.scopedLive("a consumer with its own Redis connection (another service) continues the producer's trace", () =>
+    Effect.gen(function*() {
+      yield* redisFixture(prefix)
+      const name = unique("twoservices")
+      const consumerService = yield* Layer.build(
+        PersistedQueueTelemetry.layer.pipe(
+          Layer.provide(PersistedQueueRedis.layerStore({ ...redisOptions(), prefix, pollInterval: "20 millis" }))
+        )
+      )
+      const producerQueue = yield* PersistedQueue.make({ name, schema: Order })
+      const consumerQueue = yield* PersistedQueue.make({ name, schema: Order }).pipe(Effect.provide(consumerService))
+      const consumer = yield* consumerQueue.take((order) => Effect.succeed(order.id)).pipe(Effect.fork)
+      yield* producerQueue.offer({ id: "o-8", amount: 1 }).pipe(Effect.withSpan("POST /orders", { kind: "server" }))
+      expect(yield* Fiber.join(consumer)).toBe("o-8")
+      const server = yield* TestTelemetry.spanNamed("POST /orders")
+      const send = yield* TestTelemetry.spanNamed(`send ${name}`)
+      const processed = yield* TestTelemetry.spanNamed(`process ${name}`)
+      expect(TestTelemetry.parentSpanId(processed)).toBe(send.spanContext().spanId)
+      expect(TestTelemetry.traceId(processed)).toBe(TestTelemetry.traceId(server))
+    }).pipe(Effect.provide(env())))
+
+  it.scopedLive("the stored element is the documented envelope around the encoded value", () =>
+    Effect.gen(function*() {
+      const redis = yield* redisFixture(prefix)
+      const name = unique("envelope")
+      const queue = yield* PersistedQueue.make({ name, schema: Order })
+      const id = yield* queue.offer({ id: "o-9", amount: 4 }).pipe(Effect.withSpan("POST /orders"))
+      const stored = JSON.parse((yield* Effect.promise(() => redis.lrange(`${prefix}${name}`, 0, -1)))[0]!)
+      const send = yield* TestTelemetry.spanNamed(`send ${name}`)
+      expect(stored.id).toBe(id)
+      expect(PersistedQueueTelemetry.isEnvelope(stored.element)).toBe(true)
+      expect(stored.element).toEqual({
+        [PersistedQueueTelemetry.ENVELOPE_KEY]: 1,
+        headers: { traceparent: `00-${TestTelemetry.traceId(send)}-${send.spanContext().spanId}-01` },
+        element: { id: "o-9", amount: 4 }
+      })
+    }).pipe(Effect.provide(env())))
 
   it.scopedLive("a store that refuses the offer is a failed send with the store's error type", () =>
     Effect.gen(function*() {

@@ -236,6 +236,29 @@ describe.skipIf(amqpUnavailable !== undefined)("RabbitMq (real RabbitMQ)", () =>
       yield* equalsEventually(messageCount(queue), 1)
     }).pipe(Effect.scoped, Effect.provide(env())))
 
+  it.live("with concurrency, in-flight counts the handlers running and returns to 0; a defect is result error", () =>
+    Effect.gen(function*() {
+      const rabbit = yield* RabbitMq.RabbitMq
+      const queue = yield* tempQueue("concurrent")
+      const release = yield* Deferred.make<void>()
+      yield* RabbitMq.consume(
+        queue,
+        (message) =>
+          message.content.toString() === "boom"
+            ? Effect.die(new RangeError("bad input"))
+            : Deferred.await(release),
+        { concurrency: 3, requeueOnFailure: "never" }
+      )
+      for (const body of ["a", "b", "c"]) yield* rabbit.sendToQueue(queue, body)
+      yield* equalsEventually(inFlight(queue), 3)
+      yield* Deferred.succeed(release, undefined)
+      yield* equalsEventually(processCount(queue, { result: "ack" }), 3)
+      yield* rabbit.sendToQueue(queue, "boom")
+      yield* equalsEventually(processCount(queue, { result: "error", "error.type": "RangeError" }), 1)
+      expect(yield* inFlight(queue)).toBe(0)
+      expect(() => RabbitMq.consume(queue, () => Effect.void, { prefetch: 0 })).toThrow(/prefetch must be a positive integer/)
+    }).pipe(Effect.scoped, Effect.provide(env())))
+
   it.live("a batch is one root process span linked to each message's producer", () =>
     Effect.gen(function*() {
       const rabbit = yield* RabbitMq.RabbitMq
