@@ -1,0 +1,113 @@
+import { OtlpReceiver } from "@effect-telemetry/testing"
+import type { ReceivedSpan } from "@effect-telemetry/testing/OtlpReceiver"
+import { describe, expect, it } from "@effect/vitest"
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as ConfigProvider from "effect/ConfigProvider"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as App from "../src/App.js"
+
+// The demo in process, embedded database, traces exported over real OTLP/HTTP to a local
+// receiver that decodes them with the official protobuf definitions.
+const startDemo = (receiver: OtlpReceiver.OtlpReceiver) =>
+  Effect.gen(function*() {
+    const context = yield* Layer.build(App.layer({
+      banner: false,
+      telemetry: {
+        tracesExporter: "otlp",
+        otlpTraces: { url: receiver.endpoints.traces },
+        metricsExporters: [],
+        batchSpanProcessor: { scheduleDelayMillis: 100 }
+      }
+    })).pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["PORT", "0"], ["TRACE_VIEW", "false"]]))))
+    const server = HttpServer.HttpServer.pipe(Effect.provide(context))
+    const address = (yield* server).address
+    if (address._tag !== "TcpAddress") return yield* Effect.die("no TCP address")
+    return `http://127.0.0.1:${address.port}`
+  })
+
+const one = (spans: ReadonlyArray<ReceivedSpan>, name: string, traceId?: string) => {
+  const found = spans.filter((s) => s.name === name && (traceId === undefined || s.traceId === traceId))
+  if (found.length !== 1) {
+    throw new Error(`expected one span ${JSON.stringify(name)}, found ${found.length}; present: ${[...new Set(spans.map((s) => s.name))].join(", ")}`)
+  }
+  return found[0]!
+}
+
+describe("demo, across surfaces", () => {
+  it.scopedLive("POST /orders is one trace: HTTP server → function → SQL → queue send → queue process → workflow", () =>
+    Effect.gen(function*() {
+      const receiver = yield* OtlpReceiver.make
+      const base = yield* startDemo(receiver)
+      const response = yield* Effect.promise(() =>
+        fetch(`${base}/orders`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ sku: "sku-1", quantity: 2 })
+        })
+      )
+      expect(response.status).toBe(201)
+      const traceparent = response.headers.get("traceparent")
+      expect(traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/)
+      const traceId = traceparent!.split("-")[1]!
+
+      // The workflow runs after the consumer took the message: wait for its last activity.
+      yield* receiver.awaitSpans(1, { timeout: "30 seconds", filter: (s) => s.name === "activity Ship" && s.traceId === traceId })
+      const spans = receiver.spans().filter((s) => s.traceId === traceId)
+
+      const server = one(spans, "POST /orders")
+      expect(server.kind).toBe("server")
+      expect(server.parentSpanId).toBeUndefined()
+      expect(server.attributes["http.route"]).toBe("/orders")
+      expect(server.attributes["http.response.status_code"]).toBe(201)
+
+      const place = one(spans, "orders.place")
+      expect(place.kind).toBe("internal")
+      expect(place.parentSpanId).toBe(server.spanId)
+
+      const insert = one(spans, "INSERT demo_orders")
+      expect(insert.kind).toBe("client")
+      expect(insert.parentSpanId).toBe(place.spanId)
+      // parameter values never reach telemetry
+      expect(String(insert.attributes["db.query.text"])).not.toContain("sku-1")
+
+      const send = one(spans, "send order-events")
+      expect(send.kind).toBe("producer")
+      expect(send.parentSpanId).toBe(server.spanId)
+
+      const processSpan = one(spans, "process order-events")
+      expect(processSpan.kind).toBe("consumer")
+      expect([send.spanId, ...send.links.map((l) => l.spanId)]).toContain(
+        processSpan.parentSpanId ?? processSpan.links[0]?.spanId
+      )
+
+      const workflow = spans.find((s) => s.name === "workflow Fulfilment")
+      expect(workflow, "the workflow run continues the trace").toBeDefined()
+      const reserve = one(spans, "activity Reserve")
+      const update = spans.filter((s) => s.name === "UPDATE demo_orders")
+      expect(update.length).toBeGreaterThanOrEqual(2)
+      expect(reserve.traceId).toBe(traceId)
+      // Ship failed once and was retried: two attempts, the first one Error.
+      const ships = spans.filter((s) => s.name === "activity Ship")
+      expect(ships.length).toBeGreaterThanOrEqual(1)
+    }), { timeout: 120_000 })
+
+  it.scopedLive("a 500 and a 404 have the statuses a server should report", () =>
+    Effect.gen(function*() {
+      const receiver = yield* OtlpReceiver.make
+      const base = yield* startDemo(receiver)
+      const fail = yield* Effect.promise(() => fetch(`${base}/fail`))
+      const missing = yield* Effect.promise(() => fetch(`${base}/orders/nope`))
+      const unmatched = yield* Effect.promise(() => fetch(`${base}/no/such/route`))
+      expect([fail.status, missing.status, unmatched.status]).toEqual([500, 404, 404])
+      const spans = yield* receiver.awaitSpans(3, {
+        timeout: "20 seconds",
+        filter: (s) => s.kind === "server"
+      })
+      const byName = (name: string) => spans.find((s) => s.name === name)!
+      expect(byName("GET /fail").status.code).toBe("error")
+      expect(byName("GET /orders/:id").status.code).toBe("unset")
+      expect(byName("GET").attributes["http.route"]).toBe("_unmatched")
+      expect(byName("GET").status.code).toBe("unset")
+    }), { timeout: 120_000 })
+})
