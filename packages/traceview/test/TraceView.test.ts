@@ -1,8 +1,14 @@
+import { Telemetry } from "@effect-telemetry/core"
+import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServer from "@effect/platform/HttpServer"
+import { NodeHttpServer } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import { createServer } from "node:http"
 import { createServer as createNetServer } from "node:net"
 import { TraceView } from "../src/index.js"
 import { get, serveViewer, telemetry } from "./fixtures.js"
@@ -224,4 +230,30 @@ describe("TraceView pages", () => {
       yield* get(`http://127.0.0.1:${port}/traces/${id}`)
       expect(yield* traceIds).toEqual([id])
     }).pipe(Effect.provide(telemetry({ enabled: true }))))
+})
+
+describe("TraceView install", () => {
+  it.scopedLive("Telemetry.layer with TraceView.layer provided, pages mounted in HttpRouter.Default by layerRoutes", () =>
+    Effect.gen(function*() {
+      const id = yield* trace("installed", 1)
+      const context = yield* Layer.build(
+        HttpRouter.Default.serve().pipe(
+          HttpMiddleware.withTracerDisabledWhen(() => true),
+          Layer.provide(TraceView.layerRoutes({ prefix: "/_traces" })),
+          Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" }))
+        )
+      )
+      const { port } = Effect.runSync(Effect.provide(HttpServer.HttpServer, context)).address as HttpServer.TcpAddress
+      const list = yield* get(`http://127.0.0.1:${port}/_traces`)
+      expect(list.status).toBe(200)
+      expect(list.body).toContain(`href="/_traces/${id}"`)
+      const page = yield* get(`http://127.0.0.1:${port}/_traces/${id}`)
+      expect(page.body).toContain(`<span class="span-name">installed.child0</span>`)
+    }).pipe(
+      Effect.provide(
+        Telemetry.layer({ serviceName: "installed", tracesExporter: "none", metricsExporters: [] }).pipe(
+          Layer.provideMerge(TraceView.layer({ enabled: true }))
+        )
+      )
+    ))
 })
