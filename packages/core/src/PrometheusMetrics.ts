@@ -18,6 +18,7 @@
  * @since 0.1.0
  */
 import { Resource } from "@effect/opentelemetry/Resource"
+import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
 import type * as HttpServerError from "@effect/platform/HttpServerError"
@@ -144,6 +145,8 @@ export const layerServer = (options?: {
     const config = yield* TelemetryConfigTag
     const app = HttpRouter.empty.pipe(HttpRouter.get("/metrics", makeHandler(options)))
     return HttpServer.serve(app).pipe(
+      // A scrape every few seconds is not application traffic: no span per scrape.
+      HttpMiddleware.withTracerDisabledWhen(() => true),
       Layer.provideMerge(NodeHttpServer.layer(createServer, {
         host: options?.host ?? config.prometheusHost,
         port: options?.port ?? config.prometheusPort
