@@ -73,6 +73,8 @@ export interface TraceViewService {
   readonly processor: SpanProcessor
   /** Recorded traces, newest (by start) first. */
   readonly traces: Effect.Effect<ReadonlyArray<TraceSummary>>
+  /** Traces and spans held now, and traces evicted so far. */
+  readonly stats: Effect.Effect<{ readonly traces: number; readonly spans: number; readonly evictedTraces: number }>
   /** @internal */
   readonly store: internalStore.TraceStore
 }
@@ -114,7 +116,8 @@ export const make = (options: Options & { readonly enabled: boolean }): TraceVie
     limits,
     processor: store,
     store,
-    traces: Effect.sync(() => internalHttp.summaries(store))
+    traces: Effect.sync(() => internalHttp.summaries(store)),
+    stats: Effect.sync(() => ({ ...store.size, evictedTraces: store.evictedTraces }))
   }
 }
 
