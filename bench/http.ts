@@ -11,7 +11,7 @@ import { OtlpReceiver } from "@effect-telemetry/testing"
 import autocannon from "autocannon"
 import { spawn } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
-import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs"
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs"
 import * as net from "node:net"
 import { fileURLToPath } from "node:url"
 import { alternate, canPin, fmt, median, ratio } from "./lib/stats.js"
@@ -60,10 +60,10 @@ interface Started {
   readonly metricsPort: number
 }
 
-const startServer = async (variant: Variant, sinkUrl: string, profileDir?: string): Promise<Started> => {
+const startServer = async (variant: Variant, sinkUrl: string, profilePath?: string): Promise<Started> => {
   const port = await freePort()
   const metricsPort = await freePort()
-  const node = [...(profileDir !== undefined ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : []), "--import", "tsx", serverScript, variant, String(port)]
+  const node = ["--import", "tsx", serverScript, variant, String(port)]
   const [command, args] = canPin() ? ["taskset", ["-c", "0", process.execPath, ...node]] : [process.execPath, node]
   const child = spawn(command, args as Array<string>, {
     stdio: ["ignore", "ignore", "inherit"],
@@ -75,7 +75,8 @@ const startServer = async (variant: Variant, sinkUrl: string, profileDir?: strin
       OTEL_METRIC_EXPORT_INTERVAL: "5000",
       OTEL_EXPORTER_PROMETHEUS_HOST: "127.0.0.1",
       OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort),
-      OTEL_TRACES_SAMPLER: variant === "ours-unsampled" ? "always_off" : "parentbased_always_on"
+      OTEL_TRACES_SAMPLER: variant === "ours-unsampled" ? "always_off" : "parentbased_always_on",
+      BENCH_CPU_PROFILE: profilePath ?? ""
     }
   })
   const deadline = Date.now() + 60_000
@@ -121,9 +122,9 @@ const measure = async (
   sink: OtlpReceiver.StartedOtlpReceiver,
   seconds: number,
   connections: number,
-  profileDir?: string
+  profilePath?: string
 ): Promise<Sample> => {
-  const server = await startServer(variant, sink.url, profileDir)
+  const server = await startServer(variant, sink.url, profilePath)
   try {
     const url = `http://127.0.0.1:${server.port}/users/42`
     await autocannon({ url, connections, duration: Math.max(1, Math.round(seconds / 3)) })
@@ -134,9 +135,14 @@ const measure = async (
         fetch(`http://127.0.0.1:${server.metricsPort}/metrics`).then((r) => r.text()).then(() => scrapes++, () => {})
       }, 1000)
       : undefined
+    if (profilePath !== undefined) server.child.kill("SIGUSR2")
     const cpuBefore = cpuSeconds(server.child.pid!)
     const result = await autocannon({ url, connections, duration: seconds })
     const cpuAfter = cpuSeconds(server.child.pid!)
+    if (profilePath !== undefined) {
+      server.child.kill("SIGUSR2")
+      for (let i = 0; i < 100 && !existsSync(profilePath); i++) await sleep(100)
+    }
     if (scraper !== undefined) clearInterval(scraper)
     const requests = result.requests.total
     return {
@@ -243,30 +249,52 @@ export const run = async (options: { readonly quick: boolean; readonly profile: 
         "Plain node:http + @opentelemetry/instrumentation-http: skipped, the package is not installed (no dependency may be added)."
       ]
     }]
-    if (options.profile) tables.push(await profileOurs(sink, seconds, connections))
+    if (options.profile) {
+      for (const variant of profiled) tables.push(await profileVariant(variant, sink, seconds, connections))
+    }
     return tables
   } finally {
     await sink.close()
   }
 }
 
-/** One extra run of our variant under `--cpu-prof`: where the server's CPU time goes. */
-const profileOurs = async (sink: OtlpReceiver.StartedOtlpReceiver, seconds: number, connections: number): Promise<Table> => {
+const profiled = ["off", "ours", "ours-unsampled"] as const
+
+/** Only the profiles (`npm run bench -- http-profile`). */
+export const runProfiles = async (options: { readonly quick: boolean }): Promise<Array<Table>> => {
+  const sink = await OtlpReceiver.start({ retain: false })
+  try {
+    const tables: Array<Table> = []
+    for (const variant of profiled) tables.push(await profileVariant(variant, sink, options.quick ? 3 : 5, 32))
+    return tables
+  } finally {
+    await sink.close()
+  }
+}
+
+/** One extra run of a variant with the V8 profiler on during the load: where its CPU goes. */
+const profileVariant = async (
+  variant: Variant,
+  sink: OtlpReceiver.StartedOtlpReceiver,
+  seconds: number,
+  connections: number
+): Promise<Table> => {
   const dir = fileURLToPath(new URL("./.profiles/", import.meta.url))
   if (!existsSync(dir)) mkdirSync(dir, { recursive: true })
-  const before = new Set(readdirSync(dir))
-  await measure("ours", sink, seconds, connections, dir)
-  const file = readdirSync(dir).find((f) => f.endsWith(".cpuprofile") && !before.has(f))
-  if (file === undefined) return { title: "CPU profile of our server", header: ["note"], rows: [["no profile was written"]] }
-  const path = dir + file
+  const path = `${dir}${variant}.cpuprofile`
+  rmSync(path, { force: true })
+  await measure(variant, sink, seconds, connections, path)
+  if (!existsSync(path) || statSync(path).size === 0) {
+    return { title: `CPU profile of ${variant}`, header: ["note"], rows: [["no profile was written"]] }
+  }
   return {
-    title: "Where our server's CPU goes (node --cpu-prof, self time)",
+    title: `Where the server's CPU goes: ${variant} (V8 profiler during the load, self time)`,
     header: ["area or function", "share of samples"],
     rows: [
       ...byArea(path).slice(0, 12).map((a) => [a.area, `${(a.share * 100).toFixed(1)}%`]),
       ["**top functions**", ""],
       ...topFunctions(path, 20).map((f) => [`\`${f.name}\``, `${(f.share * 100).toFixed(1)}%`])
     ],
-    notes: [`Profile: bench/.profiles/${file} (not committed).`]
+    notes: [`Profile: bench/.profiles/${variant}.cpuprofile (not committed; open it in Chrome DevTools).`]
   }
 }

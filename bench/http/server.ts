@@ -21,7 +21,9 @@ import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto"
 import { BatchSpanProcessor } from "@opentelemetry/sdk-trace-base"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import { writeFileSync } from "node:fs"
 import { createServer } from "node:http"
+import * as Inspector from "node:inspector"
 
 export const variants = ["off", "platform-native", "effect-otel", "ours", "ours-unsampled"] as const
 export type Variant = (typeof variants)[number]
@@ -77,5 +79,24 @@ const serve: Layer.Layer<never, never, never> = (() => {
       )
   }
 })()
+
+// Steady-state profiling: the driver sends SIGUSR2 once warmed up and again when the load
+// ends, so start-up (module compilation) stays out of the profile.
+const profilePath = process.env.BENCH_CPU_PROFILE
+if (profilePath !== undefined && profilePath !== "") {
+  const session = new Inspector.Session()
+  session.connect()
+  let running = false
+  process.on("SIGUSR2", () => {
+    if (!running) {
+      running = true
+      session.post("Profiler.enable", () => session.post("Profiler.start"))
+    } else {
+      session.post("Profiler.stop", (error, result) => {
+        writeFileSync(profilePath, error ? "" : JSON.stringify(result.profile))
+      })
+    }
+  })
+}
 
 NodeRuntime.runMain(Layer.launch(serve), { disablePrettyLogger: true })
