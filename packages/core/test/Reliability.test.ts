@@ -168,6 +168,11 @@ describe("Reliability: export to a collector that misbehaves", () => {
         Effect.gen(function*() {
           yield* spans(10, "before")
           yield* statsUntil((s) => s.handed === 10)
+          yield* Effect.sync(() => receiver.requestCount()).pipe(
+            Effect.filterOrFail((n) => n >= 1),
+            Effect.retry({ times: 200, schedule: Schedule.spaced("20 millis") }),
+            Effect.orDie
+          )
           // An export is in flight and unanswered; the application goes on regardless.
           const work = yield* spans(200, "during").pipe(Effect.as("done"), Effect.timeout("5 seconds"))
           const pending = receiver.requests().filter((r) => r.status === undefined)
