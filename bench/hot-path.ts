@@ -80,7 +80,7 @@ const operations: Record<string, Record<Library, (i: number) => void>> = {
 }
 
 export const run = async (options: { readonly quick: boolean }): Promise<Array<Table>> => {
-  const iterations = options.quick ? 200_000 : 1_000_000
+  const iterations = options.quick ? 100_000 : 300_000
   const rounds = options.quick ? 3 : 5
   const rows: Array<Array<string>> = []
   for (const [operation, impls] of Object.entries(operations)) {

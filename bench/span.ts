@@ -49,7 +49,7 @@ const loop = (call: Effect.Effect<number>) => (n: number) =>
 type Variant = "no span" | "Effect native tracer" | "@effect/opentelemetry" | "ours" | "ours, sampled out" | "ours, Telemetry.fn (span + 3 metrics)"
 
 export const run = async (options: { readonly quick: boolean }): Promise<Array<Table>> => {
-  const iterations = options.quick ? 50_000 : 200_000
+  const iterations = options.quick ? 20_000 : 50_000
   const rounds = options.quick ? 3 : 5
   const exporters = { ours: new CountingExporter(), theirs: new CountingExporter(), unsampled: new CountingExporter(), fn: new CountingExporter() }
   const withSpan = work.pipe(Effect.withSpan("bench.call", { attributes }))

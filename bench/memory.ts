@@ -1,0 +1,135 @@
+/**
+ * Memory: heap growth across many requests served through the instrumented HttpApp (in
+ * process, Web `Request`s into `HttpApp.toWebHandlerLayer`, no sockets), and heap growth per
+ * 10,000 distinct attribute sets on one counter, against prom-client. Heap is read after two
+ * forced collections (`--expose-gc`, which `npm run bench` passes).
+ */
+import { Instrument, Telemetry } from "@effect-telemetry/core"
+import { resetAll } from "@effect-telemetry/core/internal/instrument"
+import { HttpServerTelemetry } from "@effect-telemetry/http"
+import { OtlpReceiver } from "@effect-telemetry/testing"
+import * as HttpApp from "@effect/platform/HttpApp"
+import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as PromClient from "prom-client"
+import { fmt, gc } from "./lib/stats.js"
+import type { Table } from "./lib/stats.js"
+
+const heapMiB = (): number => {
+  gc()
+  return process.memoryUsage().heapUsed / 2 ** 20
+}
+
+const router = HttpRouter.empty.pipe(
+  HttpRouter.get("/users/:id", Effect.map(HttpRouter.params, (p) => HttpServerResponse.unsafeJson({ id: p.id })))
+)
+
+const requestGrowth = async (
+  variant: "off" | "ours",
+  requests: number,
+  sinkUrl: string
+): Promise<{ readonly checkpoints: Array<number>; readonly perMillion: number }> => {
+  const telemetry = Telemetry.layer(
+    {
+      serviceName: "bench-memory",
+      tracesExporter: "otlp",
+      metricsExporters: ["otlp", "prometheus"],
+      otlpTraces: { url: `${sinkUrl}/v1/traces` },
+      otlpMetrics: { url: `${sinkUrl}/v1/metrics` },
+      metricExportIntervalMillis: 5000
+    },
+    { prometheusServer: false }
+  )
+  const app = variant === "ours" ? HttpServerTelemetry.middleware()(router) : router
+  const layer = HttpMiddleware.withTracerDisabledWhen(variant === "ours" ? telemetry : Layer.empty, () => true)
+  const { dispose, handler } = HttpApp.toWebHandlerLayer(app as HttpApp.Default<never, any>, layer as Layer.Layer<any>)
+  const concurrency = 64
+  const serve = async (n: number) => {
+    for (let done = 0; done < n; done += concurrency) {
+      const batch: Array<Promise<unknown>> = []
+      for (let i = 0; i < concurrency; i++) {
+        batch.push(handler(new Request(`http://127.0.0.1/users/${(done + i) & 1023}`)).then((r) => r.arrayBuffer()))
+      }
+      await Promise.all(batch)
+    }
+  }
+  try {
+    await serve(Math.min(20_000, requests / 5))
+    const checkpoints = [heapMiB()]
+    const step = requests / 4
+    for (let k = 0; k < 4; k++) {
+      await serve(step)
+      checkpoints.push(heapMiB())
+    }
+    // Slope of the last three checkpoints: the first quarter may still grow caches to size.
+    const slope = (checkpoints[4]! - checkpoints[1]!) / (3 * step)
+    return { checkpoints, perMillion: slope * 1e6 }
+  } finally {
+    await dispose()
+  }
+}
+
+const labelGrowth = (sets: number) => {
+  resetAll()
+  const ours = Instrument.counter({ name: "bench.memory.labels", unit: "{request}" })
+  const registry = new PromClient.Registry()
+  const theirs = new PromClient.Counter({ name: "bench_memory_labels_total", help: "h", labelNames: ["user_id"], registers: [registry] })
+  const rows: Array<Array<string>> = []
+  for (const [name, update] of [
+    ["ours (cardinality limit 2000)", (i: number) => ours.unsafeAdd(1, { "user.id": `user-${i}` })],
+    ["prom-client", (i: number) => theirs.inc({ user_id: `user-${i}` }, 1)]
+  ] as const) {
+    const before = heapMiB()
+    const marks: Array<number> = []
+    for (let i = 0; i < sets; i++) {
+      update(i)
+      if ((i + 1) % 10_000 === 0) marks.push(heapMiB())
+    }
+    const perTenK = (marks[marks.length - 1]! - marks[0]!) / (marks.length - 1)
+    rows.push([name, fmt(sets), fmt(marks[0]! - before, 1), fmt(marks[marks.length - 1]! - before, 1), fmt(perTenK * 1024, 0)])
+  }
+  resetAll()
+  return rows
+}
+
+export const run = async (options: { readonly quick: boolean }): Promise<Array<Table>> => {
+  if ((globalThis as { gc?: unknown }).gc === undefined) {
+    return [{ title: "Memory", header: ["note"], rows: [["skipped: run with `node --expose-gc` (npm run bench does)"]] }]
+  }
+  const requests = options.quick ? 20_000 : 60_000
+  const sink = await OtlpReceiver.start({ retain: false })
+  const requestRows: Array<Array<string>> = []
+  try {
+    for (const variant of ["off", "ours"] as const) {
+      const started = Date.now()
+      const r = await requestGrowth(variant, requests, sink.url)
+      console.error(`  memory ${variant}: heap MiB ${r.checkpoints.map((c) => c.toFixed(1)).join(" → ")} (${Date.now() - started} ms)`)
+      requestRows.push([variant === "off" ? "router, telemetry off" : "router + our full telemetry", fmt(requests), r.checkpoints.map((c) => c.toFixed(1)).join(" → "), fmt(r.perMillion, 1)])
+    }
+  } finally {
+    await sink.close()
+  }
+  const sets = options.quick ? 30_000 : 100_000
+  return [
+    {
+      title: "Memory: heap across requests (in-process HttpApp, no sockets)",
+      header: ["variant", "requests", "heap MiB after warm-up, then each quarter", "growth MiB per 1M requests"],
+      rows: requestRows,
+      notes: [
+        `Scaled down from 1M to ${fmt(requests)} requests, served in-process through \`HttpApp.toWebHandlerLayer\` (64 concurrent); growth is the slope over the last three quarters, extrapolated to 1M.`,
+        "Ours: `HttpServerTelemetry.middleware` + `Telemetry.layer` exporting spans and metrics over OTLP to a local receiver; every request sampled."
+      ]
+    },
+    {
+      title: "Memory: distinct attribute sets on one counter",
+      header: ["library", "distinct sets", "heap MiB after first 10k", "heap MiB after all", "KiB per further 10k sets"],
+      rows: labelGrowth(sets),
+      notes: [
+        "Ours keeps at most the cardinality limit (default 2000, EFFECT_TELEMETRY_METRIC_CARDINALITY_LIMIT) series per metric; later new sets go to one `otel.metric.overflow=\"true\"` series, so memory stops growing. prom-client keeps every set."
+      ]
+    }
+  ]
+}
