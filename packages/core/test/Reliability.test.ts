@@ -158,6 +158,21 @@ describe("Reliability: export to a collector that misbehaves", () => {
       expect(receiver.spanCount()).toBe(10)
     }))
 
+  it.scopedLive("collector slower than the export timeout: the spans count as failed, nothing waits for the late answer", () =>
+    Effect.gen(function*() {
+      const receiver = yield* OtlpReceiver.make
+      receiver.setBehaviour({ delayMillis: 30_000 })
+      const outcome = yield* withTelemetry(
+        receiver.endpoints.traces,
+        { otlpTraces: { timeoutMillis: 1_000 }, shutdownTimeoutMillis: 5_000 },
+        spans(5)
+      )
+      expect(outcome.stats).toMatchObject({ ended: 5, exported: 0, failed: 5, dropped: 0 })
+      expect(outcome.shutdownMillis).toBeLessThan(5_000)
+      expect(receiver.requestCount()).toBeGreaterThanOrEqual(1)
+      expect(receiver.spanCount()).toBe(0)
+    }))
+
   it.scopedLive("collector hanging: the app is not held up, and shutdown returns at its timeout naming the abandoned spans", () =>
     Effect.gen(function*() {
       const receiver = yield* OtlpReceiver.make
