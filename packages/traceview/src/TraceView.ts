@@ -204,7 +204,7 @@ export interface ServerOptions {
   readonly port?: number | undefined
   /** Default `127.0.0.1`: traces hold request data, so the viewer is not exposed unless asked. */
   readonly host?: string | undefined
-  /** Default `/traces`; `/` redirects there. */
+  /** Default `/traces`; `/` redirects there (or `/` to serve the pages at the root). */
   readonly prefix?: `/${string}` | undefined
 }
 
@@ -220,10 +220,13 @@ export const layerServer = (
   Layer.unwrapEffect(Effect.map(TraceView, (service) => {
     if (!service.enabled) return Layer.empty
     const prefix = options?.prefix ?? "/traces"
-    const app = HttpRouter.empty.pipe(
-      HttpRouter.get("/", Effect.succeed(HttpServerResponse.redirect(`${prefix}/`, { status: 302 }))),
-      HttpRouter.mount(prefix, router),
-      HttpRouter.provideService(TraceView, service)
+    const app = HttpRouter.provideService(
+      prefix === "/" ? router : HttpRouter.empty.pipe(
+        HttpRouter.get("/", Effect.succeed(HttpServerResponse.redirect(`${prefix}/`, { status: 302 }))),
+        HttpRouter.mount(prefix, router)
+      ),
+      TraceView,
+      service
     )
     return HttpServer.serve(app).pipe(
       HttpMiddleware.withTracerDisabledWhen(() => true),

@@ -20,6 +20,16 @@ const trace = (name: string, children = 0) =>
     return yield* Effect.map(Effect.currentSpan, (span) => span.traceId)
   }).pipe(Effect.orDie, Effect.withSpan(name, { root: true }))
 
+/** A port free a moment ago on 127.0.0.1 (layerServer takes a port, not a listener). */
+const freePort = Effect.promise(() =>
+  new Promise<number>((resolve) => {
+    const probe = createNetServer().listen(0, "127.0.0.1", () => {
+      const { port } = probe.address() as { port: number }
+      probe.close(() => resolve(port))
+    })
+  })
+)
+
 const traceIds = Effect.map(TraceView.TraceView, (service) => Effect.runSync(service.traces).map((t) => t.traceId))
 
 describe("TraceView", () => {
@@ -211,14 +221,7 @@ describe("TraceView pages", () => {
 
   it.scopedLive("layerServer serves the pages on their own loopback port, without tracing its own requests", () =>
     Effect.gen(function*() {
-      const port = yield* Effect.promise(() =>
-        new Promise<number>((resolve) => {
-          const probe = createNetServer().listen(0, "127.0.0.1", () => {
-            const { port } = probe.address() as { port: number }
-            probe.close(() => resolve(port))
-          })
-        })
-      )
+      const port = yield* freePort
       const id = yield* trace("standalone")
       yield* Layer.build(TraceView.layerServer({ port }))
       const root = yield* get(`http://127.0.0.1:${port}/`)
@@ -228,6 +231,17 @@ describe("TraceView pages", () => {
       expect(list.body).toContain(`href="/traces/${id}"`)
       yield* get(`http://127.0.0.1:${port}/traces/${id}`)
       expect(yield* traceIds).toEqual([id])
+    }).pipe(Effect.provide(telemetry({ enabled: true }))))
+
+  it.scopedLive("layerServer with prefix / serves the list at the root", () =>
+    Effect.gen(function*() {
+      const port = yield* freePort
+      const id = yield* trace("at-root")
+      yield* Layer.build(TraceView.layerServer({ port, prefix: "/" }))
+      const list = yield* get(`http://127.0.0.1:${port}/`)
+      expect(list.status).toBe(200)
+      expect(list.body).toContain(`href="/${id}"`)
+      expect((yield* get(`http://127.0.0.1:${port}/${id}`)).status).toBe(200)
     }).pipe(Effect.provide(telemetry({ enabled: true }))))
 })
 
