@@ -37,42 +37,45 @@ const errorTypeOfCause = (cause: Cause.Cause<unknown>): string => {
   return errorTypeOf(error)
 }
 
+const OPERATIONS: ReadonlyArray<Operation> = ["get", "set", "remove", "has", "clear", "size", "modify"]
+
 /** @internal */
-export const makeInstrument = (options: Options) =>
-<A, E, R>(
-  operation: Operation,
-  effect: Effect.Effect<A, E, R>,
-  /** Whether a successful value means the key was missing. */
-  missing?: (a: A) => boolean
-): Effect.Effect<A, E, R> => {
-  const base = { [Semconv.ATTR_KV_NAMESPACE]: options.namespace, [Semconv.ATTR_KV_OPERATION]: operation }
-  const timed = Effect.suspend(() => {
-    const started = performance.now()
-    return Effect.onExit(effect, (exit) =>
-      Effect.sync(() => {
-        let result: Result
-        let attributes: Record<string, string>
-        if (Exit.isSuccess(exit)) {
-          result = missing !== undefined && missing(exit.value) ? "not_found" : "ok"
-          attributes = { ...base, [Semconv.ATTR_KV_RESULT]: result }
-        } else {
-          result = "error"
-          attributes = {
-            ...base,
-            [Semconv.ATTR_KV_RESULT]: result,
-            [Semconv.ATTR_ERROR_TYPE]: errorTypeOfCause(exit.cause)
-          }
-        }
-        metrics.operationDuration.unsafeRecord((performance.now() - started) / 1000, attributes)
-        metrics.operations.unsafeAdd(1, attributes)
-      }))
-  })
-  if (!options.spans) return timed
-  return Effect.withSpan(timed, `${operation} ${options.namespace}`, {
-    kind: "internal",
-    attributes: base,
-    captureStackTrace: false
-  })
+export const makeInstrument = (options: Options) => {
+  // Attribute sets are built once per store: a cache lookup should not allocate them per call.
+  const sets = new Map(OPERATIONS.map((operation) => {
+    const base = { [Semconv.ATTR_KV_NAMESPACE]: options.namespace, [Semconv.ATTR_KV_OPERATION]: operation }
+    return [operation, {
+      base,
+      ok: { ...base, [Semconv.ATTR_KV_RESULT]: "ok" as Result },
+      notFound: { ...base, [Semconv.ATTR_KV_RESULT]: "not_found" as Result },
+      spanName: `${operation} ${options.namespace}`
+    }] as const
+  }))
+  return <A, E, R>(
+    operation: Operation,
+    effect: Effect.Effect<A, E, R>,
+    /** Whether a successful value means the key was missing. */
+    missing?: (a: A) => boolean
+  ): Effect.Effect<A, E, R> => {
+    const set = sets.get(operation)!
+    const timed = Effect.suspend(() => {
+      const started = performance.now()
+      return Effect.onExit(effect, (exit) =>
+        Effect.sync(() => {
+          const attributes = Exit.isSuccess(exit)
+            ? (missing !== undefined && missing(exit.value) ? set.notFound : set.ok)
+            : {
+              ...set.base,
+              [Semconv.ATTR_KV_RESULT]: "error",
+              [Semconv.ATTR_ERROR_TYPE]: errorTypeOfCause(exit.cause)
+            }
+          metrics.operationDuration.unsafeRecord((performance.now() - started) / 1000, attributes)
+          metrics.operations.unsafeAdd(1, attributes)
+        }))
+    })
+    if (!options.spans) return timed
+    return Effect.withSpan(timed, set.spanName, { kind: "internal", attributes: set.base, captureStackTrace: false })
+  }
 }
 
 const isNone = (o: Option.Option<unknown>) => Option.isNone(o)

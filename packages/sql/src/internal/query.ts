@@ -1,8 +1,7 @@
 /**
  * What a compiled statement says about itself: the text with every literal replaced by `?`,
  * the operation keyword and the first table. One pass of a small tokenizer, so a quote or a
- * comment never fools the parser, and a cache, because a service runs the same few hundred
- * statements all day.
+ * comment never fools the parser.
  */
 
 /** @internal */
@@ -243,20 +242,9 @@ const analyse = (sql: string): QueryInfo => {
   }
 }
 
-const CACHE_LIMIT = 2_000
-const cache = new Map<string, QueryInfo>()
-
 /**
- * The sanitized text, operation and table of a statement, cached by text.
+ * The sanitized text, operation and table of a statement. Callers cache by text.
  *
  * @internal
  */
-export const queryInfo = (sql: string): QueryInfo => {
-  const hit = cache.get(sql)
-  if (hit !== undefined) return hit
-  const info = analyse(sql)
-  // Generated SQL (IN lists of varying length, bulk inserts) would grow the cache forever.
-  if (cache.size >= CACHE_LIMIT) cache.clear()
-  cache.set(sql, info)
-  return info
-}
+export const queryInfo = (sql: string): QueryInfo => analyse(sql)
