@@ -10,6 +10,7 @@ import { KvTelemetry, RedisKeyValueStore } from "@effect-telemetry/kv"
 import { SqlTelemetry } from "@effect-telemetry/sql"
 import { WorkflowTelemetry } from "@effect-telemetry/workflow"
 import { Cdc, CdcChange } from "@effect-telemetry/cdc"
+import { TraceView } from "@effect-telemetry/traceview"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as KeyValueStore from "@effect/platform/KeyValueStore"
 import { NodeHttpServer } from "@effect/platform-node"
@@ -131,9 +132,14 @@ export const layer = (options?: Options) => {
   const services = Layer.mergeAll(SqlLive, KvLive, OrderEvents.layer)
   const app = Layer.mergeAll(HttpLive, WorkersLive).pipe(Layer.provideMerge(WorkflowLive), Layer.provideMerge(services))
   const withBanner = options?.banner === false ? app : Layer.provideMerge(Banner, app)
+  // The trace view's span processor joins the tracer, so it is built before Telemetry.
+  const traceView = Layer.unwrapEffect(
+    Effect.map(DemoConfig.DemoConfigTag, (config) => TraceView.layer({ enabled: config.traceView }))
+  )
   return withBanner.pipe(
     Layer.provideMerge(Database.layer),
-    Layer.provideMerge(DemoConfig.layer),
-    Layer.provideMerge(Telemetry.layer({ ...demoDefaults(), ...options?.telemetry }))
+    Layer.provideMerge(Telemetry.layer({ ...demoDefaults(), ...options?.telemetry })),
+    Layer.provideMerge(traceView),
+    Layer.provideMerge(DemoConfig.layer)
   )
 }

@@ -4,6 +4,7 @@
  * @since 0.1.0
  */
 import { PrometheusMetrics } from "@effect-telemetry/core"
+import { TraceView } from "@effect-telemetry/traceview"
 import * as Command from "@effect/platform/Command"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
@@ -78,5 +79,7 @@ export const router = HttpRouter.empty.pipe(
       Effect.as(HttpServerResponse.text("slow\n"))
     )
   ),
-  HttpRouter.get("/fail", Effect.succeed(json({ error: "this endpoint always fails" }, 500)))
+  HttpRouter.get("/fail", Effect.succeed(json({ error: "this endpoint always fails" }, 500))),
+  // 404 when the view is disabled (TRACE_VIEW=false, or NODE_ENV=production by default).
+  HttpRouter.mount("/traces", TraceView.router)
 )

@@ -314,7 +314,7 @@ export const parseExposition = (text: string): Array<Sample> => {
   const samples: Array<Sample> = []
   for (const line of text.split("\n")) {
     if (line === "" || line.startsWith("#")) continue
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)/.exec(line)
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^]*)\})?\s+(\S+)/.exec(line)
     if (match === null) continue
     const labels: Record<string, string> = {}
     const body = match[3]
