@@ -117,7 +117,12 @@ export const send = <A, E, R>(
           }))
       })),
     `${Semconv.SPAN_MESSAGING_SEND} ${options.destination}`,
-    { kind: "producer", attributes: spanAttributes(options, "send", options.messageId, options.attributes) }
+    {
+      kind: "producer",
+      attributes: spanAttributes(options, "send", options.messageId, options.attributes),
+      // The call site of a queue operation is always this file: the stack capture would be pure cost.
+      captureStackTrace: false
+    }
   )
 
 /** @internal */
@@ -208,6 +213,7 @@ export const process = <A, E, R, E2, R2>(
   const links = (options.links ?? []).map((span): Tracer.SpanLink => ({ _tag: "SpanLink", span, attributes: {} }))
   const spanOptions = {
     kind: "consumer" as const,
+    captureStackTrace: false,
     attributes: {
       ...spanAttributes(options, "process", options.messageId, options.attributes),
       ...(options.count !== undefined && options.links !== undefined
