@@ -5,7 +5,8 @@
  *   parts: http, http-profile, hot-path, span, scrape, shutdown, memory
  */
 import { execSync } from "node:child_process"
-import { writeFileSync } from "node:fs"
+import { mkdirSync, writeFileSync } from "node:fs"
+import { dirname } from "node:path"
 import { fileURLToPath } from "node:url"
 import * as Http from "./http.js"
 import * as HotPath from "./hot-path.js"
@@ -77,5 +78,6 @@ const header = [
 const output = selected.length === 0 && !quick
   ? fileURLToPath(new URL("./RESULTS.md", import.meta.url))
   : fileURLToPath(new URL("./.scratch/RESULTS.partial.md", import.meta.url))
+mkdirSync(dirname(output), { recursive: true })
 writeFileSync(output, `${header}\n${sections.join("\n")}`)
 console.error(`written ${output}`)
