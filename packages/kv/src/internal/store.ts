@@ -4,8 +4,7 @@
  * is given. A SchemaStore is built on the wrapped store's own `forSchema` and instrumented the
  * same way, so its `get` (read and decode) is one `get`, not a `get` plus a decode.
  */
-import { Semconv } from "@effect-telemetry/core"
-import { errorTypeOf } from "@effect-telemetry/core/internal/tracer"
+import { Semconv, Tracing } from "@effect-telemetry/core"
 import * as KeyValueStore from "@effect/platform/KeyValueStore"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
@@ -34,7 +33,7 @@ const errorTypeOfCause = (cause: Cause.Cause<unknown>): string => {
     const reason = (error as { reason?: unknown }).reason
     if (typeof reason === "string") return reason
   }
-  return errorTypeOf(error)
+  return Tracing.errorTypeOf(error)
 }
 
 const OPERATIONS: ReadonlyArray<Operation> = ["get", "set", "remove", "has", "clear", "size", "modify"]

@@ -1,5 +1,4 @@
 import { Instrument, Propagation, Semconv, Tracing } from "@effect-telemetry/core"
-import { errorTypeOf } from "@effect-telemetry/core/internal/tracer"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -73,7 +72,7 @@ const spanAttributes = (
 export const errorTypeOfCause = (cause: Cause.Cause<unknown>): string => {
   if (Cause.isInterruptedOnly(cause)) return Semconv.MESSAGING_ERROR_INTERRUPTED
   const failure = Cause.failureOption(cause)
-  return errorTypeOf(Option.isSome(failure) ? failure.value : Option.getOrUndefined(Cause.dieOption(cause)))
+  return Tracing.errorTypeOf(Option.isSome(failure) ? failure.value : Option.getOrUndefined(Cause.dieOption(cause)))
 }
 
 /** @internal */

@@ -7,8 +7,7 @@
  * (tracer disabled around the library's code, the caller's setting restored for user code
  * inside a transaction) so the span here is the only one per statement, whatever `spans` says.
  */
-import { Semconv } from "@effect-telemetry/core"
-import { errorTypeOf } from "@effect-telemetry/core/internal/tracer"
+import { Semconv, Tracing } from "@effect-telemetry/core"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import { TransactionConnection } from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
@@ -101,7 +100,7 @@ const outcomeOf = (exit: Exit.Exit<unknown, unknown>): Outcome => {
   const failure = Cause.failureOption(exit.cause)
   const error = Option.isSome(failure) ? failure.value : Option.getOrUndefined(Cause.dieOption(exit.cause))
   const statusCode = statusCodeOf(error)
-  return { errorType: statusCode ?? errorTypeOf(error), statusCode, interrupted: false }
+  return { errorType: statusCode ?? Tracing.errorTypeOf(error), statusCode, interrupted: false }
 }
 
 interface Prepared {

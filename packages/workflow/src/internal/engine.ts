@@ -13,8 +13,7 @@
  *   tries and retries) each get a span and metrics.
  * - `execute` annotates the caller's span with the workflow name and execution id.
  */
-import { Propagation, Semconv } from "@effect-telemetry/core"
-import { errorTypeOf } from "@effect-telemetry/core/internal/tracer"
+import { Propagation, Semconv, Tracing } from "@effect-telemetry/core"
 import * as Activity from "@effect/workflow/Activity"
 import * as DurableDeferred from "@effect/workflow/DurableDeferred"
 import * as Workflow from "@effect/workflow/Workflow"
@@ -112,7 +111,7 @@ const failureTypeOf = (exit: Exit.Exit<unknown, unknown>): string => {
   if (Exit.isSuccess(exit)) return Semconv.ERROR_TYPE_OTHER
   if (Cause.isInterruptedOnly(exit.cause)) return "interrupted"
   const failure = Cause.failureOption(exit.cause)
-  return errorTypeOf(Option.isSome(failure) ? failure.value : Option.getOrUndefined(Cause.dieOption(exit.cause)))
+  return Tracing.errorTypeOf(Option.isSome(failure) ? failure.value : Option.getOrUndefined(Cause.dieOption(exit.cause)))
 }
 
 const randomHex = (bytes: number) => {
