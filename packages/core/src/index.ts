@@ -17,6 +17,9 @@ export * as PrometheusMetrics from "./PrometheusMetrics.js"
 /** Trace context propagation with the configured global propagator. @since 0.1.0 */
 export * as Propagation from "./Propagation.js"
 
+/** Keeping credentials out of recorded URLs, command lines and messages. @since 0.1.0 */
+export * as Redaction from "./Redaction.js"
+
 /** Shared semantic names. @since 0.1.0 */
 export * as Semconv from "./Semconv.js"
 

@@ -15,6 +15,7 @@
  *
  * @since 0.1.0
  */
+import { Redaction } from "@effect-telemetry/core"
 import * as PlatformError from "@effect/platform/Error"
 import * as KeyValueStore from "@effect/platform/KeyValueStore"
 import * as Effect from "effect/Effect"
@@ -43,8 +44,6 @@ export type Options =
       readonly client: Redis
     }
   )
-
-const redact = (url: string) => url.replace(/\/\/[^@/]*@/, "//REDACTED@")
 
 const validate = (options: Options): string | undefined => {
   if (typeof options.prefix !== "string" || options.prefix === "") {
@@ -94,7 +93,7 @@ export const make = (
     )
     yield* Effect.tryPromise({
       try: () => client.connect(),
-      catch: (cause) => internal.systemError(`connect ${redact(url)}`, cause)
+      catch: (cause) => internal.systemError(`connect ${Redaction.credentialsInText(url)}`, cause)
     })
     return internal.make(client, options.prefix)
   })

@@ -7,8 +7,7 @@
  * which also stops its unconditional `b3` + `traceparent` injection: only the configured
  * propagators are written.
  */
-import { Propagation, Semconv, Tracing } from "@effect-telemetry/core"
-import { errorTypeOf } from "@effect-telemetry/core/internal/tracer"
+import { Propagation, Redaction, Semconv, Tracing } from "@effect-telemetry/core"
 import * as Headers from "@effect/platform/Headers"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
@@ -70,7 +69,7 @@ export const instrument = <E, R>(client: HttpClient.HttpClient.With<E, R>, optio
       if (port !== undefined) metricAttributes[Semconv.ATTR_SERVER_PORT] = port
       const attributes: Record<string, unknown> = {
         ...metricAttributes,
-        [Semconv.ATTR_URL_FULL]: semantics.redactUrl(url.right, sensitiveQuery)
+        [Semconv.ATTR_URL_FULL]: Redaction.url(url.right, sensitiveQuery)
       }
       if (original !== undefined) attributes[Semconv.ATTR_HTTP_REQUEST_METHOD_ORIGINAL] = original
       const redaction = semantics.redactionSet(fiber.getFiberRef(Headers.currentRedactedNames))
@@ -111,7 +110,7 @@ export const instrument = <E, R>(client: HttpClient.HttpClient.With<E, R>, optio
                   for (const key in captured) span.attribute(key, captured[key])
                 } else if (!Cause.isInterruptedOnly(exit.cause)) {
                   const failure = firstFailure(exit.cause)
-                  errorType = semantics.transportErrorType(Option.getOrUndefined(failure), errorTypeOf)
+                  errorType = semantics.transportErrorType(Option.getOrUndefined(failure), Tracing.errorTypeOf)
                 }
                 if (errorType !== undefined) {
                   span.attribute(Semconv.ATTR_ERROR_TYPE, errorType)

@@ -2,7 +2,7 @@
  * What the server and the client share: method normalisation, URL and header redaction,
  * header capture and the `error.type` of a transport failure.
  */
-import { Semconv } from "@effect-telemetry/core"
+import { Redaction, Semconv } from "@effect-telemetry/core"
 import type * as Headers from "@effect/platform/Headers"
 
 const knownMethods = new Set(["CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE", "QUERY"])
@@ -50,39 +50,8 @@ export const ALWAYS_REDACTED_HEADERS: ReadonlyArray<string> = [
 
 export const lowerSet = (names: ReadonlyArray<string>): ReadonlySet<string> => new Set(names.map((n) => n.toLowerCase()))
 
-/** The query string (without `?`) with sensitive values replaced; `undefined` when empty. */
-export const redactQuery = (search: string, sensitive: ReadonlySet<string>): string | undefined => {
-  const query = search.startsWith("?") ? search.slice(1) : search
-  if (query === "") return undefined
-  return query
-    .split("&")
-    .map((pair) => {
-      const eq = pair.indexOf("=")
-      if (eq === -1) return pair
-      const name = pair.slice(0, eq)
-      let decoded = name
-      try {
-        decoded = decodeURIComponent(name.replace(/\+/g, " "))
-      } catch {
-        // A malformed escape is compared as written.
-      }
-      return sensitive.has(decoded.toLowerCase()) ? `${name}=${Semconv.REDACTED}` : pair
-    })
-    .join("&")
-}
-
-/** `url.full` with user info replaced by `REDACTED:REDACTED` and sensitive query values replaced. */
-export const redactUrl = (url: URL, sensitive: ReadonlySet<string>): string => {
-  const copy = new URL(url.href)
-  if (copy.username !== "" || copy.password !== "") {
-    copy.username = Semconv.REDACTED
-    copy.password = Semconv.REDACTED
-  }
-  const query = redactQuery(copy.search, sensitive)
-  // Assigning `search` would re-encode; rebuild the string to keep the query as sent.
-  const base = copy.href.slice(0, copy.href.length - copy.search.length - copy.hash.length)
-  return query === undefined ? base + copy.hash : `${base}?${query}${copy.hash}`
-}
+/** `Redaction.query`, under the name the server reads it by. */
+export const redactQuery: (search: string, sensitive: ReadonlySet<string>) => string | undefined = Redaction.query
 
 /** The port of a URL, defaulted from the scheme as semconv asks. */
 export const portOf = (url: URL): number | undefined => {

@@ -1,4 +1,4 @@
-import { Instrument, Propagation, Semconv, Tracing } from "@effect-telemetry/core"
+import { Instrument, Propagation, Redaction, Semconv, Tracing } from "@effect-telemetry/core"
 import * as OtelApi from "@opentelemetry/api"
 import * as Command from "@effect/platform/Command"
 import * as CommandExecutor from "@effect/platform/CommandExecutor"
@@ -87,10 +87,6 @@ const basename = (path: string): string => {
   return parts[parts.length - 1] || path
 }
 
-/** Credentials in URL-shaped arguments (`postgres://user:secret@host`) never reach a span. @internal */
-export const redactArg = (arg: string): string =>
-  arg.replace(/([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)([^/@\s]*)@/g, (_, scheme: string) => `${scheme}REDACTED@`)
-
 const errorTypeOfPlatformError = (error: PlatformError.PlatformError): string => {
   // A signal exit only shows in the message; its name is the useful class (SIGKILL vs SIGTERM).
   const signal = /signal: (SIG[A-Z0-9]+)/.exec(error.message)
@@ -122,7 +118,7 @@ export const make = (underlying: CommandExecutor.CommandExecutor, options?: Opti
         [Semconv.ATTR_PROCESS_ARGS_COUNT]: last.args.length + 1
       }
       if (options?.recordArgs === true) {
-        attributes[Semconv.ATTR_PROCESS_COMMAND_ARGS] = [last.command, ...last.args].map(redactArg)
+        attributes[Semconv.ATTR_PROCESS_COMMAND_ARGS] = [last.command, ...last.args].map(Redaction.credentialsInText)
       }
       const span = yield* Effect.makeSpan(
         `${Semconv.SPAN_COMMAND_PREFIX} ${commands.map((c) => basename(c.command)).join(" | ")}`,
