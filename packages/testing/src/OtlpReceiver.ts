@@ -557,6 +557,90 @@ const buckets = (u: unknown) => {
   return { offset: number(b.offset ?? 0), bucketCounts: list(b.bucketCounts).map(number) }
 }
 
+type PointValues = Pick<ReceivedDataPoint, "value" | "valueType" | "histogram" | "exponentialHistogram" | "summary">
+
+const noValues: PointValues = {
+  value: undefined,
+  valueType: undefined,
+  histogram: undefined,
+  exponentialHistogram: undefined,
+  summary: undefined
+}
+
+const numberValue = (p: Raw): Partial<PointValues> =>
+  has(p, "asDouble")
+    ? { value: number(p.asDouble), valueType: "double" }
+    : has(p, "asInt")
+    ? { value: number(p.asInt), valueType: "int" }
+    : { value: 0, valueType: undefined }
+
+const temporalityOf = (data: Raw): Temporality =>
+  TEMPORALITIES[enumIndex(data.aggregationTemporality, TEMPORALITY_NAMES)] ?? "unspecified"
+
+const notMonotonic = () => false
+const unspecified = (): Temporality => "unspecified"
+
+/**
+ * How each metric type is read: the OTLP field holding it is named as its `type`, and only its
+ * values differ from one type to the next. In OTLP's order, the first field present wins.
+ */
+const metricTypes: ReadonlyArray<{
+  readonly type: MetricType
+  readonly isMonotonic: (data: Raw) => boolean
+  readonly temporality: (data: Raw) => Temporality
+  readonly values: (p: Raw) => Partial<PointValues>
+}> = [
+  { type: "sum", isMonotonic: (sum) => sum.isMonotonic === true, temporality: temporalityOf, values: numberValue },
+  { type: "gauge", isMonotonic: notMonotonic, temporality: unspecified, values: numberValue },
+  {
+    type: "histogram",
+    isMonotonic: notMonotonic,
+    temporality: temporalityOf,
+    values: (p) => ({
+      histogram: {
+        count: number(p.count ?? 0),
+        sum: optionalNumber(p, "sum"),
+        bucketCounts: list(p.bucketCounts).map(number),
+        explicitBounds: list(p.explicitBounds).map(number),
+        min: optionalNumber(p, "min"),
+        max: optionalNumber(p, "max")
+      }
+    })
+  },
+  {
+    type: "exponentialHistogram",
+    isMonotonic: notMonotonic,
+    temporality: temporalityOf,
+    values: (p) => ({
+      exponentialHistogram: {
+        count: number(p.count ?? 0),
+        sum: optionalNumber(p, "sum"),
+        scale: number(p.scale ?? 0),
+        zeroCount: number(p.zeroCount ?? 0),
+        positive: buckets(p.positive),
+        negative: buckets(p.negative),
+        min: optionalNumber(p, "min"),
+        max: optionalNumber(p, "max")
+      }
+    })
+  },
+  {
+    type: "summary",
+    isMonotonic: notMonotonic,
+    temporality: unspecified,
+    values: (p) => ({
+      summary: {
+        count: number(p.count ?? 0),
+        sum: number(p.sum ?? 0),
+        quantiles: list(p.quantileValues).map((q) => ({
+          quantile: number(record(q).quantile ?? 0),
+          value: number(record(q).value ?? 0)
+        }))
+      }
+    })
+  }
+]
+
 const decodeDataPoints = (request: unknown, encoding: Encoding): Array<ReceivedDataPoint> => {
   const out: Array<ReceivedDataPoint> = []
   for (const rm of list(record(request).resourceMetrics)) {
@@ -565,122 +649,30 @@ const decodeDataPoints = (request: unknown, encoding: Encoding): Array<ReceivedD
       const scope = scopeOf(record(sm).scope)
       for (const m of list(record(sm).metrics)) {
         const metric = record(m)
+        const metricType = metricTypes.find(({ type }) => has(metric, type))
+        if (metricType === undefined) continue
+        const data = record(metric[metricType.type])
         const base = {
           resource,
           scope,
           name: text(metric.name) ?? "",
           unit: text(metric.unit) ?? "",
           description: text(metric.description) ?? "",
-          encoding
+          encoding,
+          ...noValues,
+          type: metricType.type,
+          isMonotonic: metricType.isMonotonic(data),
+          temporality: metricType.temporality(data)
         }
-        const point = (p: Raw) => ({
-          attributes: attributes(p.attributes),
-          startTimeUnixNano: bigint(p.startTimeUnixNano),
-          timeUnixNano: bigint(p.timeUnixNano)
-        })
-        const empty = {
-          value: undefined,
-          valueType: undefined,
-          histogram: undefined,
-          exponentialHistogram: undefined,
-          summary: undefined
-        }
-        const numberValue = (p: Raw) =>
-          has(p, "asDouble")
-            ? { value: number(p.asDouble), valueType: "double" as const }
-            : has(p, "asInt")
-            ? { value: number(p.asInt), valueType: "int" as const }
-            : { value: 0, valueType: undefined }
-        const temporalityOf = (data: Raw): Temporality =>
-          TEMPORALITIES[enumIndex(data.aggregationTemporality, TEMPORALITY_NAMES)] ?? "unspecified"
-
-        if (has(metric, "sum")) {
-          const sum = record(metric.sum)
-          const isMonotonic = sum.isMonotonic === true
-          const temporality = temporalityOf(sum)
-          for (const dp of list(sum.dataPoints)) {
-            const p = record(dp)
-            out.push({ ...base, ...empty, type: "sum", isMonotonic, temporality, ...point(p), ...numberValue(p) })
-          }
-        } else if (has(metric, "gauge")) {
-          for (const dp of list(record(metric.gauge).dataPoints)) {
-            const p = record(dp)
-            out.push({
-              ...base,
-              ...empty,
-              type: "gauge",
-              isMonotonic: false,
-              temporality: "unspecified",
-              ...point(p),
-              ...numberValue(p)
-            })
-          }
-        } else if (has(metric, "histogram")) {
-          const histogram = record(metric.histogram)
-          const temporality = temporalityOf(histogram)
-          for (const dp of list(histogram.dataPoints)) {
-            const p = record(dp)
-            out.push({
-              ...base,
-              ...empty,
-              type: "histogram",
-              isMonotonic: false,
-              temporality,
-              ...point(p),
-              histogram: {
-                count: number(p.count ?? 0),
-                sum: optionalNumber(p, "sum"),
-                bucketCounts: list(p.bucketCounts).map(number),
-                explicitBounds: list(p.explicitBounds).map(number),
-                min: optionalNumber(p, "min"),
-                max: optionalNumber(p, "max")
-              }
-            })
-          }
-        } else if (has(metric, "exponentialHistogram")) {
-          const histogram = record(metric.exponentialHistogram)
-          const temporality = temporalityOf(histogram)
-          for (const dp of list(histogram.dataPoints)) {
-            const p = record(dp)
-            out.push({
-              ...base,
-              ...empty,
-              type: "exponentialHistogram",
-              isMonotonic: false,
-              temporality,
-              ...point(p),
-              exponentialHistogram: {
-                count: number(p.count ?? 0),
-                sum: optionalNumber(p, "sum"),
-                scale: number(p.scale ?? 0),
-                zeroCount: number(p.zeroCount ?? 0),
-                positive: buckets(p.positive),
-                negative: buckets(p.negative),
-                min: optionalNumber(p, "min"),
-                max: optionalNumber(p, "max")
-              }
-            })
-          }
-        } else if (has(metric, "summary")) {
-          for (const dp of list(record(metric.summary).dataPoints)) {
-            const p = record(dp)
-            out.push({
-              ...base,
-              ...empty,
-              type: "summary",
-              isMonotonic: false,
-              temporality: "unspecified",
-              ...point(p),
-              summary: {
-                count: number(p.count ?? 0),
-                sum: number(p.sum ?? 0),
-                quantiles: list(p.quantileValues).map((q) => ({
-                  quantile: number(record(q).quantile ?? 0),
-                  value: number(record(q).value ?? 0)
-                }))
-              }
-            })
-          }
+        for (const dp of list(data.dataPoints)) {
+          const p = record(dp)
+          out.push({
+            ...base,
+            attributes: attributes(p.attributes),
+            startTimeUnixNano: bigint(p.startTimeUnixNano),
+            timeUnixNano: bigint(p.timeUnixNano),
+            ...metricType.values(p)
+          })
         }
       }
     }
