@@ -92,11 +92,22 @@ export const spanContextOf = (span: EffectTracer.AnySpan): OtelApi.SpanContext =
   }
 }
 
-/** An OTel context whose active span is `span`. @internal */
+/**
+ * An OTel context whose active span is `span`. A span keeps the last one it made: the tracer
+ * asks for it each time a fiber resumes, and building a context copies a map.
+ *
+ * @internal
+ */
 export const otelContextOf = (span: EffectTracer.AnySpan, base: OtelApi.Context = OtelApi.ROOT_CONTEXT) =>
   span instanceof TelemetrySpan
-    ? OtelApi.trace.setSpan(base, span.otelSpan)
+    ? span.otelContextOn(base)
     : OtelApi.trace.setSpanContext(base, spanContextOf(span))
+
+// `@opentelemetry/api` 1.x keeps its globals under this key; a context manager is registered
+// there or nowhere. Read on each fiber resumption, so a manager registered late still counts.
+const otelApiGlobal = Symbol.for("opentelemetry.js.api.1")
+const hasContextManager = (): boolean =>
+  (globalThis as { [otelApiGlobal]?: { context?: unknown } })[otelApiGlobal]?.context !== undefined
 
 /** @internal */
 export interface ExplicitStatus {
@@ -115,6 +126,8 @@ export class TelemetrySpan implements EffectTracer.Span {
   status: EffectTracer.SpanStatus
   /** Set by a surface that knows better than the exit (an HTTP 500 returned as a value). */
   explicitStatus: ExplicitStatus | undefined = undefined
+  private otelContextBase: OtelApi.Context | undefined = undefined
+  private otelContext: OtelApi.Context | undefined = undefined
 
   constructor(
     tracer: OtelApi.Tracer,
@@ -149,6 +162,15 @@ export class TelemetrySpan implements EffectTracer.Span {
     this.traceId = spanContext.traceId
     this.sampled = (spanContext.traceFlags & OtelApi.TraceFlags.SAMPLED) === OtelApi.TraceFlags.SAMPLED
     this.status = { _tag: "Started", startTime }
+  }
+
+  /** `base` with this span active, made once per distinct base. */
+  otelContextOn(base: OtelApi.Context): OtelApi.Context {
+    if (this.otelContextBase !== base || this.otelContext === undefined) {
+      this.otelContextBase = base
+      this.otelContext = OtelApi.trace.setSpan(base, this.otelSpan)
+    }
+    return this.otelContext
   }
 
   attribute(key: string, value: unknown): void {
@@ -199,7 +221,9 @@ export const make = (tracer: OtelApi.Tracer): EffectTracer.Tracer =>
     },
     context(execution, fiber) {
       const current = fiber.currentSpan
-      if (current === undefined) return execution()
+      // Without a context manager `context.with` does nothing but call `execution`: skip the
+      // context it would be given, the main per-resumption cost of a span.
+      if (current === undefined || !hasContextManager()) return execution()
       // OTel-instrumented libraries called inside the fiber see its span as their parent.
       return OtelApi.context.with(otelContextOf(current, OtelApi.context.active()), execution)
     }

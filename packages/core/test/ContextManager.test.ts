@@ -1,0 +1,48 @@
+/**
+ * Interop with OpenTelemetry code that reads the active context (libraries instrumented with
+ * `@opentelemetry/api`): with a context manager registered, the Effect span of the running
+ * fiber is the active OTel span, also after an async boundary; without one, nothing is set up.
+ */
+import { TestTelemetry } from "@effect-telemetry/testing"
+import { describe, expect, it } from "@effect/vitest"
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks"
+import * as OtelApi from "@opentelemetry/api"
+import * as Effect from "effect/Effect"
+
+const activeSpanId = () => OtelApi.trace.getActiveSpan()?.spanContext().spanId
+
+describe("the active OpenTelemetry context inside Effect spans", () => {
+  it.scopedLive("with a context manager: the fiber's span is active, before and after a sleep, and parents OTel spans", () =>
+    Effect.gen(function*() {
+      const manager = new AsyncLocalStorageContextManager().enable()
+      yield* Effect.acquireRelease(
+        Effect.sync(() => OtelApi.context.setGlobalContextManager(manager)),
+        () => Effect.sync(() => OtelApi.context.disable())
+      )
+      const seen = yield* Effect.gen(function*() {
+        const span = yield* Effect.currentSpan
+        const before = activeSpanId()
+        yield* Effect.sleep("5 millis")
+        const after = activeSpanId()
+        // A span started by plain OTel code, as an instrumented library would.
+        const child = OtelApi.trace.getTracer("library").startSpan("library.call")
+        child.end()
+        const nested = yield* Effect.sync(activeSpanId).pipe(Effect.withSpan("inner"))
+        return { span: span.spanId, before, after, nested, childTrace: child.spanContext().traceId, trace: span.traceId }
+      }).pipe(Effect.withSpan("outer"))
+      expect(seen.before).toBe(seen.span)
+      expect(seen.after).toBe(seen.span)
+      expect(seen.nested).not.toBe(seen.span)
+      expect(seen.nested).toMatch(/^[0-9a-f]{16}$/)
+      const spans = yield* TestTelemetry.spans
+      const inner = spans.find((s) => s.name === "inner")!
+      expect(inner.spanContext().spanId).toBe(seen.nested)
+      expect(TestTelemetry.parentSpanId(inner)).toBe(seen.span)
+    }).pipe(Effect.provide(TestTelemetry.layer())))
+
+  it.effect("without a context manager: no active span is visible (and none is built)", () =>
+    Effect.gen(function*() {
+      const id = yield* Effect.sync(activeSpanId).pipe(Effect.withSpan("outer"))
+      expect(id).toBeUndefined()
+    }).pipe(Effect.provide(TestTelemetry.layer())))
+})
