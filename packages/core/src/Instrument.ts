@@ -200,6 +200,16 @@ export const histogram = (options: HistogramOptions): Histogram =>
 export const descriptorOf: (name: string) => Descriptor | undefined = internal.descriptorOf
 
 /**
+ * Every descriptor declared so far in this process, in declaration order: the instruments of
+ * the modules loaded, since surfaces declare theirs when their module is imported (tests use
+ * it to check that docs/SIGNALS.md lists them all).
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const declared: () => ReadonlyArray<Descriptor> = internal.declared
+
+/**
  * Sets the per-metric limit on distinct attribute sets (default 2000). Past it, new sets are
  * recorded in one series with `otel.metric.overflow="true"` and a warning is logged once.
  *

@@ -58,6 +58,10 @@ const globalState: {
 export const descriptorOf = (name: string): Descriptor | undefined => globalState.descriptors.get(name)?.descriptor
 
 /** @internal */
+export const declared = (): ReadonlyArray<Descriptor> =>
+  Array.from(globalState.descriptors.values(), (entry) => entry.descriptor)
+
+/** @internal */
 export const seriesOf = (key: MetricKey.MetricKey.Untyped): Series | undefined => globalState.seriesByKey.get(key)
 
 /** @internal */
