@@ -68,19 +68,35 @@ export const instrument: {
 } = dual((args) => Effect.isEffect(args[0]), internal.instrument)
 
 /**
+ * The shape of the `fork*` combinators: data-last or data-first, the forked fiber needing
+ * what `self` needs plus `RS` (the `Scope` for `forkScoped`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Fork<RS = never> {
+  (name: string, options?: Options): <A, E, R>(
+    self: Effect.Effect<A, E, R>
+  ) => Effect.Effect<Fiber.RuntimeFiber<A, E>, never, R | RS>
+  <A, E, R>(self: Effect.Effect<A, E, R>, name: string, options?: Options): Effect.Effect<Fiber.RuntimeFiber<A, E>, never, R | RS>
+}
+
+const forkWith = <RS>(
+  forkEffect: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<Fiber.RuntimeFiber<A, E>, never, R | RS>
+): Fork<RS> =>
+  dual(
+    (args) => Effect.isEffect(args[0]),
+    <A, E, R>(self: Effect.Effect<A, E, R>, name: string, options?: Options) =>
+      forkEffect(internal.instrument(self, name, options))
+  )
+
+/**
  * Forks `self` as the process `name`, supervised by the current fiber (interrupted with it).
  *
  * @since 0.1.0
  * @category forking
  */
-export const fork: {
-  (name: string, options?: Options): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<Fiber.RuntimeFiber<A, E>, never, R>
-  <A, E, R>(self: Effect.Effect<A, E, R>, name: string, options?: Options): Effect.Effect<Fiber.RuntimeFiber<A, E>, never, R>
-} = dual(
-  (args) => Effect.isEffect(args[0]),
-  <A, E, R>(self: Effect.Effect<A, E, R>, name: string, options?: Options) =>
-    Effect.fork(internal.instrument(self, name, options))
-)
+export const fork: Fork = forkWith(Effect.fork)
 
 /**
  * Forks `self` as the process `name` into the current `Scope`: it runs until it ends or the
@@ -89,20 +105,7 @@ export const fork: {
  * @since 0.1.0
  * @category forking
  */
-export const forkScoped: {
-  (name: string, options?: Options): <A, E, R>(
-    self: Effect.Effect<A, E, R>
-  ) => Effect.Effect<Fiber.RuntimeFiber<A, E>, never, R | Scope.Scope>
-  <A, E, R>(
-    self: Effect.Effect<A, E, R>,
-    name: string,
-    options?: Options
-  ): Effect.Effect<Fiber.RuntimeFiber<A, E>, never, R | Scope.Scope>
-} = dual(
-  (args) => Effect.isEffect(args[0]),
-  <A, E, R>(self: Effect.Effect<A, E, R>, name: string, options?: Options) =>
-    Effect.forkScoped(internal.instrument(self, name, options))
-)
+export const forkScoped: Fork<Scope.Scope> = forkWith(Effect.forkScoped)
 
 /**
  * Forks `self` as the process `name` in the global scope: it outlives its spawner, and is
@@ -111,14 +114,7 @@ export const forkScoped: {
  * @since 0.1.0
  * @category forking
  */
-export const forkDaemon: {
-  (name: string, options?: Options): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<Fiber.RuntimeFiber<A, E>, never, R>
-  <A, E, R>(self: Effect.Effect<A, E, R>, name: string, options?: Options): Effect.Effect<Fiber.RuntimeFiber<A, E>, never, R>
-} = dual(
-  (args) => Effect.isEffect(args[0]),
-  <A, E, R>(self: Effect.Effect<A, E, R>, name: string, options?: Options) =>
-    Effect.forkDaemon(internal.instrument(self, name, options))
-)
+export const forkDaemon: Fork = forkWith(Effect.forkDaemon)
 
 /**
  * Runs `self` on `schedule` like `Effect.schedule` (first run after the first delay: a cron
