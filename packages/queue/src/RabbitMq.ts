@@ -35,6 +35,7 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import type * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as internal from "./internal/rabbitmq.js"
 
@@ -65,13 +66,13 @@ export type Nack = internal.Nack
 /** @since 0.1.0 @category models */
 export interface Options {
   /** `amqp://user:password@host:5672/vhost`; may be `Redacted`. Never recorded. */
-  readonly url: internal.Options["url"]
+  readonly url: string | Redacted.Redacted<string>
   /** Passed to amqplib's `connect` (TLS, timeout, heartbeat via the URL). */
   readonly socketOptions?: Record<string, unknown> | undefined
 }
 
 /** amqplib publish options; `mandatory` defaults to `true`, `messageId` to a random UUID. @since 0.1.0 @category models */
-export type PublishOptions = internal.PublishOptions
+export interface PublishOptions extends amqp.Options.Publish {}
 
 /** @since 0.1.0 @category models */
 export interface RabbitMqService {

@@ -5,16 +5,15 @@ import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
-import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import * as Mailbox from "effect/Mailbox"
 import * as Option from "effect/Option"
-import type * as Redacted from "effect/Redacted"
-import * as RedactedValue from "effect/Redacted"
+import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import type { BatchOptions, ConsumeOptions, Options, RabbitMqService } from "../RabbitMq.js"
 import * as Messaging from "./messaging.js"
 
 /** @internal */
@@ -56,30 +55,6 @@ const fromAmqp = (reason: Reason, message: string, cause: unknown): RabbitMqErro
 }
 
 /** @internal */
-export interface Options {
-  readonly url: string | Redacted.Redacted<string>
-  readonly socketOptions?: Record<string, unknown> | undefined
-}
-
-/** @internal */
-export interface PublishOptions extends amqp.Options.Publish {}
-
-/** @internal */
-export interface RabbitMqService {
-  readonly connection: amqp.ChannelModel
-  readonly serverAddress: string
-  readonly serverPort: number
-  readonly publish: (
-    exchange: string,
-    routingKey: string,
-    content: Uint8Array | string,
-    options?: PublishOptions
-  ) => Effect.Effect<void, RabbitMqError>
-  readonly sendToQueue: (queue: string, content: Uint8Array | string, options?: PublishOptions) => Effect.Effect<void, RabbitMqError>
-  readonly withChannel: <A>(f: (channel: amqp.Channel) => PromiseLike<A>) => Effect.Effect<A, RabbitMqError>
-}
-
-/** @internal */
 export class RabbitMq extends Context.Tag("@effect-telemetry/queue/RabbitMq")<RabbitMq, RabbitMqService>() {}
 
 /** Host and port for `server.*`, never the credentials. @internal */
@@ -104,7 +79,7 @@ const closing = new WeakSet<amqp.ChannelModel>()
 /** @internal */
 export const make = (options: Options): Effect.Effect<RabbitMqService, RabbitMqError, Scope.Scope> =>
   Effect.gen(function*() {
-    const url = RedactedValue.isRedacted(options.url) ? RedactedValue.value(options.url) : options.url
+    const url = Redacted.isRedacted(options.url) ? Redacted.value(options.url) : options.url
     const server = serverOf(url)
     const connection = yield* Effect.acquireRelease(
       Effect.tryPromise({
@@ -237,21 +212,6 @@ export const make = (options: Options): Effect.Effect<RabbitMqService, RabbitMqE
 
 /** @internal */
 export type RequeueOnFailure = "always" | "never" | "once"
-
-/** @internal */
-export interface ConsumeOptions {
-  readonly prefetch?: number | undefined
-  readonly concurrency?: number | undefined
-  readonly requeueOnFailure?: RequeueOnFailure | undefined
-}
-
-/** @internal */
-export interface BatchOptions {
-  readonly size: number
-  readonly within: Duration.DurationInput
-  readonly prefetch?: number | undefined
-  readonly requeueOnFailure?: RequeueOnFailure | undefined
-}
 
 const positive = (name: string, value: number | undefined, fallback: number): number => {
   if (value === undefined) return fallback
