@@ -16,11 +16,11 @@
  * @since 0.1.0
  */
 import * as HttpClient from "@effect/platform/HttpClient"
-import * as Config from "effect/Config"
+import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
-import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
+import type * as Layer from "effect/Layer"
 import * as internal from "./internal/client.js"
+import * as decorate from "./internal/decorate.js"
 import * as metrics from "./internal/metrics.js"
 
 /** @since 0.1.0 @category models */
@@ -52,7 +52,7 @@ export const make: <E, R>(client: HttpClient.HttpClient.With<E, R>, options?: Op
  * @category layers
  */
 export const layer = (options?: Options): Layer.Layer<HttpClient.HttpClient, never, HttpClient.HttpClient> =>
-  Layer.effect(HttpClient.HttpClient, Effect.map(HttpClient.HttpClient, (client) => make(client, options)))
+  decorate.layer(HttpClient.HttpClient, make, options)
 
 /**
  * {@link layer} with options read from `Config`.
@@ -63,7 +63,4 @@ export const layer = (options?: Options): Layer.Layer<HttpClient.HttpClient, nev
 export const layerConfig = (
   options: Config.Config.Wrap<Options>
 ): Layer.Layer<HttpClient.HttpClient, ConfigError.ConfigError, HttpClient.HttpClient> =>
-  Layer.effect(
-    HttpClient.HttpClient,
-    Effect.zipWith(Config.unwrap(options), HttpClient.HttpClient, (resolved, client) => make(client, resolved))
-  )
+  decorate.layerConfig(HttpClient.HttpClient, make, options)

@@ -21,41 +21,36 @@
  */
 import type * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as HttpServer from "@effect/platform/HttpServer"
-import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
-import * as Config from "effect/Config"
+import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
-import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
-import type * as Predicate from "effect/Predicate"
+import type * as Layer from "effect/Layer"
+import * as decorate from "./internal/decorate.js"
 import * as metrics from "./internal/metrics.js"
 import * as internal from "./internal/server.js"
 
-/** @since 0.1.0 @category models */
-export interface Options {
-  /** Request headers recorded as `http.request.header.<name>` (default none). Credentials are recorded as `REDACTED`. */
-  readonly captureRequestHeaders?: ReadonlyArray<string> | undefined
-  /** Response headers recorded as `http.response.header.<name>` (default none). `set-cookie` is recorded as `REDACTED`. */
-  readonly captureResponseHeaders?: ReadonlyArray<string> | undefined
-  /** Paths served without any telemetry, exact strings or patterns (default none), e.g. `["/health", "/metrics"]`. */
-  readonly excludePaths?: ReadonlyArray<string | RegExp> | undefined
-  /** Requests served without any telemetry (default none). */
-  readonly exclude?: Predicate.Predicate<HttpServerRequest.HttpServerRequest> | undefined
-  /** Write the trace context (`traceparent`, per `OTEL_PROPAGATORS`) into responses (default true). */
-  readonly responseTraceContext?: boolean | undefined
-  /** Query parameters whose values `url.query` records as `REDACTED` (default: semconv's list plus token, password, api_key, secret...). */
-  readonly sensitiveQueryParams?: ReadonlyArray<string> | undefined
-  /** `http.route` of a request no route matched (default `_unmatched`). */
-  readonly unmatchedRoute?: string | undefined
-}
+/**
+ * What the server telemetry records and skips, every field optional:
+ * - `captureRequestHeaders`: request headers recorded as `http.request.header.<name>`
+ *   (default none); credentials are recorded as `REDACTED`.
+ * - `captureResponseHeaders`: response headers recorded as `http.response.header.<name>`
+ *   (default none); `set-cookie` is recorded as `REDACTED`.
+ * - `excludePaths`: paths served without any telemetry, exact strings or patterns (default
+ *   none), e.g. `["/health", "/metrics"]`.
+ * - `exclude`: requests served without any telemetry (default none).
+ * - `responseTraceContext`: write the trace context (`traceparent`, per `OTEL_PROPAGATORS`)
+ *   into responses (default true).
+ * - `sensitiveQueryParams`: query parameters whose values `url.query` records as `REDACTED`
+ *   (default: semconv's list plus token, password, api_key, secret...).
+ * - `unmatchedRoute`: `http.route` of a request no route matched (default `_unmatched`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Options = internal.Options
 
 /** The configurable part of {@link Options} (everything but the `exclude` predicate; paths are exact). @since 0.1.0 @category models */
-export interface ConfigOptions {
-  readonly captureRequestHeaders?: ReadonlyArray<string> | undefined
-  readonly captureResponseHeaders?: ReadonlyArray<string> | undefined
+export interface ConfigOptions extends Omit<Options, "exclude" | "excludePaths"> {
   readonly excludePaths?: ReadonlyArray<string> | undefined
-  readonly responseTraceContext?: boolean | undefined
-  readonly sensitiveQueryParams?: ReadonlyArray<string> | undefined
-  readonly unmatchedRoute?: string | undefined
 }
 
 /** `http.server.request.duration`: seconds, until the response (or its stream) ended. @since 0.1.0 @category metrics */
@@ -97,7 +92,7 @@ export const make = (server: HttpServer.HttpServer, options?: Options): HttpServ
  * @category layers
  */
 export const layer = (options?: Options): Layer.Layer<HttpServer.HttpServer, never, HttpServer.HttpServer> =>
-  Layer.effect(HttpServer.HttpServer, Effect.map(HttpServer.HttpServer, (server) => make(server, options)))
+  decorate.layer(HttpServer.HttpServer, make, options)
 
 /**
  * {@link layer} with options read from `Config` (e.g. `Config.array(Config.string(), "HTTP_EXCLUDE_PATHS")`).
@@ -108,7 +103,4 @@ export const layer = (options?: Options): Layer.Layer<HttpServer.HttpServer, nev
 export const layerConfig = (
   options: Config.Config.Wrap<ConfigOptions>
 ): Layer.Layer<HttpServer.HttpServer, ConfigError.ConfigError, HttpServer.HttpServer> =>
-  Layer.effect(
-    HttpServer.HttpServer,
-    Effect.zipWith(Config.unwrap(options), HttpServer.HttpServer, (resolved, server) => make(server, resolved))
-  )
+  decorate.layerConfig<HttpServer.HttpServer, HttpServer.HttpServer, ConfigOptions>(HttpServer.HttpServer, make, options)

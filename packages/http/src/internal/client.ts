@@ -21,14 +21,9 @@ import * as Exit from "effect/Exit"
 import * as FiberRef from "effect/FiberRef"
 import { constTrue } from "effect/Function"
 import * as Option from "effect/Option"
+import type { Options } from "../HttpClientTelemetry.js"
 import * as metrics from "./metrics.js"
 import * as semantics from "./semantics.js"
-
-export interface Options {
-  readonly captureRequestHeaders?: ReadonlyArray<string> | undefined
-  readonly captureResponseHeaders?: ReadonlyArray<string> | undefined
-  readonly sensitiveQueryParams?: ReadonlyArray<string> | undefined
-}
 
 /**
  * The two halves every `HttpClient` is made of (`HttpClient.makeWith`); the platform's own
