@@ -79,12 +79,15 @@ export const makeInstrument = (options: Options) => {
 
 const isNone = (o: Option.Option<unknown>) => Option.isNone(o)
 
-/** @internal */
-export const make = (store: KeyValueStore.KeyValueStore, options: Options): KeyValueStore.KeyValueStore => {
-  const instrument = makeInstrument(options)
-  const instrumented: KeyValueStore.KeyValueStore = KeyValueStore.make({
+type Shared = "get" | "set" | "remove" | "clear" | "size" | "has" | "isEmpty" | "modify"
+
+/** The operations a store and its schema stores both have, only their value types differ. */
+const instrumentShared = <S extends Pick<KeyValueStore.SchemaStore<any, any>, Shared>>(
+  store: S,
+  instrument: ReturnType<typeof makeInstrument>
+): Pick<S, Shared> => {
+  const shared: Pick<KeyValueStore.SchemaStore<any, any>, Shared> = {
     get: (key) => instrument("get", store.get(key), isNone),
-    getUint8Array: (key) => instrument("get", store.getUint8Array(key), isNone),
     set: (key, value) => instrument("set", store.set(key, value)),
     remove: (key) => instrument("remove", store.remove(key)),
     clear: instrument("clear", store.clear),
@@ -92,7 +95,18 @@ export const make = (store: KeyValueStore.KeyValueStore, options: Options): KeyV
     has: (key) => instrument("has", store.has(key)),
     // `isEmpty` is a size question; a separate value would be an eighth operation to alert on.
     isEmpty: instrument("size", store.isEmpty),
-    modify: (key, f) => instrument("modify", store.modify(key, f), isNone),
+    modify: (key, f) => instrument("modify", store.modify(key, f), isNone)
+  }
+  // Each operation returns what the same operation of `store` returns.
+  return shared as Pick<S, Shared>
+}
+
+/** @internal */
+export const make = (store: KeyValueStore.KeyValueStore, options: Options): KeyValueStore.KeyValueStore => {
+  const instrument = makeInstrument(options)
+  const instrumented: KeyValueStore.KeyValueStore = KeyValueStore.make({
+    ...instrumentShared(store, instrument),
+    getUint8Array: (key) => instrument("get", store.getUint8Array(key), isNone),
     modifyUint8Array: (key, f) => instrument("modify", store.modifyUint8Array(key, f), isNone),
     forSchema: <A, I, SR>(schema: Schema.Schema<A, I, SR>) => makeSchemaStore(store.forSchema(schema), instrument)
   })
@@ -102,14 +116,4 @@ export const make = (store: KeyValueStore.KeyValueStore, options: Options): KeyV
 const makeSchemaStore = <A, R>(
   store: KeyValueStore.SchemaStore<A, R>,
   instrument: ReturnType<typeof makeInstrument>
-): KeyValueStore.SchemaStore<A, R> => ({
-  ...store,
-  get: (key) => instrument("get", store.get(key), isNone),
-  set: (key, value) => instrument("set", store.set(key, value)),
-  remove: (key) => instrument("remove", store.remove(key)),
-  clear: instrument("clear", store.clear),
-  size: instrument("size", store.size),
-  has: (key) => instrument("has", store.has(key)),
-  isEmpty: instrument("size", store.isEmpty),
-  modify: (key, f) => instrument("modify", store.modify(key, f), isNone)
-})
+): KeyValueStore.SchemaStore<A, R> => ({ ...store, ...instrumentShared(store, instrument) })
