@@ -3,10 +3,6 @@ import { TestTelemetry } from "@effect-telemetry/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import { execFileSync } from "node:child_process"
-import { mkdtempSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 
 const requests = Instrument.counter({ name: "test.requests", unit: "{request}", description: "Requests seen." })
 const inFlight = Instrument.upDownCounter({ name: "test.in_flight", unit: "{request}", description: "Requests in flight." })
@@ -180,22 +176,6 @@ describe("Instrument", () => {
       expect(open).toContain("# TYPE test_requests counter")
       expect(open).toContain("test_requests_total{http_route=\"/users/:id\"} 1")
       expect(open.trimEnd().endsWith("# EOF")).toBe(true)
-      const dir = mkdtempSync(join(tmpdir(), "promtool-"))
-      const file = join(dir, "metrics.txt")
-      writeFileSync(file, text)
-      const lint = promtoolCheck(file)
-      expect(lint).toEqual({ status: 0, output: "" })
+      expect(TestTelemetry.promtoolCheck(text)).toEqual({ status: 0, output: "" })
     }).pipe(Effect.provide(TestTelemetry.layer())))
 })
-
-const promtoolCheck = (file: string): { status: number; output: string } => {
-  try {
-    const output = execFileSync("sh", ["-c", `promtool check metrics < "${file}"`], { encoding: "utf8", stdio: "pipe" })
-    return { status: 0, output: output.trim() }
-  } catch (error: any) {
-    if (error.code === "ENOENT" || /not found/.test(String(error.stderr))) {
-      throw new Error("promtool is not installed: run scripts/install-prometheus.sh")
-    }
-    return { status: error.status ?? 1, output: `${error.stdout ?? ""}${error.stderr ?? ""}`.trim() }
-  }
-}

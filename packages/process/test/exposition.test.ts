@@ -6,24 +6,6 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
-import { execFileSync } from "node:child_process"
-import { mkdtempSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
-
-const promtoolCheck = (text: string): { status: number; output: string } => {
-  const file = join(mkdtempSync(join(tmpdir(), "promtool-process-")), "metrics.txt")
-  writeFileSync(file, text)
-  try {
-    const output = execFileSync("sh", ["-c", `promtool check metrics < "${file}"`], { encoding: "utf8", stdio: "pipe" })
-    return { status: 0, output: output.trim() }
-  } catch (error: any) {
-    if (/not found/.test(String(error.stderr))) {
-      throw new Error("promtool is not installed: run scripts/install-prometheus.sh")
-    }
-    return { status: error.status ?? 1, output: `${error.stdout ?? ""}${error.stderr ?? ""}`.trim() }
-  }
-}
 
 describe("process metrics exposition", () => {
   it.live("process.* and process.command.* are exposed with their Prometheus types and pass promtool", () =>
@@ -36,7 +18,7 @@ describe("process metrics exposition", () => {
       expect(text).toContain("# TYPE process_active gauge")
       expect(text).toContain("# TYPE process_duration_seconds histogram")
       expect(text).toContain("# TYPE process_command_duration_seconds histogram")
-      expect(promtoolCheck(text)).toEqual({ status: 0, output: "" })
+      expect(TestTelemetry.promtoolCheck(text)).toEqual({ status: 0, output: "" })
     }).pipe(Effect.provide(Layer.mergeAll(
       CommandTelemetry.layer.pipe(Layer.provideMerge(NodeContext.layer)),
       TestTelemetry.layer()

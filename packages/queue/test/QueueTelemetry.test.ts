@@ -5,10 +5,6 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Queue from "effect/Queue"
-import { execFileSync } from "node:child_process"
-import { mkdtempSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import { QueueTelemetry } from "../src/index.js"
 
 /** A message of a broker this package does not cover: a body and headers. */
@@ -18,20 +14,6 @@ interface Message {
 }
 
 const destination = { system: "inproc", destination: "jobs" } as const
-
-const promtoolCheck = (text: string): { status: number; output: string } => {
-  const file = join(mkdtempSync(join(tmpdir(), "promtool-queue-")), "metrics.txt")
-  writeFileSync(file, text)
-  try {
-    const output = execFileSync("sh", ["-c", `promtool check metrics < "${file}"`], { encoding: "utf8", stdio: "pipe" })
-    return { status: 0, output: output.trim() }
-  } catch (error: any) {
-    if (/not found/.test(String(error.stderr))) {
-      throw new Error("promtool is not installed: run scripts/install-prometheus.sh")
-    }
-    return { status: error.status ?? 1, output: `${error.stdout ?? ""}${error.stderr ?? ""}`.trim() }
-  }
-}
 
 describe("QueueTelemetry", () => {
   it.live("send and process over any transport: the carrier the producer sends is the consumer's parent", () =>
@@ -130,6 +112,6 @@ describe("QueueTelemetry", () => {
       expect(text).toContain("# TYPE messaging_client_operation_duration_seconds histogram")
       expect(text).toContain("# TYPE messaging_process_duration_seconds histogram")
       expect(text).toContain("# TYPE messaging_process_active gauge")
-      expect(promtoolCheck(text)).toEqual({ status: 0, output: "" })
+      expect(TestTelemetry.promtoolCheck(text)).toEqual({ status: 0, output: "" })
     }).pipe(Effect.provide(TestTelemetry.layer())))
 })

@@ -37,6 +37,7 @@ import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import { execFileSync } from "node:child_process"
 
 /** A reader collected on demand (the SDK has no public manual reader). @since 0.1.0 @category models */
 export class ManualMetricReader extends MetricReader {
@@ -327,6 +328,35 @@ export const parseExposition = (text: string): Array<Sample> => {
     samples.push({ name: match[1]!, labels, value: raw === "+Inf" ? Infinity : raw === "-Inf" ? -Infinity : Number(raw) })
   }
   return samples
+}
+
+/** What `promtool check metrics` said: status 0 and no output is a clean exposition. @since 0.1.0 @category prometheus */
+export interface PromtoolResult {
+  readonly status: number
+  readonly output: string
+}
+
+/**
+ * Lints an exposition with Prometheus' own `promtool check metrics`. Throws when promtool is
+ * not installed (`scripts/install-prometheus.sh`): a missing linter must not read as a pass.
+ *
+ * @example
+ * ```ts
+ * const text = yield* TestTelemetry.scrape()
+ * expect(TestTelemetry.promtoolCheck(text)).toEqual({ status: 0, output: "" })
+ * ```
+ *
+ * @since 0.1.0
+ * @category prometheus
+ */
+export const promtoolCheck = (text: string): PromtoolResult => {
+  try {
+    const output = execFileSync("promtool", ["check", "metrics"], { input: text, encoding: "utf8", stdio: "pipe" })
+    return { status: 0, output: output.trim() }
+  } catch (error: any) {
+    if (error.code === "ENOENT") throw new Error("promtool is not installed: run scripts/install-prometheus.sh")
+    return { status: error.status ?? 1, output: `${error.stdout ?? ""}${error.stderr ?? ""}`.trim() }
+  }
 }
 
 /**

@@ -14,10 +14,6 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import * as Tracer from "effect/Tracer"
-import { execFileSync } from "node:child_process"
-import { mkdtempSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 
 class ChargeDeclined extends Schema.TaggedError<ChargeDeclined>()("ChargeDeclined", { attempt: Schema.Number }) {}
 
@@ -115,20 +111,6 @@ const awaitResult = (workflow: Workflow.Any & { readonly poll: (id: string) => a
     }
     return yield* Effect.dieMessage(`${workflow.name} ${executionId} never reached ${tag}`)
   }).pipe(Effect.withTracerEnabled(false))
-
-const promtoolCheck = (text: string): { status: number; output: string } => {
-  const file = join(mkdtempSync(join(tmpdir(), "promtool-workflow-")), "metrics.txt")
-  writeFileSync(file, text)
-  try {
-    const output = execFileSync("sh", ["-c", `promtool check metrics < "${file}"`], { encoding: "utf8", stdio: "pipe" })
-    return { status: 0, output: output.trim() }
-  } catch (error: any) {
-    if (/not found/.test(String(error.stderr))) {
-      throw new Error("promtool is not installed: run scripts/install-prometheus.sh")
-    }
-    return { status: error.status ?? 1, output: `${error.stdout ?? ""}${error.stderr ?? ""}`.trim() }
-  }
-}
 
 /**
  * Waits until every ended span reached the in-memory exporter: it confirms exports on a timer
@@ -431,7 +413,7 @@ describe("WorkflowTelemetry", () => {
         TestTelemetry.prometheusValue("workflow_duration_seconds_bucket", { workflow_name: "Reminder", result: "ok", le })
       expect(yield* bucket("604800")).toBe(1)
       expect(yield* bucket("0.01")).toBe(0)
-      expect(promtoolCheck(text)).toEqual({ status: 0, output: "" })
+      expect(TestTelemetry.promtoolCheck(text)).toEqual({ status: 0, output: "" })
     })))
 
   it("an unknown resumeTrace is a TypeError naming the value", () => {
