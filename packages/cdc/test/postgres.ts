@@ -1,32 +1,28 @@
 // The real Postgres the tests stream from: availability, SQL, and a fixture of unique slot,
 // publication and table names that is dropped afterwards.
+import { TestServices } from "@effect-telemetry/testing"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import pg from "pg"
 
-export const databaseUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test"
-
-const probe = async (): Promise<string | undefined> => {
-  const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 3_000 })
-  client.on("error", () => {})
-  try {
-    await client.connect()
-    const level = (await client.query<{ wal_level: string }>("show wal_level")).rows[0]?.wal_level
-    if (level !== "logical") return `wal_level is ${level}; run scripts/cdc-postgres-setup.sh`
-    return undefined
-  } catch (error) {
-    return `Postgres at ${databaseUrl.replace(/\/\/[^@/]*@/, "//***@")} is unavailable: ${(error as Error).message}`
-  } finally {
-    await client.end().catch(() => undefined)
-  }
-}
+export const databaseUrl = TestServices.databaseUrl
 
 /** Why the tests cannot run here, or undefined. With CI=true a reason is a failure. */
-export const unavailable = await probe()
-if (unavailable !== undefined) {
-  if (process.env.CI === "true") throw new Error(`cdc tests need logical replication: ${unavailable}`)
-  console.warn(`skipping cdc tests: ${unavailable}`)
-}
+export const unavailable = TestServices.required(
+  "cdc",
+  await TestServices.probe("Postgres", databaseUrl, async () => {
+    const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 3_000 })
+    client.on("error", () => {})
+    try {
+      await client.connect()
+      const level = (await client.query<{ wal_level: string }>("show wal_level")).rows[0]?.wal_level
+      if (level !== "logical") return `wal_level is ${level}; run scripts/cdc-postgres-setup.sh`
+      return undefined
+    } finally {
+      await client.end().catch(() => undefined)
+    }
+  })
+)
 
 export const query = <R extends pg.QueryResultRow = pg.QueryResultRow>(
   text: string,

@@ -1,6 +1,6 @@
 import { Instrument, PrometheusMetrics, Propagation, Telemetry, Tracing } from "@effect-telemetry/core"
 import * as ConfigInternal from "@effect-telemetry/core/internal/config"
-import { TestTelemetry } from "@effect-telemetry/testing"
+import { TestServices, TestTelemetry } from "@effect-telemetry/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as ConfigProvider from "effect/ConfigProvider"
@@ -13,7 +13,6 @@ import * as Schedule from "effect/Schedule"
 import * as fc from "fast-check"
 import { spawn } from "node:child_process"
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import * as Net from "node:net"
 import { tmpdir } from "node:os"
 import * as Path from "node:path"
 
@@ -211,16 +210,6 @@ const hostileValues: ReadonlyArray<readonly [written: string, stored: string]> =
 
 const TOKEN = "s3cret-scrape-token"
 
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = Net.createServer()
-    server.on("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as Net.AddressInfo).port
-      server.close(() => resolve(port))
-    })
-  })
-
 const PROMETHEUS_BIN = process.env.PROMETHEUS_BIN ?? "/usr/bin/prometheus"
 const prometheusMissing = !existsSync(PROMETHEUS_BIN)
 if (prometheusMissing && process.env.CI === "true") {
@@ -232,7 +221,7 @@ const fetchJson = (url: string) => Effect.promise(() => fetch(url).then((r) => r
 /** A real Prometheus scraping `target` every second with the bearer token, for the scope's life. */
 const startPrometheus = (target: string) =>
   Effect.gen(function*() {
-    const port = yield* Effect.promise(freePort)
+    const port = yield* Effect.promise(TestServices.freePort)
     const dir = mkdtempSync(Path.join(tmpdir(), "prometheus-hostile-"))
     writeFileSync(
       Path.join(dir, "prometheus.yml"),

@@ -4,7 +4,7 @@
  * failed = ended) is checked after every shutdown.
  */
 import { PrometheusMetrics, Telemetry, TelemetryConfig, Tracing } from "@effect-telemetry/core"
-import { OtlpReceiver, TestTelemetry } from "@effect-telemetry/testing"
+import { OtlpReceiver, TestServices, TestTelemetry } from "@effect-telemetry/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -13,17 +13,6 @@ import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
-import * as Net from "node:net"
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = Net.createServer()
-    server.on("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as Net.AddressInfo).port
-      server.close(() => resolve(port))
-    })
-  })
 
 interface Outcome<A> {
   readonly result: A
@@ -98,7 +87,7 @@ const queueFullSample = (prometheus: PrometheusMetrics.PrometheusExporter) =>
 describe("Reliability: export to a collector that misbehaves", () => {
   it.live("collector down: spans are counted as failed and shutdown finishes within its timeout", () =>
     Effect.gen(function*() {
-      const port = yield* Effect.promise(freePort)
+      const port = yield* Effect.promise(TestServices.freePort)
       const outcome = yield* withTelemetry(
         `http://127.0.0.1:${port}/v1/traces`,
         { otlpTraces: { timeoutMillis: 1_500 }, batchSpanProcessor: { scheduleDelayMillis: 100 }, shutdownTimeoutMillis: 2_000 },

@@ -1,34 +1,24 @@
 // The real Postgres the tests run against: its URL, whether it answers, the connection
 // attributes a client of it reports, and a table unique to this run.
+import { TestServices } from "@effect-telemetry/testing"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 
-export const databaseUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test"
+export const databaseUrl = TestServices.databaseUrl
 
 /** A fresh, uninstrumented Postgres client layer. */
 export const pgLayer = () => PgClient.layer({ url: Redacted.make(databaseUrl), connectTimeout: "3 seconds" })
 
-const probe = (): Promise<string | undefined> =>
-  Effect.runPromise(
-    Effect.flatMap(SqlClient.SqlClient, (sql) => sql`SELECT 1`).pipe(
-      Effect.provide(pgLayer()),
-      Effect.timeout("5 seconds"),
-      Effect.match({
-        onFailure: (error) =>
-          `Postgres at ${databaseUrl.replace(/\/\/[^@/]*@/, "//***@")} is unavailable: ${String(error)}`,
-        onSuccess: () => undefined
-      })
-    )
-  )
-
 /** Why the tests cannot run here, or undefined. With CI=true a reason is a failure. */
-export const unavailable = await probe()
-if (unavailable !== undefined) {
-  if (process.env.CI === "true") throw new Error(`sql tests need Postgres: ${unavailable}`)
-  console.warn(`skipping sql tests: ${unavailable}`)
-}
+export const unavailable = TestServices.required(
+  "sql",
+  await TestServices.probe("Postgres", databaseUrl, () =>
+    Effect.runPromise(
+      Effect.flatMap(SqlClient.SqlClient, (sql) => sql`SELECT 1`).pipe(Effect.provide(pgLayer()), Effect.timeout("5 seconds"), Effect.asVoid)
+    ))
+)
 
 const url = new URL(databaseUrl)
 
@@ -41,8 +31,7 @@ export const connection = {
 } as const
 
 /** A table name no other run uses. */
-export const uniqueTable = (label: string) =>
-  `sqltel_${label}_${process.pid}_${Date.now().toString(36)}_${Math.floor(Math.random() * 1e6).toString(36)}`
+export const uniqueTable = (label: string) => TestServices.uniqueName(`sqltel_${label}`)
 
 /** Creates `table (id int primary key, name text)` with an uninstrumented client, and drops it with the scope. */
 export const withTable = (table: string) =>

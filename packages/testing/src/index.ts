@@ -5,5 +5,8 @@
 /** In-memory telemetry layers and assertion helpers. @since 0.1.0 */
 export * as TestTelemetry from "./TestTelemetry.js"
 
+/** The real services integration tests run against: URLs, availability, unique names, free ports. @since 0.1.0 */
+export * as TestServices from "./TestServices.js"
+
 /** A real OTLP/HTTP receiver (protobuf and JSON, gzip, fault injection) for tests and benchmarks. @since 0.1.0 */
 export * as OtlpReceiver from "./OtlpReceiver.js"

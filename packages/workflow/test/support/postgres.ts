@@ -1,13 +1,12 @@
 // The real Postgres behind the cluster engine: availability, and a unique table prefix per
 // test file whose tables are dropped afterwards.
+import { TestServices } from "@effect-telemetry/testing"
 import { PgClient } from "@effect/sql-pg"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import pg from "pg"
 
-export const databaseUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test"
-
-const redacted = (url: string) => url.replace(/\/\/[^@/]*@/, "//***@")
+export const databaseUrl = TestServices.databaseUrl
 
 const withClient = async <A>(f: (client: pg.Client) => Promise<A>): Promise<A> => {
   const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 3_000 })
@@ -20,17 +19,11 @@ const withClient = async <A>(f: (client: pg.Client) => Promise<A>): Promise<A> =
   }
 }
 
-const probe = (): Promise<string | undefined> =>
-  withClient((client) => client.query("select 1").then(() => undefined)).catch((error: Error) =>
-    `Postgres at ${redacted(databaseUrl)} is unavailable: ${error.message}`
-  )
-
 /** Why the cluster tests cannot run here, or undefined. With CI=true a reason is a failure. */
-export const unavailable = await probe()
-if (unavailable !== undefined) {
-  if (process.env.CI === "true") throw new Error(`workflow cluster tests need Postgres: ${unavailable}`)
-  console.warn(`skipping workflow cluster tests: ${unavailable}`)
-}
+export const unavailable = TestServices.required(
+  "workflow cluster",
+  await TestServices.probe("Postgres", databaseUrl, () => withClient(async (client) => void (await client.query("select 1"))))
+)
 
 /** A table prefix no other run shares, so journals of earlier runs never answer this one. */
 export const tablePrefix = `wf_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`
