@@ -6,14 +6,17 @@
  */
 import { REDACTED } from "./Semconv.js"
 
-// `scheme://`, then either
+// `scheme://` (the whole run of scheme characters before it, so that no other start inside the
+// run is tried: without that, a long word costs quadratic time), then either
 // - `user:password@`, the password running to the last `@` before whitespace, `?` or `#`, so
 //   that raw `@`, `:` and `/` in a password are still covered (a leaked secret costs more than
 //   a redacted path); not when what follows `:` is a port (`host:443/@scope`), or
 // - user info as URL parsers read it: up to the last `@` before the path, query or fragment.
-// The user name never holds `[` so an IPv6 host (`[::1]:80`) is never taken for user info.
+// The user name never holds `[`, so an IPv6 host (`[::1]:80`) is never taken for user info.
+// The first form is bounded so that text full of `scheme://` costs linear time; a longer user
+// info still gets the second form.
 const credentials =
-  /([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)(?:[^\s/?#@:[\]]*:(?!\d*(?:[\s/?#]|$))[^\s?#]*|[^\s/?#]*)@/g
+  /(?<![a-zA-Z0-9+.-])([a-zA-Z0-9+.-]+:\/\/)(?:[^\s/?#@:[\]]{0,256}:(?!\d*(?:[\s/?#]|$))[^\s?#]{0,1024}|[^\s/?#]*)@/g
 
 /**
  * The text with the user info of every `scheme://user:password@` in it replaced by

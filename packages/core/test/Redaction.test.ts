@@ -46,6 +46,14 @@ describe("Redaction.credentialsInText", () => {
     expect(Redaction.credentialsInText("http://[::1]:8080/@scope/pkg")).toBe("http://[::1]:8080/@scope/pkg")
     expect(Redaction.credentialsInText("http://[fe80::1%25eth0]:80/")).toBe("http://[fe80::1%25eth0]:80/")
   })
+
+  it("long hostile text takes linear time, not the quadratic backtracking a naive pattern needs", () => {
+    for (const text of ["a".repeat(100_000), ":a://b:c/".repeat(12_000), "x://u:" + "c".repeat(100_000)]) {
+      const started = performance.now()
+      Redaction.credentialsInText(text)
+      expect(performance.now() - started).toBeLessThan(1_000)
+    }
+  })
 })
 
 describe("Redaction.query", () => {
