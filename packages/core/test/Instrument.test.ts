@@ -137,6 +137,29 @@ describe("Instrument", () => {
       expect(yield* TestTelemetry.metricValue("test.requests", { user: "u1" })).toBe(2)
     }).pipe(Effect.provide(TestTelemetry.layer({ metricCardinalityLimit: 5 }))))
 
+  it.effect("one attribute set is one series whatever the property order and value type; subsets are their own series", () =>
+    Effect.gen(function*() {
+      requests.unsafeAdd(1, { method: "GET", status: 200 })
+      requests.unsafeAdd(1, { status: "200", method: "GET" })
+      requests.unsafeAdd(1, { method: "GET" })
+      requests.unsafeAdd(1, { method: "GET", status: 200, route: "/a" })
+      expect(yield* TestTelemetry.metricValue("test.requests", { method: "GET", status: "200" })).toBe(2)
+      expect(yield* TestTelemetry.prometheusValue("test_requests_total", { method: "GET", status: "200" })).toBe(2)
+      expect(yield* TestTelemetry.metricValue("test.requests", { method: "GET" })).toBe(1)
+      expect(yield* TestTelemetry.metricValue("test.requests", { method: "GET", status: "200", route: "/a" })).toBe(1)
+      const series = TestTelemetry.parseExposition(yield* TestTelemetry.scrape()).filter((s) => s.name === "test_requests_total")
+      expect(series).toHaveLength(3)
+    }).pipe(Effect.provide(TestTelemetry.layer())))
+
+  it.effect("past the limit, a new set counted again still goes to the overflow series (it is never remembered)", () =>
+    Effect.gen(function*() {
+      for (let i = 0; i < 2; i++) requests.unsafeAdd(1, { user: `u${i}` })
+      for (let round = 0; round < 3; round++) requests.unsafeAdd(1, { user: "late" })
+      expect(yield* TestTelemetry.metricValue("test.requests", { [Semconv.ATTR_METRIC_OVERFLOW]: "true" })).toBe(3)
+      const samples = TestTelemetry.parseExposition(yield* TestTelemetry.scrape()).filter((s) => s.name === "test_requests_total")
+      expect(samples.map((s) => s.labels.user ?? "overflow").sort()).toEqual(["overflow", "u0", "u1"])
+    }).pipe(Effect.provide(TestTelemetry.layer({ metricCardinalityLimit: 2 }))))
+
   it("declaring one name with two kinds fails at declaration with a clear error", () => {
     expect(() => Instrument.gauge({ name: "test.requests", unit: "{request}" })).toThrow(
       /already declared as counter.*cannot be declared again as gauge/
