@@ -50,6 +50,13 @@ interface Resolved {
   readonly sensitiveQuery: ReadonlySet<string>
   readonly unmatchedRoute: string
   readonly address: HttpServer.Address | undefined
+  /** Captured header names whose values are hidden, for the platform's redaction list. */
+  readonly redacted: (platformNames: ReadonlyArray<string | RegExp>) => Redacted
+}
+
+interface Redacted {
+  readonly request: ReadonlySet<string>
+  readonly response: ReadonlySet<string>
 }
 
 const resolve = (
@@ -59,9 +66,26 @@ const resolve = (
 ): Resolved => {
   const paths = options?.excludePaths ?? []
   const exclude = options?.exclude
+  const requestHeaders = semantics.lowerSet(options?.captureRequestHeaders ?? [])
+  const responseHeaders = semantics.lowerSet(options?.captureResponseHeaders ?? [])
+  // The platform's list is a fiber ref that almost never changes: derive the sets once per list.
+  let lastNames: ReadonlyArray<string | RegExp> | undefined
+  let lastRedacted: Redacted = { request: new Set(), response: new Set() }
+  const redacted = (platformNames: ReadonlyArray<string | RegExp>): Redacted => {
+    if (platformNames !== lastNames) {
+      const redaction = semantics.redactionSet(platformNames)
+      lastRedacted = {
+        request: semantics.redactedAmong(requestHeaders, redaction),
+        response: semantics.redactedAmong(responseHeaders, redaction)
+      }
+      lastNames = platformNames
+    }
+    return lastRedacted
+  }
   return {
-    requestHeaders: semantics.lowerSet(options?.captureRequestHeaders ?? []),
-    responseHeaders: semantics.lowerSet(options?.captureResponseHeaders ?? []),
+    requestHeaders,
+    responseHeaders,
+    redacted,
     excluded: (request, path) =>
       paths.some((p) => typeof p === "string" ? p === path : p.test(path)) ||
       (exclude !== undefined && exclude(request)) ||
@@ -159,12 +183,74 @@ const contentLength = (headers: Headers.Headers): number | undefined => {
   return Number.isSafeInteger(n) && n >= 0 ? n : undefined
 }
 
-const serverAddress = (request: HttpServerRequest.HttpServerRequest, url: URL | undefined, fallback: HttpServer.Address | undefined) => {
-  if (request.headers.host !== undefined && url !== undefined) {
-    return { address: url.hostname, port: semantics.portOf(url) }
+/** What the request line and `Host` header say: the parts of a URL the attributes need. */
+interface Target {
+  readonly scheme: string
+  readonly path: string
+  readonly search: string
+  readonly address: string | undefined
+  readonly port: number | undefined
+}
+
+// An origin-form target that `new URL` would leave as it is (no dot segments, nothing to
+// escape) is split by hand: a URL per request was a measurable part of the server's cost.
+const plainTarget = /^\/(?!\/)[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*(?:\?[A-Za-z0-9\-._~!$&'()*+,;=:@/%?]*)?$/
+// `%2e` is a dot to URL too.
+const dotSegment = /\/(?:\.|%2e){1,2}(?:[/?]|$)/i
+
+interface Host {
+  readonly address: string
+  readonly port: number | undefined
+}
+
+// A server sees few distinct Host values; parsing each once keeps `new URL`'s exact rules
+// (IPv6 brackets, case, default ports). Cleared when full, so hostile values cannot grow it.
+const hosts = new Map<string, Host | null>()
+
+const hostOf = (scheme: string, host: string): Host | undefined => {
+  const key = `${scheme}://${host}`
+  let parsed = hosts.get(key)
+  if (parsed === undefined) {
+    try {
+      const url = new URL(key)
+      parsed = url.pathname === "/" && url.search === "" && url.username === "" && url.password === ""
+        ? { address: url.hostname, port: semantics.portOf(url) }
+        : null
+    } catch {
+      parsed = null
+    }
+    if (hosts.size >= 256) hosts.clear()
+    hosts.set(key, parsed)
   }
-  if (fallback?._tag === "TcpAddress") return { address: fallback.hostname, port: fallback.port }
-  return { address: undefined, port: undefined }
+  return parsed ?? undefined
+}
+
+/** @internal */
+export const targetOf = (request: HttpServerRequest.HttpServerRequest, fallback: HttpServer.Address | undefined): Target => {
+  const raw = request.url
+  const scheme = request.headers["x-forwarded-proto"] === "https" ? "https" : "http"
+  const listening = fallback?._tag === "TcpAddress" ? { address: fallback.hostname, port: fallback.port } : undefined
+  if (plainTarget.test(raw) && !dotSegment.test(raw)) {
+    const host = request.headers.host
+    const parsedHost = host !== undefined ? hostOf(scheme, host) : undefined
+    if (host === undefined || parsedHost !== undefined) {
+      const q = raw.indexOf("?")
+      const { address, port } = parsedHost ?? listening ?? { address: undefined, port: undefined }
+      return { scheme, path: q === -1 ? raw : raw.slice(0, q), search: q === -1 ? "" : raw.slice(q), address, port }
+    }
+  }
+  const url = Option.getOrUndefined(HttpServerRequest.toURL(request))
+  if (url === undefined) {
+    return { scheme: "http", path: raw.split("?")[0]!, search: "", address: listening?.address, port: listening?.port }
+  }
+  const fromHost = request.headers.host !== undefined
+  return {
+    scheme: url.protocol.slice(0, -1),
+    path: url.pathname,
+    search: url.search,
+    address: fromHost ? url.hostname : listening?.address,
+    port: fromHost ? semantics.portOf(url) : listening?.port
+  }
 }
 
 const protocolVersion = (request: HttpServerRequest.HttpServerRequest): string | undefined => {
@@ -175,24 +261,23 @@ const protocolVersion = (request: HttpServerRequest.HttpServerRequest): string |
 const instrumentRequest = <E, R>(
   app: HttpApp.Default<E, R>,
   request: HttpServerRequest.HttpServerRequest,
-  url: URL | undefined,
+  target: Target,
   config: Resolved,
   redactedHeaderNames: ReadonlyArray<string | RegExp>
 ): HttpApp.Default<E, R> => {
   const started = performance.now()
   const { method, original } = semantics.normalizeMethod(request.method)
-  const scheme = url?.protocol.slice(0, -1) ?? "http"
+  const { address, path, port, scheme } = target
   const version = protocolVersion(request)
-  const { address, port } = serverAddress(request, url, config.address)
-  const redaction = semantics.redactionSet(redactedHeaderNames)
+  const redacted = config.redacted(redactedHeaderNames)
 
   const attributes: Record<string, unknown> = {
     [Semconv.ATTR_HTTP_REQUEST_METHOD]: method,
     [Semconv.ATTR_URL_SCHEME]: scheme,
-    [Semconv.ATTR_URL_PATH]: url?.pathname ?? request.url.split("?")[0]
+    [Semconv.ATTR_URL_PATH]: path
   }
   if (original !== undefined) attributes[Semconv.ATTR_HTTP_REQUEST_METHOD_ORIGINAL] = original
-  const query = url !== undefined ? semantics.redactQuery(url.search, config.sensitiveQuery) : undefined
+  const query = semantics.redactQuery(target.search, config.sensitiveQuery)
   if (query !== undefined) attributes[Semconv.ATTR_URL_QUERY] = query
   if (address !== undefined) attributes[Semconv.ATTR_SERVER_ADDRESS] = address
   if (port !== undefined) attributes[Semconv.ATTR_SERVER_PORT] = port
@@ -205,7 +290,7 @@ const instrumentRequest = <E, R>(
   semantics.captureHeaders(
     request.headers,
     config.requestHeaders,
-    semantics.redactedAmong(config.requestHeaders, redaction),
+    redacted.request,
     Semconv.ATTR_HTTP_REQUEST_HEADER_PREFIX,
     attributes
   )
@@ -233,7 +318,7 @@ const instrumentRequest = <E, R>(
 
     const reported = span.attributes.get(Semconv.ATTR_HTTP_ROUTE)
     const route = typeof reported === "string"
-      ? fullRoute(reported, url?.pathname ?? request.url)
+      ? fullRoute(reported, path)
       : Exit.isFailure(exit) && isRouteNotFound(exit.cause)
       ? config.unmatchedRoute
       : undefined
@@ -270,7 +355,7 @@ const instrumentRequest = <E, R>(
       semantics.captureHeaders(
         observed.first.headers,
         config.responseHeaders,
-        semantics.redactedAmong(config.responseHeaders, redaction),
+        redacted.response,
         Semconv.ATTR_HTTP_RESPONSE_HEADER_PREFIX,
         captured
       )
@@ -334,10 +419,9 @@ export const makeMiddleware = (
   return HttpMiddleware.make((app) =>
     Effect.withFiberRuntime((fiber) => {
       const request = Context.unsafeGet(fiber.currentContext, HttpServerRequest.HttpServerRequest)
-      const url = Option.getOrUndefined(HttpServerRequest.toURL(request))
-      const path = url?.pathname ?? request.url.split("?")[0]!
-      if (config.excluded(request, path)) return app
-      return instrumentRequest(app, request, url, config, fiber.getFiberRef(Headers.currentRedactedNames))
+      const target = targetOf(request, config.address)
+      if (config.excluded(request, target.path)) return app
+      return instrumentRequest(app, request, target, config, fiber.getFiberRef(Headers.currentRedactedNames))
     })
   )
 }
