@@ -145,7 +145,14 @@ const realFailure = (cause: Cause.Cause<unknown>): Option.Option<unknown> => {
 const isRouteNotFound = (cause: Cause.Cause<unknown>) =>
   Chunk.some(Cause.failures(cause), (e) => HttpServerError.isServerError(e) && e._tag === "RouteNotFound")
 
-const segments = (path: string) => path.split("/").filter((s) => s !== "")
+/** Non-empty segments of a path, counted without splitting it (this runs per request). */
+const segmentCount = (path: string): number => {
+  let count = 0
+  for (let i = 0; i < path.length; i++) {
+    if (path.charCodeAt(i) !== 47 && (i === 0 || path.charCodeAt(i - 1) === 47)) count++
+  }
+  return count
+}
 
 /**
  * The route relative to a mount (`HttpRouter.mount("/api", router)` reports `/users/:id`)
@@ -154,10 +161,10 @@ const segments = (path: string) => path.split("/").filter((s) => s !== "")
  */
 export const fullRoute = (template: string, path: string): string => {
   if (template.includes("*")) return template
-  const t = segments(template)
-  const p = segments(path)
-  if (p.length <= t.length) return template
-  const prefix = "/" + p.slice(0, p.length - t.length).join("/")
+  const extra = segmentCount(path) - segmentCount(template)
+  if (extra <= 0) return template
+  const p = path.split("/").filter((s) => s !== "")
+  const prefix = "/" + p.slice(0, extra).join("/")
   return template === "/" ? prefix : prefix + template
 }
 
