@@ -31,7 +31,11 @@ const chromiumMissing = !existsSync(executablePath)
 if (chromiumMissing && process.env.CI === "true") {
   throw new Error(`Chromium not found at ${executablePath}: run scripts/install-chromium.sh (or set CHROMIUM_PATH)`)
 }
-const screenshotPath = resolve(dirname(fileURLToPath(import.meta.url)), "../../../docs/images/trace-view.png")
+// The documented screenshot is refreshed on request only: a test run never edits tracked files.
+const screenshotPath = resolve(
+  dirname(fileURLToPath(import.meta.url)),
+  process.env.UPDATE_SCREENSHOTS === "1" ? "../../../docs/images/trace-view.png" : "../../../.tmp/trace-view.png"
+)
 
 const Order = Schema.Struct({ id: Schema.String, sku: Schema.String })
 
