@@ -141,10 +141,12 @@ export class TelemetrySpan implements EffectTracer.Span {
   ) {
     // Without an Effect parent, an OTel span active around the fiber (code instrumented by
     // another OTel library calling into Effect) is the parent.
-    const parentContext = root
-      ? OtelApi.trace.deleteSpan(OtelApi.context.active())
-      : parent._tag === "Some"
+    const parentContext = parent._tag === "Some" && !root
       ? otelContextOf(parent.value)
+      : !hasContextManager()
+      ? OtelApi.ROOT_CONTEXT // what `context.active()` is without a manager; no copy made
+      : root
+      ? OtelApi.trace.deleteSpan(OtelApi.context.active())
       : OtelApi.context.active()
     this.otelSpan = tracer.startSpan(
       name,
