@@ -9,7 +9,6 @@ import { resetAll } from "@effect-telemetry/core/internal/instrument"
 import { HttpServerTelemetry } from "@effect-telemetry/http"
 import { OtlpReceiver } from "@effect-telemetry/testing"
 import * as HttpApp from "@effect/platform/HttpApp"
-import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Effect from "effect/Effect"
@@ -43,9 +42,16 @@ const requestGrowth = async (
     },
     { prometheusServer: false }
   )
-  const app = variant === "ours" ? HttpServerTelemetry.middleware()(router) : router
-  const layer = HttpMiddleware.withTracerDisabledWhen(variant === "ours" ? telemetry : Layer.empty, () => true)
-  const { dispose, handler } = HttpApp.toWebHandlerLayer(app as HttpApp.Default<never, any>, layer as Layer.Layer<any>)
+  // The documented web-handler install: our middleware as the handler's middleware, the
+  // platform's server span off for the handler's runtime (in both variants).
+  const layer = variant === "ours"
+    ? Layer.merge(telemetry, HttpServerTelemetry.platformTracerOff)
+    : HttpServerTelemetry.platformTracerOff
+  const { dispose, handler } = HttpApp.toWebHandlerLayer(
+    router as HttpApp.Default<any, any>,
+    layer as Layer.Layer<any>,
+    variant === "ours" ? { middleware: HttpServerTelemetry.middleware() } : undefined
+  )
   const concurrency = 64
   const serve = async (n: number) => {
     for (let done = 0; done < n; done += concurrency) {

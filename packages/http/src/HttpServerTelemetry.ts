@@ -19,11 +19,12 @@
  *
  * @since 0.1.0
  */
-import type * as HttpMiddleware from "@effect/platform/HttpMiddleware"
+import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as HttpServer from "@effect/platform/HttpServer"
 import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
-import type * as Layer from "effect/Layer"
+import { constTrue } from "effect/Function"
+import * as Layer from "effect/Layer"
 import * as decorate from "./internal/decorate.js"
 import * as metrics from "./internal/metrics.js"
 import * as internal from "./internal/server.js"
@@ -67,13 +68,33 @@ export const responseBodySize = metrics.serverResponseBodySize
 
 /**
  * The instrumenting middleware alone, for hosts without an `HttpServer` service
- * (`HttpApp.toWebHandler`). Turn the platform's tracer off around it
- * (`HttpMiddleware.withTracerDisabledWhen(() => true)`) or requests get two server spans.
+ * (`HttpApp.toWebHandler`). Pass it as the handler's `middleware` (wrapped around the app
+ * it would miss the final response and its trace context), and provide
+ * {@link platformTracerOff} in the handler's layer, or requests get two server spans.
+ *
+ * @example
+ * ```ts
+ * const { handler } = HttpApp.toWebHandlerLayer(
+ *   router,
+ *   Layer.mergeAll(Telemetry.layer(), HttpServerTelemetry.platformTracerOff),
+ *   { middleware: HttpServerTelemetry.middleware() }
+ * )
+ * ```
  *
  * @since 0.1.0
  * @category middleware
  */
 export const middleware = (options?: Options): HttpMiddleware.HttpMiddleware => internal.makeMiddleware(options)
+
+/**
+ * Turns the platform's own server span off for the runtime a layer builds (a web handler's).
+ * `HttpMiddleware.withTracerDisabledWhen(layer, ...)` does not do that: it holds only while
+ * its layer is built, so the handler's requests would still get the platform's span.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const platformTracerOff: Layer.Layer<never> = Layer.locallyScoped(HttpMiddleware.currentTracerDisabledWhen, constTrue)
 
 /**
  * Wraps a server: everything it serves is instrumented and the platform tracer is off for it.

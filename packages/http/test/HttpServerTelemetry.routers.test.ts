@@ -1,6 +1,8 @@
 import { TestTelemetry } from "@effect-telemetry/testing"
+import { HttpServerTelemetry } from "../src/index.js"
 import { describe, expect, it } from "@effect/vitest"
 import * as HttpApi from "@effect/platform/HttpApi"
+import * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
@@ -90,4 +92,35 @@ describe("fullRoute", () => {
     expect(fullRoute("/users/:id", "/users/9")).toBe("/users/:id")
     expect(fullRoute("/files/*", "/api/files/a/b/c")).toBe("/files/*")
   })
+})
+
+describe("HttpServerTelemetry.middleware under a web handler", () => {
+  const router = HttpRouter.empty.pipe(HttpRouter.get("/users/:id", HttpServerResponse.text("user")))
+
+  const serverSpansAfter = (layer: Layer.Layer<TestTelemetry.TestTelemetry>) =>
+    Effect.gen(function*() {
+      const runtime = yield* Layer.toRuntime(layer)
+      // As the handler's middleware (not wrapped around the app): only there does it see the
+      // final response, error responses included, and add its trace context.
+      const handler = HttpApp.toWebHandlerRuntime(runtime)(router, HttpServerTelemetry.middleware())
+      for (let i = 0; i < 3; i++) {
+        const response = yield* Effect.promise(() => handler(new Request(`http://127.0.0.1/users/${i}`)))
+        expect(yield* Effect.promise(() => response.text())).toBe("user")
+        expect(response.headers.get("traceparent")).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/)
+      }
+      const spans = yield* TestTelemetry.spans.pipe(Effect.provide(runtime))
+      return spans.filter((span) => TestTelemetry.kindOf(span) === "server").map((span) => span.name)
+    })
+
+  it.scopedLive("with platformTracerOff each request is exactly one server span, named by its route", () =>
+    Effect.gen(function*() {
+      const names = yield* serverSpansAfter(Layer.merge(TestTelemetry.layer(), HttpServerTelemetry.platformTracerOff))
+      expect(names).toEqual(["GET /users/:id", "GET /users/:id", "GET /users/:id"])
+    }))
+
+  it.scopedLive("HttpMiddleware.withTracerDisabledWhen on the layer does not reach the handler: two server spans each", () =>
+    Effect.gen(function*() {
+      const names = yield* serverSpansAfter(HttpMiddleware.withTracerDisabledWhen(TestTelemetry.layer(), () => true))
+      expect(names).toHaveLength(6)
+    }))
 })
