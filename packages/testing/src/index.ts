@@ -10,3 +10,6 @@ export * as TestServices from "./TestServices.js"
 
 /** A real OTLP/HTTP receiver (protobuf and JSON, gzip, fault injection) for tests and benchmarks. @since 0.1.0 */
 export * as OtlpReceiver from "./OtlpReceiver.js"
+
+/** A loopback TCP proxy in front of a real service, to cut connections or take it down in tests. @since 0.1.0 */
+export * as TcpProxy from "./TcpProxy.js"
