@@ -157,6 +157,7 @@ describe("KvTelemetry on a failing backend", () => {
       expect(yield* count("files", "set", "error", { "error.type": "NotFound" })).toBe(1)
       const span = yield* TestTelemetry.spanNamed("set files")
       expect(TestTelemetry.statusOf(span)).toBe("error")
+      expect(span.attributes["error.type"]).toBe("NotFound")
     }).pipe(Effect.provide(Layer.mergeAll(NodeContext.layer, TestTelemetry.layer()))))
 })
 

@@ -60,16 +60,18 @@ export const makeInstrument = (options: Options) => {
     const timed = Effect.suspend(() => {
       const started = performance.now()
       return Effect.onExit(effect, (exit) =>
-        Effect.sync(() => {
-          const attributes = Exit.isSuccess(exit)
-            ? (missing !== undefined && missing(exit.value) ? set.notFound : set.ok)
-            : {
-              ...set.base,
-              [Semconv.ATTR_KV_RESULT]: "error",
-              [Semconv.ATTR_ERROR_TYPE]: errorTypeOfCause(exit.cause)
-            }
+        Effect.suspend(() => {
+          const errorType = Exit.isFailure(exit) ? errorTypeOfCause(exit.cause) : undefined
+          const attributes = errorType === undefined
+            ? (Exit.isSuccess(exit) && missing !== undefined && missing(exit.value) ? set.notFound : set.ok)
+            : { ...set.base, [Semconv.ATTR_KV_RESULT]: "error", [Semconv.ATTR_ERROR_TYPE]: errorType }
           metrics.operationDuration.unsafeRecord((performance.now() - started) / 1000, attributes)
           metrics.operations.unsafeAdd(1, attributes)
+          // The span's error.type is the metric's (a SystemError's reason, not its tag): the
+          // tracer keeps an error.type already set, so one failure has one name everywhere.
+          return options.spans && errorType !== undefined && errorType !== "interrupted"
+            ? Effect.annotateCurrentSpan(Semconv.ATTR_ERROR_TYPE, errorType)
+            : Effect.void
         }))
     })
     if (!options.spans) return timed
