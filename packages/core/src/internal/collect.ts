@@ -73,8 +73,12 @@ const seriesIdOf = (key: MetricKey.MetricKey.Untyped) => {
 }
 
 const attributesOfTags = (key: MetricKey.MetricKey.Untyped): Attributes => {
+  // Effect tags its lifetimes time_unit="milliseconds": once scaled to seconds, that label lies.
+  const translated = effectRuntimeUnits[key.name] !== undefined
   const attributes: Record<string, string> = {}
-  for (const tag of key.tags) attributes[tag.key] = tag.value
+  for (const tag of key.tags) {
+    if (!(translated && tag.key === "time_unit")) attributes[tag.key] = tag.value
+  }
   return attributes
 }
 

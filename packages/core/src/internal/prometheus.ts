@@ -193,6 +193,18 @@ export interface PrometheusState {
 const helpOf = (family: Family) =>
   family.description !== "" ? family.description : `${family.name}${family.unit ? ` (${family.unit})` : ""}`
 
+/**
+ * prom-client adds `nodejs_active_{handles,requests,resources}_total` gauges, which promtool
+ * rejects (`_total` on a non-counter). Each repeats the sum of its per-type sibling
+ * (`sum(nodejs_active_handles)`), so they are left out rather than renamed.
+ */
+const withoutGaugeTotals = (registry: PromClient.Registry<any>) => {
+  for (const metric of registry.getMetricsAsArray()) {
+    const { name, type } = metric as unknown as { readonly name: string; readonly type: string }
+    if (type === "gauge" && name.endsWith("_total")) registry.removeSingleMetric(name)
+  }
+}
+
 /** @internal */
 export const make = (options: {
   readonly resource: Resources.Resource
@@ -223,7 +235,10 @@ export const make = (options: {
       type: "gauge",
       get: () => ({ name: "target_info", help: "Target metadata", type: "gauge", values: [{ value: 1, labels: targetLabels }], aggregator: "sum" })
     } as unknown as PromClient.Metric)
-    if (options.defaultMetrics) PromClient.collectDefaultMetrics({ register: registry })
+    if (options.defaultMetrics) {
+      PromClient.collectDefaultMetrics({ register: registry })
+      withoutGaugeTotals(registry)
+    }
   }
 
   const refresh = () => {
