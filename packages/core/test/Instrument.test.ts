@@ -1,8 +1,11 @@
-import { Instrument, Semconv } from "@effect-telemetry/core"
+import { Instrument, Semconv, Telemetry } from "@effect-telemetry/core"
 import { TestTelemetry } from "@effect-telemetry/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as Logger from "effect/Logger"
+import * as Metric from "effect/Metric"
+import * as MetricBoundaries from "effect/MetricBoundaries"
 
 const requests = Instrument.counter({ name: "test.requests", unit: "{request}", description: "Requests seen." })
 const inFlight = Instrument.upDownCounter({ name: "test.in_flight", unit: "{request}", description: "Requests in flight." })
@@ -100,9 +103,16 @@ describe("Instrument", () => {
       const startMillis = point.startTime[0] * 1000 + point.startTime[1] / 1e6
       expect(startMillis).toBeGreaterThanOrEqual(before + 15)
       expect(point.value).toMatchObject({ min: 512, max: 512, count: 1 })
-      // A histogram declared through Effect's own API that was never recorded.
       const endMillis = point.endTime[0] * 1000 + point.endTime[1] / 1e6
       expect(endMillis).toBeGreaterThanOrEqual(startMillis)
+      // A histogram declared through Effect's own API that was never recorded: its state holds
+      // ±Number.MAX_VALUE, which must not reach the OTLP point.
+      const untouched = Metric.histogram("test.untouched", MetricBoundaries.fromIterable([1, 2]))
+      yield* Metric.value(untouched)
+      const empty = yield* TestTelemetry.metricPoint("test.untouched")
+      expect(empty.value).toMatchObject({ count: 0, sum: 0 })
+      expect(empty.value).not.toHaveProperty("min")
+      expect(empty.value).not.toHaveProperty("max")
     }).pipe(Effect.provide(TestTelemetry.layer())))
 
   it.effect("delta temporality reports counters and histograms per interval, up-down counters cumulatively", () =>
@@ -136,6 +146,24 @@ describe("Instrument", () => {
       requests.unsafeAdd(1, { user: "u1" })
       expect(yield* TestTelemetry.metricValue("test.requests", { user: "u1" })).toBe(2)
     }).pipe(Effect.provide(TestTelemetry.layer({ metricCardinalityLimit: 5 }))))
+
+  it.effect("the overflow is reported in one warning per metric, through the application's logger", () =>
+    Effect.gen(function*() {
+      const warnings: Array<string> = []
+      const logger = Logger.make(({ logLevel, message }) => {
+        if (logLevel._tag === "Warning") warnings.push(String(Array.isArray(message) ? message[0] : message))
+      })
+      yield* Effect.gen(function*() {
+        for (let i = 0; i < 10; i++) requests.unsafeAdd(1, { user: `u${i}` })
+        for (let i = 0; i < 10; i++) inFlight.unsafeAdd(1, { user: `u${i}` })
+      }).pipe(
+        Effect.provide(Telemetry.layerDiagnostics),
+        Effect.provide(Logger.replace(Logger.defaultLogger, logger))
+      )
+      expect(warnings).toHaveLength(2)
+      expect(warnings[0]).toContain(`"test.requests" reached its cardinality limit of 2`)
+      expect(warnings[1]).toContain(`"test.in_flight" reached its cardinality limit of 2`)
+    }).pipe(Effect.provide(TestTelemetry.layer({ metricCardinalityLimit: 2 }))))
 
   it.effect("one attribute set is one series whatever the property order and value type; subsets are their own series", () =>
     Effect.gen(function*() {
