@@ -33,7 +33,7 @@ describe("HttpServerTelemetry route naming", () => {
   it.scopedLive("a static route names the span {METHOD} {route}", () =>
     Effect.gen(function*() {
       const base = yield* serve(HttpRouter.toHttpApp(router).pipe(Effect.runSync))
-      const res = yield* get(`${base}/users`)
+      const res = yield* get(`${base}/users`, { headers: { "user-agent": "orders-client/1.0" } })
       expect(res.body).toBe("all")
       const span = yield* serverSpan("GET /users")
       expect(TestTelemetry.kindOf(span)).toBe("server")
@@ -46,6 +46,7 @@ describe("HttpServerTelemetry route naming", () => {
       expect(typeof span.attributes["server.port"]).toBe("number")
       expect(span.attributes["client.address"]).toMatch(/127\.0\.0\.1/)
       expect(span.attributes["network.protocol.version"]).toBe("1.1")
+      expect(span.attributes["user_agent.original"]).toBe("orders-client/1.0")
       expect(TestTelemetry.statusOf(span)).toBe("unset")
       // Exactly one server span: the platform's `http.server GET` is gone.
       const servers = (yield* TestTelemetry.spans).filter((s) => TestTelemetry.kindOf(s) === "server")
