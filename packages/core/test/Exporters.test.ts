@@ -1,22 +1,28 @@
 /**
  * The exporters as production builds them (not the test harness's trimmed ones): prom-client's
- * Node.js metrics and Effect's runtime metrics in the scrape, and the OTLP side's final
- * collection at shutdown, on the resource the spans carry.
+ * Node.js metrics and Effect's runtime metrics in the scrape, `/metrics` as a route of an app's
+ * router, and the OTLP side's final collection at shutdown, on the resource the spans carry.
  */
 import { Instrument, PrometheusMetrics, Telemetry } from "@effect-telemetry/core"
 import { OtlpReceiver, TestTelemetry } from "@effect-telemetry/testing"
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { describe, expect, it } from "@effect/vitest"
 import { resourceFromAttributes } from "@opentelemetry/resources"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
 import * as RuntimeFlags from "effect/RuntimeFlags"
-import * as TestServices from "effect/TestServices"
 import * as RuntimeFlagsPatch from "effect/RuntimeFlagsPatch"
+import * as TestServices from "effect/TestServices"
+import { createServer } from "node:http"
 
 const shutdownProbe = Instrument.counter({
   name: "test.exporters.final",
   unit: "{update}",
-  description: "Updated once, just before the layer closes."
+  description: "Updated by the tests just before they read or close the exporters."
 })
 
 describe("exporters as production builds them", () => {
@@ -62,4 +68,27 @@ describe("exporters as production builds them", () => {
       }
       expect(span!.resource["service.name"]).toBe("exporters")
     })))
+
+  it.scopedLive("PrometheusMetrics.handler as a route of an app's router negotiates OpenMetrics over HTTP", () =>
+    Effect.gen(function*() {
+      yield* shutdownProbe.add(2)
+      const app = HttpRouter.empty.pipe(HttpRouter.get("/metrics", PrometheusMetrics.handler), HttpRouter.toHttpApp, Effect.runSync)
+      const context = yield* Layer.build(
+        HttpServer.serve(app).pipe(Layer.provideMerge(NodeHttpServer.layer(createServer, { host: "127.0.0.1", port: 0 })))
+      )
+      const address = Context.get(context, HttpServer.HttpServer).address
+      if (address._tag !== "TcpAddress") return yield* Effect.dieMessage("expected a TCP address")
+      const get = (accept?: string) =>
+        Effect.promise(() =>
+          fetch(`http://127.0.0.1:${address.port}/metrics`, { headers: accept ? { accept } : {} })
+            .then(async (r) => ({ type: r.headers.get("content-type") ?? "", body: await r.text() }))
+        )
+      const text = yield* get()
+      expect(text.type).toMatch(/^text\/plain; version=0\.0\.4/)
+      expect(text.body).toContain("test_exporters_final_total 2")
+      const open = yield* get("application/openmetrics-text; version=1.0.0; charset=utf-8, text/plain;q=0.5")
+      expect(open.type).toMatch(/^application\/openmetrics-text; version=1\.0\.0/)
+      expect(open.body).toContain("# TYPE test_exporters_final counter")
+      expect(open.body.trimEnd().endsWith("# EOF")).toBe(true)
+    }).pipe(Effect.provide(TestTelemetry.layer())))
 })
