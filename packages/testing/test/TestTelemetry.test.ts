@@ -1,0 +1,42 @@
+/**
+ * The harness's own promises: each build of the layer starts from nothing, and a missing span
+ * or metric point fails with what is there instead.
+ */
+import { Instrument } from "@effect-telemetry/core"
+import * as TestTelemetry from "@effect-telemetry/testing/TestTelemetry"
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+
+const jobs = Instrument.counter({ name: "harness.jobs", unit: "{job}", description: "Jobs run by the harness test." })
+
+/** One "test": a span and a counter increment under a fresh layer; what it then sees. */
+const oneTest = Effect.gen(function*() {
+  yield* jobs.add(1, { queue: "q" }).pipe(Effect.withSpan("job"))
+  return {
+    spans: (yield* TestTelemetry.spans).map((s) => s.name),
+    otlp: yield* TestTelemetry.metricValue("harness.jobs", { queue: "q" }),
+    prometheus: yield* TestTelemetry.prometheusValue("harness_jobs_total", { queue: "q" })
+  }
+}).pipe(Effect.provide(TestTelemetry.layer()))
+
+describe("TestTelemetry", () => {
+  it.effect("each build of the layer sees only its own spans and metric values", () =>
+    Effect.gen(function*() {
+      expect(yield* oneTest).toEqual({ spans: ["job"], otlp: 1, prometheus: 1 })
+      expect(yield* oneTest).toEqual({ spans: ["job"], otlp: 1, prometheus: 1 })
+    }))
+
+  it.effect("spanNamed fails listing the names present; metricPoint lists the attribute sets present", () =>
+    Effect.gen(function*() {
+      yield* Effect.void.pipe(Effect.withSpan("a"), Effect.withSpan("b"))
+      yield* jobs.add(1, { queue: "q" })
+      const span = yield* Effect.flip(TestTelemetry.spanNamed("c"))
+      expect(span.message).toBe(`no span named "c"; spans present: ["a", "b"]`)
+      const point = yield* Effect.flip(TestTelemetry.metricPoint("harness.jobs", { queue: "other" }))
+      expect(point.message).toContain(`present: {"queue":"q"}`)
+      const a = yield* TestTelemetry.spanNamed("a")
+      const b = yield* TestTelemetry.spanNamed("b")
+      expect(TestTelemetry.parentSpanId(a)).toBe(b.spanContext().spanId)
+      expect((yield* TestTelemetry.childrenOf(b)).map((s) => s.name)).toEqual(["a"])
+    }).pipe(Effect.provide(TestTelemetry.layer())))
+})
