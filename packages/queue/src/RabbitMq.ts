@@ -144,7 +144,9 @@ export interface ConsumeOptions {
 /**
  * Consumes `queue` in a fiber of the current scope, one `process {queue}` span per message;
  * returns once the broker registered the consumer (fails if the queue does not exist). The
- * fiber ends with an error if the broker cancels the consumer or closes its channel.
+ * fiber ends with an error if the broker cancels the consumer or closes its channel, or when
+ * the connection is lost (`reason: "ConnectionLost"`, the cause in the message); deliveries
+ * not yet handled are then dropped, for the broker to redeliver.
  *
  * @since 0.1.0
  * @category consumer

@@ -17,7 +17,15 @@ import type { BatchOptions, ConsumeOptions, Options, RabbitMqService } from "../
 import * as Messaging from "./messaging.js"
 
 /** @internal */
-export type Reason = "Connect" | "Channel" | "Publish" | "Nacked" | "Unroutable" | "Settle" | "Consume"
+export type Reason =
+  | "Connect"
+  | "ConnectionLost"
+  | "Channel"
+  | "Publish"
+  | "Nacked"
+  | "Unroutable"
+  | "Settle"
+  | "Consume"
 
 /** @internal */
 export class RabbitMqError extends Data.TaggedError("RabbitMqError")<{
@@ -76,6 +84,26 @@ const closeQuietly = (closable: { close(): Promise<void> }) => Effect.promise(()
 /** Connections this module is closing: their consumers end quietly instead of reporting an error. */
 const closing = new WeakSet<amqp.ChannelModel>()
 
+/** Why a connection failed (socket error, heartbeat timeout, broker's close): set before its channels close. */
+const connectionErrors = new WeakMap<amqp.ChannelModel, unknown>()
+
+/**
+ * A failure on a connection that was lost is the loss (`ConnectionLost`, its cause named), not
+ * the "channel closed" it surfaces as; otherwise `reason` with `message`.
+ */
+const failureOn = (
+  connection: amqp.ChannelModel,
+  server: { readonly address: string; readonly port: number },
+  reason: Reason,
+  message: string,
+  cause: unknown
+): RabbitMqError => {
+  const lost = connectionErrors.get(connection)
+  return lost === undefined
+    ? fromAmqp(reason, message, cause)
+    : fromAmqp("ConnectionLost", `the connection to RabbitMQ at ${server.address}:${server.port} was lost`, lost)
+}
+
 /** @internal */
 export const make = (options: Options): Effect.Effect<RabbitMqService, RabbitMqError, Scope.Scope> =>
   Effect.gen(function*() {
@@ -92,8 +120,8 @@ export const make = (options: Options): Effect.Effect<RabbitMqService, RabbitMqE
         return closeQuietly(connection)
       })
     )
-    // Without a listener an 'error' event would crash the process; the close that follows is what matters.
-    connection.on("error", () => undefined)
+    // Without a listener an 'error' event would crash the process; kept to name the loss.
+    connection.on("error", (error) => connectionErrors.set(connection, error))
 
     // One confirm channel for publishes, reopened after the broker closes it (a 404 on an exchange).
     let current: amqp.ConfirmChannel | undefined
@@ -104,7 +132,7 @@ export const make = (options: Options): Effect.Effect<RabbitMqService, RabbitMqE
       if (current !== undefined) return Effect.succeed(current)
       return Effect.tryPromise({
         try: () => connection.createConfirmChannel(),
-        catch: (cause) => fromAmqp("Channel", "cannot open a confirm channel", cause)
+        catch: (cause) => failureOn(connection, server, "Channel", "cannot open a confirm channel", cause)
       }).pipe(Effect.tap((channel) =>
         Effect.sync(() => {
           current = channel
@@ -187,7 +215,7 @@ export const make = (options: Options): Effect.Effect<RabbitMqService, RabbitMqE
       Effect.acquireUseRelease(
         Effect.tryPromise({
           try: () => connection.createChannel(),
-          catch: (cause) => fromAmqp("Channel", "cannot open a channel", cause)
+          catch: (cause) => failureOn(connection, server, "Channel", "cannot open a channel", cause)
         }),
         (channel) => {
           let serverError: unknown
@@ -258,22 +286,29 @@ const consumer = <A, E, R>(
 ): Effect.Effect<Fiber.RuntimeFiber<A, E | RabbitMqError>, RabbitMqError, RabbitMq | R | Scope.Scope> =>
   Effect.gen(function*() {
     const rabbit = yield* RabbitMq
+    const server = { address: rabbit.serverAddress, port: rabbit.serverPort }
     const channel = yield* Effect.acquireRelease(
       Effect.tryPromise({
         try: () => rabbit.connection.createChannel(),
-        catch: (cause) => fromAmqp("Channel", "cannot open a consumer channel", cause)
+        catch: (cause) =>
+          failureOn(rabbit.connection, server, "Channel", "cannot open a consumer channel", cause)
       }),
       closeQuietly
     )
     let serverError: unknown
+    let open = true
     const mailbox = yield* Mailbox.make<amqp.ConsumeMessage, RabbitMqError>()
     channel.on("error", (error) => (serverError = error))
-    channel.on("close", () =>
-      mailbox.unsafeDone(closing.has(rabbit.connection) ? Exit.void : Exit.fail(
-        serverError === undefined
-          ? new RabbitMqError({ reason: "Consume", message: `the consumer channel of ${queue} closed` })
-          : fromAmqp("Consume", `the broker closed the consumer channel of ${queue}`, serverError)
-      )))
+    channel.on("close", () => {
+      open = false
+      mailbox.unsafeDone(
+        closing.has(rabbit.connection) ? Exit.void : Exit.fail(
+          serverError !== undefined
+            ? fromAmqp("Consume", `the broker closed the consumer channel of ${queue}`, serverError)
+            : failureOn(rabbit.connection, server, "Consume", `the consumer channel of ${queue} closed`, undefined)
+        )
+      )
+    })
     yield* Effect.tryPromise({
       try: () => channel.prefetch(prefetch),
       catch: (cause) => fromAmqp("Consume", "cannot set the prefetch", cause)
@@ -287,7 +322,11 @@ const consumer = <A, E, R>(
         }, { noAck: false }),
       catch: (cause) => fromAmqp("Consume", `cannot consume from ${queue}`, serverError ?? cause)
     })
-    return yield* run(channel, rabbit, Mailbox.toStream(mailbox)).pipe(
+    // Deliveries still buffered when the channel closed can no longer be acked and the broker
+    // requeues them: handling them would only do the work twice. One per chunk, so each is
+    // checked when the handler takes it, not when the mailbox was drained.
+    const messages = Mailbox.toStream(mailbox).pipe(Stream.rechunk(1), Stream.filter(() => open))
+    return yield* run(channel, rabbit, messages).pipe(
       Effect.tapErrorCause((cause) =>
         Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logError(`RabbitMQ consumer of ${queue} stopped`, cause)
       ),
