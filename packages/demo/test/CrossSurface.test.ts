@@ -1,15 +1,18 @@
-import { OtlpReceiver } from "@effect-telemetry/testing"
+import { OtlpReceiver, TestServices } from "@effect-telemetry/testing"
 import type { ReceivedSpan } from "@effect-telemetry/testing/OtlpReceiver"
 import { describe, expect, it } from "@effect/vitest"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import { PgClient } from "@effect/sql-pg"
+import { connect } from "node:net"
 import * as App from "../src/App.js"
 
-// The demo in process, embedded database, traces exported over real OTLP/HTTP to a local
+// The demo in process (embedded database unless given service URLs), traces exported over real OTLP/HTTP to a local
 // receiver that decodes them with the official protobuf definitions.
-const startDemo = (receiver: OtlpReceiver.OtlpReceiver) =>
+const startDemo = (receiver: OtlpReceiver.OtlpReceiver, env: Record<string, string> = {}) =>
   Effect.gen(function*() {
     const context = yield* Layer.build(App.layer({
       banner: false,
@@ -19,7 +22,7 @@ const startDemo = (receiver: OtlpReceiver.OtlpReceiver) =>
         metricsExporters: [],
         batchSpanProcessor: { scheduleDelayMillis: 100 }
       }
-    })).pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["PORT", "0"], ["TRACE_VIEW", "false"]]))))
+    })).pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["PORT", "0"], ["TRACE_VIEW", "false"], ...Object.entries(env)]))))
     const server = HttpServer.HttpServer.pipe(Effect.provide(context))
     const address = (yield* server).address
     if (address._tag !== "TcpAddress") return yield* Effect.die("no TCP address")
@@ -34,18 +37,32 @@ const one = (spans: ReadonlyArray<ReceivedSpan>, name: string, traceId?: string)
   return found[0]!
 }
 
+// The services the demo uses when their URLs are set: each must accept a TCP connection.
+const services = { DATABASE_URL: TestServices.databaseUrl, REDIS_URL: TestServices.redisUrl, AMQP_URL: TestServices.amqpUrl }
+const servicesUnavailable = TestServices.required("demo with real services", (await Promise.all(
+  Object.values(services).map((url) =>
+    TestServices.probe("service", url, () =>
+      new Promise<void>((done, fail) => {
+        const { hostname, port } = new URL(url)
+        const socket = connect(Number(port), hostname, () => done(void socket.end())).once("error", fail)
+      })))
+)).find((reason) => reason !== undefined))
+
+const placeOrder = (base: string) =>
+  Effect.promise(() =>
+    fetch(`${base}/orders`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ sku: "sku-1", quantity: 2 })
+    })
+  )
+
 describe("demo, across surfaces", () => {
   it.scopedLive("POST /orders is one trace: HTTP server → function → SQL → queue send → queue process → workflow", () =>
     Effect.gen(function*() {
       const receiver = yield* OtlpReceiver.make
       const base = yield* startDemo(receiver)
-      const response = yield* Effect.promise(() =>
-        fetch(`${base}/orders`, {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify({ sku: "sku-1", quantity: 2 })
-        })
-      )
+      const response = yield* placeOrder(base)
       expect(response.status).toBe(201)
       const traceparent = response.headers.get("traceparent")
       expect(traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/)
@@ -117,4 +134,42 @@ describe("demo, across surfaces", () => {
       expect(byName("GET").attributes["http.route"]).toBe("_unmatched")
       expect(byName("GET").status.code).toBe("unset")
     }), { timeout: 120_000 })
+
+  it.scopedLive.skipIf(servicesUnavailable !== undefined)(
+    "with DATABASE_URL, REDIS_URL and AMQP_URL the same trace runs over Postgres, Redis and RabbitMQ",
+    () =>
+      Effect.gen(function*() {
+        // Closed after the demo: its CDC slot would otherwise retain WAL on the shared server.
+        yield* Effect.addFinalizer(() =>
+          Effect.flatMap(PgClient.PgClient, (sql) =>
+            sql`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = 'demo_orders' AND NOT active`
+          ).pipe(Effect.provide(PgClient.layer({ url: Redacted.make(services.DATABASE_URL) })), Effect.ignore))
+        const receiver = yield* OtlpReceiver.make
+        const base = yield* startDemo(receiver, services)
+        const response = yield* placeOrder(base)
+        expect(response.status).toBe(201)
+        const { id } = (yield* Effect.promise(() => response.json())) as { id: string }
+        const traceId = response.headers.get("traceparent")!.split("-")[1]!
+        yield* receiver.awaitSpans(1, { timeout: "30 seconds", filter: (s) => s.name === "workflow Fulfilment" && s.traceId === traceId })
+        const spans = receiver.spans().filter((s) => s.traceId === traceId)
+        const send = one(spans, "send order-events")
+        expect(send.attributes["messaging.system"]).toBe("rabbitmq")
+        const processSpan = one(spans, "process order-events")
+        expect(processSpan.parentSpanId).toBe(send.spanId)
+        expect(one(spans, "workflow Fulfilment").traceId).toBe(traceId)
+
+        // The second read is a hit in the Redis cache: no SELECT of its own.
+        for (let i = 0; i < 2; i++) {
+          const read = yield* Effect.promise(() => fetch(`${base}/orders/${id}`))
+          expect(read.status).toBe(200)
+        }
+        const isRead = (s: ReceivedSpan) => s.name === "GET /orders/:id"
+        yield* receiver.awaitSpans(2, { timeout: "20 seconds", filter: isRead })
+        const reads = receiver.spans().filter(isRead).map((s) => s.traceId)
+        expect(reads).toHaveLength(2)
+        const selects = reads.map((trace) => receiver.spans().filter((s) => s.traceId === trace && s.name === "SELECT demo_orders").length)
+        expect(selects).toEqual([1, 0])
+      }),
+    { timeout: 120_000 }
+  )
 })
