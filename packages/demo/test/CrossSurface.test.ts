@@ -135,6 +135,26 @@ describe("demo, across surfaces", () => {
       expect(byName("GET").status.code).toBe("unset")
     }), { timeout: 120_000 })
 
+  it.scopedLive("GET /report's child process continues the request's trace, and the demo's /traces shows the order's waterfall", () =>
+    Effect.gen(function*() {
+      const receiver = yield* OtlpReceiver.make
+      const base = yield* startDemo(receiver, { TRACE_VIEW: "true" })
+      const report = yield* Effect.promise(() => fetch(`${base}/report`))
+      expect(report.status).toBe(200)
+      const { child } = (yield* Effect.promise(() => report.json())) as { child: { traceparent: string | null } }
+      expect(child.traceparent?.split("-")[1]).toBe(report.headers.get("traceparent")!.split("-")[1])
+
+      const order = yield* placeOrder(base)
+      const traceId = order.headers.get("traceparent")!.split("-")[1]!
+      yield* receiver.awaitSpans(1, { timeout: "30 seconds", filter: (s) => s.name === "workflow Fulfilment" && s.traceId === traceId })
+      const list = yield* Effect.promise(() => fetch(`${base}/traces`).then((r) => r.text()))
+      expect(list).toContain(`href="/traces/${traceId}"`)
+      const page = yield* Effect.promise(() => fetch(`${base}/traces/${traceId}`).then((r) => r.text()))
+      for (const name of ["POST /orders", "orders.place", "send order-events", "process order-events", "workflow Fulfilment"]) {
+        expect(page).toContain(name)
+      }
+    }), { timeout: 120_000 })
+
   it.scopedLive.skipIf(servicesUnavailable !== undefined)(
     "with DATABASE_URL, REDIS_URL and AMQP_URL the same trace runs over Postgres, Redis and RabbitMQ",
     () =>
