@@ -118,6 +118,27 @@ describe.skipIf(amqpUnavailable !== undefined)("RabbitMq (real RabbitMQ)", () =>
       ).toBe(1)
     }).pipe(Effect.scoped, Effect.provide(env())))
 
+  it.live("a message from an uninstrumented publisher, or with a malformed traceparent, is processed in a root Consumer span", () =>
+    Effect.gen(function*() {
+      const rabbit = yield* RabbitMq.RabbitMq
+      const queue = yield* tempQueue("foreign")
+      // Published straight on the channel: no producer span, no context in the headers.
+      yield* rabbit.withChannel(async (channel) => {
+        channel.sendToQueue(queue, Buffer.from("plain"))
+        channel.sendToQueue(queue, Buffer.from("bad"), { headers: { traceparent: "00-zz-zz-01" } })
+      })
+      yield* RabbitMq.consume(queue, () => Effect.void)
+      yield* equalsEventually(Effect.map(TestTelemetry.spansNamed(`process ${queue}`), (spans) => spans.length), 2)
+
+      for (const span of yield* TestTelemetry.spansNamed(`process ${queue}`)) {
+        expect(TestTelemetry.kindOf(span)).toBe("consumer")
+        expect(TestTelemetry.parentSpanId(span)).toBeUndefined()
+        expect(span.attributes).toMatchObject({ ...base(queue, "process"), result: "ack" })
+      }
+      expect(yield* TestTelemetry.metricValue("messaging.client.consumed.messages", base(queue, "process"))).toBe(2)
+      expect(yield* processCount(queue, { result: "ack" })).toBe(2)
+    }).pipe(Effect.scoped, Effect.provide(env())))
+
   it.live("a failed handler nacks, the broker redelivers, and both deliveries are counted in the producer's trace", () =>
     Effect.gen(function*() {
       const rabbit = yield* RabbitMq.RabbitMq
