@@ -179,6 +179,14 @@ run("demo under a real Prometheus and an OTLP receiver", () => {
       const byName: Record<string, number> = {}
       for (const s of serverSpans) byName[`${s.name} ${s.attributes["http.response.status_code"]}`] = (byName[`${s.name} ${s.attributes["http.response.status_code"]}`] ?? 0) + 1
       expect(serverSpans.length, JSON.stringify({ byName, counts: report.counts })).toBe(report.requests)
+      // And the spans below them: one of each per placed order, as many as the metrics counted.
+      const named = (name: string) => receiver.spans().filter((s) => s.name === name && s.resource["service.name"] === "demo-e2e").length
+      expect({
+        insert: named("INSERT demo_orders"),
+        send: named("send order-events"),
+        process: named("process order-events"),
+        workflow: named("workflow Fulfilment")
+      }).toEqual({ insert: placed, send: placed, process: placed, workflow: placed })
 
       // One emit, one count, on both paths: the last cumulative OTLP points equal the scrape.
       const latest = new Map<string, { time: bigint; count: number }>()
