@@ -55,6 +55,14 @@ export const validate = (settings: Settings): string | undefined => {
   return undefined
 }
 
+// The position this process last confirmed for each slot. A lost connection can take our last
+// status update with it, leaving the server's confirmed position behind ours; a stream started
+// again in this process (Stream.retry) asks to start here instead, and the server then skips
+// the transactions committed before it rather than delivering them a second time. The server
+// never goes back before its own confirmed position, so a stale entry cannot lose anything.
+const confirmedPositions = new Map<string, bigint>()
+const positionKey = (settings: Settings) => `${settings.connectionString}\u0000${settings.slot}`
+
 const quoteTable = (table: string) =>
   table.split(".").map((part) => pg.escapeIdentifier(part)).join(".")
 
@@ -123,6 +131,7 @@ export class Source {
     runtime: Runtime.Runtime<never>
   ) {
     this.plugin = new PgoutputPlugin({ protoVersion: 1, publicationNames: [settings.publication], messages: false })
+    this.confirmed = confirmedPositions.get(positionKey(settings)) ?? 0n
     this.runFork = Runtime.runFork(runtime)
   }
 
@@ -219,9 +228,10 @@ export class Source {
       this.streaming = true
     })
     connection.on("copyData", (message: { chunk: Buffer }) => this.onCopyData(message.chunk))
-    // Start at 0/0: the server resumes from the slot's confirmed position, i.e. right after
-    // the last transaction this consumer (or a previous one) acknowledged.
-    this.replicationEnded = this.plugin.start(client, this.settings.slot, "0/0").then(
+    // From 0/0 (or a position behind the slot's) the server resumes from the slot's confirmed
+    // position, right after the last transaction any consumer acknowledged; from ours when the
+    // server missed our last confirmation (see confirmedPositions).
+    this.replicationEnded = this.plugin.start(client, this.settings.slot, Lsn.format(this.confirmed)).then(
       () => this.lost(new Error("the server ended replication")),
       (error) => this.lost(error)
     )
@@ -402,7 +412,10 @@ export class Source {
         moved = true
       }
     }
-    if (moved) this.sendStatus()
+    if (moved) {
+      confirmedPositions.set(positionKey(this.settings), this.confirmed)
+      this.sendStatus()
+    }
   }
 
   /** Sends a standby status update: written = received, flushed = applied = confirmed. */
