@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url"
 import * as Http from "./http.js"
 import * as HotPath from "./hot-path.js"
 import { canPin, machine, markdown } from "./lib/stats.js"
-import type { Table } from "./lib/stats.js"
+import type { Table, Target } from "./lib/stats.js"
 import * as Memory from "./memory.js"
 import * as Scrape from "./scrape.js"
 import * as Shutdown from "./shutdown.js"
@@ -52,6 +52,7 @@ if (canPin() && names.includes("http")) {
 
 const started = Date.now()
 const sections: Array<string> = []
+const targets: Array<Target> = []
 for (const name of names) {
   console.error(`${name}${quick ? " (quick)" : ""}...`)
   const tables = await parts[name]!({ quick })
@@ -59,7 +60,17 @@ for (const name of names) {
     const text = markdown(table)
     console.log(text)
     sections.push(text)
+    targets.push(...(table.targets ?? []))
   }
+}
+if (targets.length > 0) {
+  const summary = markdown({
+    title: "Targets",
+    header: ["target", "measured in this run", "met", "why not / note"],
+    rows: targets.map((t) => [t.target, t.measured, t.met ? "yes" : "**no**", t.note ?? ""])
+  })
+  console.log(summary)
+  sections.unshift(summary)
 }
 
 const info = machine()

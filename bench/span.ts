@@ -67,7 +67,13 @@ export const run = async (options: { readonly quick: boolean }): Promise<Array<T
   const ns = Object.fromEntries(variants.map((v) => [v, median(samples[v])])) as Record<Variant, number>
   for (const v of variants) console.error(`  span ${v}: ${fmt(ns[v])} ns/call`)
   const base = ns["no span"]
+  const spanCost = (v: Variant) => ns[v] - base
   return [{
+    targets: [{
+      target: "Span: a traced call through our layer costs no more than through @effect/opentelemetry",
+      measured: `${fmt(spanCost("ours"))} ns vs ${fmt(spanCost("@effect/opentelemetry"))} ns (${ratio(spanCost("ours"), spanCost("@effect/opentelemetry"))}); sampled out ${fmt(spanCost("ours, sampled out"))} ns`,
+      met: spanCost("ours") <= spanCost("@effect/opentelemetry")
+    }],
     title: "Span cost (CPU ns per traced call)",
     header: ["variant", "ns/call", "span cost (minus no span)", "vs @effect/opentelemetry", "spans exported"],
     rows: variants.map((v) => [

@@ -76,6 +76,16 @@ export interface Table {
   readonly header: ReadonlyArray<string>
   readonly rows: ReadonlyArray<ReadonlyArray<string>>
   readonly notes?: ReadonlyArray<string>
+  /** Issue targets this table checks, gathered into the summary at the top of RESULTS.md. */
+  readonly targets?: ReadonlyArray<Target>
+}
+
+/** One target, its measured value in this run and whether it is met (with the cause if not). */
+export interface Target {
+  readonly target: string
+  readonly measured: string
+  readonly met: boolean
+  readonly note?: string
 }
 
 export const markdown = (table: Table): string => {
