@@ -87,6 +87,11 @@ run("demo under a real Prometheus and an OTLP receiver", () => {
         .catch((error) => {
           throw new Error(`${error}\n${output}`)
         })
+      // It says where to look: the API, the embedded database, both /metrics endpoints, OTLP.
+      await waitFor("the banner", async () => (output.includes("load:") ? true : undefined), 10_000)
+      for (const line of [`listening on ${base}`, "embedded Postgres", `${base}/metrics`, `127.0.0.1:${metricsPort}/metrics`, receiver.url]) {
+        expect(output).toContain(line)
+      }
 
       writeFileSync(
         join(dir, "prometheus.yml"),
