@@ -6,6 +6,7 @@ import { Instrument } from "@effect-telemetry/core"
 import * as TestTelemetry from "@effect-telemetry/testing/TestTelemetry"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
 
 const jobs = Instrument.counter({ name: "harness.jobs", unit: "{job}", description: "Jobs run by the harness test." })
 
@@ -19,7 +20,22 @@ const oneTest = Effect.gen(function*() {
   }
 }).pipe(Effect.provide(TestTelemetry.layer()))
 
+// A plain Effect metric, declared once per module as applications do.
+const plainEffectCounter = Metric.counter("harness_plain_effect_total")
+
+const plainEffectValue = Effect.gen(function*() {
+  yield* Metric.increment(plainEffectCounter)
+  return yield* TestTelemetry.prometheusValue("harness_plain_effect_total")
+}).pipe(Effect.provide(TestTelemetry.layer()))
+
 describe("TestTelemetry", () => {
+  it.effect("a plain Effect metric stays visible in every build (its storage is kept, so its values accumulate)", () =>
+    Effect.gen(function*() {
+      const first = yield* plainEffectValue
+      const second = yield* plainEffectValue
+      expect(second).toBe(first + 1)
+    }))
+
   it.effect("each build of the layer sees only its own spans and metric values", () =>
     Effect.gen(function*() {
       expect(yield* oneTest).toEqual({ spans: ["job"], otlp: 1, prometheus: 1 })

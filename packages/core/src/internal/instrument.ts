@@ -73,15 +73,22 @@ export const setCardinalityLimit = (limit: number): void => {
 export const cardinalityLimit = (): number => globalState.cardinalityLimit
 
 /**
- * Forgets every metric value: clears Effect's global registry and every instrument's series
- * cache. Only the test harness calls this, so that no test sees another test's values.
+ * Forgets the values of every declared instrument: their keys leave Effect's global registry
+ * and every instrument's series cache starts over. Only the test harness calls this, so that
+ * no test sees another test's values. Other Effect metrics keep their storage: an Effect
+ * `Metric` caches its hook, so dropping its key would leave it updating storage no exporter
+ * reads (their values therefore accumulate across tests in one process).
  *
  * @internal
  */
 export const resetAll = (): void => {
-  const registry = Metric.globalMetricRegistry as unknown as { map?: MutableHashMap.MutableHashMap<unknown, unknown> }
+  const registry = Metric.globalMetricRegistry as unknown as { map?: MutableHashMap.MutableHashMap<MetricKey.MetricKey.Untyped, unknown> }
   if (registry.map !== undefined) {
-    MutableHashMap.clear(registry.map)
+    const owned: Array<MetricKey.MetricKey.Untyped> = []
+    for (const [key] of registry.map) {
+      if (globalState.descriptors.has(key.name)) owned.push(key)
+    }
+    for (const key of owned) MutableHashMap.remove(registry.map, key)
   }
   globalState.seriesByKey = new WeakMap()
   globalState.generation++
