@@ -9,6 +9,7 @@
  */
 import { OtlpReceiver } from "@effect-telemetry/testing"
 import autocannon from "autocannon"
+import * as esbuild from "esbuild"
 import { spawn } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs"
@@ -28,7 +29,50 @@ const labels: Record<Variant, string> = {
   "ours-unsampled": "ours, sampled out (OTEL_TRACES_SAMPLER=always_off), metrics kept"
 }
 
-const serverScript = fileURLToPath(new URL("./http/server.ts", import.meta.url))
+const serverSource = fileURLToPath(new URL("./http/server.ts", import.meta.url))
+const serverScript = fileURLToPath(new URL("./.scratch/http-server.mjs", import.meta.url))
+
+/**
+ * The server as a production build runs it: our TypeScript compiled once by esbuild (no
+ * `keepNames`), every library from its published JS. Run through tsx instead, only our code
+ * would pay tsx's per-closure `__name` calls, and the comparison would not be like for like.
+ */
+let bundleModules: Array<{ readonly line: number; readonly path: string }> = []
+
+/** The source module of a bundle line (0-based), from the `// path` comments esbuild writes. */
+const sourceOf = (url: string, line: number): string | undefined => {
+  if (!url.endsWith("/http-server.mjs")) return undefined
+  let found: string | undefined
+  for (const module of bundleModules) {
+    if (module.line > line) break
+    found = module.path
+  }
+  return found
+}
+
+const buildServer = async (): Promise<void> => {
+  await esbuild.build({
+    entryPoints: [serverSource],
+    outfile: serverScript,
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    // Our workspace packages are compiled in; everything from the registry stays external.
+    plugins: [{
+      name: "registry-packages-external",
+      setup(build) {
+        build.onResolve({ filter: /^[^./]/ }, (args) =>
+          args.path.startsWith("@effect-telemetry/") ? undefined : { path: args.path, external: true })
+      }
+    }],
+    logLevel: "warning"
+  })
+  bundleModules = readFileSync(serverScript, "utf8").split("\n").flatMap((text, line) => {
+    const m = /^\/\/ ((?:packages|bench)\/\S+\.ts)$/.exec(text)
+    return m === null ? [] : [{ line, path: m[1]! }]
+  })
+}
 
 const freePort = (): Promise<number> =>
   new Promise((resolve, reject) => {
@@ -63,7 +107,7 @@ interface Started {
 const startServer = async (variant: Variant, sinkUrl: string, profilePath?: string): Promise<Started> => {
   const port = await freePort()
   const metricsPort = await freePort()
-  const node = ["--import", "tsx", serverScript, variant, String(port)]
+  const node = [serverScript, variant, String(port)]
   const [command, args] = canPin() ? ["taskset", ["-c", "0", process.execPath, ...node]] : [process.execPath, node]
   const child = spawn(command, args as Array<string>, {
     stdio: ["ignore", "ignore", "inherit"],
@@ -168,7 +212,8 @@ const topFunctions = (profilePath: string, count: number): Array<{ name: string;
   const self = new Map<string, number>()
   for (const id of profile.samples) {
     const frame = byId.get(id)!.callFrame
-    const file = frame.url.replace(/^.*node_modules\//, "").replace(/^.*\/packages\//, "packages/").replace(/^file:\/\//, "")
+    const file = sourceOf(frame.url, frame.lineNumber) ??
+      frame.url.replace(/^.*node_modules\//, "").replace(/^.*\/packages\//, "packages/").replace(/^file:\/\//, "")
     const key = `${frame.functionName || "(anonymous)"} ${file}:${frame.lineNumber + 1}`
     self.set(key, (self.get(key) ?? 0) + 1)
   }
@@ -182,13 +227,15 @@ const topFunctions = (profilePath: string, count: number): Array<{ name: string;
 /** Self time grouped by where the code lives: which library the cost belongs to. */
 const byArea = (profilePath: string): Array<{ area: string; share: number }> => {
   const profile = JSON.parse(readFileSync(profilePath, "utf8")) as {
-    nodes: Array<{ id: number; callFrame: { functionName: string; url: string } }>
+    nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number } }>
     samples: Array<number>
   }
   const byId = new Map(profile.nodes.map((n) => [n.id, n]))
-  const area = (url: string, fn: string) => {
-    if (url.includes("/packages/core/")) return "@effect-telemetry/core"
-    if (url.includes("/packages/http/")) return "@effect-telemetry/http"
+  const area = (url: string, fn: string, line: number) => {
+    const source = sourceOf(url, line) ?? url
+    if (source.includes("packages/core/")) return "@effect-telemetry/core"
+    if (source.includes("packages/http/")) return "@effect-telemetry/http"
+    if (source.includes("bench/")) return "bench app"
     const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)
     if (m !== null) return m[1]!
     if (url.startsWith("node:")) return "node internals"
@@ -198,7 +245,7 @@ const byArea = (profilePath: string): Array<{ area: string; share: number }> => 
   const shares = new Map<string, number>()
   for (const id of profile.samples) {
     const frame = byId.get(id)!.callFrame
-    const key = area(frame.url, frame.functionName)
+    const key = area(frame.url, frame.functionName, frame.lineNumber)
     shares.set(key, (shares.get(key) ?? 0) + 1)
   }
   return [...shares.entries()].sort((a, b) => b[1] - a[1]).map(([a, n]) => ({ area: a, share: n / profile.samples.length }))
@@ -208,6 +255,7 @@ export const run = async (options: { readonly quick: boolean; readonly profile: 
   const seconds = options.quick ? 3 : 5
   const rounds = 3
   const connections = 32
+  await buildServer()
   const sink = await OtlpReceiver.start({ retain: false })
   try {
     const samples = await alternate(rounds, variants, async (variant, round) => {
@@ -288,6 +336,7 @@ const profiled = ["off", "ours", "ours-unsampled"] as const
 
 /** Only the profiles (`npm run bench -- http-profile`). */
 export const runProfiles = async (options: { readonly quick: boolean }): Promise<Array<Table>> => {
+  await buildServer()
   const sink = await OtlpReceiver.start({ retain: false })
   try {
     const tables: Array<Table> = []
