@@ -77,9 +77,10 @@ const HttpLive = Layer.unwrapEffect(Effect.map(DemoConfig.DemoConfigTag, (config
 ))
 
 // Background work: the order-event consumer, a CDC consumer of the orders table, and a
-// scheduled report, each a named process with its own span.
+// report every REPORT_INTERVAL, each a named process with its own span.
 const WorkersLive = Layer.scopedDiscard(Effect.gen(function*() {
   const { url } = yield* Database.DatabaseUrl
+  const config = yield* DemoConfig.DemoConfigTag
   yield* Orders.migrate
   yield* OrderEvents.consume((order) => Orders.Fulfilment.execute({ id: order.id }, { discard: true })).pipe(
     ProcessTelemetry.forkScoped("order-consumer")
@@ -92,7 +93,7 @@ const WorkersLive = Layer.scopedDiscard(Effect.gen(function*() {
   ).pipe(Effect.retry(Schedule.spaced("1 second")), ProcessTelemetry.forkScoped("cdc-consumer"))
   yield* Orders.countByStatus().pipe(
     Effect.tap((rows) => Effect.logDebug(`orders by status: ${JSON.stringify(rows)}`)),
-    ProcessTelemetry.repeat("order-report", Schedule.spaced("15 seconds")),
+    ProcessTelemetry.repeat("order-report", Schedule.spaced(config.reportInterval)),
     Effect.forkScoped
   )
 }))

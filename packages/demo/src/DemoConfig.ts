@@ -7,6 +7,7 @@
  */
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 
@@ -23,6 +24,8 @@ export interface DemoConfig {
   readonly amqpUrl: Option.Option<string>
   /** `TRACE_VIEW` (default on unless NODE_ENV=production). */
   readonly traceView: boolean
+  /** `REPORT_INTERVAL`: time between the background order reports (default 15 seconds). */
+  readonly reportInterval: Duration.Duration
 }
 
 /** @since 0.1.0 @category tags */
@@ -41,7 +44,8 @@ export const config: Config.Config<DemoConfig> = Config.all({
   traceView: Config.all({
     explicit: Config.option(Config.boolean("TRACE_VIEW")),
     env: Config.string("NODE_ENV").pipe(Config.withDefault("development"))
-  }).pipe(Config.map(({ env, explicit }) => Option.getOrElse(explicit, () => env !== "production")))
+  }).pipe(Config.map(({ env, explicit }) => Option.getOrElse(explicit, () => env !== "production"))),
+  reportInterval: Config.duration("REPORT_INTERVAL").pipe(Config.withDefault(Duration.seconds(15)))
 })
 
 /** @since 0.1.0 @category layers */
