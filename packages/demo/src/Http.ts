@@ -4,6 +4,7 @@
  * @since 0.1.0
  */
 import { PrometheusMetrics } from "@effect-telemetry/core"
+import { ProcessTelemetry } from "@effect-telemetry/process"
 import { TraceView } from "@effect-telemetry/traceview"
 import * as Command from "@effect/platform/Command"
 import * as HttpRouter from "@effect/platform/HttpRouter"
@@ -27,7 +28,7 @@ const json = (body: unknown, status = 200) => HttpServerResponse.unsafeJson(body
 export const endpoints = [
   ["GET", "/", "this list"],
   ["GET", "/health", "liveness (excluded from telemetry)"],
-  ["POST", "/orders", "traced function → SQL insert (CDC sees it) → queue publish → consumer → workflow"],
+  ["POST", "/orders", "traced function → SQL insert (CDC sees it) → background audit (KV) → queue publish → consumer → workflow"],
   ["GET", "/orders/:id", "KV cache, SQL on a miss"],
   ["GET", "/report", "a child `node` process that continues the trace"],
   ["GET", "/slow", "a 100-300 ms request"],
@@ -46,6 +47,13 @@ export const router = HttpRouter.empty.pipe(
     Effect.gen(function*() {
       const body = yield* HttpServerRequest.schemaBodyJson(PlaceOrder)
       const order = yield* Orders.place(body.sku, body.quantity)
+      // A daemon, so the response does not wait for it (a plain fork ends with the handler);
+      // its span is still a child of this request's span. A failed write ends the process
+      // with result=error, and is logged.
+      yield* Orders.audit(order).pipe(
+        Effect.tapErrorCause((cause) => Effect.logWarning("order audit failed", cause)),
+        ProcessTelemetry.forkDaemon("order-audit")
+      )
       yield* OrderEvents.publish(order)
       return json(order, 201)
     }).pipe(

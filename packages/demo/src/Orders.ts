@@ -73,6 +73,17 @@ export const find = Telemetry.fn("orders.find")(function*(id: string) {
   return order
 })
 
+/**
+ * Writes an audit record of a placed order to the KeyValueStore (`audit:{id}`). The API runs it
+ * as the background process `order-audit`, off the response's path.
+ *
+ * @since 0.1.0
+ * @category functions
+ */
+export const audit = (order: Order) =>
+  Effect.flatMap(KeyValueStore.KeyValueStore, (kv) =>
+    kv.set(`audit:${order.id}`, JSON.stringify({ ...order, placedAt: new Date().toISOString() })))
+
 /** Sets an order's status and drops its cache entry. @since 0.1.0 @category functions */
 export const setStatus = Telemetry.fn("orders.set_status")(function*(id: string, status: string) {
   const sql = yield* SqlClient.SqlClient

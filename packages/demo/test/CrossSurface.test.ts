@@ -57,6 +57,18 @@ const placeOrder = (base: string) =>
     })
   )
 
+/** One value of the demo's own `/metrics` (text format), the sum over the series whose labels include `labels`. */
+const scrapedValue = (scrape: string, name: string, labels: Record<string, string>) => {
+  let total = 0
+  for (const line of scrape.split("\n")) {
+    const sample = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line)
+    if (sample === null || sample[1] !== name) continue
+    const present = Object.fromEntries([...(sample[2] ?? "").matchAll(/([a-zA-Z0-9_]+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]))
+    if (Object.entries(labels).every(([k, v]) => present[k] === v)) total += Number(sample[3])
+  }
+  return total
+}
+
 describe("demo, across surfaces", () => {
   it.scopedLive("POST /orders is one trace: HTTP server → function → SQL → queue send → queue process → workflow", () =>
     Effect.gen(function*() {
@@ -114,6 +126,47 @@ describe("demo, across surfaces", () => {
         .sort((a, b) => Number(a.startTimeUnixNano - b.startTimeUnixNano))
       expect(ships.map((s) => s.status.code)).toEqual(["error", "unset"])
       for (const ship of ships) expect(ancestors(ship)).toContain(workflow.spanId)
+    }), { timeout: 120_000 })
+
+  it.scopedLive("POST /orders forks the order-audit process in the request's trace, and the process metrics count it", () =>
+    Effect.gen(function*() {
+      const receiver = yield* OtlpReceiver.make
+      const base = yield* startDemo(receiver)
+      // Deltas: the metric registry is the process's, shared with this file's other tests.
+      const scrape = Effect.promise(() => fetch(`${base}/metrics`).then((r) => r.text()))
+      const audit = { process_name: "order-audit" }
+      const completed = { ...audit, result: "completed" }
+      const values = (text: string) => ({
+        started: scrapedValue(text, "process_started_total", audit),
+        terminated: scrapedValue(text, "process_terminated_total", completed),
+        active: scrapedValue(text, "process_active", audit),
+        durations: scrapedValue(text, "process_duration_seconds_count", completed),
+        // The audit's write: KV spans are off by default, its metrics are not.
+        writes: scrapedValue(text, "kv_operations_total", { kv_namespace: "orders", kv_operation: "set", kv_result: "ok" })
+      })
+      const before = values(yield* scrape)
+
+      const response = yield* placeOrder(base)
+      expect(response.status).toBe(201)
+      const traceId = response.headers.get("traceparent")!.split("-")[1]!
+      const isAudit = (s: ReceivedSpan) => s.name === "process order-audit" && s.traceId === traceId
+      yield* receiver.awaitSpans(1, { timeout: "30 seconds", filter: isAudit })
+      const spans = receiver.spans().filter((s) => s.traceId === traceId)
+      const span = one(spans, "process order-audit")
+      expect(span.kind).toBe("internal")
+      expect(span.parentSpanId).toBe(one(spans, "POST /orders").spanId)
+      expect(span.attributes["process.name"]).toBe("order-audit")
+      expect(span.status.code).toBe("unset")
+
+      // The span ends after the metrics are updated, so they are final once it has arrived.
+      const after = values(yield* scrape)
+      expect({
+        started: after.started - before.started,
+        terminated: after.terminated - before.terminated,
+        active: after.active,
+        durations: after.durations - before.durations,
+        writes: after.writes - before.writes
+      }).toEqual({ started: 1, terminated: 1, active: 0, durations: 1, writes: 1 })
     }), { timeout: 120_000 })
 
   it.scopedLive("a 500 and a 404 have the statuses a server should report", () =>
