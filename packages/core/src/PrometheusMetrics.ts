@@ -59,7 +59,10 @@ export interface Options {
   readonly resource: Resources.Resource
   /** Export Effect's `effect_fiber_*` metrics (lifetimes translated to seconds). Default true. */
   readonly effectRuntimeMetrics?: boolean | undefined
-  /** prom-client's default Node.js metrics (event loop lag, heap, GC). Default true. */
+  /**
+   * prom-client's default Node.js metrics (`nodejs_*`, `process_*`: event loop lag, heap, GC),
+   * less the `nodejs_active_*_total` gauges promtool rejects. Default true.
+   */
   readonly defaultMetrics?: boolean | undefined
 }
 
@@ -85,7 +88,8 @@ export const make = (options: Options): PrometheusExporter => {
 }
 
 /**
- * The exporter built from the configuration and the shared resource.
+ * The exporter built from the configuration and the shared resource; the Node.js metrics
+ * follow `EFFECT_TELEMETRY_NODE_METRICS`.
  *
  * @since 0.1.0
  * @category layers
@@ -95,7 +99,7 @@ export const layer: Layer.Layer<PrometheusMetrics, never, TelemetryConfigTag | R
   Effect.gen(function*() {
     const config = yield* TelemetryConfigTag
     const resource = yield* Resource
-    return make({ resource, effectRuntimeMetrics: config.effectRuntimeMetrics })
+    return make({ resource, effectRuntimeMetrics: config.effectRuntimeMetrics, defaultMetrics: config.nodeMetrics })
   })
 )
 

@@ -109,6 +109,8 @@ export interface TelemetryConfig {
   readonly functionTelemetry: boolean
   /** `EFFECT_TELEMETRY_RUNTIME_METRICS` (default true): export Effect's own `effect_fiber_*` metrics. */
   readonly effectRuntimeMetrics: boolean
+  /** `EFFECT_TELEMETRY_NODE_METRICS` (default true): prom-client's Node.js metrics (`nodejs_*`, `process_*`) in the Prometheus scrape. */
+  readonly nodeMetrics: boolean
   /** `OTEL_ATTRIBUTE_COUNT_LIMIT`-style bound on distinct attribute sets per metric (`EFFECT_TELEMETRY_METRIC_CARDINALITY_LIMIT`, default 2000). */
   readonly metricCardinalityLimit: number
   /** Every value that was rejected while loading, in variable order. */

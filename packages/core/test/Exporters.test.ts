@@ -10,6 +10,7 @@ import * as HttpServer from "@effect/platform/HttpServer"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { describe, expect, it } from "@effect/vitest"
 import { resourceFromAttributes } from "@opentelemetry/resources"
+import * as ConfigProvider from "effect/ConfigProvider"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -41,6 +42,26 @@ describe("exporters as production builds them", () => {
       // Translated to seconds, so no label may still say milliseconds.
       expect(body).not.toMatch(/effect_fiber_lifetimes_seconds_bucket\{[^}]*milliseconds/)
       expect(TestTelemetry.promtoolCheck(body)).toEqual({ status: 0, output: "" })
+    }))
+
+  it.live("EFFECT_TELEMETRY_NODE_METRICS=false leaves prom-client's Node.js metrics out of Telemetry.layer's scrape", () =>
+    Effect.gen(function*() {
+      const scrapeWith = (env: Record<string, string>) =>
+        Effect.scoped(Effect.gen(function*() {
+          const context = yield* Layer.build(Telemetry.layer())
+          return (yield* Context.get(context, PrometheusMetrics.PrometheusMetrics).scrape()).body
+        })).pipe(Effect.withConfigProvider(ConfigProvider.fromMap(
+          new Map(Object.entries({ OTEL_TRACES_EXPORTER: "none", OTEL_METRICS_EXPORTER: "none", ...env }))
+        )))
+      // Core declares no `process.*` instrument, so any process_ series here is prom-client's.
+      const nodeSeries = /^(?:# (?:HELP|TYPE) )?(?:nodejs|process)_/m
+      const off = yield* scrapeWith({ EFFECT_TELEMETRY_NODE_METRICS: "false" })
+      expect(off).toContain("target_info{")
+      expect(off).not.toMatch(nodeSeries)
+      const on = yield* scrapeWith({})
+      expect(on).toContain("# TYPE nodejs_heap_size_used_bytes gauge")
+      expect(on).toContain("# TYPE process_cpu_seconds_total counter")
+      expect(on).not.toContain("nodejs_active_handles_total")
     }))
 
   it.live("closing Telemetry.layer exports a final metric collection, on the resource the spans carry", () =>

@@ -69,6 +69,7 @@ const expectedDefaults: Omit<Config, "issues"> = {
   shutdownTimeoutMillis: 30_000,
   functionTelemetry: true,
   effectRuntimeMetrics: true,
+  nodeMetrics: true,
   metricCardinalityLimit: 2_000
 }
 
@@ -180,6 +181,7 @@ describe("TelemetryConfig", () => {
       ["EFFECT_TELEMETRY_FUNCTIONS", "false", (c) => c.functionTelemetry, false],
       ["EFFECT_TELEMETRY_FUNCTIONS", "True", (c) => c.functionTelemetry, true],
       ["EFFECT_TELEMETRY_RUNTIME_METRICS", "FALSE", (c) => c.effectRuntimeMetrics, false],
+      ["EFFECT_TELEMETRY_NODE_METRICS", "false", (c) => c.nodeMetrics, false],
       ["EFFECT_TELEMETRY_METRIC_CARDINALITY_LIMIT", "500", (c) => c.metricCardinalityLimit, 500]
     ]
 
@@ -294,6 +296,7 @@ describe("TelemetryConfig", () => {
       ["EFFECT_TELEMETRY_SHUTDOWN_TIMEOUT", "0", "less than 1", "30000", (c) => c.shutdownTimeoutMillis, 30_000],
       ["EFFECT_TELEMETRY_FUNCTIONS", "off", "not true or false", "true", (c) => c.functionTelemetry, true],
       ["EFFECT_TELEMETRY_RUNTIME_METRICS", "0", "not true or false", "true", (c) => c.effectRuntimeMetrics, true],
+      ["EFFECT_TELEMETRY_NODE_METRICS", "no", "not true or false", "true", (c) => c.nodeMetrics, true],
       ["EFFECT_TELEMETRY_METRIC_CARDINALITY_LIMIT", "0", "less than 1", "2000", (c) => c.metricCardinalityLimit, 2000],
       ["EFFECT_TELEMETRY_METRIC_CARDINALITY_LIMIT", "2k", "not an integer", "2000", (c) => c.metricCardinalityLimit, 2000]
     ]

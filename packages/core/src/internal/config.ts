@@ -58,6 +58,7 @@ export const variables = [
   "EFFECT_TELEMETRY_SHUTDOWN_TIMEOUT",
   "EFFECT_TELEMETRY_FUNCTIONS",
   "EFFECT_TELEMETRY_RUNTIME_METRICS",
+  "EFFECT_TELEMETRY_NODE_METRICS",
   "EFFECT_TELEMETRY_METRIC_CARDINALITY_LIMIT"
 ] as const
 
@@ -532,6 +533,7 @@ export const resolve = (env: Env, overrides: Overrides = {}): TelemetryConfig =>
     ),
     functionTelemetry: read("EFFECT_TELEMETRY_FUNCTIONS", boolean, true, overrides.functionTelemetry),
     effectRuntimeMetrics: read("EFFECT_TELEMETRY_RUNTIME_METRICS", boolean, true, overrides.effectRuntimeMetrics),
+    nodeMetrics: read("EFFECT_TELEMETRY_NODE_METRICS", boolean, true, overrides.nodeMetrics),
     metricCardinalityLimit: read(
       "EFFECT_TELEMETRY_METRIC_CARDINALITY_LIMIT",
       integer({ min: 1 }),
