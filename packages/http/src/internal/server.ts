@@ -394,8 +394,13 @@ const instrumentRequest = <E, R>(
           observed.calls++
           if (!config.responseTraceContext) return response
           const carrier = Propagation.inject(span)
-          delete carrier.baggage
-          return HttpServerResponse.setHeaders(response, carrier)
+          // One header at a time: `setHeaders` rebuilds the whole header object (usually for
+          // the single `traceparent`). Baggage is the caller's, not ours to echo back.
+          let withContext = response
+          for (const name in carrier) {
+            if (name !== "baggage") withContext = HttpServerResponse.setHeader(withContext, name, carrier[name]!)
+          }
+          return withContext
         })
       return HttpApp.withPreResponseHandler(app, observe).pipe(
         Effect.withParentSpan(span),
