@@ -217,6 +217,8 @@ export const METRIC_MESSAGING_CLIENT_OPERATION_DURATION = "messaging.client.oper
 export const METRIC_MESSAGING_PROCESS_DURATION = "messaging.process.duration"
 /** Messages being processed now, per destination (ours). @since 0.1.0 @category metrics */
 export const METRIC_MESSAGING_PROCESS_ACTIVE = "messaging.process.active"
+/** Consumers that stopped on a failure (a lost connection, a cancelled subscription), by `error.type` (ours). @since 0.1.0 @category metrics */
+export const METRIC_MESSAGING_CONSUMER_ERRORS = "messaging.consumer.errors"
 /** Span name prefix of producers: `send {destination}`. @since 0.1.0 @category spans */
 export const SPAN_MESSAGING_SEND = "send"
 /** Span name prefix of consumers: `process {destination}`. @since 0.1.0 @category spans */

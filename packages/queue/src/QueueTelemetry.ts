@@ -46,6 +46,13 @@ export const processDuration = Messaging.processDuration
 /** `messaging.process.active{messaging.system, messaging.destination.name}`: up-down counter. @since 0.1.0 @category metrics */
 export const active = Messaging.active
 
+/**
+ * `messaging.consumer.errors{messaging.system, messaging.destination.name, error.type}`: counter
+ * of consumers that stopped on a failure, so a consumer that dies while idle (no message in a
+ * handler, hence no span) is still seen. @since 0.1.0 @category metrics
+ */
+export const consumerErrors = Messaging.consumerErrors
+
 /** `ack` | `nack` | `error` | `settle_error` @since 0.1.0 @category models */
 export type Result = Messaging.Result
 

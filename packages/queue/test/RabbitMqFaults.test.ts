@@ -32,6 +32,13 @@ const processCount = (queue: string, attributes: Record<string, string>) =>
 const inFlight = (queue: string) =>
   TestTelemetry.metricValue("messaging.process.active", { "messaging.system": "rabbitmq", "messaging.destination.name": queue })
 
+const consumerErrors = (queue: string, errorType: string) =>
+  TestTelemetry.metricValue("messaging.consumer.errors", {
+    "messaging.system": "rabbitmq",
+    "messaging.destination.name": queue,
+    "error.type": errorType
+  })
+
 /** The message ids the consumer acknowledged, one per `process` span with `result=ack`. */
 const ackedIds = (queue: string) =>
   Effect.map(
@@ -117,6 +124,8 @@ const scenario = (fault: "cut" | "down") =>
     expect(yield* processCount(queue, { result: "settle_error", "error.type": "Settle" })).toBe(1)
     expect(yield* processCount(queue, { result: "ack" })).toBe(N)
     expect(yield* inFlight(queue)).toBe(0)
+    // The stopped consumer itself is counted once (the refused reconnects never started one).
+    expect(yield* consumerErrors(queue, "ConnectionLost")).toBe(1)
 
     // Every message acked exactly once. Only K, whose ack could not be sent, was handled twice,
     // the second time as a redelivery; the deliveries buffered behind it were dropped with the
@@ -141,4 +150,28 @@ describe.skipIf(amqpUnavailable !== undefined)("RabbitMQ connection loss during 
     "RabbitMQ down: reconnecting fails with Connect until it is up; then every message is acked exactly once",
     () => scenario("down")
   )
+
+  it.live("an idle consumer whose connection is lost is counted in messaging.consumer.errors (it has no span to show it)", () =>
+    Effect.gen(function*() {
+      const publisher = yield* RabbitMq.RabbitMq
+      const queue = unique("faults_idle")
+      yield* Effect.acquireRelease(
+        publisher.withChannel((channel) => channel.assertQueue(queue, { durable: false })),
+        () => Effect.ignore(publisher.withChannel((channel) => channel.deleteQueue(queue)))
+      )
+      const proxy = yield* TcpProxy.make({ target: TcpProxy.targetOf(amqpUrl) })
+      const consumer = yield* Effect.scoped(
+        Effect.flatMap(RabbitMq.consume(queue, () => Effect.void), Fiber.join)
+      ).pipe(Effect.provide(RabbitMq.layer({ url: proxy.urlFor(amqpUrl) })), Effect.flip, Effect.fork)
+      // Subscribed (the broker counts the consumer), so the cut hits an idle consumer.
+      yield* eventually(Effect.filterOrFail(
+        publisher.withChannel((channel) => channel.checkQueue(queue)),
+        (info) => info.consumerCount === 1
+      ))
+      yield* proxy.cut
+      const error = yield* Fiber.join(consumer)
+      expect(error.reason).toBe("ConnectionLost")
+      expect(yield* consumerErrors(queue, "ConnectionLost")).toBe(1)
+      expect(yield* TestTelemetry.spansNamed(`process ${queue}`)).toEqual([])
+    }).pipe(Effect.scoped, Effect.provide(Layer.mergeAll(RabbitMq.layer({ url: amqpUrl }), TestTelemetry.layer()))))
 })

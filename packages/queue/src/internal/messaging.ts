@@ -41,6 +41,13 @@ export const active = Instrument.upDownCounter({
 })
 
 /** @internal */
+export const consumerErrors = Instrument.counter({
+  name: Semconv.METRIC_MESSAGING_CONSUMER_ERRORS,
+  unit: "{error}",
+  description: "Consumers that stopped on a failure (lost connection, cancelled subscription), by error.type."
+})
+
+/** @internal */
 export type Result = "ack" | "nack" | "error" | "settle_error"
 
 /** Where a message goes or comes from: the attributes every metric carries. @internal */

@@ -327,9 +327,19 @@ const consumer = <A, E, R>(
     // checked when the handler takes it, not when the mailbox was drained.
     const messages = Mailbox.toStream(mailbox).pipe(Stream.rechunk(1), Stream.filter(() => open))
     return yield* run(channel, rabbit, messages).pipe(
-      Effect.tapErrorCause((cause) =>
-        Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logError(`RabbitMQ consumer of ${queue} stopped`, cause)
-      ),
+      Effect.tapErrorCause((cause) => {
+        if (Cause.isInterruptedOnly(cause)) return Effect.void
+        // Counted here, not only logged: a consumer that dies while idle has no span to show it.
+        const failure = Cause.failureOption(cause)
+        Messaging.consumerErrors.unsafeAdd(1, {
+          [Semconv.ATTR_MESSAGING_SYSTEM]: Semconv.MESSAGING_SYSTEM_RABBITMQ,
+          [Semconv.ATTR_MESSAGING_DESTINATION_NAME]: queue,
+          [Semconv.ATTR_ERROR_TYPE]: Option.isSome(failure) && failure.value instanceof RabbitMqError
+            ? failure.value.reason
+            : Messaging.errorTypeOfCause(cause)
+        })
+        return Effect.logError(`RabbitMQ consumer of ${queue} stopped`, cause)
+      }),
       Effect.forkScoped
     )
   })
