@@ -18,7 +18,7 @@ import { fileURLToPath } from "node:url"
 import { alternate, canPin, fmt, median, ratio } from "./lib/stats.js"
 import type { Table } from "./lib/stats.js"
 
-const variants = ["off", "platform-native", "effect-otel", "ours", "ours-unsampled"] as const
+const variants = ["off", "platform-native", "effect-otel", "ours", "ours-unsampled", "node-plain", "node-otel"] as const
 type Variant = (typeof variants)[number]
 
 const labels: Record<Variant, string> = {
@@ -26,8 +26,15 @@ const labels: Record<Variant, string> = {
   "platform-native": "platform tracer + Effect native tracer (no export)",
   "effect-otel": "platform tracer + @effect/opentelemetry + OTLP export",
   ours: "ours: span, 4 metrics, propagation, OTLP traces+metrics, /metrics scraped 1/s",
-  "ours-unsampled": "ours, sampled out (OTEL_TRACES_SAMPLER=always_off), metrics kept"
+  "ours-unsampled": "ours, sampled out (OTEL_TRACES_SAMPLER=always_off), metrics kept",
+  "node-plain": "plain node:http server (baseline of the next row)",
+  "node-otel": "node:http + @opentelemetry/instrumentation-http + OTLP export (vs plain node:http)"
 }
+
+/** Each variant's baseline: the node:http pair is compared with plain node:http. */
+const baselineOf = (variant: Variant): Variant => variant === "node-plain" || variant === "node-otel" ? "node-plain" : "off"
+
+const nodeServerScript = fileURLToPath(new URL("./http/node-server.cjs", import.meta.url))
 
 const serverSource = fileURLToPath(new URL("./http/server.ts", import.meta.url))
 const serverScript = fileURLToPath(new URL("./.scratch/http-server.mjs", import.meta.url))
@@ -107,7 +114,7 @@ interface Started {
 const startServer = async (variant: Variant, sinkUrl: string, profilePath?: string): Promise<Started> => {
   const port = await freePort()
   const metricsPort = await freePort()
-  const node = [serverScript, variant, String(port)]
+  const node = [variant.startsWith("node-") ? nodeServerScript : serverScript, variant, String(port)]
   const [command, args] = canPin() ? ["taskset", ["-c", "0", process.execPath, ...node]] : [process.execPath, node]
   const child = spawn(command, args as Array<string>, {
     stdio: ["ignore", "ignore", "inherit"],
@@ -276,13 +283,16 @@ export const run = async (options: { readonly quick: boolean; readonly profile: 
       const s = typed[variant]
       const rps = median(s.map((x) => x.rps))
       const cpu = median(s.map((x) => x.cpuMicrosPerRequest))
+      const baseline = typed[baselineOf(variant)]
+      const bRps = median(baseline.map((x) => x.rps))
+      const bCpu = median(baseline.map((x) => x.cpuMicrosPerRequest))
       return [
         labels[variant],
         fmt(rps),
-        ratio(rps, baseRps),
+        ratio(rps, bRps),
         fmt(median(s.map((x) => x.p99)), 0),
         fmt(cpu, 1),
-        variant === "off" ? "0" : `${cpu - baseCpu >= 0 ? "+" : ""}${fmt(cpu - baseCpu, 1)}`,
+        baselineOf(variant) === variant ? "0" : `${cpu - bCpu >= 0 ? "+" : ""}${fmt(cpu - bCpu, 1)}`,
         String(s.reduce((n, x) => n + x.errors, 0))
       ]
     })
@@ -324,7 +334,7 @@ export const run = async (options: { readonly quick: boolean; readonly profile: 
         `${rounds} rounds × ${seconds} s per variant (after a warm-up), rotated order, medians; ${connections} connections over loopback; ` +
           `server ${canPin() ? "pinned to CPU 0 with taskset, load generator and OTLP sink on the others" : "not pinned (taskset unavailable or one CPU)"}.`,
         "OTLP export goes to @effect-telemetry/testing's OtlpReceiver (protobuf, decoded and counted, not retained); metrics exported every 5 s.",
-        "Plain node:http + @opentelemetry/instrumentation-http: skipped, the package is not installed (no dependency may be added)."
+        "The node:http pair is the peer the issue names: `bench/http/node-server.cjs`, the same answer from a plain `node:http` handler, then with `@opentelemetry/instrumentation-http` 0.223 and a batch OTLP/protobuf export to the same sink; its ratio and overhead are against plain node:http."
       ]
     }]
     if (options.profile) {
