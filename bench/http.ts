@@ -305,7 +305,8 @@ export const run = async (options: { readonly quick: boolean; readonly profile: 
       `out, +${fmt(overheadOf("ours-unsampled") - nativeSpan, 1)} µs over that span (the pre-response handler that writes ` +
       `traceparent and sees the response really sent, the finalizer recording status and 4 metrics, each a few Effect ` +
       `operations), and recording plus OTLP export +${fmt(overheadOf("ours") - overheadOf("ours-unsampled"), 1)} µs ` +
-      `(@effect/opentelemetry's whole stack: +${fmt(overheadOf("effect-otel"), 1)}, without the response context and metrics)`
+      `(@effect/opentelemetry's whole stack: +${fmt(overheadOf("effect-otel"), 1)}, without the response context and metrics; ` +
+      `node:http's official instrumentation: +${fmt(median(typed["node-otel"].map((x) => x.cpuMicrosPerRequest)) - median(typed["node-plain"].map((x) => x.cpuMicrosPerRequest)), 1)} µs on a plain node:http server)`
     const tables: Array<Table> = [{
       targets: [
         {
