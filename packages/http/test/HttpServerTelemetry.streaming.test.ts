@@ -7,6 +7,7 @@ import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Deferred from "effect/Deferred"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as HashMap from "effect/HashMap"
@@ -25,6 +26,38 @@ const active = { "http.request.method": "GET", "url.scheme": "http" }
 const hrMillis = (t: readonly [number, number]) => t[0] * 1000 + t[1] / 1e6
 
 class StreamBroke extends Schema.TaggedError<StreamBroke>()("StreamBroke", {}) {}
+
+// Span times come from Effect's clock, whose origin can differ from performance.timeOrigin by
+// up to a millisecond: compare with that same clock or an "after" check fails at random.
+const now = () => Number(Effect.runSync(Clock.currentTimeNanos)) / 1e6
+
+/** `GET /broken`: a stream that fails after its first chunk, so after the headers were sent. */
+const brokenStreamApp = HttpRouter.empty.pipe(
+  HttpRouter.get(
+    "/broken",
+    Effect.succeed(HttpServerResponse.stream(
+      Stream.concat(Stream.make(encoder.encode("part")), Stream.fail(new StreamBroke()))
+    ))
+  ),
+  HttpRouter.toHttpApp,
+  Effect.runSync
+)
+
+/** `GET /ws`: upgrades and echoes every message as `echo <message>`. */
+const echoSocketApp = HttpRouter.empty.pipe(
+  HttpRouter.get(
+    "/ws",
+    Effect.gen(function*() {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      const socket = yield* request.upgrade
+      const write = yield* socket.writer
+      yield* socket.runRaw((data) => write(`echo ${typeof data === "string" ? data : new TextDecoder().decode(data)}`))
+      return HttpServerResponse.empty()
+    })
+  ),
+  HttpRouter.toHttpApp,
+  Effect.runSync
+)
 
 /** A raw request that is destroyed as soon as `destroyWhen` resolves or the first body byte arrives. */
 const abortingRequest = (url: string, destroyOnFirstByte: boolean) =>
@@ -146,7 +179,7 @@ describe("HttpServerTelemetry streaming", () => {
       const events = Stream.make("one", "two", "three").pipe(
         Stream.tap(() => Effect.sleep("30 millis")),
         Stream.map((e) => {
-          lastEventAt = performance.timeOrigin + performance.now()
+          lastEventAt = now()
           return encoder.encode(`data: ${e}\n\n`)
         })
       )
@@ -167,17 +200,7 @@ describe("HttpServerTelemetry streaming", () => {
 
   it.scopedLive("a stream that fails after the headers were sent marks the span as Error", () =>
     Effect.gen(function*() {
-      const app = HttpRouter.empty.pipe(
-        HttpRouter.get(
-          "/broken",
-          Effect.succeed(HttpServerResponse.stream(
-            Stream.concat(Stream.make(encoder.encode("part")), Stream.fail(new StreamBroke()))
-          ))
-        ),
-        HttpRouter.toHttpApp,
-        Effect.runSync
-      )
-      const base = yield* serve(app)
+      const base = yield* serve(brokenStreamApp)
       yield* Effect.promise(() => fetch(`${base}/broken`).then((r) => r.text()).catch(() => "broken"))
       const span = yield* serverSpan("GET /broken")
       expect(span.attributes["http.response.status_code"]).toBe(200)
@@ -188,21 +211,7 @@ describe("HttpServerTelemetry streaming", () => {
 
   it.scopedLive("a websocket upgrade through the middleware keeps working and its span ends with the socket", () =>
     Effect.gen(function*() {
-      const app = HttpRouter.empty.pipe(
-        HttpRouter.get(
-          "/ws",
-          Effect.gen(function*() {
-            const request = yield* HttpServerRequest.HttpServerRequest
-            const socket = yield* request.upgrade
-            const write = yield* socket.writer
-            yield* socket.runRaw((data) => write(`echo ${typeof data === "string" ? data : new TextDecoder().decode(data)}`))
-            return HttpServerResponse.empty()
-          })
-        ),
-        HttpRouter.toHttpApp,
-        Effect.runSync
-      )
-      const base = yield* serve(app)
+      const base = yield* serve(echoSocketApp)
       const traceId = "0af7651916cd43dd8448eb211c80319c"
       const reply = yield* Effect.async<string>((resume) => {
         const ws = new WebSocket(`${base.replace("http", "ws")}/ws`, {
@@ -225,8 +234,6 @@ describe("HttpServerTelemetry streaming", () => {
 })
 
 // --- through the platform's usual middleware ----------------------------------------------------
-
-const now = () => performance.timeOrigin + performance.now()
 
 /**
  * An app served the way platform apps usually are: `xForwardedHeaders` and `cors()` around the
@@ -351,17 +358,7 @@ describe("HttpServerTelemetry streaming through logger, cors and xForwardedHeade
 
   it.scopedLive("a stream that fails after its headers is still Error under the middleware", () =>
     Effect.gen(function*() {
-      const app = HttpRouter.empty.pipe(
-        HttpRouter.get(
-          "/broken",
-          Effect.succeed(HttpServerResponse.stream(
-            Stream.concat(Stream.make(encoder.encode("part")), Stream.fail(new StreamBroke()))
-          ))
-        ),
-        HttpRouter.toHttpApp,
-        Effect.runSync
-      )
-      const base = yield* serveWithPlatformMiddleware(app)
+      const base = yield* serveWithPlatformMiddleware(brokenStreamApp)
       yield* Effect.promise(() => fetch(`${base}/broken`, { headers: proxied }).then((r) => r.text()).catch(() => "broken"))
       const span = yield* serverSpan("GET /broken")
       expect(span.attributes["http.response.status_code"]).toBe(200)
@@ -373,21 +370,7 @@ describe("HttpServerTelemetry streaming through logger, cors and xForwardedHeade
   it.scopedLive("a websocket echoes in order and its span ends with 101 when the socket closes", () => {
     const logs: Array<LogLine> = []
     return Effect.gen(function*() {
-      const app = HttpRouter.empty.pipe(
-        HttpRouter.get(
-          "/ws",
-          Effect.gen(function*() {
-            const request = yield* HttpServerRequest.HttpServerRequest
-            const socket = yield* request.upgrade
-            const write = yield* socket.writer
-            yield* socket.runRaw((data) => write(`echo ${typeof data === "string" ? data : new TextDecoder().decode(data)}`))
-            return HttpServerResponse.empty()
-          })
-        ),
-        HttpRouter.toHttpApp,
-        Effect.runSync
-      )
-      const base = yield* serveWithPlatformMiddleware(app)
+      const base = yield* serveWithPlatformMiddleware(echoSocketApp)
       const traceId = "4bf92f3577b34da6a3ce929d0e0e4736"
       const messages = yield* Queue.unbounded<string>()
       const closed = yield* Deferred.make<number>()
