@@ -62,25 +62,41 @@ describe("Tracing.layer flush on close", () => {
       expect(stats.failed).toBe(0)
     }), 120_000)
 
+  /** Runs `npm run example:burst`'s program for `spans` against `receiver`; its last stdout line, parsed. */
+  const runBurstExample = (spans: number, receiverUrl: string) =>
+    Effect.async<Record<string, number>, Error>((resume) => {
+      const child = execFile(
+        "npx",
+        ["tsx", "packages/core/examples/burst.ts", String(spans)],
+        {
+          cwd: root,
+          env: { ...process.env, OTEL_EXPORTER_OTLP_ENDPOINT: receiverUrl, OTEL_METRICS_EXPORTER: "none" },
+          timeout: 90_000
+        },
+        (error, stdout, stderr) =>
+          resume(
+            error
+              ? Effect.fail(new Error(`burst example failed: ${error.message}\n${stderr}`))
+              : Effect.succeed(JSON.parse(stdout.trim().split("\n").at(-1)!))
+          )
+      )
+      return Effect.sync(() => child.kill())
+    })
+
   it.scopedLive("the burst example delivers 10,000 spans and says so on its last line", () =>
     Effect.gen(function*() {
       const receiver = yield* OtlpReceiver.makeWith({ retain: false })
-      const stdout = yield* Effect.async<string, Error>((resume) => {
-        const child = execFile(
-          "npx",
-          ["tsx", "packages/core/examples/burst.ts", "10000"],
-          {
-            cwd: root,
-            env: { ...process.env, OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_METRICS_EXPORTER: "none" },
-            timeout: 90_000
-          },
-          (error, stdout, stderr) =>
-            resume(error ? Effect.fail(new Error(`burst example failed: ${error.message}\n${stderr}`)) : Effect.succeed(stdout))
-        )
-        return Effect.sync(() => child.kill())
-      })
-      const last = JSON.parse(stdout.trim().split("\n").at(-1)!)
+      const last = yield* runBurstExample(10_000, receiver.url)
       expect(last).toMatchObject({ created: 10_000, exported: 10_000, dropped: 0, failed: 0 })
       expect(receiver.spanCount()).toBe(10_000)
+    }), 120_000)
+
+  it.scopedLive("the burst example at 100,000 spans: what arrives plus what it reports dropped is 100,000", () =>
+    Effect.gen(function*() {
+      const receiver = yield* OtlpReceiver.makeWith({ retain: false })
+      const last = yield* runBurstExample(100_000, receiver.url)
+      expect(last.created).toBe(100_000)
+      expect(receiver.spanCount() + last.dropped!).toBe(100_000)
+      expect(last).toMatchObject({ exported: receiver.spanCount(), failed: 0 })
     }), 120_000)
 })
