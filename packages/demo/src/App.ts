@@ -22,6 +22,7 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import { createServer } from "node:http"
+import * as Background from "./Background.js"
 import * as Database from "./Database.js"
 import * as DemoConfig from "./DemoConfig.js"
 import * as Http from "./Http.js"
@@ -130,7 +131,7 @@ const Banner = Layer.effectDiscard(Effect.gen(function*() {
  * @category layers
  */
 export const layer = (options?: Options) => {
-  const services = Layer.mergeAll(SqlLive, KvLive, OrderEvents.layer)
+  const services = Layer.mergeAll(SqlLive, KvLive, OrderEvents.layer, Background.layer)
   const app = Layer.mergeAll(HttpLive, WorkersLive).pipe(Layer.provideMerge(WorkflowLive), Layer.provideMerge(services))
   const withBanner = options?.banner === false ? app : Layer.provideMerge(Banner, app)
   // The trace view's span processor joins the tracer, so it is built before Telemetry.

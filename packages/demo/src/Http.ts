@@ -12,6 +12,7 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
+import * as Background from "./Background.js"
 import * as OrderEvents from "./OrderEvents.js"
 import * as Orders from "./Orders.js"
 
@@ -47,12 +48,14 @@ export const router = HttpRouter.empty.pipe(
     Effect.gen(function*() {
       const body = yield* HttpServerRequest.schemaBodyJson(PlaceOrder)
       const order = yield* Orders.place(body.sku, body.quantity)
-      // A daemon, so the response does not wait for it (a plain fork ends with the handler);
-      // its span is still a child of this request's span. A failed write ends the process
-      // with result=error, and is logged.
+      // In the app's background scope, so the response does not wait for it (a plain fork
+      // ends with the handler) and shutdown ends it before the final flush (a daemon's span
+      // could be lost); its span is still a child of this request's span. A failed write ends
+      // the process with result=error, and is logged.
+      const background = yield* Background.Background
       yield* Orders.audit(order).pipe(
         Effect.tapErrorCause((cause) => Effect.logWarning("order audit failed", cause)),
-        ProcessTelemetry.forkDaemon("order-audit")
+        ProcessTelemetry.forkIn(background)("order-audit")
       )
       yield* OrderEvents.publish(order)
       return json(order, 201)

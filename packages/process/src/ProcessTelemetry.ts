@@ -108,6 +108,23 @@ export const fork: Fork = forkWith(Effect.fork)
 export const forkScoped: Fork<Scope.Scope> = forkWith(Effect.forkScoped)
 
 /**
+ * Forks `self` as the process `name` into `scope`: it outlives its spawner and runs until it
+ * ends or `scope` closes (then it is interrupted, its span ending with
+ * `effect.interrupted=true`). For background work a request starts that the application's
+ * shutdown must end before the telemetry layer's final flush, which a daemon does not.
+ *
+ * @example
+ * ```ts
+ * // `background`: a Scope the app's layer owns (closed before Telemetry.layer's)
+ * yield* audit(order).pipe(ProcessTelemetry.forkIn(background)("order-audit"))
+ * ```
+ *
+ * @since 0.1.0
+ * @category forking
+ */
+export const forkIn = (scope: Scope.Scope): Fork => forkWith((self) => Effect.forkIn(self, scope))
+
+/**
  * Forks `self` as the process `name` in the global scope: it outlives its spawner, and is
  * still traced (a child of the spawning span if any, else a root).
  *

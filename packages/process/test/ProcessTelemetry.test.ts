@@ -99,6 +99,24 @@ describe("ProcessTelemetry", () => {
       expect(yield* TestTelemetry.metricValue("process.active", { "process.name": "consumer" })).toBe(0)
     }).pipe(Effect.provide(TestTelemetry.layer())))
 
+  it.effect("forkIn outlives its spawner and ends with the given scope: child span, interrupted at close, exported", () =>
+    Effect.gen(function*() {
+      const background = yield* Scope.make()
+      // The spawner (a request, say) ends at once; the process keeps running in `background`.
+      yield* Effect.never.pipe(ProcessTelemetry.forkIn(background)("audit"), Effect.withSpan("request"))
+      yield* Effect.yieldNow()
+      expect(yield* TestTelemetry.metricValue("process.active", { "process.name": "audit" })).toBe(1)
+      yield* Scope.close(background, Exit.void)
+      yield* flushed
+      const span = yield* TestTelemetry.spanNamed("process audit")
+      const request = yield* TestTelemetry.spanNamed("request")
+      expect(TestTelemetry.parentSpanId(span)).toBe(request.spanContext().spanId)
+      expect(span.attributes["effect.interrupted"]).toBe(true)
+      expect(yield* TestTelemetry.metricValue("process.terminated", { "process.name": "audit", result: "interrupted" }))
+        .toBe(1)
+      expect(yield* TestTelemetry.metricValue("process.active", { "process.name": "audit" })).toBe(0)
+    }).pipe(Effect.provide(TestTelemetry.layer())))
+
   it.effect("scheduled work gets one span per run, each its own trace linked to the spawner", () =>
     Effect.gen(function*() {
       let runs = 0
