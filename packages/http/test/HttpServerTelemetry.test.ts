@@ -1,5 +1,6 @@
 import { TestTelemetry } from "@effect-telemetry/testing"
 import { describe, expect, it } from "@effect/vitest"
+import * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as HttpServer from "@effect/platform/HttpServer"
@@ -7,9 +8,10 @@ import * as Config from "effect/Config"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { HttpServerTelemetry } from "../src/index.js"
-import { allAttributeText, eventually, serve, serverSpan, startWith } from "./servers.js"
+import { allAttributeText, eventually, serve, serverSpan, start, startWith } from "./servers.js"
 
 class Unavailable extends Schema.TaggedError<Unavailable>()("Unavailable", {}) {}
 
@@ -152,6 +154,37 @@ describe("HttpServerTelemetry trace context", () => {
       expect(TestTelemetry.parentSpanId(span)).toBe(parentSpan)
       expect(span.spanContext().traceState?.get("vendor")).toBe("x")
       expect(res.headers.get("traceparent")).toBe(`00-${parentTrace}-${span.spanContext().spanId}-01`)
+    }).pipe(withTelemetry))
+
+  it.scopedLive("concurrent requests each get their own span's context in their response", () =>
+    Effect.gen(function*() {
+      const base = yield* serve(HttpRouter.toHttpApp(router).pipe(Effect.runSync))
+      const ids = Array.from({ length: 24 }, (_, i) => i)
+      const responses = yield* Effect.forEach(ids, (i) => get(`${base}/users/${i}`), { concurrency: "unbounded" })
+      const spans = yield* eventually(Effect.flatMap(TestTelemetry.spans, (all) => {
+        const servers = all.filter((s) => s.name === "GET /users/:id")
+        return servers.length === ids.length ? Effect.succeed(servers) : Effect.fail("waiting")
+      }))
+      const spanIdByPath = new Map(spans.map((s) => [s.attributes["url.path"], s.spanContext().spanId]))
+      responses.forEach((res, i) => {
+        expect(res.body).toBe(`user ${i}`)
+        expect(res.headers.get("traceparent")?.split("-")[2]).toBe(spanIdByPath.get(`/users/${i}`))
+      })
+    }).pipe(withTelemetry))
+
+  it.scopedLive("a pre-response handler installed for the whole server still runs, with ours", () =>
+    Effect.gen(function*() {
+      const served = HttpServer.serve(HttpRouter.toHttpApp(router).pipe(Effect.runSync)).pipe(
+        Layer.provide(Layer.locallyScoped(
+          HttpApp.currentPreResponseHandlers,
+          Option.some((_request, response) => Effect.succeed(HttpServerResponse.setHeader(response, "x-server-wide", "yes")))
+        ))
+      )
+      const base = yield* start(served as Layer.Layer<never, never, never>)
+      const res = yield* get(`${base}/ok`)
+      const span = yield* serverSpan("GET /ok")
+      expect(res.headers.get("x-server-wide")).toBe("yes")
+      expect(res.headers.get("traceparent")).toBe(`00-${TestTelemetry.traceId(span)}-${span.spanContext().spanId}-01`)
     }).pipe(withTelemetry))
 
   it.scopedLive("an invalid traceparent starts a new root", () =>
