@@ -3,6 +3,7 @@
  * Prometheus and OTLP can never disagree about what a metric is, only about how to spell it.
  */
 import * as Metric from "effect/Metric"
+import * as AttributeSets from "./attributes.js"
 import type * as MetricKey from "effect/MetricKey"
 import * as MetricKeyType from "effect/MetricKeyType"
 import * as MetricState from "effect/MetricState"
@@ -162,7 +163,7 @@ export const collect = (options: CollectOptions): Array<Family> => {
     } else if (MetricState.isFrequencyState(state)) {
       for (const [word, count] of state.occurrences) {
         family.points.push({
-          attributes: { ...attributes, key: word },
+          attributes: AttributeSets.extend(attributes, { key: word }),
           startTimeNanos,
           id: id + "\u0002" + word,
           value: count

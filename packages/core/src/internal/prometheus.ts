@@ -3,6 +3,7 @@
  * the OpenTelemetry "Prometheus and OpenMetrics compatibility" specification for names.
  */
 import type * as Resources from "@opentelemetry/resources"
+import * as Attributes from "./attributes.js"
 import * as PromClient from "prom-client"
 import type { Family, HistogramValue, SummaryValue } from "./collect.js"
 import * as Collect from "./collect.js"
@@ -143,14 +144,14 @@ const valuesOf = (family: Family, name: string): Array<PromValue> => {
       for (let i = 0; i < h.counts.length; i++) {
         cumulative += h.counts[i]!
         const le = i < h.boundaries.length ? formatBound(h.boundaries[i]!) : "+Inf"
-        values.push({ value: cumulative, labels: { ...labels, le }, metricName: `${name}_bucket` })
+        values.push({ value: cumulative, labels: Attributes.extend(labels, { le }), metricName: `${name}_bucket` })
       }
       values.push({ value: h.sum, labels, metricName: `${name}_sum` })
       values.push({ value: h.count, labels, metricName: `${name}_count` })
     } else {
       const s = point.value as SummaryValue
       for (const [q, v] of s.quantiles) {
-        if (v !== undefined) values.push({ value: v, labels: { ...labels, quantile: String(q) } })
+        if (v !== undefined) values.push({ value: v, labels: Attributes.extend(labels, { quantile: String(q) }) })
       }
       values.push({ value: s.sum, labels, metricName: `${name}_sum` })
       values.push({ value: s.count, labels, metricName: `${name}_count` })

@@ -8,6 +8,7 @@
  * response trace context.
  */
 import { Propagation, Semconv, Tracing } from "@effect-telemetry/core"
+import * as Attributes from "@effect-telemetry/core/internal/attributes"
 import { errorTypeOf } from "@effect-telemetry/core/internal/tracer"
 import * as Headers from "@effect/platform/Headers"
 import * as HttpApp from "@effect/platform/HttpApp"
@@ -375,7 +376,7 @@ const instrumentRequest = <E, R>(
       for (const key in captured) span.attribute(key, captured[key])
     }
 
-    const metricAttributes: Record<string, string | number> = { ...activeAttributes }
+    const metricAttributes: Record<string, string | number> = Attributes.copy(activeAttributes)
     if (route !== undefined) metricAttributes[Semconv.ATTR_HTTP_ROUTE] = route
     if (sent !== undefined) metricAttributes[Semconv.ATTR_HTTP_RESPONSE_STATUS_CODE] = sent
     if (errorType !== undefined) metricAttributes[Semconv.ATTR_ERROR_TYPE] = errorType

@@ -5,6 +5,7 @@
  * same way, so its `get` (read and decode) is one `get`, not a `get` plus a decode.
  */
 import { Semconv, Tracing } from "@effect-telemetry/core"
+import * as Attributes from "@effect-telemetry/core/internal/attributes"
 import * as KeyValueStore from "@effect/platform/KeyValueStore"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
@@ -45,8 +46,8 @@ export const makeInstrument = (options: Options) => {
     const base = { [Semconv.ATTR_KV_NAMESPACE]: options.namespace, [Semconv.ATTR_KV_OPERATION]: operation }
     return [operation, {
       base,
-      ok: { ...base, [Semconv.ATTR_KV_RESULT]: "ok" as Result },
-      notFound: { ...base, [Semconv.ATTR_KV_RESULT]: "not_found" as Result },
+      ok: Attributes.extend(base, { [Semconv.ATTR_KV_RESULT]: "ok" as Result }),
+      notFound: Attributes.extend(base, { [Semconv.ATTR_KV_RESULT]: "not_found" as Result }),
       spanName: `${operation} ${options.namespace}`
     }] as const
   }))
@@ -64,7 +65,7 @@ export const makeInstrument = (options: Options) => {
           const errorType = Exit.isFailure(exit) ? errorTypeOfCause(exit.cause) : undefined
           const attributes = errorType === undefined
             ? (Exit.isSuccess(exit) && missing !== undefined && missing(exit.value) ? set.notFound : set.ok)
-            : { ...set.base, [Semconv.ATTR_KV_RESULT]: "error", [Semconv.ATTR_ERROR_TYPE]: errorType }
+            : Attributes.extend(set.base, { [Semconv.ATTR_KV_RESULT]: "error", [Semconv.ATTR_ERROR_TYPE]: errorType })
           metrics.operationDuration.unsafeRecord((performance.now() - started) / 1000, attributes)
           metrics.operations.unsafeAdd(1, attributes)
           // The span's error.type is the metric's (a SystemError's reason, not its tag): the

@@ -1,4 +1,5 @@
 import { Instrument, Semconv } from "@effect-telemetry/core"
+import * as Attributes from "@effect-telemetry/core/internal/attributes"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
@@ -82,7 +83,7 @@ export const run = <A, E, R>(
       active.unsafeAdd(1, metricAttributes)
       return Effect.onExit(restore(self), (exit) =>
         Effect.sync(() => {
-          const result = { ...metricAttributes, [Semconv.ATTR_RESULT]: resultOf(exit) }
+          const result = Attributes.extend(metricAttributes, { [Semconv.ATTR_RESULT]: resultOf(exit) })
           active.unsafeAdd(-1, metricAttributes)
           terminated.unsafeAdd(1, result)
           duration.unsafeRecord((performance.now() - start) / 1000, result)

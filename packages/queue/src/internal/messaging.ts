@@ -1,4 +1,5 @@
 import { Instrument, Propagation, Semconv, Tracing } from "@effect-telemetry/core"
+import * as Attributes from "@effect-telemetry/core/internal/attributes"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -182,7 +183,7 @@ export const process = <A, E, R, E2, R2>(
       const settleExit = yield* Effect.exit(settle(exit))
       const settleFailed = Exit.isFailure(settleExit)
       const result: Result = settleFailed ? "settle_error" : resultOf(exit, options.isNack)
-      const attributes: Record<string, string> = { ...metricAttributes(options, "process"), [Semconv.ATTR_RESULT]: result }
+      const attributes: Record<string, string> = Attributes.extend(metricAttributes(options, "process"), { [Semconv.ATTR_RESULT]: result })
       if (Exit.isFailure(settleExit)) {
         const failure = Cause.failureOption(settleExit.cause)
         attributes[Semconv.ATTR_ERROR_TYPE] = Option.isSome(failure) && options.settleErrorType !== undefined

@@ -8,6 +8,7 @@
  * inside a transaction) so the span here is the only one per statement, whatever `spans` says.
  */
 import { Semconv, Tracing } from "@effect-telemetry/core"
+import * as Attributes from "@effect-telemetry/core/internal/attributes"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import { TransactionConnection } from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
@@ -135,8 +136,8 @@ const prepare = (target: Target, sql: string | undefined): Prepared => {
 
 const build = (target: Target, sql: string | undefined): Prepared => {
   const info = sql === undefined ? undefined : queryInfo(sql)
-  const metricAttributes: Record<string, string | number> = { ...target.metricAttributes }
-  const spanAttributes: Record<string, unknown> = { ...target.spanAttributes }
+  const metricAttributes: Record<string, string | number> = Attributes.copy(target.metricAttributes)
+  const spanAttributes: Record<string, unknown> = Attributes.copy(target.spanAttributes)
   if (info?.operation !== undefined) {
     metricAttributes[Semconv.ATTR_DB_OPERATION_NAME] = info.operation
     spanAttributes[Semconv.ATTR_DB_OPERATION_NAME] = info.operation
@@ -151,7 +152,7 @@ const build = (target: Target, sql: string | undefined): Prepared => {
     : info.collection === undefined
     ? info.operation
     : `${info.operation} ${info.collection}`
-  return { name, spanAttributes, metricAttributes, okAttributes: { ...metricAttributes, [Semconv.ATTR_RESULT]: "ok" } }
+  return { name, spanAttributes, metricAttributes, okAttributes: Attributes.extend(metricAttributes, { [Semconv.ATTR_RESULT]: "ok" }) }
 }
 
 const record = (prepared: Prepared, started: number, outcome: Outcome) => {
@@ -161,9 +162,9 @@ const record = (prepared: Prepared, started: number, outcome: Outcome) => {
     metrics.operations.unsafeAdd(1, prepared.okAttributes)
     return
   }
-  const attributes = { ...prepared.metricAttributes, [Semconv.ATTR_ERROR_TYPE]: outcome.errorType }
+  const attributes = Attributes.extend(prepared.metricAttributes, { [Semconv.ATTR_ERROR_TYPE]: outcome.errorType })
   metrics.operationDuration.unsafeRecord(seconds, attributes)
-  metrics.operations.unsafeAdd(1, { ...attributes, [Semconv.ATTR_RESULT]: "error" })
+  metrics.operations.unsafeAdd(1, Attributes.extend(attributes, { [Semconv.ATTR_RESULT]: "error" }))
 }
 
 const annotate = (span: Tracer.Span | undefined, outcome: Outcome) => {
@@ -286,7 +287,7 @@ const makeWithTransaction = (target: Target, client: SqlClient.SqlClient): SqlCl
       Semconv.SPAN_DB_TRANSACTION,
       {
         kind: "internal",
-        attributes: { ...target.spanAttributes, [Semconv.ATTR_DB_TRANSACTION_DEPTH]: depth },
+        attributes: Attributes.extend(target.spanAttributes, { [Semconv.ATTR_DB_TRANSACTION_DEPTH]: depth }),
         captureStackTrace: false
       },
       (span) =>

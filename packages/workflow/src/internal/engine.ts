@@ -14,6 +14,7 @@
  * - `execute` annotates the caller's span with the workflow name and execution id.
  */
 import { Propagation, Semconv, Tracing } from "@effect-telemetry/core"
+import * as Attributes from "@effect-telemetry/core/internal/attributes"
 import * as Activity from "@effect/workflow/Activity"
 import * as DurableDeferred from "@effect/workflow/DurableDeferred"
 import * as Workflow from "@effect/workflow/Workflow"
@@ -152,7 +153,7 @@ const runSpan = (
       execute: Effect.gen(function*() {
         const span = yield* Effect.makeSpan(spanName(Semconv.SPAN_WORKFLOW_RUN, workflowName), {
           kind: "internal",
-          attributes: { ...attributes, [Semconv.ATTR_WORKFLOW_RESUMED]: false },
+          attributes: Attributes.extend(attributes, { [Semconv.ATTR_WORKFLOW_RESUMED]: false }),
           ...(trigger === undefined ? { root: true } : { parent: trigger }),
           captureStackTrace: false
         })
@@ -193,7 +194,7 @@ const runSpan = (
     }
     const span = yield* Effect.makeSpan(spanName(Semconv.SPAN_WORKFLOW_RUN, workflowName), {
       kind: "internal",
-      attributes: { ...attributes, [Semconv.ATTR_WORKFLOW_RESUMED]: true },
+      attributes: Attributes.extend(attributes, { [Semconv.ATTR_WORKFLOW_RESUMED]: true }),
       links,
       ...(options.resumeTrace === "child" && Option.isSome(parent) ? { parent: parent.value } : { root: true }),
       captureStackTrace: false
