@@ -9,12 +9,12 @@
  */
 import { OtlpReceiver } from "@effect-telemetry/testing"
 import autocannon from "autocannon"
-import * as esbuild from "esbuild"
 import { spawn } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs"
 import * as net from "node:net"
 import { fileURLToPath } from "node:url"
+import { bundle } from "./lib/bundle.js"
 import { alternate, canPin, fmt, median, ratio } from "./lib/stats.js"
 import type { Table } from "./lib/stats.js"
 
@@ -39,11 +39,7 @@ const nodeServerScript = fileURLToPath(new URL("./http/node-server.cjs", import.
 const serverSource = fileURLToPath(new URL("./http/server.ts", import.meta.url))
 const serverScript = fileURLToPath(new URL("./.scratch/http-server.mjs", import.meta.url))
 
-/**
- * The server as a production build runs it: our TypeScript compiled once by esbuild (no
- * `keepNames`), every library from its published JS. Run through tsx instead, only our code
- * would pay tsx's per-closure `__name` calls, and the comparison would not be like for like.
- */
+/** Where each of our modules starts in the server bundle (see `bundle`), for the profiles. */
 let bundleModules: Array<{ readonly line: number; readonly path: string }> = []
 
 /** The source module of a bundle line (0-based), from the `// path` comments esbuild writes. */
@@ -58,23 +54,7 @@ const sourceOf = (url: string, line: number): string | undefined => {
 }
 
 const buildServer = async (): Promise<void> => {
-  await esbuild.build({
-    entryPoints: [serverSource],
-    outfile: serverScript,
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    // Our workspace packages are compiled in; everything from the registry stays external.
-    plugins: [{
-      name: "registry-packages-external",
-      setup(build) {
-        build.onResolve({ filter: /^[^./]/ }, (args) =>
-          args.path.startsWith("@effect-telemetry/") ? undefined : { path: args.path, external: true })
-      }
-    }],
-    logLevel: "warning"
-  })
+  await bundle(serverSource, serverScript)
   bundleModules = readFileSync(serverScript, "utf8").split("\n").flatMap((text, line) => {
     const m = /^\/\/ ((?:packages|bench)\/\S+\.ts)$/.exec(text)
     return m === null ? [] : [{ line, path: m[1]! }]

@@ -2,13 +2,14 @@
  * The benchmark suite: `npm run bench` runs everything and writes bench/RESULTS.md;
  * `npm run bench -- hot-path span` runs the named parts; `--quick` shortens every part.
  *
- *   parts: http, http-profile, hot-path, span, scrape, shutdown, memory
+ *   parts: http, http-profile, http-middleware, hot-path, span, scrape, shutdown, memory
  */
 import { execSync } from "node:child_process"
 import { mkdirSync, writeFileSync } from "node:fs"
 import { dirname } from "node:path"
 import { fileURLToPath } from "node:url"
 import * as Http from "./http.js"
+import * as HttpMiddleware from "./http-middleware.js"
 import * as HotPath from "./hot-path.js"
 import { canPin, machine, markdown } from "./lib/stats.js"
 import type { Table, Target } from "./lib/stats.js"
@@ -22,6 +23,7 @@ type Options = { readonly quick: boolean }
 const parts: Record<string, (options: Options) => Promise<Array<Table>>> = {
   http: (options) => Http.run({ ...options, profile: true }),
   "http-profile": Http.runProfiles,
+  "http-middleware": HttpMiddleware.run,
   "hot-path": HotPath.run,
   span: Span.run,
   scrape: Scrape.run,
@@ -29,7 +31,7 @@ const parts: Record<string, (options: Options) => Promise<Array<Table>>> = {
   memory: Memory.run
 }
 // `http` already includes the profiles; the separate entry is for profiling alone.
-const defaultParts = ["hot-path", "span", "scrape", "memory", "shutdown", "http"]
+const defaultParts = ["hot-path", "span", "scrape", "memory", "shutdown", "http-middleware", "http"]
 
 const args = process.argv.slice(2)
 const quick = args.includes("--quick")
