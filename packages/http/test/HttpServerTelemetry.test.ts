@@ -1,6 +1,7 @@
 import { TestTelemetry } from "@effect-telemetry/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as HttpApp from "@effect/platform/HttpApp"
+import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as HttpServer from "@effect/platform/HttpServer"
@@ -185,6 +186,29 @@ describe("HttpServerTelemetry trace context", () => {
       const span = yield* serverSpan("GET /ok")
       expect(res.headers.get("x-server-wide")).toBe("yes")
       expect(res.headers.get("traceparent")).toBe(`00-${TestTelemetry.traceId(span)}-${span.spanContext().spanId}-01`)
+    }).pipe(withTelemetry))
+
+  it.scopedLive("captured response headers include those that handlers the app appends (cors) add", () =>
+    Effect.gen(function*() {
+      const app = HttpRouter.toHttpApp(router).pipe(
+        Effect.runSync,
+        HttpMiddleware.cors({ allowedOrigins: ["http://app.example"] }),
+        (inner) =>
+          Effect.zipRight(
+            HttpApp.appendPreResponseHandler((_request, response) =>
+              Effect.succeed(HttpServerResponse.setHeader(response, "x-request-id", "req-7"))
+            ),
+            inner
+          )
+      )
+      const base = yield* start(HttpServer.serve(app) as Layer.Layer<never, never, never>, {
+        captureResponseHeaders: ["access-control-allow-origin", "x-request-id"]
+      })
+      const res = yield* get(`${base}/ok`, { headers: { origin: "http://app.example" } })
+      expect(res.headers.get("access-control-allow-origin")).toBe("http://app.example")
+      const span = yield* serverSpan("GET /ok")
+      expect(span.attributes["http.response.header.access-control-allow-origin"]).toEqual(["http://app.example"])
+      expect(span.attributes["http.response.header.x-request-id"]).toEqual(["req-7"])
     }).pipe(withTelemetry))
 
   it.scopedLive("an invalid traceparent starts a new root", () =>

@@ -364,10 +364,16 @@ const instrumentRequest = <E, R>(
       ? bodySize(observed.first)
       : undefined
     if (responseSize !== undefined) span.attribute(Semconv.ATTR_HTTP_RESPONSE_BODY_SIZE, responseSize)
-    if (observed.first !== undefined) {
+    if (observed.first !== undefined && config.responseHeaders.size > 0) {
+      // Handlers the app appends (cors, HttpApi's security cookies) run after ours. On success
+      // the app chain returns the response after every handler, the one written: its headers
+      // are what was sent. On a failure path the chain returns the unhandled response instead.
+      const written = observed.calls === 1 && Exit.isSuccess(exit) && HttpServerResponse.isServerResponse(exit.value)
+        ? exit.value
+        : observed.first
       const captured: Record<string, unknown> = {}
       semantics.captureHeaders(
-        observed.first.headers,
+        written.headers,
         config.responseHeaders,
         redacted.response,
         Semconv.ATTR_HTTP_RESPONSE_HEADER_PREFIX,
