@@ -211,6 +211,21 @@ describe("HttpServerTelemetry trace context", () => {
       expect(span.attributes["http.response.header.x-request-id"]).toEqual(["req-7"])
     }).pipe(withTelemetry))
 
+  it.scopedLive("a server instrumented twice by mistake answers as usual with one server span", () =>
+    Effect.gen(function*() {
+      const twice = Layer.provideMerge(HttpServerTelemetry.layer(), HttpServerTelemetry.layer())
+      const base = yield* startWith(HttpServer.serve(HttpRouter.toHttpApp(router).pipe(Effect.runSync)) as Layer.Layer<never, never, never>, twice)
+      const res = yield* get(`${base}/ok`)
+      expect(res.body).toBe("ok")
+      const span = yield* serverSpan("GET /ok")
+      expect(span.attributes["http.response.status_code"]).toBe(200)
+      expect(res.headers.get("traceparent")).toBe(`00-${TestTelemetry.traceId(span)}-${span.spanContext().spanId}-01`)
+      // The outer layer turns the platform's tracer off for what it serves; the inner one reads
+      // that as an exclusion, so the request is not recorded twice.
+      const servers = (yield* TestTelemetry.spans).filter((s) => TestTelemetry.kindOf(s) === "server")
+      expect(servers.map((s) => s.name)).toEqual(["GET /ok"])
+    }).pipe(withTelemetry))
+
   it.scopedLive("an invalid traceparent starts a new root", () =>
     Effect.gen(function*() {
       const base = yield* serve(HttpRouter.toHttpApp(router).pipe(Effect.runSync))

@@ -53,8 +53,8 @@ interface Resolved {
   readonly sensitiveQuery: ReadonlySet<string>
   readonly unmatchedRoute: string
   readonly address: HttpServer.Address | undefined
-  /** The server installed the shared pre-response handler: requests register with it. */
-  readonly serverHandler: boolean
+  /** The server's shared pre-response handler, when the server installed one: requests register with it. */
+  readonly serverHandler: ServerHandler | undefined
   /** Captured header names whose values are hidden, for the platform's redaction list. */
   readonly redacted: (platformNames: ReadonlyArray<string | RegExp>) => Redacted
 }
@@ -68,7 +68,7 @@ const resolve = (
   options: Options | undefined,
   address: HttpServer.Address | undefined,
   platformDisabled: Predicate.Predicate<HttpServerRequest.HttpServerRequest> | undefined,
-  serverHandler: boolean
+  serverHandler: ServerHandler | undefined
 ): Resolved => {
   const paths = options?.excludePaths ?? []
   const exclude = options?.exclude
@@ -421,8 +421,11 @@ const instrumentRequest = <E, R>(
         return withContext
       }
       const source = request.source
-      const viaServerHandler = config.serverHandler && typeof source === "object" && source !== null
-      if (viaServerHandler) pendingResponses.set(source, observe)
+      const pending = config.serverHandler !== undefined && typeof source === "object" && source !== null
+        ? config.serverHandler.pending
+        : undefined
+      const viaServerHandler = pending !== undefined
+      if (viaServerHandler) pending.set(source!, observe)
       const served = viaServerHandler
         ? app
         : HttpApp.withPreResponseHandler(app, (_request, response) => Effect.sync(() => observe(response)))
@@ -437,7 +440,7 @@ const instrumentRequest = <E, R>(
       const exit = <A, E2>(result: Exit.Exit<A, E2>) =>
         Effect.zipRight(leave, Effect.withFiberRuntime<A, E2>((fiber) => {
           try {
-            if (viaServerHandler) pendingResponses.delete(source)
+            if (viaServerHandler) pending.delete(source!)
             if (inContext !== request && handledSymbol in inContext) (request as any)[handledSymbol] = true
             finish(span, result as unknown as Exit.Exit<HttpServerResponse.HttpServerResponse, E>, Cause.interruptors(fiber.getFiberRef(FiberRef.interruptedCause)))
           } finally {
@@ -460,33 +463,40 @@ const instrumentRequest = <E, R>(
 }
 
 /**
- * What each request in flight does with its response before it is written, by the request's
- * `source` (the node request or web `Request`, which stays the same when a middleware
- * replaces the request with `modify`).
- */
-const pendingResponses = new WeakMap<object, (response: HttpServerResponse.HttpServerResponse) => HttpServerResponse.HttpServerResponse>()
-
-/**
  * The pre-response handler a telemetry server installs once, in the fiber its request fibers
- * inherit from. Installed per request instead, with `withPreResponseHandler`, it cost two
- * fiber-ref updates per request (each copies the fiber's refs and hashes the handlers).
+ * inherit from, with the requests in flight by their `source` (the node request or web
+ * `Request`, the same when a middleware replaces the request with `modify`). Installed per
+ * request instead, with `withPreResponseHandler`, it cost two fiber-ref updates per request
+ * (each copies the fiber's refs and hashes the handlers). One per server: a server
+ * instrumented twice keeps two independent sets.
  */
-export const serverPreResponseHandler: HttpApp.PreResponseHandler = (request, response) =>
-  Effect.sync(() => {
-    const source = request.source
-    const observe = typeof source === "object" && source !== null ? pendingResponses.get(source) : undefined
-    return observe === undefined ? response : observe(response)
-  })
+export interface ServerHandler {
+  readonly pending: WeakMap<object, (response: HttpServerResponse.HttpServerResponse) => HttpServerResponse.HttpServerResponse>
+  readonly handler: HttpApp.PreResponseHandler
+}
+
+export const makeServerHandler = (): ServerHandler => {
+  const pending: ServerHandler["pending"] = new WeakMap()
+  return {
+    pending,
+    handler: (request, response) =>
+      Effect.sync(() => {
+        const source = request.source
+        const observe = typeof source === "object" && source !== null ? pending.get(source) : undefined
+        return observe === undefined ? response : observe(response)
+      })
+  }
+}
 
 /**
  * The middleware. `platformDisabled`: the platform tracer's predicate it replaces, kept as an
- * exclusion. `serverHandler`: the server installed {@link serverPreResponseHandler}.
+ * exclusion. `serverHandler`: the one the server installed (see {@link ServerHandler}).
  */
 export const makeMiddleware = (
   options: Options | undefined,
   address?: HttpServer.Address,
   platformDisabled?: Predicate.Predicate<HttpServerRequest.HttpServerRequest>,
-  serverHandler = false
+  serverHandler?: ServerHandler
 ): HttpMiddleware.HttpMiddleware => {
   const config = resolve(options, address, platformDisabled, serverHandler)
   return HttpMiddleware.make((app) =>
@@ -505,7 +515,8 @@ export const instrument = (server: HttpServer.HttpServer, options: Options | und
     address: server.address,
     serve: (app, middleware) =>
       Effect.flatMap(FiberRef.get(HttpMiddleware.currentTracerDisabledWhen), (platformDisabled) => {
-        const ours = makeMiddleware(options, server.address, platformDisabled, true)
+        const shared = makeServerHandler()
+        const ours = makeMiddleware(options, server.address, platformDisabled, shared)
         const composed = middleware === undefined ? ours : (inner: any) => ours(middleware(inner))
         // The platform reads the predicate and the handlers in each request fiber, which
         // inherits them from here. Ours runs before any handler the app adds.
@@ -514,9 +525,9 @@ export const instrument = (server: HttpServer.HttpServer, options: Options | und
           Effect.locallyWith(HttpApp.currentPreResponseHandlers, (handlers) =>
             Option.some(
               Option.match(handlers, {
-                onNone: () => serverPreResponseHandler,
+                onNone: () => shared.handler,
                 onSome: (outer): HttpApp.PreResponseHandler => (request, response) =>
-                  Effect.flatMap(outer(request, response), (response) => serverPreResponseHandler(request, response))
+                  Effect.flatMap(outer(request, response), (response) => shared.handler(request, response))
               })
             ))
         ) as Effect.Effect<void, never, never>
