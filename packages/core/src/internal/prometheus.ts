@@ -119,10 +119,24 @@ type PromValue = {
   metricName?: string
 }
 
+// A scrape sanitizes the same few attribute keys once per series: remember them. Cleared when
+// full, so a flood of distinct keys cannot grow it.
+const labelNames = new Map<string, string>()
+
+const labelNameOf = (key: string): string => {
+  let name = labelNames.get(key)
+  if (name === undefined) {
+    name = sanitizeLabelName(key)
+    if (labelNames.size >= 4096) labelNames.clear()
+    labelNames.set(key, name)
+  }
+  return name
+}
+
 const labelsOf = (attributes: Family["points"][number]["attributes"]) => {
   const labels: Record<string, string> = {}
   for (const key in attributes) {
-    const name = sanitizeLabelName(key)
+    const name = labelNameOf(key)
     const value = String(attributes[key])
     // Two attributes that sanitize to one label name are joined, as the specification says.
     labels[name] = name in labels ? `${labels[name]};${value}` : value
