@@ -420,13 +420,10 @@ const instrumentRequest = <E, R>(
         }
         return withContext
       }
-      const source = request.source
-      const pending = config.serverHandler !== undefined && typeof source === "object" && source !== null
-        ? config.serverHandler.pending
-        : undefined
-      const viaServerHandler = pending !== undefined
-      if (viaServerHandler) pending.set(source!, observe)
-      const served = viaServerHandler
+      const key = sourceKey(request)
+      const pending = key !== undefined ? config.serverHandler?.pending : undefined
+      pending?.set(key!, observe)
+      const served = pending !== undefined
         ? app
         : HttpApp.withPreResponseHandler(app, (_request, response) => Effect.sync(() => observe(response)))
 
@@ -440,7 +437,7 @@ const instrumentRequest = <E, R>(
       const exit = <A, E2>(result: Exit.Exit<A, E2>) =>
         Effect.zipRight(leave, Effect.withFiberRuntime<A, E2>((fiber) => {
           try {
-            if (viaServerHandler) pending.delete(source!)
+            pending?.delete(key!)
             if (inContext !== request && handledSymbol in inContext) (request as any)[handledSymbol] = true
             finish(span, result as unknown as Exit.Exit<HttpServerResponse.HttpServerResponse, E>, Cause.interruptors(fiber.getFiberRef(FiberRef.interruptedCause)))
           } finally {
@@ -475,14 +472,20 @@ export interface ServerHandler {
   readonly handler: HttpApp.PreResponseHandler
 }
 
+/** The key a request is pending under: its `source`, when that is an object (a WeakMap key). */
+const sourceKey = (request: HttpServerRequest.HttpServerRequest): object | undefined => {
+  const source = request.source
+  return typeof source === "object" && source !== null ? source : undefined
+}
+
 export const makeServerHandler = (): ServerHandler => {
   const pending: ServerHandler["pending"] = new WeakMap()
   return {
     pending,
     handler: (request, response) =>
       Effect.sync(() => {
-        const source = request.source
-        const observe = typeof source === "object" && source !== null ? pending.get(source) : undefined
+        const key = sourceKey(request)
+        const observe = key !== undefined ? pending.get(key) : undefined
         return observe === undefined ? response : observe(response)
       })
   }
@@ -522,14 +525,7 @@ export const instrument = (server: HttpServer.HttpServer, options: Options | und
         // inherits them from here. Ours runs before any handler the app adds.
         return (server.serve as any)(app, composed).pipe(
           Effect.locally(HttpMiddleware.currentTracerDisabledWhen, constTrue),
-          Effect.locallyWith(HttpApp.currentPreResponseHandlers, (handlers) =>
-            Option.some(
-              Option.match(handlers, {
-                onNone: () => shared.handler,
-                onSome: (outer): HttpApp.PreResponseHandler => (request, response) =>
-                  Effect.flatMap(outer(request, response), (response) => shared.handler(request, response))
-              })
-            ))
+          HttpApp.withPreResponseHandler(shared.handler)
         ) as Effect.Effect<void, never, never>
       }) as any
   })
