@@ -7,7 +7,7 @@
 import { execFile } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { bundle } from "./lib/bundle.js"
-import { canPin, fmt, median, ratio } from "./lib/stats.js"
+import { canPin, fmt, median, onCpu0, ratio } from "./lib/stats.js"
 import type { Table } from "./lib/stats.js"
 
 const source = fileURLToPath(new URL("./http/middleware.ts", import.meta.url))
@@ -27,9 +27,9 @@ interface Output {
 
 const runChild = (rounds: number, requests: number): Promise<Output> => {
   const node = [script, String(rounds), String(requests)]
-  const [command, args] = canPin() ? ["taskset", ["-c", "0", process.execPath, ...node]] : [process.execPath, node]
+  const [command, args] = onCpu0(node)
   return new Promise((resolve, reject) => {
-    execFile(command, args as Array<string>, {
+    execFile(command, args, {
       maxBuffer: 1 << 20,
       // Spans and metrics are made and recorded but go nowhere: export is the socket table's.
       env: { ...process.env, OTEL_TRACES_EXPORTER: "none", OTEL_METRICS_EXPORTER: "none" }

@@ -15,7 +15,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs"
 import * as net from "node:net"
 import { fileURLToPath } from "node:url"
 import { bundle } from "./lib/bundle.js"
-import { alternate, canPin, fmt, median, ratio } from "./lib/stats.js"
+import { alternate, canPin, fmt, median, onCpu0, ratio } from "./lib/stats.js"
 import type { Table } from "./lib/stats.js"
 
 const variants = ["off", "platform-native", "effect-otel", "ours", "ours-unsampled", "node-plain", "node-otel"] as const
@@ -95,8 +95,8 @@ const startServer = async (variant: Variant, sinkUrl: string, profilePath?: stri
   const port = await freePort()
   const metricsPort = await freePort()
   const node = [variant.startsWith("node-") ? nodeServerScript : serverScript, variant, String(port)]
-  const [command, args] = canPin() ? ["taskset", ["-c", "0", process.execPath, ...node]] : [process.execPath, node]
-  const child = spawn(command, args as Array<string>, {
+  const [command, args] = onCpu0(node)
+  const child = spawn(command, args, {
     stdio: ["ignore", "ignore", "inherit"],
     env: {
       ...process.env,

@@ -121,6 +121,10 @@ const has = (command: string): boolean => {
 /** Whether the server child can be pinned to one CPU (and the load generator kept off it). */
 export const canPin = (): boolean => os.cpus().length > 1 && has("taskset")
 
+/** A node command (`args` after `node`) pinned to CPU 0 when `taskset` can, as [command, arguments]. */
+export const onCpu0 = (args: ReadonlyArray<string>): [string, Array<string>] =>
+  canPin() ? ["taskset", ["-c", "0", process.execPath, ...args]] : [process.execPath, [...args]]
+
 export const machine = () => ({
   date: new Date().toISOString(),
   cpu: `${os.cpus()[0]?.model ?? "unknown"} × ${os.cpus().length}`,
