@@ -10,7 +10,7 @@
  * @example
  * ```ts
  * // its own small server on OTEL_EXPORTER_PROMETHEUS_HOST:PORT
- * PrometheusMetrics.layerServer
+ * PrometheusMetrics.layerServer()
  * // or a route in an existing router
  * HttpRouter.empty.pipe(HttpRouter.get("/metrics", PrometheusMetrics.handler))
  * ```
@@ -18,15 +18,11 @@
  * @since 0.1.0
  */
 import { Resource } from "@effect/opentelemetry/Resource"
-import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
-import * as HttpRouter from "@effect/platform/HttpRouter"
-import * as HttpServer from "@effect/platform/HttpServer"
-import type * as HttpServerError from "@effect/platform/HttpServerError"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import type * as Resources from "@opentelemetry/resources"
 import * as Context from "effect/Context"
+import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { createServer } from "node:http"
@@ -134,8 +130,58 @@ export const handler: Effect.Effect<
 > = makeHandler()
 
 /**
+ * The address the `/metrics` server of {@link layerServer} listens on.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ServerAddress {
+  readonly host: string
+  readonly port: number
+}
+
+/**
+ * The running `/metrics` server of {@link layerServer}.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class PrometheusServer extends Context.Tag("@effect-telemetry/core/PrometheusServer")<
+  PrometheusServer,
+  { readonly address: ServerAddress }
+>() {}
+
+/**
+ * The `/metrics` server could not listen, with the address and the variables that set it.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class PrometheusServerError extends Data.TaggedError("PrometheusServerError")<{
+  readonly host: string
+  readonly port: number
+  readonly cause: unknown
+}> {
+  override get message(): string {
+    const code = (this.cause as { code?: unknown } | undefined)?.code
+    const reason = code === "EADDRINUSE"
+      ? "the port is already in use"
+      : code === "EACCES"
+      ? "permission denied"
+      : code === "EADDRNOTAVAIL"
+      ? "the address is not available on this host"
+      : String((this.cause as Error | undefined)?.message ?? this.cause)
+    return `Prometheus /metrics server cannot listen on ${this.host}:${this.port}: ${reason}; ` +
+      `set OTEL_EXPORTER_PROMETHEUS_PORT (and OTEL_EXPORTER_PROMETHEUS_HOST) to a free address`
+  }
+}
+
+/**
  * A small HTTP server exposing `/metrics` on its own host and port (default from
- * `OTEL_EXPORTER_PROMETHEUS_HOST` / `_PORT`), closed with the layer's scope.
+ * `OTEL_EXPORTER_PROMETHEUS_HOST` / `_PORT`), closed with the layer's scope. Scrapes are not
+ * traced. It is a plain `node:http` server so that core needs no `@effect/platform-node` (whose
+ * peers would pull `@effect/cluster`, `@effect/rpc` and `@effect/workflow` into every app);
+ * closing it also closes idle keep-alive connections so a scraper cannot hold the process.
  *
  * @since 0.1.0
  * @category layers
@@ -144,16 +190,59 @@ export const layerServer = (options?: {
   readonly host?: string | undefined
   readonly port?: number | undefined
   readonly bearerToken?: string | undefined
-}): Layer.Layer<HttpServer.HttpServer, HttpServerError.ServeError, PrometheusMetrics | TelemetryConfigTag> =>
-  Layer.unwrapEffect(Effect.gen(function*() {
-    const config = yield* TelemetryConfigTag
-    const app = HttpRouter.empty.pipe(HttpRouter.get("/metrics", makeHandler(options)))
-    return HttpServer.serve(app).pipe(
-      // A scrape every few seconds is not application traffic: no span per scrape.
-      HttpMiddleware.withTracerDisabledWhen(() => true),
-      Layer.provideMerge(NodeHttpServer.layer(createServer, {
-        host: options?.host ?? config.prometheusHost,
-        port: options?.port ?? config.prometheusPort
-      }))
-    )
-  }))
+}): Layer.Layer<PrometheusServer, PrometheusServerError, PrometheusMetrics | TelemetryConfigTag> =>
+  Layer.scoped(
+    PrometheusServer,
+    Effect.gen(function*() {
+      const config = yield* TelemetryConfigTag
+      const exporter = yield* PrometheusMetrics
+      const host = options?.host ?? config.prometheusHost
+      const port = options?.port ?? config.prometheusPort
+      const bearerToken = options?.bearerToken
+      const server = createServer((request, response) => {
+        const path = (request.url ?? "/").split("?", 1)[0]
+        if (path !== "/metrics") {
+          response.writeHead(404, { "content-type": "text/plain" }).end("not found\n")
+          return
+        }
+        if (request.method !== "GET" && request.method !== "HEAD") {
+          response.writeHead(405, { "content-type": "text/plain", allow: "GET, HEAD" }).end("method not allowed\n")
+          return
+        }
+        if (bearerToken !== undefined && request.headers["authorization"] !== `Bearer ${bearerToken}`) {
+          response.writeHead(401, { "content-type": "text/plain", "www-authenticate": "Bearer" }).end("unauthorized\n")
+          return
+        }
+        Effect.runPromise(exporter.scrape(request.headers["accept"])).then(
+          (scrape) => {
+            response.writeHead(200, { "content-type": scrape.contentType })
+            response.end(request.method === "HEAD" ? undefined : scrape.body)
+          },
+          (error) => {
+            response.writeHead(500, { "content-type": "text/plain" }).end(`scrape failed: ${String(error)}\n`)
+          }
+        )
+      })
+      yield* Effect.acquireRelease(
+        Effect.async<void, PrometheusServerError>((resume) => {
+          const onError = (cause: unknown) => resume(Effect.fail(new PrometheusServerError({ host, port, cause })))
+          server.once("error", onError)
+          server.listen(port, host, () => {
+            server.off("error", onError)
+            resume(Effect.void)
+          })
+        }),
+        () =>
+          Effect.async<void>((resume) => {
+            server.close(() => resume(Effect.void))
+            server.closeAllConnections()
+          })
+      )
+      const address = server.address()
+      return {
+        address: typeof address === "object" && address !== null
+          ? { host: address.address, port: address.port }
+          : { host, port }
+      }
+    })
+  )

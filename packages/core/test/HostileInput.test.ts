@@ -2,7 +2,6 @@ import { Instrument, PrometheusMetrics, Propagation, Telemetry, Tracing } from "
 import * as ConfigInternal from "@effect-telemetry/core/internal/config"
 import { TestServices, TestTelemetry } from "@effect-telemetry/testing"
 import { describe, expect, it } from "@effect/vitest"
-import * as HttpServer from "@effect/platform/HttpServer"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -272,10 +271,9 @@ describe("Prometheus exposition of hostile label values", () => {
         const server = yield* Layer.build(
           PrometheusMetrics.layerServer({ host: "127.0.0.1", port: 0, bearerToken: TOKEN })
         )
-        const address = Context.get(server, HttpServer.HttpServer).address
-        if (address._tag !== "TcpAddress") return yield* Effect.dieMessage("expected a TCP address")
+        const address = Context.get(server, PrometheusMetrics.PrometheusServer).address
         // The bind address is honoured: loopback only.
-        expect(address.hostname).toBe("127.0.0.1")
+        expect(address.host).toBe("127.0.0.1")
         const prometheus = yield* startPrometheus(`127.0.0.1:${address.port}`)
         const query = `${prometheus}/api/v1/series?match[]=${encodeURIComponent("test_hostile_labels_total")}`
         const series = yield* fetchJson(query).pipe(
@@ -303,8 +301,7 @@ describe("Prometheus exposition of hostile label values", () => {
   it.scopedLive("/metrics with a bearer token answers 401 without it or with a wrong one, 200 with it", () =>
     Effect.gen(function*() {
       const server = yield* Layer.build(PrometheusMetrics.layerServer({ host: "127.0.0.1", port: 0, bearerToken: TOKEN }))
-      const address = Context.get(server, HttpServer.HttpServer).address
-      if (address._tag !== "TcpAddress") return yield* Effect.dieMessage("expected a TCP address")
+      const address = Context.get(server, PrometheusMetrics.PrometheusServer).address
       const url = `http://127.0.0.1:${address.port}/metrics`
       const status = (headers: Record<string, string>) =>
         Effect.promise(() => fetch(url, { headers }).then(async (r) => ({ status: r.status, body: await r.text(), auth: r.headers.get("www-authenticate") })))
@@ -318,6 +315,20 @@ describe("Prometheus exposition of hostile label values", () => {
       const ok = yield* status({ authorization: `Bearer ${TOKEN}` })
       expect(ok.status).toBe(200)
       expect(ok.body).toContain("target_info")
+    }).pipe(Effect.provide(TestTelemetry.layer())))
+
+  it.scopedLive("a /metrics port already in use fails with the port and OTEL_EXPORTER_PROMETHEUS_PORT named", () =>
+    Effect.gen(function*() {
+      const first = yield* Layer.build(PrometheusMetrics.layerServer({ host: "127.0.0.1", port: 0 }))
+      const { port } = Context.get(first, PrometheusMetrics.PrometheusServer).address
+      const error = yield* Effect.flip(Layer.build(PrometheusMetrics.layerServer({ host: "127.0.0.1", port })))
+      expect(error._tag).toBe("PrometheusServerError")
+      expect(error.message).toContain(`127.0.0.1:${port}`)
+      expect(error.message).toContain("already in use")
+      expect(error.message).toContain("OTEL_EXPORTER_PROMETHEUS_PORT")
+      // The first server still answers.
+      const status = yield* Effect.promise(() => fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.status))
+      expect(status).toBe(200)
     }).pipe(Effect.provide(TestTelemetry.layer())))
 })
 
