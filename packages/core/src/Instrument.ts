@@ -217,3 +217,12 @@ export const declared: () => ReadonlyArray<Descriptor> = internal.declared
  * @category configuration
  */
 export const setCardinalityLimit: (limit: number) => void = internal.setCardinalityLimit
+
+/**
+ * Forgets every value recorded by the instruments declared through this module (their
+ * declarations stay), so that each test starts from zero; `TestTelemetry.layer` calls it.
+ *
+ * @since 0.1.0
+ * @category testing
+ */
+export const resetAll: () => void = internal.resetAll

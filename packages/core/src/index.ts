@@ -2,6 +2,9 @@
  * @since 0.1.0
  */
 
+/** Building per-operation attribute sets from a shared base. @since 0.1.0 */
+export * as Attributes from "./Attributes.js"
+
 /** Traced functions: an Internal span and the `function.*` metrics. @since 0.1.0 */
 export * as FunctionTelemetry from "./FunctionTelemetry.js"
 

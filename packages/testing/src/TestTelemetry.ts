@@ -20,6 +20,7 @@
 import { Resource } from "@effect/opentelemetry/Resource"
 import {
   FunctionTelemetry,
+  Instrument,
   OtlpMetrics,
   PrometheusMetrics,
   Propagation,
@@ -27,7 +28,6 @@ import {
   TelemetryResource,
   Tracing
 } from "@effect-telemetry/core"
-import * as InstrumentInternal from "@effect-telemetry/core/internal/instrument"
 import type { HrTime } from "@opentelemetry/api"
 import type { DataPoint, Histogram, MetricData, ResourceMetrics } from "@opentelemetry/sdk-metrics"
 import { AggregationTemporality, DataPointType, MeterProvider, MetricReader } from "@opentelemetry/sdk-metrics"
@@ -91,8 +91,8 @@ export const layer = (
     const config = yield* TelemetryConfig.TelemetryConfigTag
     const resource = yield* Resource
     // A fresh metric state per build: no test sees another's values.
-    InstrumentInternal.resetAll()
-    InstrumentInternal.setCardinalityLimit(config.metricCardinalityLimit)
+    Instrument.resetAll()
+    Instrument.setCardinalityLimit(config.metricCardinalityLimit)
     const spanExporter = new InMemorySpanExporter()
     const provider = yield* Effect.acquireRelease(
       Effect.sync(() => Tracing.makeProvider({ config, resource, exporter: spanExporter, simple: true })),

@@ -7,9 +7,7 @@
  * only place that sees the final response, error responses included), which also adds the
  * response trace context.
  */
-import { Propagation, Semconv, Tracing } from "@effect-telemetry/core"
-import * as Attributes from "@effect-telemetry/core/internal/attributes"
-import { errorTypeOf } from "@effect-telemetry/core/internal/tracer"
+import { Attributes, Propagation, Semconv, Tracing } from "@effect-telemetry/core"
 import * as Headers from "@effect/platform/Headers"
 import * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
@@ -347,7 +345,7 @@ const instrumentRequest = <E, R>(
       if (Option.isNone(failure)) Tracing.setSpanStatus(span, { code: "error" })
     } else if (Option.isSome(failure) && observed.calls > 1) {
       // The response had started (its status on the wire) when its stream failed.
-      errorType = errorTypeOf(failure.value)
+      errorType = Tracing.errorTypeOf(failure.value)
     } else if (Exit.isFailure(exit)) {
       // A failure answered with a 4xx (RouteNotFound, a schema error) is the client's error.
       Tracing.setSpanStatus(span, { code: "unset" })

@@ -4,8 +4,7 @@
  * is given. A SchemaStore is built on the wrapped store's own `forSchema` and instrumented the
  * same way, so its `get` (read and decode) is one `get`, not a `get` plus a decode.
  */
-import { Semconv, Tracing } from "@effect-telemetry/core"
-import * as Attributes from "@effect-telemetry/core/internal/attributes"
+import { Attributes, Semconv, Tracing } from "@effect-telemetry/core"
 import * as KeyValueStore from "@effect/platform/KeyValueStore"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"

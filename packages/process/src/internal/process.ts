@@ -1,5 +1,4 @@
-import { Instrument, Semconv } from "@effect-telemetry/core"
-import * as Attributes from "@effect-telemetry/core/internal/attributes"
+import { Attributes, Instrument, Semconv } from "@effect-telemetry/core"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"

@@ -1,5 +1,4 @@
-import { Instrument, Propagation, Semconv, Tracing } from "@effect-telemetry/core"
-import * as Attributes from "@effect-telemetry/core/internal/attributes"
+import { Attributes, Instrument, Propagation, Semconv, Tracing } from "@effect-telemetry/core"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"

@@ -7,8 +7,7 @@
  * (tracer disabled around the library's code, the caller's setting restored for user code
  * inside a transaction) so the span here is the only one per statement, whatever `spans` says.
  */
-import { Semconv, Tracing } from "@effect-telemetry/core"
-import * as Attributes from "@effect-telemetry/core/internal/attributes"
+import { Attributes, Semconv, Tracing } from "@effect-telemetry/core"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import { TransactionConnection } from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"

@@ -13,8 +13,7 @@
  *   tries and retries) each get a span and metrics.
  * - `execute` annotates the caller's span with the workflow name and execution id.
  */
-import { Propagation, Semconv, Tracing } from "@effect-telemetry/core"
-import * as Attributes from "@effect-telemetry/core/internal/attributes"
+import { Attributes, Propagation, Semconv, Tracing } from "@effect-telemetry/core"
 import * as Activity from "@effect/workflow/Activity"
 import * as DurableDeferred from "@effect/workflow/DurableDeferred"
 import * as Workflow from "@effect/workflow/Workflow"
