@@ -38,9 +38,9 @@ const requestGrowth = async (
       metricsExporters: ["otlp", "prometheus"],
       otlpTraces: { url: `${sinkUrl}/v1/traces` },
       otlpMetrics: { url: `${sinkUrl}/v1/metrics` },
-      metricExportIntervalMillis: 5000
-    },
-    { prometheusServer: false }
+      metricExportIntervalMillis: 5000,
+      prometheusServer: false
+    }
   )
   // The documented web-handler install: our middleware as the handler's middleware, the
   // platform's server span off for the handler's runtime (in both variants).

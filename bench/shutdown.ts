@@ -33,9 +33,9 @@ const burst = async (spans: number, receiver: OtlpReceiver.StartedOtlpReceiver):
       serviceName: "bench-shutdown",
       tracesExporter: "otlp",
       metricsExporters: ["none"],
-      otlpTraces: { url: receiver.endpoints.traces, protocol: "http/protobuf" }
-    },
-    { prometheusServer: false }
+      otlpTraces: { url: receiver.endpoints.traces, protocol: "http/protobuf" },
+      prometheusServer: false
+    }
   )
   let burstMillis = 0
   let closeStarted = 0

@@ -35,7 +35,7 @@ const program = Effect.gen(function*() {
 
 const main = Effect.gen(function*() {
   const stats = yield* Effect.scoped(Effect.gen(function*() {
-    const context = yield* Layer.build(Telemetry.layer({ serviceName: "burst-example" }, { prometheusServer: false }))
+    const context = yield* Layer.build(Telemetry.layer({ serviceName: "burst-example", prometheusServer: false }))
     const delivery = yield* program.pipe(Effect.provide(context))
     // Closing the scope below runs the shutdown; read the counts after it.
     return delivery

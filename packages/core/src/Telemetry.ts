@@ -15,6 +15,8 @@
  * @since 0.1.0
  */
 import type { Resource } from "@effect/opentelemetry/Resource"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Runtime from "effect/Runtime"
@@ -48,8 +50,16 @@ export const layerDiagnostics: Layer.Layer<never, never, TelemetryConfig.Telemet
   })
 )
 
-/** @since 0.1.0 @category models */
-export interface Options {
+/**
+ * The configuration overrides (each wins over its `OTEL_*` variable; see
+ * {@link TelemetryConfig.Overrides}) and what the layer serves. Like the environment, an
+ * override that is not allowed is reported as a warning and replaced by its default: the
+ * telemetry layer never fails.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options extends TelemetryConfig.Overrides {
   /** Serve `/metrics` on `OTEL_EXPORTER_PROMETHEUS_HOST:PORT` when `prometheus` is configured. Default true. */
   readonly prometheusServer?: boolean | undefined
 }
@@ -63,13 +73,14 @@ export type Services =
   | PrometheusMetrics.PrometheusMetrics
 
 /**
- * All signals from an already provided configuration.
+ * All signals from an already provided configuration (`TelemetryConfig.layer`,
+ * `TelemetryConfig.layerStatic`); {@link layer} is this with the configuration included.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layerFromConfig = (
-  options?: Options
+export const layerSignals = (
+  options?: { readonly prometheusServer?: boolean | undefined }
 ): Layer.Layer<Exclude<Services, TelemetryConfig.TelemetryConfigTag>, never, TelemetryConfig.TelemetryConfigTag> => {
   const signals = Layer.mergeAll(
     Tracing.layer,
@@ -91,13 +102,30 @@ export const layerFromConfig = (
 }
 
 /**
- * All signals, configured from the environment and `overrides`.
+ * All signals, configured from the environment and `options`.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layer = (overrides?: TelemetryConfig.Overrides, options?: Options): Layer.Layer<Services> =>
-  layerFromConfig(options).pipe(Layer.provideMerge(TelemetryConfig.layer(overrides)))
+export const layer = (options?: Options): Layer.Layer<Services> => {
+  const { prometheusServer, ...overrides } = options ?? {}
+  return layerSignals({ prometheusServer }).pipe(Layer.provideMerge(TelemetryConfig.layer(overrides)))
+}
+
+/**
+ * {@link layer} with options read from Effect `Config`; it fails only when a value cannot be
+ * read.
+ *
+ * @example
+ * ```ts
+ * Telemetry.layerConfig({ serviceName: Config.string("APP_NAME") })
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (config: Config.Config.Wrap<Options>): Layer.Layer<Services, ConfigError.ConfigError> =>
+  Layer.unwrapEffect(Effect.map(Config.unwrap(config), layer))
 
 /**
  * A traced function (see {@link FunctionTelemetry.fn}).

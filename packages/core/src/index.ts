@@ -32,6 +32,9 @@ export * as Telemetry from "./Telemetry.js"
 /** The `OTEL_*` configuration. @since 0.1.0 */
 export * as TelemetryConfig from "./TelemetryConfig.js"
 
+/** The one error a bad option is rejected with, and the checks that raise it. @since 0.1.0 */
+export * as TelemetryOptionsError from "./TelemetryOptionsError.js"
+
 /** The OpenTelemetry resource shared by every signal. @since 0.1.0 */
 export * as TelemetryResource from "./TelemetryResource.js"
 

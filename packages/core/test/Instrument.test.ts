@@ -1,4 +1,4 @@
-import { Instrument, Semconv, Telemetry } from "@effect-telemetry/core"
+import { Instrument, Semconv, Telemetry, TelemetryOptionsError } from "@effect-telemetry/core"
 import { TestTelemetry } from "@effect-telemetry/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -193,8 +193,11 @@ describe("Instrument", () => {
       /already declared as counter.*cannot be declared again as gauge/
     )
     expect(() => Instrument.histogram({ name: "test.latency", unit: "s", boundaries: [1, 2] })).toThrow(/boundaries/)
-    expect(() => Instrument.counter({ name: "9bad name" })).toThrow(/Invalid instrument name/)
-    expect(() => Instrument.histogram({ name: "test.bad.bounds", boundaries: [2, 1] })).toThrow(/strictly increasing/)
+    expect(() => Instrument.counter({ name: "9bad name" })).toThrow(TelemetryOptionsError.TelemetryOptionsError)
+    expect(() => Instrument.counter({ name: "9bad name" })).toThrow(/^Instrument: option name must be an instrument name.*got "9bad name"$/)
+    expect(() => Instrument.histogram({ name: "test.bad.bounds", boundaries: [2, 1] })).toThrow(
+      'Instrument: option boundaries of test.bad.bounds must be finite and strictly increasing, got [2,1]'
+    )
     // the same declaration again is the same instrument
     expect(Instrument.counter({ name: "test.requests", unit: "{request}", description: "Requests seen." })).toBe(requests)
   })

@@ -44,8 +44,9 @@ const withTelemetry = <A, E>(
           tracesExporter: "otlp",
           metricsExporters: ["prometheus"],
           ...overrides,
-          otlpTraces: { url, ...overrides.otlpTraces }
-        }, { prometheusServer: false }),
+          otlpTraces: { url, ...overrides.otlpTraces },
+          prometheusServer: false
+        }),
         scope
       )
       const result = yield* body.pipe(Effect.provide(context), Effect.onError((cause) => Scope.close(scope, Exit.failCause(cause))))

@@ -6,6 +6,7 @@ import type * as MetricKeyType from "effect/MetricKeyType"
 import * as MetricLabel from "effect/MetricLabel"
 import * as MutableHashMap from "effect/MutableHashMap"
 import * as Semconv from "../Semconv.js"
+import { TelemetryOptionsError } from "../TelemetryOptionsError.js"
 import * as Diagnostics from "./diagnostics.js"
 
 /** @internal */
@@ -100,10 +101,12 @@ const sameBoundaries = (a: ReadonlyArray<number> | undefined, b: ReadonlyArray<n
 const validateName = (name: string) => {
   // OTel instrument name syntax: ASCII letter first, then letters, digits, `_ . - /`, at most 255.
   if (!/^[A-Za-z][A-Za-z0-9_.\-/]{0,254}$/.test(name)) {
-    throw new TypeError(
-      `Invalid instrument name ${JSON.stringify(name)}: it must start with a letter and contain only ` +
-        `letters, digits, '_', '.', '-' or '/' (at most 255 characters)`
-    )
+    throw new TelemetryOptionsError({
+      surface: "Instrument",
+      option: "name",
+      expected: "an instrument name: a letter, then letters, digits, '_', '.', '-' or '/' (at most 255 characters)",
+      value: name
+    })
   }
 }
 
@@ -111,10 +114,12 @@ const validateBoundaries = (name: string, boundaries: ReadonlyArray<number>) => 
   for (let i = 0; i < boundaries.length; i++) {
     const b = boundaries[i]!
     if (!Number.isFinite(b) || (i > 0 && b <= boundaries[i - 1]!)) {
-      throw new TypeError(
-        `Invalid boundaries for histogram ${JSON.stringify(name)}: they must be finite and strictly increasing, ` +
-          `got [${boundaries.join(", ")}]`
-      )
+      throw new TelemetryOptionsError({
+        surface: "Instrument",
+        option: `boundaries of ${name}`,
+        expected: "finite and strictly increasing",
+        value: boundaries
+      })
     }
   }
 }
