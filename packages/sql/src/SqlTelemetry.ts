@@ -10,14 +10,15 @@
  * ```ts
  * import { SqlTelemetry } from "@effect-telemetry/sql"
  * import { PgClient } from "@effect/sql-pg"
- * import { Layer } from "effect"
+ * import { Config, Layer } from "effect"
  *
  * // the one line: every SqlClient user below gets the instrumented client
- * const Sql = SqlTelemetry.layer.pipe(Layer.provide(PgClient.layerConfig({ url: Config.redacted("DATABASE_URL") })))
+ * const Sql = SqlTelemetry.layer().pipe(Layer.provide(PgClient.layerConfig({ url: Config.redacted("DATABASE_URL") })))
  * ```
  *
  * @since 0.1.0
  */
+import { TelemetryOptionsError } from "@effect-telemetry/core"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as Config from "effect/Config"
@@ -42,21 +43,14 @@ export interface Options {
   readonly queryText?: boolean | undefined
 }
 
-const resolve = (options: Options | undefined): internal.Options => {
-  const check = (name: keyof Options): boolean => {
-    const value = options?.[name]
-    if (value === undefined) return true
-    if (typeof value !== "boolean") {
-      throw new TypeError(`SqlTelemetry: ${name} must be a boolean, got ${JSON.stringify(value)}`)
-    }
-    return value
-  }
-  return { spans: check("spans"), queryText: check("queryText") }
-}
+const resolve = (options: Options | undefined): internal.Options => ({
+  spans: TelemetryOptionsError.boolean("SqlTelemetry", "spans", options?.spans, true),
+  queryText: TelemetryOptionsError.boolean("SqlTelemetry", "queryText", options?.queryText, true)
+})
 
 /**
  * Wraps a client's service value; the result has the same type (a `PgClient` stays one).
- * Throws a `TypeError` on a non-boolean option.
+ * Throws a `TelemetryOptionsError` on a non-boolean option.
  *
  * @since 0.1.0
  * @category constructors
@@ -65,51 +59,40 @@ export const make = <C extends SqlClient.SqlClient>(client: C, options?: Options
   internal.make(client, resolve(options))
 
 /**
- * Replaces the `SqlClient` it is given with an instrumented one, with options.
+ * Replaces the `SqlClient` it is given with an instrumented one (by default spans and query
+ * text on). Fails with a `TelemetryOptionsError` on a non-boolean option.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layerWith = (options: Options): Layer.Layer<SqlClient.SqlClient, never, SqlClient.SqlClient> => {
-  const resolved = resolve(options)
-  return Layer.effect(SqlClient.SqlClient, Effect.map(SqlClient.SqlClient, (client) => internal.make(client, resolved)))
-}
+export const layer = (
+  options?: Options
+): Layer.Layer<SqlClient.SqlClient, TelemetryOptionsError.TelemetryOptionsError, SqlClient.SqlClient> =>
+  Layer.effect(
+    SqlClient.SqlClient,
+    Effect.zipWith(TelemetryOptionsError.attempt(() => resolve(options)), SqlClient.SqlClient, (resolved, client) =>
+      internal.make(client, resolved))
+  )
 
 /**
- * Replaces the `SqlClient` it is given with an instrumented one (spans and query text on).
- *
- * @since 0.1.0
- * @category layers
- */
-export const layer: Layer.Layer<SqlClient.SqlClient, never, SqlClient.SqlClient> = layerWith({})
-
-/**
- * Like {@link layerWith} for Postgres: replaces both `PgClient` and `SqlClient` with the same
+ * {@link layer} for Postgres: replaces both `PgClient` and `SqlClient` with the same
  * instrumented client, so code asking for either is covered.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layerPgWith = (
-  options: Options
-): Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, never, PgClient.PgClient> => {
-  const resolved = resolve(options)
-  return Layer.effectContext(Effect.map(PgClient.PgClient, (client) => {
-    const instrumented = internal.make(client, resolved)
-    return Context.make(PgClient.PgClient, instrumented).pipe(Context.add(SqlClient.SqlClient, instrumented))
-  }))
-}
+export const layerPg = (
+  options?: Options
+): Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, TelemetryOptionsError.TelemetryOptionsError, PgClient.PgClient> =>
+  Layer.effectContext(
+    Effect.zipWith(TelemetryOptionsError.attempt(() => resolve(options)), PgClient.PgClient, (resolved, client) => {
+      const instrumented = internal.make(client, resolved)
+      return Context.make(PgClient.PgClient, instrumented).pipe(Context.add(SqlClient.SqlClient, instrumented))
+    })
+  )
 
 /**
- * Replaces `PgClient` and `SqlClient` with the instrumented client (default options).
- *
- * @since 0.1.0
- * @category layers
- */
-export const layerPg: Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, never, PgClient.PgClient> = layerPgWith({})
-
-/**
- * Like {@link layerWith}, options read from Effect `Config`.
+ * {@link layer} with options read from Effect `Config`.
  *
  * @example
  * ```ts
@@ -121,11 +104,22 @@ export const layerPg: Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, never
  */
 export const layerConfig = (
   config: Config.Config.Wrap<Options>
-): Layer.Layer<SqlClient.SqlClient, ConfigError.ConfigError, SqlClient.SqlClient> =>
-  Layer.unwrapEffect(
-    Effect.flatMap(Config.unwrap(config), (options) =>
-      Effect.try({
-        try: () => layerWith(options),
-        catch: (error) => ConfigError.InvalidData([], String((error as Error).message ?? error))
-      }))
-  )
+): Layer.Layer<
+  SqlClient.SqlClient,
+  ConfigError.ConfigError | TelemetryOptionsError.TelemetryOptionsError,
+  SqlClient.SqlClient
+> => Layer.unwrapEffect(Effect.map(Config.unwrap(config), layer))
+
+/**
+ * {@link layerPg} with options read from Effect `Config`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerPgConfig = (
+  config: Config.Config.Wrap<Options>
+): Layer.Layer<
+  PgClient.PgClient | SqlClient.SqlClient,
+  ConfigError.ConfigError | TelemetryOptionsError.TelemetryOptionsError,
+  PgClient.PgClient
+> => Layer.unwrapEffect(Effect.map(Config.unwrap(config), layerPg))

@@ -1,3 +1,4 @@
+import { TelemetryOptionsError } from "@effect-telemetry/core"
 import { TestTelemetry } from "@effect-telemetry/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
@@ -5,6 +6,7 @@ import * as SqlResolver from "@effect/sql/SqlResolver"
 import * as SqlSchema from "@effect/sql/SqlSchema"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as Chunk from "effect/Chunk"
+import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
@@ -17,7 +19,7 @@ import { SqlTelemetry } from "../src/index.js"
 import { connection, databaseUrl, pgLayer, uniqueTable, unavailable, withTable } from "./postgres.js"
 
 const instrumented = (options: SqlTelemetry.Options = {}) =>
-  Layer.mergeAll(SqlTelemetry.layerWith(options).pipe(Layer.provide(pgLayer())), TestTelemetry.layer())
+  Layer.mergeAll(SqlTelemetry.layer(options).pipe(Layer.provide(pgLayer())), TestTelemetry.layer())
 
 const operations = (attributes: Record<string, unknown>) =>
   TestTelemetry.metricValue("db.client.operations", { ...connection, ...attributes })
@@ -258,7 +260,7 @@ describe.skipIf(unavailable !== undefined)("SqlTelemetry (real Postgres)", () =>
       expect(TestTelemetry.statusOf(notify)).toBe(Exit.isSuccess(exit) ? "unset" : "error")
       expect(notify.attributes["db.query.text"]).toBe(`NOTIFY "sqltel_channel", $1`)
       expect(yield* allAttributeText).not.toContain("payload-s3cr3t")
-    }).pipe(Effect.provide(Layer.mergeAll(SqlTelemetry.layerPg.pipe(Layer.provide(pgLayer())), TestTelemetry.layer()))))
+    }).pipe(Effect.provide(Layer.mergeAll(SqlTelemetry.layerPg().pipe(Layer.provide(pgLayer())), TestTelemetry.layer()))))
 })
 
 describe.skipIf(unavailable !== undefined)("SqlTelemetry with the libraries built on SqlClient (real Postgres)", () => {
@@ -305,7 +307,7 @@ describe.skipIf(unavailable !== undefined)("SqlTelemetry with the libraries buil
       // A stream the consumer stops early is a successful operation.
       expect(yield* operations({ "db.operation.name": "SELECT", "db.collection.name": table, result: "ok" })).toBe(1)
     }).pipe(Effect.provide(Layer.mergeAll(
-      SqlTelemetry.layer.pipe(Layer.provide(PgClient.layer({
+      SqlTelemetry.layer().pipe(Layer.provide(PgClient.layer({
         url: Redacted.make(databaseUrl),
         transformQueryNames: Str.camelToSnake,
         transformResultNames: Str.snakeToCamel
@@ -315,9 +317,41 @@ describe.skipIf(unavailable !== undefined)("SqlTelemetry with the libraries buil
 })
 
 describe("SqlTelemetry options", () => {
-  it("rejects a non-boolean option with a clear error", () => {
-    expect(() => SqlTelemetry.layerWith({ spans: "yes" as unknown as boolean })).toThrow(
-      /SqlTelemetry: spans must be a boolean, got "yes"/
+  it("every entry point is a function, also with every option left out", () => {
+    for (const entry of [SqlTelemetry.layer, SqlTelemetry.layerPg, SqlTelemetry.layerConfig, SqlTelemetry.layerPgConfig, SqlTelemetry.make]) {
+      expect(typeof entry).toBe("function")
+    }
+  })
+
+  it.effect("a layer given a non-boolean option fails with the TelemetryOptionsError naming it, before any query", () =>
+    Effect.gen(function*() {
+      for (const layer of [SqlTelemetry.layer, SqlTelemetry.layerPg]) {
+        const error = yield* Layer.build(layer({ spans: "yes" as unknown as boolean }).pipe(Layer.provide(pgLayer()))).pipe(
+          Effect.scoped,
+          Effect.flip
+        )
+        expect(error).toBeInstanceOf(TelemetryOptionsError.TelemetryOptionsError)
+        expect(error.message).toBe(`SqlTelemetry: option spans must be a boolean, got "yes"`)
+      }
+    }))
+
+  it.effect("layerConfig rejects a value that reads but is not allowed with the same error", () =>
+    Effect.gen(function*() {
+      const error = yield* Layer.build(
+        SqlTelemetry.layerConfig({ queryText: Config.succeed(1 as unknown as boolean) }).pipe(Layer.provide(pgLayer()))
+      ).pipe(Effect.scoped, Effect.flip)
+      expect(error).toBeInstanceOf(TelemetryOptionsError.TelemetryOptionsError)
+      expect(error.message).toBe("SqlTelemetry: option queryText must be a boolean, got 1")
+    }))
+
+  it("make throws the same error", () => {
+    expect(() => SqlTelemetry.make({} as SqlClient.SqlClient, { queryText: "no" as unknown as boolean })).toThrow(
+      new TelemetryOptionsError.TelemetryOptionsError({
+        surface: "SqlTelemetry",
+        option: "queryText",
+        expected: "a boolean",
+        value: "no"
+      })
     )
   })
 })
