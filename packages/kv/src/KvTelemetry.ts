@@ -12,11 +12,12 @@
  * import { Layer } from "effect"
  *
  * // the one line: an instrumented store wherever the store was provided
- * const Store = KvTelemetry.layerWith({ namespace: "sessions" }).pipe(Layer.provide(KeyValueStore.layerMemory))
+ * const Store = KvTelemetry.layer({ namespace: "sessions" }).pipe(Layer.provide(KeyValueStore.layerMemory))
  * ```
  *
  * @since 0.1.0
  */
+import { TelemetryOptionsError } from "@effect-telemetry/core"
 import * as KeyValueStore from "@effect/platform/KeyValueStore"
 import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
@@ -39,20 +40,14 @@ export interface Options {
   readonly spans?: boolean | undefined
 }
 
-const resolve = (options: Options | undefined): internal.Options => {
-  const namespace = options?.namespace ?? "default"
-  if (typeof namespace !== "string" || namespace === "") {
-    throw new TypeError(`KvTelemetry: namespace must be a non-empty string, got ${JSON.stringify(namespace)}`)
-  }
-  const spans = options?.spans ?? false
-  if (typeof spans !== "boolean") {
-    throw new TypeError(`KvTelemetry: spans must be a boolean, got ${JSON.stringify(spans)}`)
-  }
-  return { namespace, spans }
-}
+const resolve = (options: Options | undefined): internal.Options => ({
+  namespace: TelemetryOptionsError.nonEmptyString("KvTelemetry", "namespace", options?.namespace, "default"),
+  spans: TelemetryOptionsError.boolean("KvTelemetry", "spans", options?.spans, false)
+})
 
 /**
- * Wraps a store value. Throws a `TypeError` on an empty namespace or a non-boolean `spans`.
+ * Wraps a store value. Throws a `TelemetryOptionsError` on a blank namespace or a
+ * non-boolean `spans`.
  *
  * @since 0.1.0
  * @category constructors
@@ -61,31 +56,27 @@ export const make = (store: KeyValueStore.KeyValueStore, options?: Options): Key
   internal.make(store, resolve(options))
 
 /**
- * Replaces the `KeyValueStore` it is given with an instrumented one, with options.
+ * Replaces the `KeyValueStore` it is given with an instrumented one (by default namespace
+ * `default`, no spans). Fails with a `TelemetryOptionsError` on a blank namespace or a
+ * non-boolean `spans`.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layerWith = (
-  options: Options
-): Layer.Layer<KeyValueStore.KeyValueStore, never, KeyValueStore.KeyValueStore> => {
-  const resolved = resolve(options)
-  return Layer.effect(
+export const layer = (
+  options?: Options
+): Layer.Layer<KeyValueStore.KeyValueStore, TelemetryOptionsError.TelemetryOptionsError, KeyValueStore.KeyValueStore> =>
+  Layer.effect(
     KeyValueStore.KeyValueStore,
-    Effect.map(KeyValueStore.KeyValueStore, (store) => internal.make(store, resolved))
+    Effect.zipWith(
+      TelemetryOptionsError.attempt(() => resolve(options)),
+      KeyValueStore.KeyValueStore,
+      (resolved, store) => internal.make(store, resolved)
+    )
   )
-}
 
 /**
- * Replaces the `KeyValueStore` it is given with an instrumented one (namespace `default`, no spans).
- *
- * @since 0.1.0
- * @category layers
- */
-export const layer: Layer.Layer<KeyValueStore.KeyValueStore, never, KeyValueStore.KeyValueStore> = layerWith({})
-
-/**
- * Like {@link layerWith}, options read from Effect `Config`.
+ * {@link layer} with options read from Effect `Config`.
  *
  * @example
  * ```ts
@@ -97,11 +88,8 @@ export const layer: Layer.Layer<KeyValueStore.KeyValueStore, never, KeyValueStor
  */
 export const layerConfig = (
   config: Config.Config.Wrap<Options>
-): Layer.Layer<KeyValueStore.KeyValueStore, ConfigError.ConfigError, KeyValueStore.KeyValueStore> =>
-  Layer.unwrapEffect(
-    Effect.flatMap(Config.unwrap(config), (options) =>
-      Effect.try({
-        try: () => layerWith(options),
-        catch: (error) => ConfigError.InvalidData([], String((error as Error).message ?? error))
-      }))
-  )
+): Layer.Layer<
+  KeyValueStore.KeyValueStore,
+  ConfigError.ConfigError | TelemetryOptionsError.TelemetryOptionsError,
+  KeyValueStore.KeyValueStore
+> => Layer.unwrapEffect(Effect.map(Config.unwrap(config), layer))

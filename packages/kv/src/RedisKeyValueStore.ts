@@ -1,23 +1,25 @@
 /**
  * A `KeyValueStore` on Redis (ioredis): every key under a prefix, `clear` and `size` scoped
  * to that prefix with SCAN, binary values kept as bytes. Instrument it like any other store,
- * with `KvTelemetry.layer`.
+ * with `KvTelemetry.layer()`.
  *
  * @example
  * ```ts
  * import { KvTelemetry, RedisKeyValueStore } from "@effect-telemetry/kv"
  * import { Config, Layer } from "effect"
  *
- * const Store = KvTelemetry.layerWith({ namespace: "sessions" }).pipe(
+ * const Store = KvTelemetry.layer({ namespace: "sessions" }).pipe(
  *   Layer.provide(RedisKeyValueStore.layer({ url: "redis://127.0.0.1:6379", prefix: "sessions:" }))
  * )
  * ```
  *
  * @since 0.1.0
  */
-import { Redaction } from "@effect-telemetry/core"
+import { Redaction, TelemetryOptionsError } from "@effect-telemetry/core"
 import * as PlatformError from "@effect/platform/Error"
 import * as KeyValueStore from "@effect/platform/KeyValueStore"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
@@ -45,36 +47,45 @@ export type Options =
     }
   )
 
-const validate = (options: Options): string | undefined => {
+const validate = (options: Options): void => {
   if (typeof options.prefix !== "string" || options.prefix === "") {
-    return `prefix must be a non-empty string (clear and size are scoped to it), got ${JSON.stringify(options.prefix)}`
+    throw new TelemetryOptionsError.TelemetryOptionsError({
+      surface: "RedisKeyValueStore",
+      option: "prefix",
+      expected: "a non-empty string (clear and size are scoped to it)",
+      value: options.prefix
+    })
   }
-  const clientPrefix = "client" in options
-    ? options.client.options.keyPrefix
-    : options.redisOptions?.keyPrefix
+  const [option, clientPrefix] = "client" in options
+    ? ["client.options.keyPrefix", options.client.options.keyPrefix]
+    : ["redisOptions.keyPrefix", options.redisOptions?.keyPrefix]
   if (clientPrefix !== undefined && clientPrefix !== "") {
-    return "an ioredis keyPrefix is not applied to SCAN patterns; use the store's prefix instead"
+    throw new TelemetryOptionsError.TelemetryOptionsError({
+      surface: "RedisKeyValueStore",
+      option,
+      expected: "unset (ioredis does not apply it to SCAN patterns; use prefix)",
+      value: clientPrefix
+    })
   }
-  return undefined
 }
 
 /**
- * Builds the store. Fails with a `BadArgument` on a bad prefix and a `SystemError` when a
- * `url` cannot be reached (credentials redacted in the message).
+ * Builds the store. Fails with a `TelemetryOptionsError` on an empty prefix or an ioredis
+ * `keyPrefix`, and a `SystemError` when a `url` cannot be reached (credentials redacted in
+ * the message).
  *
  * @since 0.1.0
  * @category constructors
  */
 export const make = (
   options: Options
-): Effect.Effect<KeyValueStore.KeyValueStore, PlatformError.PlatformError, Scope.Scope> =>
+): Effect.Effect<
+  KeyValueStore.KeyValueStore,
+  PlatformError.PlatformError | TelemetryOptionsError.TelemetryOptionsError,
+  Scope.Scope
+> =>
   Effect.gen(function*() {
-    const invalid = validate(options)
-    if (invalid !== undefined) {
-      return yield* Effect.fail(
-        new PlatformError.BadArgument({ module: "KeyValueStore", method: "RedisKeyValueStore.make", description: invalid })
-      )
-    }
+    yield* TelemetryOptionsError.attempt(() => validate(options))
     if ("client" in options) return internal.make(options.client, options.prefix)
     const url = Redacted.isRedacted(options.url) ? Redacted.value(options.url) : options.url
     const client = yield* Effect.acquireRelease(
@@ -104,5 +115,25 @@ export const make = (
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: Options): Layer.Layer<KeyValueStore.KeyValueStore, PlatformError.PlatformError> =>
+export const layer = (
+  options: Options
+): Layer.Layer<KeyValueStore.KeyValueStore, PlatformError.PlatformError | TelemetryOptionsError.TelemetryOptionsError> =>
   Layer.scoped(KeyValueStore.KeyValueStore, make(options))
+
+/**
+ * {@link layer} connecting to a `url`, read from Effect `Config`.
+ *
+ * @example
+ * ```ts
+ * RedisKeyValueStore.layerConfig({ url: Config.redacted("REDIS_URL"), prefix: Config.succeed("sessions:") })
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (
+  config: Config.Config.Wrap<{ readonly prefix: string; readonly url: string | Redacted.Redacted<string> }>
+): Layer.Layer<
+  KeyValueStore.KeyValueStore,
+  PlatformError.PlatformError | TelemetryOptionsError.TelemetryOptionsError | ConfigError.ConfigError
+> => Layer.scoped(KeyValueStore.KeyValueStore, Effect.flatMap(Config.unwrap(config), make))

@@ -1,8 +1,10 @@
+import { TelemetryOptionsError } from "@effect-telemetry/core"
 import { TestTelemetry } from "@effect-telemetry/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as KeyValueStore from "@effect/platform/KeyValueStore"
 import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -36,7 +38,7 @@ const backends: ReadonlyArray<Backend> = [
 ]
 
 const instrumented = (backend: Backend, options: KvTelemetry.Options) =>
-  Layer.mergeAll(KvTelemetry.layerWith(options).pipe(Layer.provide(backend.layer())), TestTelemetry.layer())
+  Layer.mergeAll(KvTelemetry.layer(options).pipe(Layer.provide(backend.layer())), TestTelemetry.layer())
 
 const count = (namespace: string, operation: string, result: string, extra: Record<string, string> = {}) =>
   TestTelemetry.metricValue("kv.operations", {
@@ -162,8 +164,32 @@ describe("KvTelemetry on a failing backend", () => {
 })
 
 describe("KvTelemetry options", () => {
-  it("rejects an empty namespace and a non-boolean spans with a clear error", () => {
-    expect(() => KvTelemetry.layerWith({ namespace: "" })).toThrow(/KvTelemetry: namespace must be a non-empty string/)
-    expect(() => KvTelemetry.layerWith({ spans: 1 as unknown as boolean })).toThrow(/KvTelemetry: spans must be a boolean/)
+  it("every entry point is a function, also with every option left out", () => {
+    for (const entry of [KvTelemetry.layer, KvTelemetry.layerConfig, KvTelemetry.make]) expect(typeof entry).toBe("function")
+  })
+
+  it.effect("a blank namespace or a non-boolean spans fails the layer with the TelemetryOptionsError naming it", () =>
+    Effect.gen(function*() {
+      const failure = (options: KvTelemetry.Options) =>
+        Layer.build(KvTelemetry.layer(options).pipe(Layer.provide(KeyValueStore.layerMemory))).pipe(
+          Effect.scoped,
+          Effect.flip
+        )
+      const blank = yield* failure({ namespace: "" })
+      expect(blank).toBeInstanceOf(TelemetryOptionsError.TelemetryOptionsError)
+      expect(blank.message).toBe(`KvTelemetry: option namespace must be a non-empty string, got ""`)
+      expect((yield* failure({ spans: 1 as unknown as boolean })).message).toBe(
+        "KvTelemetry: option spans must be a boolean, got 1"
+      )
+      const fromConfig = yield* Layer.build(
+        KvTelemetry.layerConfig({ namespace: Config.succeed(" ") }).pipe(Layer.provide(KeyValueStore.layerMemory))
+      ).pipe(Effect.scoped, Effect.flip)
+      expect(fromConfig).toBeInstanceOf(TelemetryOptionsError.TelemetryOptionsError)
+    }))
+
+  it("make throws the same error", () => {
+    expect(() => KvTelemetry.make(KeyValueStore.makeStringOnly({} as any), { namespace: "" })).toThrow(
+      TelemetryOptionsError.TelemetryOptionsError
+    )
   })
 })

@@ -1,6 +1,9 @@
 import { TestTelemetry } from "@effect-telemetry/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as KeyValueStore from "@effect/platform/KeyValueStore"
+import * as Config from "effect/Config"
+import * as ConfigProvider from "effect/ConfigProvider"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -110,7 +113,7 @@ describe.skipIf(unavailable !== undefined)("RedisKeyValueStore (real Redis)", ()
         yield* TestTelemetry.metricValue("kv.operations", { "kv.namespace": "default", "kv.operation": "set", "kv.result": "ok" })
       ).toBe(1)
     }).pipe(
-      Effect.provide(KvTelemetry.layer.pipe(
+      Effect.provide(KvTelemetry.layer().pipe(
         Layer.provide(RedisKeyValueStore.layer({ url: redisUrl, prefix: uniquePrefix("layer") })),
         Layer.merge(TestTelemetry.layer())
       ))
@@ -118,11 +121,28 @@ describe.skipIf(unavailable !== undefined)("RedisKeyValueStore (real Redis)", ()
 })
 
 describe("RedisKeyValueStore bad input", () => {
-  it.scoped("an empty prefix is refused with a BadArgument", () =>
+  it.scoped("an empty prefix or an ioredis keyPrefix is refused with a TelemetryOptionsError naming it", () =>
     Effect.gen(function*() {
       const error = yield* RedisKeyValueStore.make({ url: redisUrl, prefix: "" }).pipe(Effect.flip)
-      expect(error._tag).toBe("BadArgument")
-      expect(error.message).toMatch(/prefix must be a non-empty string/)
+      expect(error._tag).toBe("TelemetryOptionsError")
+      expect(error.message).toBe(
+        `RedisKeyValueStore: option prefix must be a non-empty string (clear and size are scoped to it), got ""`
+      )
+      const keyPrefix = yield* RedisKeyValueStore.make({ url: redisUrl, prefix: "p:", redisOptions: { keyPrefix: "x:" } })
+        .pipe(Effect.flip)
+      expect(keyPrefix.message).toMatch(/^RedisKeyValueStore: option redisOptions.keyPrefix must be unset.*got "x:"$/)
+    }))
+
+  it.scoped.skipIf(unavailable !== undefined)("layerConfig reads the url and prefix from Effect Config", () =>
+    Effect.gen(function*() {
+      const prefix = uniquePrefix("config")
+      const context = yield* Layer.build(
+        RedisKeyValueStore.layerConfig({ url: Config.redacted("REDIS_URL"), prefix: Config.succeed(prefix) })
+      ).pipe(Effect.withConfigProvider(ConfigProvider.fromJson({ REDIS_URL: redisUrl })))
+      const store = Context.get(context, KeyValueStore.KeyValueStore)
+      yield* store.set("k", "v")
+      expect(yield* store.get("k")).toEqual(Option.some("v"))
+      yield* store.clear
     }))
 
   it.scopedLive("an unreachable server fails with a SystemError whose message has no password", () =>
