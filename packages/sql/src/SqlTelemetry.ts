@@ -20,10 +20,8 @@
  */
 import { TelemetryOptionsError } from "@effect-telemetry/core"
 import * as SqlClient from "@effect/sql/SqlClient"
-import * as PgClient from "@effect/sql-pg/PgClient"
 import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
-import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as internal from "./internal/client.js"
@@ -75,23 +73,6 @@ export const layer = (
   )
 
 /**
- * {@link layer} for Postgres: replaces both `PgClient` and `SqlClient` with the same
- * instrumented client, so code asking for either is covered.
- *
- * @since 0.1.0
- * @category layers
- */
-export const layerPg = (
-  options?: Options
-): Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, TelemetryOptionsError.TelemetryOptionsError, PgClient.PgClient> =>
-  Layer.effectContext(
-    Effect.zipWith(TelemetryOptionsError.attempt(() => resolve(options)), PgClient.PgClient, (resolved, client) => {
-      const instrumented = internal.make(client, resolved)
-      return Context.make(PgClient.PgClient, instrumented).pipe(Context.add(SqlClient.SqlClient, instrumented))
-    })
-  )
-
-/**
  * {@link layer} with options read from Effect `Config`.
  *
  * @example
@@ -109,17 +90,3 @@ export const layerConfig = (
   ConfigError.ConfigError | TelemetryOptionsError.TelemetryOptionsError,
   SqlClient.SqlClient
 > => Layer.unwrapEffect(Effect.map(Config.unwrap(config), layer))
-
-/**
- * {@link layerPg} with options read from Effect `Config`.
- *
- * @since 0.1.0
- * @category layers
- */
-export const layerPgConfig = (
-  config: Config.Config.Wrap<Options>
-): Layer.Layer<
-  PgClient.PgClient | SqlClient.SqlClient,
-  ConfigError.ConfigError | TelemetryOptionsError.TelemetryOptionsError,
-  PgClient.PgClient
-> => Layer.unwrapEffect(Effect.map(Config.unwrap(config), layerPg))

@@ -15,6 +15,7 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Str from "effect/String"
 import * as Stream from "effect/Stream"
+import * as PgClientTelemetry from "../src/PgClientTelemetry.js"
 import { SqlTelemetry } from "../src/index.js"
 import { connection, databaseUrl, pgLayer, uniqueTable, unavailable, withTable } from "./postgres.js"
 
@@ -238,7 +239,7 @@ describe.skipIf(unavailable !== undefined)("SqlTelemetry (real Postgres)", () =>
       expect(span.attributes["effect.interrupted"]).toBe(true)
     }).pipe(Effect.provide(instrumented())))
 
-  it.scopedLive("layerPg instruments code that asks for PgClient as well as SqlClient, notify included", () =>
+  it.scopedLive("PgClientTelemetry.layer instruments code that asks for PgClient as well as SqlClient, notify included", () =>
     Effect.gen(function*() {
       const pg = yield* PgClient.PgClient
       const sql = yield* SqlClient.SqlClient
@@ -260,7 +261,7 @@ describe.skipIf(unavailable !== undefined)("SqlTelemetry (real Postgres)", () =>
       expect(TestTelemetry.statusOf(notify)).toBe(Exit.isSuccess(exit) ? "unset" : "error")
       expect(notify.attributes["db.query.text"]).toBe(`NOTIFY "sqltel_channel", $1`)
       expect(yield* allAttributeText).not.toContain("payload-s3cr3t")
-    }).pipe(Effect.provide(Layer.mergeAll(SqlTelemetry.layerPg().pipe(Layer.provide(pgLayer())), TestTelemetry.layer()))))
+    }).pipe(Effect.provide(Layer.mergeAll(PgClientTelemetry.layer().pipe(Layer.provide(pgLayer())), TestTelemetry.layer()))))
 })
 
 describe.skipIf(unavailable !== undefined)("SqlTelemetry with the libraries built on SqlClient (real Postgres)", () => {
@@ -318,14 +319,14 @@ describe.skipIf(unavailable !== undefined)("SqlTelemetry with the libraries buil
 
 describe("SqlTelemetry options", () => {
   it("every entry point is a function, also with every option left out", () => {
-    for (const entry of [SqlTelemetry.layer, SqlTelemetry.layerPg, SqlTelemetry.layerConfig, SqlTelemetry.layerPgConfig, SqlTelemetry.make]) {
+    for (const entry of [SqlTelemetry.layer, PgClientTelemetry.layer, SqlTelemetry.layerConfig, PgClientTelemetry.layerConfig, SqlTelemetry.make]) {
       expect(typeof entry).toBe("function")
     }
   })
 
   it.effect("a layer given a non-boolean option fails with the TelemetryOptionsError naming it, before any query", () =>
     Effect.gen(function*() {
-      for (const layer of [SqlTelemetry.layer, SqlTelemetry.layerPg]) {
+      for (const layer of [SqlTelemetry.layer, PgClientTelemetry.layer]) {
         const error = yield* Layer.build(layer({ spans: "yes" as unknown as boolean }).pipe(Layer.provide(pgLayer()))).pipe(
           Effect.scoped,
           Effect.flip
