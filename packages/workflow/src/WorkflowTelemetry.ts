@@ -10,13 +10,14 @@
  * import { Layer } from "effect"
  *
  * // the one line: an instrumented engine wherever the engine was provided
- * const Engine = WorkflowTelemetry.layer.pipe(Layer.provide(WorkflowEngine.layerMemory))
+ * const Engine = WorkflowTelemetry.layer().pipe(Layer.provide(WorkflowEngine.layerMemory))
  *
  * const Workflows = SendEmailWorkflowLive.pipe(Layer.provideMerge(Engine))
  * ```
  *
  * @since 0.1.0
  */
+import { TelemetryOptionsError } from "@effect-telemetry/core"
 import type { WorkflowEngine as WorkflowEngineNs } from "@effect/workflow"
 import { WorkflowEngine } from "@effect/workflow/WorkflowEngine"
 import * as Config from "effect/Config"
@@ -69,18 +70,19 @@ export interface Options {
   readonly resumeTrace?: "child" | "linked" | undefined
 }
 
-const resolve = (options: Options | undefined): internal.Options => {
-  const resumeTrace = options?.resumeTrace ?? "child"
-  if (resumeTrace !== "child" && resumeTrace !== "linked") {
-    throw new TypeError(
-      `WorkflowTelemetry: resumeTrace must be "child" or "linked", got ${JSON.stringify(resumeTrace)}`
-    )
-  }
-  return { resumeTrace }
-}
+const resolve = (options: Options | undefined): internal.Options => ({
+  resumeTrace: TelemetryOptionsError.literal(
+    "WorkflowTelemetry",
+    "resumeTrace",
+    options?.resumeTrace,
+    ["child", "linked"],
+    "child"
+  )
+})
 
 /**
- * Wraps an engine's service value. Throws a `TypeError` on an unknown `resumeTrace`.
+ * Wraps an engine's service value. Throws a `TelemetryOptionsError` on an unknown
+ * `resumeTrace`.
  *
  * @since 0.1.0
  * @category constructors
@@ -91,30 +93,28 @@ export const make = (
 ): WorkflowEngineNs.WorkflowEngine["Type"] => internal.make(engine, resolve(options))
 
 /**
- * Replaces the `WorkflowEngine` it is given with an instrumented one, with options.
+ * Replaces the `WorkflowEngine` it is given with an instrumented one (by default resumed runs
+ * are children of the execution's first span). Fails with a `TelemetryOptionsError` on an
+ * unknown `resumeTrace`.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layerWith = (
-  options: Options
-): Layer.Layer<WorkflowEngineNs.WorkflowEngine, never, WorkflowEngineNs.WorkflowEngine> => {
-  const resolved = resolve(options)
-  return Layer.effect(WorkflowEngine, Effect.map(WorkflowEngine, (engine) => internal.make(engine, resolved)))
-}
+export const layer = (
+  options?: Options
+): Layer.Layer<
+  WorkflowEngineNs.WorkflowEngine,
+  TelemetryOptionsError.TelemetryOptionsError,
+  WorkflowEngineNs.WorkflowEngine
+> =>
+  Layer.effect(
+    WorkflowEngine,
+    Effect.zipWith(TelemetryOptionsError.attempt(() => resolve(options)), WorkflowEngine, (resolved, engine) =>
+      internal.make(engine, resolved))
+  )
 
 /**
- * Replaces the `WorkflowEngine` it is given with an instrumented one (default options).
- *
- * @since 0.1.0
- * @category layers
- */
-export const layer: Layer.Layer<WorkflowEngineNs.WorkflowEngine, never, WorkflowEngineNs.WorkflowEngine> = layerWith(
-  {}
-)
-
-/**
- * Like {@link layerWith}, options read from Effect `Config`.
+ * {@link layer} with options read from Effect `Config`.
  *
  * @example
  * ```ts
@@ -128,11 +128,8 @@ export const layer: Layer.Layer<WorkflowEngineNs.WorkflowEngine, never, Workflow
  */
 export const layerConfig = (
   config: Config.Config.Wrap<Options>
-): Layer.Layer<WorkflowEngineNs.WorkflowEngine, ConfigError.ConfigError, WorkflowEngineNs.WorkflowEngine> =>
-  Layer.unwrapEffect(
-    Effect.flatMap(Config.unwrap(config), (options) =>
-      Effect.try({
-        try: () => layerWith(options),
-        catch: (error) => ConfigError.InvalidData([], String((error as Error).message ?? error))
-      }))
-  )
+): Layer.Layer<
+  WorkflowEngineNs.WorkflowEngine,
+  ConfigError.ConfigError | TelemetryOptionsError.TelemetryOptionsError,
+  WorkflowEngineNs.WorkflowEngine
+> => Layer.unwrapEffect(Effect.map(Config.unwrap(config), layer))

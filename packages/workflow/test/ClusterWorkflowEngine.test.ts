@@ -54,7 +54,7 @@ const Cluster = Sharding.layer.pipe(
   Layer.provide(PgLive)
 )
 
-const Engine = WorkflowTelemetry.layer.pipe(
+const Engine = WorkflowTelemetry.layer().pipe(
   Layer.provide(ClusterWorkflowEngine.layer),
   Layer.provide(Cluster)
 )

@@ -1,3 +1,4 @@
+import { TelemetryOptionsError } from "@effect-telemetry/core"
 import { TestTelemetry } from "@effect-telemetry/testing"
 import { WorkflowTelemetry } from "@effect-telemetry/workflow"
 import { describe, expect, it } from "@effect/vitest"
@@ -91,14 +92,17 @@ const Batch = Workflow.make({ name: "Batch", payload: { id: Schema.String }, ide
 
 const BatchLive = Batch.toLayer(({ id }) => Item.execute({ id: `${id}/1` }))
 
-const engineWith = (telemetry: Layer.Layer<WorkflowEngine.WorkflowEngine, never, WorkflowEngine.WorkflowEngine>) =>
+const engineWith = (
+  telemetry: Layer.Layer<WorkflowEngine.WorkflowEngine, TelemetryOptionsError.TelemetryOptionsError, WorkflowEngine.WorkflowEngine>
+) =>
   Layer.mergeAll(OrderLive, RefundLive, ReminderLive, FragileLive, ItemLive, BatchLive).pipe(
     Layer.provideMerge(telemetry.pipe(Layer.provide(WorkflowEngine.layerMemory)))
   )
 
 const withTelemetry = <A, E, R>(
   effect: Effect.Effect<A, E, R>,
-  telemetry: Layer.Layer<WorkflowEngine.WorkflowEngine, never, WorkflowEngine.WorkflowEngine> = WorkflowTelemetry.layer
+  telemetry: Layer.Layer<WorkflowEngine.WorkflowEngine, TelemetryOptionsError.TelemetryOptionsError, WorkflowEngine.WorkflowEngine> =
+    WorkflowTelemetry.layer()
 ) => effect.pipe(Effect.provide(engineWith(telemetry)), Effect.provide(TestTelemetry.layer()))
 
 /** Polls (without spans of its own) until the execution reports `tag`. */
@@ -330,7 +334,7 @@ describe("WorkflowTelemetry", () => {
         // first the origin, then what woke it up (the clock scheduled by the first run)
         expect(resumed.links.map((l) => l.context.spanId)).toEqual([spanId(caller), spanId(first)])
       }),
-      WorkflowTelemetry.layerWith({ resumeTrace: "linked" })
+      WorkflowTelemetry.layer({ resumeTrace: "linked" })
     ))
 
   it.live("SuspendOnFailure: a failing run is counted suspended, not failed, and keeps the error on its span", () =>
@@ -416,11 +420,21 @@ describe("WorkflowTelemetry", () => {
       expect(TestTelemetry.promtoolCheck(text)).toEqual({ status: 0, output: "" })
     })))
 
-  it("an unknown resumeTrace is a TypeError naming the value", () => {
-    expect(() => WorkflowTelemetry.layerWith({ resumeTrace: "sideways" as any })).toThrow(
-      /resumeTrace must be "child" or "linked", got "sideways"/
-    )
+  it("every entry point is a function, also with every option left out", () => {
+    for (const entry of [WorkflowTelemetry.layer, WorkflowTelemetry.layerConfig, WorkflowTelemetry.make]) {
+      expect(typeof entry).toBe("function")
+    }
   })
+
+  it.effect("an unknown resumeTrace fails the layer with the TelemetryOptionsError naming the option and value", () =>
+    Effect.gen(function*() {
+      const error = yield* Layer.build(
+        WorkflowTelemetry.layer({ resumeTrace: "sideways" as any }).pipe(Layer.provide(WorkflowEngine.layerMemory))
+      ).pipe(Effect.scoped, Effect.flip)
+      expect(error).toBeInstanceOf(TelemetryOptionsError.TelemetryOptionsError)
+      expect(error.message).toBe(`WorkflowTelemetry: option resumeTrace must be one of "child", "linked", got "sideways"`)
+      expect(() => WorkflowTelemetry.make({} as any, { resumeTrace: "sideways" as any })).toThrow(error.message)
+    }))
 
   it.effect("layerConfig reads its options from Config and rejects a bad value as a ConfigError", () =>
     Effect.gen(function*() {
