@@ -11,14 +11,16 @@
  * @since 0.1.0
  */
 import { Resource } from "@effect/opentelemetry/Resource"
-import { OTLPMetricExporter as OTLPMetricExporterJson } from "@opentelemetry/exporter-metrics-otlp-http"
-import { OTLPMetricExporter as OTLPMetricExporterProto } from "@opentelemetry/exporter-metrics-otlp-proto"
-import type { MetricProducer, PushMetricExporter } from "@opentelemetry/sdk-metrics"
-import { AggregationTemporality, ConsoleMetricExporter, MeterProvider, PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics"
+import type { ExportResult } from "@opentelemetry/core"
+import { ExportResultCode } from "@opentelemetry/core"
+import type { AggregationTemporality, InstrumentType, MetricProducer, PushMetricExporter, ResourceMetrics } from "@opentelemetry/sdk-metrics"
+import { ConsoleMetricExporter, MeterProvider, PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Export from "./internal/export.js"
 import * as internal from "./internal/otlpMetrics.js"
+import * as Shutdown from "./internal/shutdown.js"
 import { TelemetryConfigTag } from "./TelemetryConfig.js"
 import type { TelemetryConfig, TemporalityPreference } from "./TelemetryConfig.js"
 
@@ -40,26 +42,104 @@ export class OtlpMeterProvider extends Context.Tag("@effect-telemetry/core/OtlpM
   MeterProvider
 >() {}
 
-const makeExporter = (config: TelemetryConfig, name: "otlp" | "console"): PushMetricExporter => {
-  if (name === "console") return new ConsoleMetricExporter()
-  const settings = config.otlpMetrics
-  const options = {
-    url: settings.url,
-    headers: { ...settings.headers },
-    timeoutMillis: settings.timeoutMillis,
-    compression: settings.compression as any,
-    // Only matters for SDK instruments; ours report the temporality the producer computed.
-    temporalityPreference: config.temporalityPreference === "cumulative"
-      ? AggregationTemporality.CUMULATIVE
-      : AggregationTemporality.DELTA
+const makeExporter = (config: TelemetryConfig, name: "otlp" | "console"): PushMetricExporter =>
+  name === "console"
+    ? new ConsoleMetricExporter()
+    // The SDK's serializers over our transport, which can be aborted at the shutdown deadline.
+    : new Export.OtlpMetricExporter(config.otlpMetrics, config.temporalityPreference)
+
+/** How the export at shutdown ended. */
+type FinalExport =
+  | { readonly _tag: "none" }
+  | { readonly _tag: "pending"; readonly points: number }
+  | { readonly _tag: "delivered"; readonly points: number }
+  | { readonly _tag: "failed"; readonly points: number; readonly error: string }
+  | { readonly _tag: "abandoned"; readonly points: number }
+
+const pointsOf = (metrics: ResourceMetrics): number => {
+  let points = 0
+  for (const scope of metrics.scopeMetrics) for (const metric of scope.metrics) points += metric.dataPoints.length
+  return points
+}
+
+/**
+ * Records the outcome of the exports that run once the shutdown began (the final collection),
+ * so the shutdown report can say whether the last metrics were delivered.
+ */
+class FinalExportRecorder implements PushMetricExporter {
+  closing = false
+  final: FinalExport = { _tag: "none" }
+
+  constructor(readonly inner: PushMetricExporter & { readonly abort?: () => void }) {}
+
+  export(metrics: ResourceMetrics, resultCallback: (result: ExportResult) => void): void {
+    if (!this.closing) return this.inner.export(metrics, resultCallback)
+    const points = pointsOf(metrics)
+    this.final = { _tag: "pending", points }
+    this.inner.export(metrics, (result) => {
+      this.final = result.code === ExportResultCode.SUCCESS
+        ? { _tag: "delivered", points }
+        : Export.isAbandoned(result.error)
+        ? { _tag: "abandoned", points }
+        : { _tag: "failed", points, error: result.error?.message ?? "export failed" }
+      resultCallback(result)
+    })
   }
-  return settings.protocol === "http/json" ? new OTLPMetricExporterJson(options) : new OTLPMetricExporterProto(options)
+
+  selectAggregationTemporality(instrumentType: InstrumentType): AggregationTemporality {
+    return this.inner.selectAggregationTemporality!(instrumentType)
+  }
+
+  forceFlush(): Promise<void> {
+    return this.inner.forceFlush()
+  }
+
+  shutdown(): Promise<void> {
+    return this.inner.shutdown()
+  }
+
+  abort(): void {
+    if (this.final._tag === "pending") this.final = { _tag: "abandoned", points: this.final.points }
+    this.inner.abort?.()
+  }
+}
+
+const outcomeOf = (name: string, final: FinalExport): Shutdown.Outcome => {
+  const field = `metrics.${name}.final_export`
+  switch (final._tag) {
+    case "none":
+      return { text: `metrics (${name}): nothing to export`, fields: { [field]: "none" }, lastError: undefined, clean: true }
+    case "delivered":
+      return {
+        text: `metrics (${name}): final export of ${final.points} points delivered`,
+        fields: { [field]: "delivered", [`metrics.${name}.final_points`]: final.points },
+        lastError: undefined,
+        clean: true
+      }
+    case "failed":
+      return {
+        text: `metrics (${name}): final export of ${final.points} points failed`,
+        fields: { [field]: "failed", [`metrics.${name}.final_points`]: final.points },
+        lastError: final.error,
+        clean: false
+      }
+    case "pending":
+    case "abandoned":
+      return {
+        text: `metrics (${name}): final export of ${final.points} points abandoned`,
+        fields: { [field]: "abandoned", [`metrics.${name}.final_points`]: final.points },
+        lastError: undefined,
+        clean: false
+      }
+  }
 }
 
 /**
  * A `MeterProvider` with one periodic reader per configured push exporter (`otlp`,
  * `console`; `prometheus` is served by {@link PrometheusMetrics}). Closing the layer runs a
- * final collection and export, then shuts the provider down, within the shutdown timeout.
+ * final collection and export, then shuts the provider down, within the shutdown timeout (one
+ * deadline shared with the spans of the same `Telemetry` layer); the shutdown report says
+ * whether that final export was delivered, failed or abandoned at the deadline.
  *
  * @since 0.1.0
  * @category layers
@@ -72,9 +152,10 @@ export const layer: Layer.Layer<OtlpMeterProvider, never, TelemetryConfigTag | R
     const exporters = config.disabled
       ? []
       : config.metricsExporters.filter((name): name is "otlp" | "console" => name === "otlp" || name === "console")
-    const readers = exporters.map((name) =>
+    const recorders = exporters.map((name) => ({ name, recorder: new FinalExportRecorder(makeExporter(config, name)) }))
+    const readers = recorders.map(({ recorder }) =>
       new PeriodicExportingMetricReader({
-        exporter: makeExporter(config, name),
+        exporter: recorder,
         exportIntervalMillis: config.metricExportIntervalMillis,
         exportTimeoutMillis: Math.min(config.metricExportTimeoutMillis, config.metricExportIntervalMillis),
         metricProducers: [
@@ -86,13 +167,29 @@ export const layer: Layer.Layer<OtlpMeterProvider, never, TelemetryConfigTag | R
       })
     )
     const provider = new MeterProvider({ resource, readers })
-    yield* Effect.addFinalizer(() =>
-      Effect.tryPromise(() => provider.shutdown({ timeoutMillis: config.shutdownTimeoutMillis })).pipe(
-        Effect.catchAll((error) =>
-          Effect.logWarning(`effect-telemetry: metrics shutdown did not complete: ${String(error.error ?? error)}`)
-        )
-      )
-    )
+    if (readers.length === 0) return provider
+    const group = yield* Shutdown.group
+    group.register({
+      close: () => {
+        for (const { recorder } of recorders) recorder.closing = true
+        // Bounded by the group's deadline, which aborts the exports; this is only a backstop.
+        return provider.shutdown({ timeoutMillis: config.shutdownTimeoutMillis + 1_000 })
+      },
+      abort: () => {
+        for (const { recorder } of recorders) recorder.abort()
+      },
+      outcome: () => {
+        const outcomes = recorders.map(({ name, recorder }) => outcomeOf(name, recorder.final))
+        return {
+          text: outcomes.map((outcome) => outcome.text).join("; "),
+          fields: Object.assign({}, ...outcomes.map((outcome) => outcome.fields)),
+          lastError: outcomes.map((outcome) => outcome.lastError).find((error) => error !== undefined),
+          clean: outcomes.every((outcome) => outcome.clean)
+        }
+      }
+    })
+    // One deadline with the spans of the same Telemetry layer (see internal/shutdown).
+    yield* Effect.addFinalizer(() => Shutdown.finalizer(group, config.shutdownTimeoutMillis))
     return provider
   })
 )

@@ -22,6 +22,7 @@ import * as Layer from "effect/Layer"
 import * as Runtime from "effect/Runtime"
 import * as FunctionTelemetry from "./FunctionTelemetry.js"
 import * as Diagnostics from "./internal/diagnostics.js"
+import * as Shutdown from "./internal/shutdown.js"
 import * as Instrument from "./Instrument.js"
 import * as OtlpMetrics from "./OtlpMetrics.js"
 import * as PrometheusMetrics from "./PrometheusMetrics.js"
@@ -95,9 +96,17 @@ export const layerSignals = (
       ? Layer.orDie(Layer.discard(PrometheusMetrics.layerServer()))
       : Layer.empty
   ))
+  // With OTEL_SDK_DISABLED nothing is recorded or exported; say so once instead of going quiet.
+  const disabledNotice = Layer.effectDiscard(Effect.flatMap(TelemetryConfig.TelemetryConfigTag, (config) =>
+    config.disabled
+      ? Effect.logInfo("effect-telemetry: telemetry is off (OTEL_SDK_DISABLED=true): no spans or metrics are recorded or exported")
+      : Effect.void))
   return server.pipe(
     Layer.provideMerge(signals),
-    Layer.provideMerge(TelemetryResource.layer)
+    Layer.provideMerge(TelemetryResource.layer),
+    Layer.merge(disabledNotice),
+    // One shutdown deadline for spans and metrics: the first of their finalizers closes both.
+    Layer.provide(Layer.sync(Shutdown.TelemetryShutdown, () => new Shutdown.ShutdownGroup()))
   )
 }
 

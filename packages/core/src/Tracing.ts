@@ -3,11 +3,13 @@
  * configured sampler, exporter and batch span processor, and a shutdown guarantee.
  *
  * **Shutdown guarantee.** The layer is scoped. Closing it flushes the processor, then shuts
- * the provider down, within `shutdownTimeoutMillis`. Every sampled span that ended before
- * that is either delivered to a reachable collector or counted: as dropped when the queue was
- * full (`otel.sdk.processor.span.processed{error.type="queue_full"}`), as failed when the
- * collector refused it. One warning at shutdown gives the counts; if the timeout expires, it
- * says how many spans were abandoned.
+ * the provider down, within `shutdownTimeoutMillis` (one deadline shared with the metrics of
+ * the same `Telemetry` layer). When the deadline passes, exports in flight are aborted, retry
+ * timers cleared and sockets destroyed, so nothing of ours keeps the process alive. Every
+ * sampled span that ended is counted once: exported, dropped (queue full,
+ * `otel.sdk.processor.span.processed{error.type="queue_full"}`, or ended after the shutdown
+ * began), failed (the collector refused it) or abandoned (the deadline passed first). One line
+ * at shutdown gives the counts and the last error.
  *
  * @example
  * ```ts
@@ -20,8 +22,6 @@
  * @since 0.1.0
  */
 import { Resource } from "@effect/opentelemetry/Resource"
-import { OTLPTraceExporter as OTLPTraceExporterJson } from "@opentelemetry/exporter-trace-otlp-http"
-import { OTLPTraceExporter as OTLPTraceExporterProto } from "@opentelemetry/exporter-trace-otlp-proto"
 import * as OtelApi from "@opentelemetry/api"
 import type * as Resources from "@opentelemetry/resources"
 import type { Sampler, SpanExporter, SpanProcessor } from "@opentelemetry/sdk-trace-base"
@@ -40,6 +40,8 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Delivery from "./internal/delivery.js"
+import * as Export from "./internal/export.js"
+import * as Shutdown from "./internal/shutdown.js"
 import * as internalTracer from "./internal/tracer.js"
 import type { TelemetryConfig } from "./TelemetryConfig.js"
 import { TelemetryConfigTag } from "./TelemetryConfig.js"
@@ -99,18 +101,9 @@ export const makeExporter = (config: TelemetryConfig): SpanExporter | undefined 
       return undefined
     case "console":
       return new ConsoleSpanExporter()
-    case "otlp": {
-      const settings = config.otlpTraces
-      const options = {
-        url: settings.url,
-        headers: { ...settings.headers },
-        timeoutMillis: settings.timeoutMillis,
-        compression: settings.compression as any,
-        // Exports are queued by the accounting exporter; the SDK's limit would fail them.
-        concurrencyLimit: 1_000
-      }
-      return settings.protocol === "http/json" ? new OTLPTraceExporterJson(options) : new OTLPTraceExporterProto(options)
-    }
+    case "otlp":
+      // The SDK's serializers over our transport, which can be aborted at the shutdown deadline.
+      return new Export.OtlpSpanExporter(config.otlpTraces)
   }
 }
 
@@ -142,6 +135,8 @@ export class ExtraSpanProcessors extends Context.Reference<ExtraSpanProcessors>(
 export interface Provider {
   readonly provider: BasicTracerProvider
   readonly accounting: Delivery.DeliveryAccounting
+  /** The accounting exporter around the configured one, if any. */
+  readonly exporter?: Delivery.AccountingSpanExporter | undefined
 }
 
 /**
@@ -156,8 +151,9 @@ export const makeProvider = (options: ProviderOptions): Provider => {
   const accounting = new Delivery.DeliveryAccounting(bsp.maxQueueSize, 2)
   const exporter = options.exporter ?? makeExporter(config)
   const spanProcessors: Array<SpanProcessor> = []
+  let accounted: Delivery.AccountingSpanExporter | undefined
   if (exporter !== undefined) {
-    const accounted = new Delivery.AccountingSpanExporter(exporter, accounting)
+    accounted = new Delivery.AccountingSpanExporter(exporter, accounting)
     const processor = options.simple === true || config.tracesExporter === "console"
       ? new SimpleSpanProcessor(accounted)
       : new BatchSpanProcessor(accounted, {
@@ -174,57 +170,63 @@ export const makeProvider = (options: ProviderOptions): Provider => {
     sampler: makeSampler(config),
     spanProcessors
   })
-  return { provider, accounting }
+  return { provider, accounting, exporter: accounted }
 }
 
-const withTimeout = <A>(promise: Promise<A>, millis: number): Promise<"done" | "timeout"> =>
-  new Promise((resolve) => {
-    const timer = setTimeout(() => resolve("timeout"), millis)
-    promise.then(
-      () => {
-        clearTimeout(timer)
-        resolve("done")
+/**
+ * The spans' part of the telemetry shutdown: flush and shut the provider down; at the deadline,
+ * abort the exports and count every span not yet accounted for as abandoned. A flush that
+ * rejects early (a batch failed) does not end it: it waits for every handed batch to settle.
+ *
+ * @since 0.1.0
+ * @category shutdown
+ */
+export const shutdownParticipant = (provider: Provider): Shutdown.Participant => ({
+  close: () =>
+    provider.provider.shutdown().then(
+      () => provider.accounting.idle(),
+      // The batch processor gave up on its flush at the first failed batch, before shutting
+      // the exporter down: wait for the other batches, then shut it down ourselves.
+      () => provider.accounting.idle().then(() => provider.exporter?.shutdown())
+    ),
+  abort: () => {
+    provider.exporter?.abort()
+    provider.accounting.abandonRest()
+  },
+  outcome: () => {
+    const stats = provider.accounting.abandonRest()
+    const queueHint = stats.dropped > 0
+      ? ` (span queue of ${provider.accounting.maxQueueSize} full during the run: raise OTEL_BSP_MAX_QUEUE_SIZE or sample less)`
+      : ""
+    return {
+      text: `spans ${stats.ended} = ${stats.exported} exported + ${stats.dropped} dropped + ` +
+        `${stats.failed} failed + ${stats.abandoned} abandoned${queueHint}`,
+      fields: {
+        "spans.ended": stats.ended,
+        "spans.exported": stats.exported,
+        "spans.dropped": stats.dropped,
+        "spans.failed": stats.failed,
+        "spans.abandoned": stats.abandoned
       },
-      () => {
-        clearTimeout(timer)
-        resolve("done")
-      }
-    )
-  })
+      lastError: stats.failed + stats.abandoned > 0 ? stats.lastError : undefined,
+      clean: stats.dropped + stats.failed + stats.abandoned === 0
+    }
+  }
+})
 
 /**
- * Flushes and shuts down within the timeout, then reports what was not delivered.
+ * Flushes and shuts down within the timeout, then reports in one line what was exported,
+ * dropped, failed and abandoned (for a provider outside a `Telemetry` layer).
  *
  * @since 0.1.0
  * @category shutdown
  */
 export const shutdown = (provider: Provider, timeoutMillis: number): Effect.Effect<DeliveryStats> =>
-  Effect.gen(function*() {
-    const started = Date.now()
-    const outcome = yield* Effect.promise(() =>
-      withTimeout(provider.provider.shutdown().then(() => provider.accounting.idle()), timeoutMillis)
-    )
-    const stats = provider.accounting.stats()
-    const abandoned = provider.accounting.outstanding()
-    if (stats.dropped > 0) {
-      yield* Effect.logWarning(
-        `effect-telemetry: ${stats.dropped} of ${stats.ended} spans were dropped because the span queue ` +
-          `(${provider.accounting.maxQueueSize}) was full; raise OTEL_BSP_MAX_QUEUE_SIZE or sample less`
-      )
-    }
-    if (stats.failed > 0) {
-      yield* Effect.logWarning(
-        `effect-telemetry: ${stats.failed} spans could not be exported: ${stats.lastError ?? "unknown error"}`
-      )
-    }
-    if (outcome === "timeout") {
-      yield* Effect.logWarning(
-        `effect-telemetry: span shutdown timed out after ${Date.now() - started} ms; ` +
-          `${abandoned} spans were abandoned (${stats.exported} exported, ${stats.dropped} dropped, ${stats.failed} failed)`
-      )
-    }
-    return stats
-  })
+  Effect.suspend(() => {
+    const group = new Shutdown.ShutdownGroup()
+    group.register(shutdownParticipant(provider))
+    return Shutdown.finalizer(group, timeoutMillis)
+  }).pipe(Effect.zipRight(Effect.sync(() => provider.accounting.stats())))
 
 /**
  * Makes `tracer` the Effect tracer, exposing the OTel tracer too.
@@ -253,13 +255,19 @@ export const layer: Layer.Layer<SpanDeliveryTag, never, TelemetryConfigTag | Res
     const config = yield* TelemetryConfigTag
     const resource = yield* Resource
     const empty: SpanDelivery = {
-      stats: Effect.succeed({ ended: 0, dropped: 0, handed: 0, exported: 0, failed: 0, lastError: undefined })
+      stats: Effect.succeed({ ended: 0, dropped: 0, handed: 0, exported: 0, failed: 0, abandoned: 0, lastError: undefined })
     }
     if (config.disabled) return Layer.succeed(SpanDeliveryTag, empty)
     const spanProcessors = yield* ExtraSpanProcessors
+    const group = yield* Shutdown.group
     const provider = yield* Effect.acquireRelease(
-      Effect.sync(() => makeProvider({ config, resource, spanProcessors })),
-      (provider) => shutdown(provider, config.shutdownTimeoutMillis)
+      Effect.sync(() => {
+        const provider = makeProvider({ config, resource, spanProcessors })
+        group.register(shutdownParticipant(provider))
+        return provider
+      }),
+      // One deadline with the other signals of the same Telemetry layer (see internal/shutdown).
+      () => Shutdown.finalizer(group, config.shutdownTimeoutMillis)
     )
     return Layer.merge(
       Layer.setTracer(makeTracer(provider.provider, resource)),

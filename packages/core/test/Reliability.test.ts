@@ -1,7 +1,7 @@
 /**
  * The production layer exporting over real OTLP/HTTP to a local receiver that misbehaves on
  * purpose: down, refusing, throttling, hanging. The delivery equation (exported + dropped +
- * failed = ended) is checked after every shutdown.
+ * failed + abandoned = ended) is checked after every shutdown.
  */
 import { PrometheusMetrics, Telemetry, TelemetryConfig, Tracing } from "@effect-telemetry/core"
 import { OtlpReceiver, TestServices, TestTelemetry } from "@effect-telemetry/testing"
@@ -76,7 +76,17 @@ const statsUntil = (predicate: (stats: Tracing.DeliveryStats) => boolean) =>
     Effect.orDie
   )
 
-const accountedFor = (s: Tracing.DeliveryStats) => s.exported + s.dropped + s.failed
+const accountedFor = (s: Tracing.DeliveryStats) => s.exported + s.dropped + s.failed + s.abandoned
+
+/** The counts of the one shutdown line: `spans N = E exported + D dropped + F failed + A abandoned`. */
+const reportedSpans = (warnings: ReadonlyArray<string>) => {
+  const lines = warnings.filter((w) => w.startsWith("effect-telemetry: shutdown"))
+  expect(lines).toHaveLength(1)
+  const match = /spans (\d+) = (\d+) exported \+ (\d+) dropped \+ (\d+) failed \+ (\d+) abandoned/.exec(lines[0]!)
+  expect(match).not.toBeNull()
+  const [ended, exported, dropped, failed, abandoned] = match!.slice(1).map(Number)
+  return { line: lines[0]!, ended, exported, dropped, failed, abandoned }
+}
 
 const queueFullSample = (prometheus: PrometheusMetrics.PrometheusExporter) =>
   Effect.map(prometheus.scrape(), (scrape) =>
@@ -98,7 +108,9 @@ describe("Reliability: export to a collector that misbehaves", () => {
       expect(accountedFor(outcome.stats)).toBe(outcome.stats.ended)
       // A bound, not a speed claim: the configured timeout is 2 s.
       expect(outcome.shutdownMillis).toBeLessThan(5_000)
-      expect(outcome.warnings.filter((w) => w.includes("50 spans could not be exported"))).toHaveLength(1)
+      const reported = reportedSpans(outcome.warnings)
+      expect(reported).toMatchObject({ ended: 50, exported: 0, dropped: 0, failed: 50, abandoned: 0 })
+      expect(reported.line).toContain("last error:")
     }))
 
   it.scopedLive("collector answering 503, then recovering: every span arrives exactly once", () =>
@@ -188,11 +200,11 @@ describe("Reliability: export to a collector that misbehaves", () => {
       expect(outcome.result.pending).toBeGreaterThanOrEqual(1)
       expect(outcome.shutdownMillis).toBeGreaterThanOrEqual(900)
       expect(outcome.shutdownMillis).toBeLessThan(5_000)
-      const timedOut = outcome.warnings.filter((w) => w.includes("span shutdown timed out"))
-      expect(timedOut).toHaveLength(1)
-      const abandoned = Number(/(\d+) spans were abandoned/.exec(timedOut[0]!)?.[1])
-      expect(abandoned).toBe(outcome.stats.ended - accountedFor(outcome.stats))
-      expect(abandoned).toBe(210)
+      const reported = reportedSpans(outcome.warnings)
+      expect(reported.line).toContain("reached its deadline")
+      expect(reported).toMatchObject({ ended: 210, exported: 0, dropped: 0, failed: 0, abandoned: 210 })
+      expect(outcome.stats.abandoned).toBe(210)
+      expect(accountedFor(outcome.stats)).toBe(outcome.stats.ended)
     }))
 
   it.scopedLive("queue full: a 1,000-span burst into a 100-span queue drops and counts, and the queue stays bounded", () =>
@@ -227,6 +239,8 @@ describe("Reliability: export to a collector that misbehaves", () => {
       expect(accountedFor(outcome.stats)).toBe(1_000)
       expect(queueFull).toBe(outcome.stats.dropped)
       expect(maxQueued).toBeLessThanOrEqual(100)
-      expect(outcome.warnings.filter((w) => w.includes("because the span queue (100) was full"))).toHaveLength(1)
+      const reported = reportedSpans(outcome.warnings)
+      expect(reported.line).toContain("span queue of 100 full")
+      expect(reported.dropped).toBe(outcome.stats.dropped)
     }))
 })

@@ -10,6 +10,7 @@ import { ExportResultCode } from "@opentelemetry/core"
 import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from "@opentelemetry/sdk-trace-base"
 import * as Instrument from "../Instrument.js"
 import * as Semconv from "../Semconv.js"
+import { ExportAbandoned, isAbandoned } from "./export.js"
 import { errorTypeOf } from "./tracer.js"
 
 const processed = Instrument.counter({
@@ -38,6 +39,11 @@ export interface DeliveryStats {
   readonly exported: number
   /** Spans whose export failed for good (after the exporter's own retries). */
   readonly failed: number
+  /**
+   * Spans neither exported, dropped nor failed when the shutdown deadline passed (still queued,
+   * or in an export that was aborted). Zero until then.
+   */
+  readonly abandoned: number
   readonly lastError: string | undefined
 }
 
@@ -48,7 +54,11 @@ export class DeliveryAccounting {
   handed = 0
   exported = 0
   failed = 0
+  /** Counted once, when the deadline passes (see `abandonRest`). */
+  abandoned = 0
   lastError: string | undefined = undefined
+  /** Set by `abandonRest`: the counts are final. */
+  private final: DeliveryStats | undefined = undefined
   private readonly idleWaiters: Array<() => void> = []
   private inFlight = 0
   private readonly pending: Array<() => void> = []
@@ -56,19 +66,39 @@ export class DeliveryAccounting {
   constructor(readonly maxQueueSize: number, readonly exportConcurrency: number) {}
 
   stats(): DeliveryStats {
+    if (this.final !== undefined) return this.final
     return {
       ended: this.ended,
       dropped: this.dropped,
       handed: this.handed,
       exported: this.exported,
       failed: this.failed,
+      abandoned: this.abandoned,
       lastError: this.lastError
     }
   }
 
-  /** Spans accepted but neither exported nor failed yet (queued or in an export). */
+  /** Spans accepted but neither exported, failed nor abandoned yet (queued or in an export). */
   outstanding(): number {
-    return this.ended - this.dropped - this.exported - this.failed
+    return this.ended - this.dropped - this.exported - this.failed - this.abandoned
+  }
+
+  /**
+   * The deadline passed: every span not yet accounted for is abandoned, and the counts are
+   * final (a late settlement cannot change them).
+   */
+  abandonRest(): DeliveryStats {
+    if (this.final !== undefined) return this.final
+    this.abandoned += this.outstanding()
+    const stats = this.stats()
+    this.final = stats
+    return stats
+  }
+
+  /** Settles every export still waiting for its turn with `settle` (they never start). */
+  drainPending(): void {
+    const waiting = this.pending.splice(0)
+    for (const start of waiting) start()
   }
 
   /** Resolves when no export is running or waiting. */
@@ -102,7 +132,9 @@ export class DeliveryAccounting {
  * @internal
  */
 export class AccountingSpanExporter implements SpanExporter {
-  constructor(readonly inner: SpanExporter, readonly accounting: DeliveryAccounting) {}
+  private aborted = false
+
+  constructor(readonly inner: SpanExporter & { readonly abort?: () => void }, readonly accounting: DeliveryAccounting) {}
 
   export(spans: Array<ReadableSpan>, resultCallback: (result: ExportResult) => void): void {
     const count = spans.length
@@ -112,23 +144,38 @@ export class AccountingSpanExporter implements SpanExporter {
       const settle = (result: ExportResult) => {
         if (settled) return
         settled = true
+        const accounting = this.accounting
         if (result.code === ExportResultCode.SUCCESS) {
-          this.accounting.exported += count
+          accounting.exported += count
           exported.unsafeAdd(count)
+        } else if (isAbandoned(result.error)) {
+          // Counted by abandonRest at the deadline, with everything else still outstanding.
         } else {
-          this.accounting.failed += count
-          this.accounting.lastError = result.error?.message ?? "export failed"
+          accounting.failed += count
+          accounting.lastError = result.error?.message ?? "export failed"
           exported.unsafeAdd(count, { [Semconv.ATTR_ERROR_TYPE]: errorTypeOf(result.error) })
         }
         done()
         resultCallback(result)
       }
+      if (this.aborted) return settle({ code: ExportResultCode.FAILED, error: new ExportAbandoned() })
       try {
         this.inner.export(spans, settle)
       } catch (error) {
         settle({ code: ExportResultCode.FAILED, error: error instanceof Error ? error : new Error(String(error)) })
       }
     })
+  }
+
+  /**
+   * The shutdown deadline passed: exports waiting for their turn and exports in flight settle
+   * at once as abandoned (which also clears the batch processor's timers waiting on them), and
+   * the inner exporter drops its requests, retry timers and sockets.
+   */
+  abort(): void {
+    this.aborted = true
+    this.accounting.drainPending()
+    this.inner.abort?.()
   }
 
   async shutdown(): Promise<void> {
@@ -159,9 +206,14 @@ export class AccountingSpanProcessor implements SpanProcessor {
   }
 
   onEnd(span: ReadableSpan): void {
-    if (this.closed || (span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return
+    if ((span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return
     const accounting = this.accounting
     accounting.ended++
+    if (this.closed) {
+      // Ended after the shutdown began: refused, and counted so the equation still holds.
+      accounting.dropped++
+      return
+    }
     // Queued = accepted but not yet handed to the exporter; the batch processor hands spans
     // over synchronously when it cuts a batch, so this equals its buffer length.
     if (accounting.ended - accounting.dropped - 1 - accounting.handed >= accounting.maxQueueSize) {
