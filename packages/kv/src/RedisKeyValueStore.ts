@@ -5,7 +5,8 @@
  *
  * @example
  * ```ts
- * import { KvTelemetry, RedisKeyValueStore } from "@effect-telemetry/kv"
+ * import { KvTelemetry } from "@effect-telemetry/kv"
+ * import * as RedisKeyValueStore from "@effect-telemetry/kv/RedisKeyValueStore"
  * import { Config, Layer } from "effect"
  *
  * const Store = KvTelemetry.layer({ namespace: "sessions" }).pipe(

@@ -6,7 +6,8 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
-import { KvTelemetry, RedisKeyValueStore } from "../src/index.js"
+import { KvTelemetry } from "../src/index.js"
+import * as RedisKeyValueStore from "../src/RedisKeyValueStore.js"
 import { redisUrl, unavailable, uniquePrefix } from "./redis.js"
 
 const eventually = <A, E, R>(effect: Effect.Effect<A, E, R>) =>

@@ -9,7 +9,8 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import { KvTelemetry, RedisKeyValueStore } from "../src/index.js"
+import { KvTelemetry } from "../src/index.js"
+import * as RedisKeyValueStore from "../src/RedisKeyValueStore.js"
 import { redisUrl, unavailable as redisUnavailable, uniquePrefix } from "./redis.js"
 
 interface Backend {

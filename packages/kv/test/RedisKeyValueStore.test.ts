@@ -8,7 +8,8 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { Redis } from "ioredis"
-import { KvTelemetry, RedisKeyValueStore } from "../src/index.js"
+import { KvTelemetry } from "../src/index.js"
+import * as RedisKeyValueStore from "../src/RedisKeyValueStore.js"
 import { redisUrl, unavailable, uniquePrefix } from "./redis.js"
 
 /** A client the test owns, to look at Redis behind the store's back. */
