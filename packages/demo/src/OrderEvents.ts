@@ -6,7 +6,8 @@
  *
  * @since 0.1.0
  */
-import { PersistedQueueTelemetry, RabbitMq } from "@effect-telemetry/queue"
+import { PersistedQueueTelemetry } from "@effect-telemetry/queue"
+import * as RabbitMq from "@effect-telemetry/queue/RabbitMq"
 import * as PersistedQueue from "@effect/experimental/PersistedQueue"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"

@@ -13,7 +13,7 @@
  *
  * @example
  * ```ts
- * import { RabbitMq } from "@effect-telemetry/queue"
+ * import * as RabbitMq from "@effect-telemetry/queue/RabbitMq"
  *
  * const program = Effect.gen(function*() {
  *   const rabbit = yield* RabbitMq.RabbitMq

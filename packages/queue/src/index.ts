@@ -1,4 +1,8 @@
 /**
+ * The package index holds what needs no broker client. RabbitMQ is the subpath
+ * `@effect-telemetry/queue/RabbitMq`: `amqplib` (and `@types/amqplib`) are optional peers,
+ * loaded only by apps that import that module.
+ *
  * @since 0.1.0
  */
 
@@ -7,6 +11,3 @@ export * as PersistedQueueTelemetry from "./PersistedQueueTelemetry.js"
 
 /** The messaging metrics and the `send`/`process` combinators behind every queue. @since 0.1.0 */
 export * as QueueTelemetry from "./QueueTelemetry.js"
-
-/** RabbitMQ (amqplib) publisher and consumers with context in the AMQP headers and the same messaging signals. @since 0.1.0 */
-export * as RabbitMq from "./RabbitMq.js"

@@ -10,7 +10,7 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
-import { RabbitMq } from "../src/index.js"
+import * as RabbitMq from "../src/RabbitMq.js"
 import { amqpUnavailable, amqpUrl, unique } from "./services.js"
 
 class PaymentDeclined extends Data.TaggedError("PaymentDeclined")<{}> {}

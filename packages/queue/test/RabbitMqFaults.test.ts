@@ -10,7 +10,7 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
 import type * as amqp from "amqplib"
-import { RabbitMq } from "../src/index.js"
+import * as RabbitMq from "../src/RabbitMq.js"
 import { amqpUnavailable, amqpUrl, unique } from "./services.js"
 
 const eventually = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
