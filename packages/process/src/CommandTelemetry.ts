@@ -12,7 +12,7 @@
  * import { NodeContext } from "@effect/platform-node"
  * import { CommandTelemetry } from "@effect-telemetry/process"
  *
- * const PlatformLive = CommandTelemetry.layer.pipe(Layer.provideMerge(NodeContext.layer))
+ * const PlatformLive = CommandTelemetry.layer().pipe(Layer.provideMerge(NodeContext.layer))
  *
  * // in the child program: its spans continue the parent's trace
  * main.pipe(CommandTelemetry.withParentFromEnv, Effect.provide(Telemetry.layer()))
@@ -20,8 +20,10 @@
  *
  * @since 0.1.0
  */
-import type { Propagation } from "@effect-telemetry/core"
+import { type Propagation, TelemetryOptionsError } from "@effect-telemetry/core"
 import * as CommandExecutor from "@effect/platform/CommandExecutor"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Option from "effect/Option"
@@ -42,32 +44,68 @@ export interface Options {
 }
 
 /**
- * A traced executor over `underlying`.
+ * The options {@link layerConfig} can read from Effect `Config` (everything but the
+ * `isError` function).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ConfigOptions extends Omit<Options, "isError"> {}
+
+const resolve = (options: Options | undefined): Options => ({
+  recordArgs: TelemetryOptionsError.boolean("CommandTelemetry", "recordArgs", options?.recordArgs, false),
+  propagate: TelemetryOptionsError.boolean("CommandTelemetry", "propagate", options?.propagate, true),
+  isError: TelemetryOptionsError.func<(exitCode: number) => boolean>("CommandTelemetry", "isError", options?.isError)
+})
+
+/**
+ * A traced executor over `underlying`. Throws a `TelemetryOptionsError` on a non-boolean
+ * `recordArgs` or `propagate`, or an `isError` that is not a function.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make: (underlying: CommandExecutor.CommandExecutor, options?: Options) => CommandExecutor.CommandExecutor =
-  internal.make
+export const make = (underlying: CommandExecutor.CommandExecutor, options?: Options): CommandExecutor.CommandExecutor =>
+  internal.make(underlying, resolve(options))
 
 /**
- * Replaces the `CommandExecutor` in context with a traced one, with options.
+ * Replaces the `CommandExecutor` in context with a traced one (by default arguments not
+ * recorded, the trace context passed to the child, any non-zero exit code an error). Fails
+ * with a `TelemetryOptionsError` on a bad option.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layerWith = (
-  options: Options
-): Layer.Layer<CommandExecutor.CommandExecutor, never, CommandExecutor.CommandExecutor> =>
-  Layer.effect(CommandExecutor.CommandExecutor, Effect.map(CommandExecutor.CommandExecutor, (u) => make(u, options)))
+export const layer = (
+  options?: Options
+): Layer.Layer<CommandExecutor.CommandExecutor, TelemetryOptionsError.TelemetryOptionsError, CommandExecutor.CommandExecutor> =>
+  Layer.effect(
+    CommandExecutor.CommandExecutor,
+    Effect.zipWith(
+      TelemetryOptionsError.attempt(() => resolve(options)),
+      CommandExecutor.CommandExecutor,
+      (resolved, underlying) => internal.make(underlying, resolved)
+    )
+  )
 
 /**
- * Replaces the `CommandExecutor` in context with a traced one (default options).
+ * {@link layer} with options read from Effect `Config`.
+ *
+ * @example
+ * ```ts
+ * CommandTelemetry.layerConfig({ recordArgs: Config.boolean("COMMAND_RECORD_ARGS").pipe(Config.withDefault(false)) })
+ * ```
  *
  * @since 0.1.0
  * @category layers
  */
-export const layer: Layer.Layer<CommandExecutor.CommandExecutor, never, CommandExecutor.CommandExecutor> = layerWith({})
+export const layerConfig = (
+  config: Config.Config.Wrap<ConfigOptions>
+): Layer.Layer<
+  CommandExecutor.CommandExecutor,
+  ConfigError.ConfigError | TelemetryOptionsError.TelemetryOptionsError,
+  CommandExecutor.CommandExecutor
+> => Layer.unwrapEffect(Effect.map(Config.unwrap(config), layer))
 
 /**
  * The environment variables carrying `span`'s context (`TRACEPARENT`, `TRACESTATE`, ...), for

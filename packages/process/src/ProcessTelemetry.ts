@@ -57,7 +57,8 @@ export type Result = internal.Result
 
 /**
  * Runs `self` in place as the process `name` (span and metrics, no fork), for runners that
- * fork themselves (`FiberSet.run`, `Effect.forkIn`). A blank name throws a `TypeError`.
+ * fork themselves (`FiberSet.run`, `Effect.forkIn`). A blank name throws a
+ * `TelemetryOptionsError` when the combinator is called, as every combinator here does.
  *
  * @since 0.1.0
  * @category combinators

@@ -1,9 +1,10 @@
-import { Propagation } from "@effect-telemetry/core"
+import { Propagation, TelemetryOptionsError } from "@effect-telemetry/core"
 import { CommandTelemetry } from "@effect-telemetry/process"
 import { TestTelemetry } from "@effect-telemetry/testing"
 import * as Command from "@effect/platform/Command"
 import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
+import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
@@ -31,7 +32,7 @@ interface ChildReport {
 
 const withCommands = (options?: CommandTelemetry.Options) =>
   Effect.provide(Layer.mergeAll(
-    CommandTelemetry.layerWith(options ?? {}).pipe(Layer.provideMerge(NodeContext.layer)),
+    CommandTelemetry.layer(options).pipe(Layer.provideMerge(NodeContext.layer)),
     TestTelemetry.layer()
   ))
 
@@ -238,4 +239,31 @@ describe("CommandTelemetry", () => {
       const parent = yield* CommandTelemetry.parentFromEnv(env)
       expect(Option.map(parent, (s) => s.traceId)).toEqual(Option.some(env["X_B3_TRACEID"]))
     }).pipe(Effect.provide(TestTelemetry.layer({ propagators: ["b3multi"] }))))
+})
+
+describe("CommandTelemetry options", () => {
+  it("every entry point is a function, also with every option left out", () => {
+    for (const entry of [CommandTelemetry.layer, CommandTelemetry.layerConfig, CommandTelemetry.make]) {
+      expect(typeof entry).toBe("function")
+    }
+  })
+
+  it.effect("a bad option fails the layer with the TelemetryOptionsError naming it; make throws it", () =>
+    Effect.gen(function*() {
+      const failure = <A, E>(layer: Layer.Layer<A, E>) => Layer.build(layer).pipe(Effect.scoped, Effect.flip)
+      const recordArgs = yield* failure(
+        CommandTelemetry.layer({ recordArgs: "yes" as unknown as boolean }).pipe(Layer.provide(NodeContext.layer))
+      )
+      expect(recordArgs).toBeInstanceOf(TelemetryOptionsError.TelemetryOptionsError)
+      expect(recordArgs.message).toBe(`CommandTelemetry: option recordArgs must be a boolean, got "yes"`)
+      const fromConfig = yield* failure(
+        CommandTelemetry.layerConfig({ propagate: Config.succeed(0 as unknown as boolean) }).pipe(
+          Layer.provide(NodeContext.layer)
+        )
+      )
+      expect(fromConfig.message).toBe("CommandTelemetry: option propagate must be a boolean, got 0")
+      expect(() => CommandTelemetry.make({} as any, { isError: 1 as any })).toThrow(
+        "CommandTelemetry: option isError must be a function, got 1"
+      )
+    }))
 })

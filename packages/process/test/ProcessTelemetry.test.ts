@@ -1,3 +1,4 @@
+import { TelemetryOptionsError } from "@effect-telemetry/core"
 import { ProcessTelemetry } from "@effect-telemetry/process"
 import { TestTelemetry } from "@effect-telemetry/testing"
 import { describe, expect, it } from "@effect/vitest"
@@ -185,8 +186,16 @@ describe("ProcessTelemetry", () => {
         .toBe(1)
     }).pipe(Effect.provide(TestTelemetry.layer())))
 
-  it("a blank process name is refused with a clear error", () => {
-    expect(() => ProcessTelemetry.fork(Effect.void, " ")).toThrow(/non-empty string/)
-    expect(() => ProcessTelemetry.schedule(Effect.void, "", Schedule.once)).toThrow(/non-empty string/)
+  it("a blank process name or an unknown trace mode throws the TelemetryOptionsError naming it", () => {
+    expect(() => ProcessTelemetry.fork(Effect.void, " ")).toThrow(TelemetryOptionsError.TelemetryOptionsError)
+    expect(() => ProcessTelemetry.fork(Effect.void, " ")).toThrow(
+      `ProcessTelemetry: option name must be a non-empty string, got " "`
+    )
+    expect(() => ProcessTelemetry.schedule(Effect.void, "", Schedule.once)).toThrow(
+      `ProcessTelemetry: option name must be a non-empty string, got ""`
+    )
+    expect(() => ProcessTelemetry.instrument(Effect.void, "job", { trace: "sibling" as any })).toThrow(
+      `ProcessTelemetry: option trace must be one of "child", "linked", got "sibling"`
+    )
   })
 })

@@ -20,7 +20,7 @@ describe("process metrics exposition", () => {
       expect(text).toContain("# TYPE process_command_duration_seconds histogram")
       expect(TestTelemetry.promtoolCheck(text)).toEqual({ status: 0, output: "" })
     }).pipe(Effect.provide(Layer.mergeAll(
-      CommandTelemetry.layer.pipe(Layer.provideMerge(NodeContext.layer)),
+      CommandTelemetry.layer().pipe(Layer.provideMerge(NodeContext.layer)),
       TestTelemetry.layer()
     ))))
 })

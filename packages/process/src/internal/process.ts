@@ -1,4 +1,4 @@
-import { Attributes, Instrument, Semconv } from "@effect-telemetry/core"
+import { Attributes, Instrument, Semconv, TelemetryOptionsError } from "@effect-telemetry/core"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
@@ -52,7 +52,12 @@ export const resultOf = (exit: Exit.Exit<unknown, unknown>): Result =>
 export const checkName = (name: unknown): string => {
   // A blank name would merge every process into one series and one span name; refuse it early.
   if (typeof name !== "string" || name.trim() === "") {
-    throw new TypeError(`effect-telemetry/process: a process name must be a non-empty string, got ${JSON.stringify(name)}`)
+    throw new TelemetryOptionsError.TelemetryOptionsError({
+      surface: "ProcessTelemetry",
+      option: "name",
+      expected: "a non-empty string",
+      value: name
+    })
   }
   return name
 }
@@ -109,6 +114,9 @@ export const run = <A, E, R>(
 /** @internal */
 export const instrument = <A, E, R>(self: Effect.Effect<A, E, R>, name: string, options?: Options) => {
   checkName(name)
+  if (options?.trace !== undefined) {
+    TelemetryOptionsError.literal("ProcessTelemetry", "trace", options.trace, ["child", "linked"], "child")
+  }
   return options?.trace === "linked"
     ? Effect.flatMap(spawner, (parent) => run(self, name, options, undefined, parent))
     : run(self, name, options, undefined, undefined)
@@ -126,6 +134,9 @@ export const perRun = <A, E, R>(
   loop: (once: Effect.Effect<A, E, R>) => Effect.Effect<any, any, any>
 ) => {
   checkName(name)
+  if (options?.trace !== undefined) {
+    TelemetryOptionsError.literal("ProcessTelemetry", "trace", options.trace, ["child", "linked"], "child")
+  }
   return Effect.flatMap(spawner, (parent) => {
     let count = 0
     const once = Effect.suspend(() => {
