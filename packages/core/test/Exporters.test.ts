@@ -66,7 +66,7 @@ describe("exporters as production builds them", () => {
 
   it.live("closing Telemetry.layer exports a final metric collection, on the resource the spans carry", () =>
     Effect.scoped(Effect.gen(function*() {
-      const receiver = yield* OtlpReceiver.make
+      const receiver = yield* OtlpReceiver.make()
       yield* Effect.scoped(Effect.gen(function*() {
         yield* Effect.void.pipe(Effect.withSpan("before.shutdown"))
         yield* shutdownProbe.add(1)

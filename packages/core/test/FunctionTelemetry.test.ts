@@ -29,7 +29,7 @@ const control = Instrument.counter({
  */
 const callUnderEnvironment = (name: string, env: Record<string, string>) =>
   Effect.scoped(Effect.gen(function*() {
-    const receiver = yield* OtlpReceiver.make
+    const receiver = yield* OtlpReceiver.make()
     const checkout = Telemetry.fn(name)(function*(sku: string) {
       yield* control.add(1)
       return `checked-out-${sku}`

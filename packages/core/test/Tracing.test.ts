@@ -39,7 +39,7 @@ describe("Tracing.layer flush on close", () => {
   for (const count of [1_000, 10_000]) {
     it.scopedLive(`a burst of ${count.toLocaleString("en")} spans with the default configuration all arrive`, () =>
       Effect.gen(function*() {
-        const receiver = yield* OtlpReceiver.make
+        const receiver = yield* OtlpReceiver.make()
         const stats = yield* burst(count, { otlpTraces: { url: receiver.endpoints.traces } })
         const received = receiver.spans()
         expect(received).toHaveLength(count)
@@ -50,7 +50,7 @@ describe("Tracing.layer flush on close", () => {
 
   it.scopedLive("a burst of 100,000 spans: received + dropped = 100,000 exactly", () =>
     Effect.gen(function*() {
-      const receiver = yield* OtlpReceiver.makeWith({ retain: false })
+      const receiver = yield* OtlpReceiver.make({ retain: false })
       const stats = yield* burst(100_000, {
         otlpTraces: { url: receiver.endpoints.traces },
         // The default 30 s bound is for production; a slow CI machine gets more room.
@@ -85,7 +85,7 @@ describe("Tracing.layer flush on close", () => {
 
   it.scopedLive("the burst example delivers 10,000 spans and says so on its last line", () =>
     Effect.gen(function*() {
-      const receiver = yield* OtlpReceiver.makeWith({ retain: false })
+      const receiver = yield* OtlpReceiver.make({ retain: false })
       const last = yield* runBurstExample(10_000, receiver.url)
       expect(last).toMatchObject({ created: 10_000, exported: 10_000, dropped: 0, failed: 0 })
       expect(receiver.spanCount()).toBe(10_000)
@@ -93,7 +93,7 @@ describe("Tracing.layer flush on close", () => {
 
   it.scopedLive("the burst example at 100,000 spans: what arrives plus what it reports dropped is 100,000", () =>
     Effect.gen(function*() {
-      const receiver = yield* OtlpReceiver.makeWith({ retain: false })
+      const receiver = yield* OtlpReceiver.make({ retain: false })
       const last = yield* runBurstExample(100_000, receiver.url)
       expect(last.created).toBe(100_000)
       expect(receiver.spanCount() + last.dropped!).toBe(100_000)

@@ -72,7 +72,7 @@ const scrapedValue = (scrape: string, name: string, labels: Record<string, strin
 describe("demo, across surfaces", () => {
   it.scopedLive("POST /orders is one trace: HTTP server → function → SQL → queue send → queue process → workflow", () =>
     Effect.gen(function*() {
-      const receiver = yield* OtlpReceiver.make
+      const receiver = yield* OtlpReceiver.make()
       const base = yield* startDemo(receiver)
       const response = yield* placeOrder(base)
       expect(response.status).toBe(201)
@@ -130,7 +130,7 @@ describe("demo, across surfaces", () => {
 
   it.scopedLive("POST /orders forks the order-audit process in the request's trace, and the process metrics count it", () =>
     Effect.gen(function*() {
-      const receiver = yield* OtlpReceiver.make
+      const receiver = yield* OtlpReceiver.make()
       const base = yield* startDemo(receiver)
       // Deltas: the metric registry is the process's, shared with this file's other tests.
       const scrape = Effect.promise(() => fetch(`${base}/metrics`).then((r) => r.text()))
@@ -171,7 +171,7 @@ describe("demo, across surfaces", () => {
 
   it.scopedLive("a 500 and a 404 have the statuses a server should report", () =>
     Effect.gen(function*() {
-      const receiver = yield* OtlpReceiver.make
+      const receiver = yield* OtlpReceiver.make()
       const base = yield* startDemo(receiver)
       const fail = yield* Effect.promise(() => fetch(`${base}/fail`))
       const missing = yield* Effect.promise(() => fetch(`${base}/orders/nope`))
@@ -190,7 +190,7 @@ describe("demo, across surfaces", () => {
 
   it.scopedLive("GET /report's child process continues the request's trace, and the demo's /traces shows the order's waterfall", () =>
     Effect.gen(function*() {
-      const receiver = yield* OtlpReceiver.make
+      const receiver = yield* OtlpReceiver.make()
       const base = yield* startDemo(receiver, { TRACE_VIEW: "true" })
       const report = yield* Effect.promise(() => fetch(`${base}/report`))
       expect(report.status).toBe(200)
@@ -217,7 +217,7 @@ describe("demo, across surfaces", () => {
           Effect.flatMap(PgClient.PgClient, (sql) =>
             sql`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = 'demo_orders' AND NOT active`
           ).pipe(Effect.provide(PgClient.layer({ url: Redacted.make(services.DATABASE_URL) })), Effect.ignore))
-        const receiver = yield* OtlpReceiver.make
+        const receiver = yield* OtlpReceiver.make()
         const base = yield* startDemo(receiver, services)
         const response = yield* placeOrder(base)
         expect(response.status).toBe(201)

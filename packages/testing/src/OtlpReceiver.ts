@@ -19,7 +19,7 @@
  * ```ts
  * it.scoped("spans arrive", () =>
  *   Effect.gen(function*() {
- *     const receiver = yield* OtlpReceiver.make
+ *     const receiver = yield* OtlpReceiver.make()
  *     const exporter = new OTLPTraceExporter({ url: receiver.endpoints.traces })
  *     // ... export spans ...
  *     const spans = yield* receiver.awaitSpans(3)
@@ -38,6 +38,7 @@ import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import * as Http from "node:http"
 import { createRequire } from "node:module"
+import * as Net from "node:net"
 import type { AddressInfo } from "node:net"
 import * as Path from "node:path"
 import * as Zlib from "node:zlib"
@@ -237,12 +238,18 @@ export interface RequestFilter {
 }
 
 /**
- * How the receiver answers a request to a signal path (fault injection):
+ * How the receiver answers (fault injection), one collector fault per field:
  * - `status`: the status to answer with (default 200). A non-2xx status refuses the payload;
  *   `retryAfter` then sets `Retry-After` (seconds as a number, or the raw header value).
- * - `delayMillis`: wait this long before answering (and before keeping the data).
- * - `hang`: never answer; the connection stays open until the client gives up or the receiver
- *   closes.
+ *   503 forever is `{ status: 503 }`; throttling is `{ status: 429, retryAfter: 60 }`.
+ * - `delayMillis`: a slow collector: wait this long before answering (and keeping the data).
+ * - `hang`: read the request, never answer; the connection stays open until the client gives
+ *   up or the receiver closes.
+ * - `blackhole`: accept the TCP connection and never read from it or answer (a collector
+ *   behind a dropping firewall or stuck before HTTP); applies to new connections.
+ * - `refuse`: stop listening, so connecting to the port is refused (a collector that is down),
+ *   and drop open connections; the receiver listens on the same port again as soon as a
+ *   behaviour without `refuse` is set (a collector recovering mid-run).
  *
  * @since 0.1.0
  * @category models
@@ -252,6 +259,8 @@ export interface Behaviour {
   readonly retryAfter?: number | string
   readonly delayMillis?: number
   readonly hang?: boolean
+  readonly blackhole?: boolean
+  readonly refuse?: boolean
 }
 
 /** Options of {@link OtlpReceiver.awaitSpans} and {@link OtlpReceiver.awaitDataPoints}. @since 0.1.0 @category models */
@@ -262,7 +271,7 @@ export interface AwaitOptions<A> {
   readonly filter?: (item: A) => boolean
 }
 
-/** Options of {@link makeWith}, {@link layerWith} and {@link start}. @since 0.1.0 @category models */
+/** Options of {@link make}, {@link layer} and {@link start}. @since 0.1.0 @category models */
 export interface Options {
   /** The initial behaviour (default: answer 200 at once). */
   readonly behaviour?: Behaviour
@@ -300,7 +309,10 @@ export interface OtlpReceiver {
   readonly requestCount: (filter?: RequestFilter) => number
   /** Answered requests by status code. */
   readonly statusCounts: () => Readonly<Record<number, number>>
-  /** Sets how the following requests are answered, until changed again. */
+  /**
+   * Sets how the following requests are answered, until changed again. Setting or leaving
+   * `refuse` stops or restarts listening (on the same port) in the background.
+   */
   readonly setBehaviour: (behaviour: Behaviour) => void
   /**
    * Queues one-shot behaviours: each of the next requests to a signal path takes the next one,
@@ -981,34 +993,103 @@ class ReceiverState {
 export const OtlpReceiver = Context.GenericTag<OtlpReceiver>("@effect-telemetry/testing/OtlpReceiver")
 
 /**
- * Starts a receiver with the given options; the server is closed (hanging connections
- * dropped) when the scope closes.
+ * The listening side: a TCP server that hands connections to the HTTP server, or holds them
+ * unread (`blackhole`), and that stops and restarts listening for `refuse`.
+ */
+class Listener {
+  readonly http: Http.Server
+  readonly tcp: Net.Server
+  readonly held = new Set<Net.Socket>()
+  /** Connections handed to the HTTP server (it does not track them, as it never listens). */
+  readonly open = new Set<Net.Socket>()
+  port = 0
+  private listening: Promise<void> = Promise.resolve()
+
+  constructor(readonly state: ReceiverState) {
+    this.http = Http.createServer((req, res) => state.handle(req, res))
+    this.http.keepAliveTimeout = 5_000
+    this.tcp = Net.createServer((socket) => {
+      if (state.behaviour.blackhole === true) {
+        // Accepted, never read, never answered.
+        socket.pause()
+        this.held.add(socket)
+        socket.on("close", () => this.held.delete(socket))
+        socket.on("error", () => undefined)
+        return
+      }
+      this.open.add(socket)
+      socket.on("close", () => this.open.delete(socket))
+      this.http.emit("connection", socket)
+    })
+  }
+
+  start(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.tcp.once("error", reject)
+      this.tcp.listen(this.port, "127.0.0.1", () => {
+        this.tcp.off("error", reject)
+        this.port = (this.tcp.address() as AddressInfo).port
+        resolve()
+      })
+    })
+  }
+
+  dropConnections(): void {
+    for (const socket of this.held) socket.destroy()
+    this.held.clear()
+    for (const socket of this.open) socket.destroy()
+    this.open.clear()
+  }
+
+  /** Follows `refuse`: stop listening (and drop connections) or listen again on the same port. */
+  apply(behaviour: Behaviour): void {
+    const refuse = behaviour.refuse === true
+    this.listening = this.listening.then(() => {
+      if (refuse && this.tcp.listening) {
+        this.tcp.close()
+        this.dropConnections()
+      } else if (!refuse && !this.tcp.listening && !this.state.closed) {
+        return this.start().catch(() => undefined)
+      }
+    })
+  }
+
+  close(): Promise<void> {
+    return this.listening.then(() =>
+      new Promise<void>((resolve) => {
+        this.dropConnections()
+        if (this.tcp.listening) this.tcp.close(() => resolve())
+        else resolve()
+      })
+    )
+  }
+}
+
+/**
+ * Starts a receiver (default: answer 200 at once and keep everything received); the server
+ * is closed (open connections dropped) when the scope closes.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const makeWith = (options: Options = {}): Effect.Effect<OtlpReceiver, never, Scope.Scope> =>
+export const make = (options: Options = {}): Effect.Effect<OtlpReceiver, never, Scope.Scope> =>
   Effect.gen(function*() {
     // Load the schema up front: a missing schema is a defect of the setup, not of a request.
     yield* Effect.sync(loadCodecs)
     const state = new ReceiverState(options.behaviour, options.retain ?? true)
-    const server = Http.createServer((req, res) => state.handle(req, res))
-    server.keepAliveTimeout = 5_000
+    const listener = new Listener(state)
 
     yield* Effect.acquireRelease(
-      Effect.async<void, Error>((resume) => {
-        server.once("error", (error) => resume(Effect.fail(error)))
-        server.listen(0, "127.0.0.1", () => resume(Effect.void))
-      }).pipe(Effect.orDie),
+      Effect.tryPromise({ try: () => listener.start(), catch: (error) => error }).pipe(Effect.orDie),
       () =>
-        Effect.async<void>((resume) => {
+        Effect.promise(() => {
           state.shutdown()
-          server.close(() => resume(Effect.void))
-          server.closeAllConnections()
+          return listener.close()
         })
     )
+    if (state.behaviour.refuse === true) listener.apply(state.behaviour)
 
-    const port = (server.address() as AddressInfo).port
+    const port = listener.port
     const url = `http://127.0.0.1:${port}`
     const receiver: OtlpReceiver = {
       url,
@@ -1038,6 +1119,7 @@ export const makeWith = (options: Options = {}): Effect.Effect<OtlpReceiver, nev
       },
       setBehaviour: (behaviour) => {
         state.behaviour = behaviour
+        listener.apply(behaviour)
       },
       queueBehaviours: (...behaviours) => {
         state.queued.push(...behaviours)
@@ -1052,29 +1134,12 @@ export const makeWith = (options: Options = {}): Effect.Effect<OtlpReceiver, nev
   })
 
 /**
- * Starts a receiver answering 200 at once and keeping everything it receives; the server is
- * closed when the scope closes.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const make: Effect.Effect<OtlpReceiver, never, Scope.Scope> = makeWith()
-
-/**
  * A layer providing a receiver started with the given options.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layerWith = (options?: Options): Layer.Layer<OtlpReceiver> => Layer.scoped(OtlpReceiver, makeWith(options))
-
-/**
- * A layer providing a receiver with the default options.
- *
- * @since 0.1.0
- * @category layers
- */
-export const layer: Layer.Layer<OtlpReceiver> = layerWith()
+export const layer = (options?: Options): Layer.Layer<OtlpReceiver> => Layer.scoped(OtlpReceiver, make(options))
 
 /**
  * Starts a receiver from plain (non-Effect) code, e.g. a benchmark script; call `close()`
@@ -1093,6 +1158,6 @@ export const layer: Layer.Layer<OtlpReceiver> = layerWith()
  */
 export const start = async (options?: Options): Promise<StartedOtlpReceiver> => {
   const scope = Effect.runSync(Scope.make())
-  const receiver = await Effect.runPromise(Scope.extend(makeWith(options), scope))
+  const receiver = await Effect.runPromise(Scope.extend(make(options), scope))
   return { ...receiver, close: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
 }

@@ -195,7 +195,7 @@ const post = (url: string, body: Uint8Array | string, headers: Record<string, st
 describe("OtlpReceiver", () => {
   it.scoped("decodes protobuf spans from the real OTLP/proto exporter: ids, parents, kinds, status, attributes", () =>
     Effect.gen(function*() {
-      const receiver = yield* OtlpReceiver.make
+      const receiver = yield* OtlpReceiver.make()
       expect(receiver.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
       const produced = yield* emitSpans(new ProtoTraceExporter({ url: receiver.endpoints.traces }))
       const received = yield* receiver.awaitSpans(3)
@@ -209,7 +209,7 @@ describe("OtlpReceiver", () => {
 
   it.scoped("decodes OTLP/JSON spans from the real OTLP/http exporter into the same shape", () =>
     Effect.gen(function*() {
-      const receiver = yield* OtlpReceiver.make
+      const receiver = yield* OtlpReceiver.make()
       const produced = yield* emitSpans(new JsonTraceExporter({ url: receiver.endpoints.traces }))
       const received = yield* receiver.awaitSpans(3)
       expectSpansDecoded(received, produced, "json")
@@ -218,7 +218,7 @@ describe("OtlpReceiver", () => {
 
   it.scoped("accepts gzip-compressed protobuf and JSON", () =>
     Effect.gen(function*() {
-      const receiver = yield* OtlpReceiver.make
+      const receiver = yield* OtlpReceiver.make()
       const proto = yield* emitSpans(
         new ProtoTraceExporter({ url: receiver.endpoints.traces, compression: CompressionAlgorithm.GZIP })
       )
@@ -234,7 +234,7 @@ describe("OtlpReceiver", () => {
 
   it.scoped("decodes protobuf metrics: monotonic int counter, up-down counter, explicit-bucket histogram", () =>
     Effect.gen(function*() {
-      const receiver = yield* OtlpReceiver.make
+      const receiver = yield* OtlpReceiver.make()
       yield* emitMetrics(new ProtoMetricExporter({ url: receiver.endpoints.metrics }))
       const points = yield* receiver.awaitDataPoints(4)
       expectMetricsDecoded(points, "cumulative", "protobuf")
@@ -243,7 +243,7 @@ describe("OtlpReceiver", () => {
 
   it.scoped("decodes OTLP/JSON metrics with delta temporality, gzip-compressed", () =>
     Effect.gen(function*() {
-      const receiver = yield* OtlpReceiver.make
+      const receiver = yield* OtlpReceiver.make()
       yield* emitMetrics(
         new JsonMetricExporter({
           url: receiver.endpoints.metrics,
@@ -259,7 +259,7 @@ describe("OtlpReceiver", () => {
 
   it.scoped("a queued 503 is retried by the exporter and the spans arrive exactly once", () =>
     Effect.gen(function*() {
-      const receiver = yield* OtlpReceiver.make
+      const receiver = yield* OtlpReceiver.make()
       receiver.queueBehaviours({ status: 503, retryAfter: 0 })
       const produced = yield* emitSpans(new ProtoTraceExporter({ url: receiver.endpoints.traces }))
       const received = yield* receiver.awaitSpans(3)
@@ -271,7 +271,7 @@ describe("OtlpReceiver", () => {
 
   it.scoped("switching at runtime: 503 with backoff, then 200 lets the retry through", () =>
     Effect.gen(function*() {
-      const receiver = yield* OtlpReceiver.make
+      const receiver = yield* OtlpReceiver.make()
       receiver.setBehaviour({ status: 503 })
       const { tracer, provider } = yield* tracing(new JsonTraceExporter({ url: receiver.endpoints.traces }))
       tracer.startSpan("retried").end()
@@ -286,7 +286,7 @@ describe("OtlpReceiver", () => {
 
   it.scoped("429 with Retry-After is honoured by the exporter", () =>
     Effect.gen(function*() {
-      const receiver = yield* OtlpReceiver.make
+      const receiver = yield* OtlpReceiver.make()
       receiver.queueBehaviours({ status: 429, retryAfter: 1 })
       yield* emitSpans(new ProtoTraceExporter({ url: receiver.endpoints.traces }))
       yield* receiver.awaitSpans(3)
@@ -302,7 +302,7 @@ describe("OtlpReceiver", () => {
 
   it.scoped("500 is not retried and nothing is kept", () =>
     Effect.gen(function*() {
-      const receiver = yield* OtlpReceiver.make
+      const receiver = yield* OtlpReceiver.make()
       receiver.setBehaviour({ status: 500 })
       const exporter = new ProtoTraceExporter({ url: receiver.endpoints.traces })
       const { memory, provider, tracer } = yield* tracing(new InMemorySpanExporter())
@@ -319,7 +319,7 @@ describe("OtlpReceiver", () => {
 
   it.scoped("a delayed answer slows the export; past the exporter's timeout the data is not kept", () =>
     Effect.gen(function*() {
-      const receiver = yield* OtlpReceiver.make
+      const receiver = yield* OtlpReceiver.make()
       receiver.setBehaviour({ delayMillis: 300 })
       const started = Date.now()
       yield* emitSpans(new ProtoTraceExporter({ url: receiver.endpoints.traces }))
@@ -337,7 +337,7 @@ describe("OtlpReceiver", () => {
 
   it.scoped("a hanging receiver times the exporter out; closing the scope drops the connection", () =>
     Effect.gen(function*() {
-      const receiver = yield* OtlpReceiver.make
+      const receiver = yield* OtlpReceiver.make()
       receiver.setBehaviour({ hang: true })
       const exporter = new ProtoTraceExporter({ url: receiver.endpoints.traces, timeoutMillis: 300 })
       const { memory, provider, tracer } = yield* tracing(new InMemorySpanExporter())
@@ -357,7 +357,7 @@ describe("OtlpReceiver", () => {
     Effect.gen(function*() {
       const { receiver, response } = yield* Effect.scoped(
         Effect.gen(function*() {
-          const receiver = yield* OtlpReceiver.make
+          const receiver = yield* OtlpReceiver.make()
           receiver.setBehaviour({ hang: true })
           const response = fetch(receiver.endpoints.traces, {
             method: "POST",
@@ -373,9 +373,49 @@ describe("OtlpReceiver", () => {
       expect(refused).toBe("closed")
     }))
 
+  it.scoped("refuse: the port refuses connections, then listens again on the same port (a collector down, then back)", () =>
+    Effect.gen(function*() {
+      const receiver = yield* OtlpReceiver.make({ behaviour: { refuse: true } })
+      const attempt = Effect.promise(() =>
+        fetch(receiver.endpoints.traces, { method: "POST", body: "{}", headers: { "content-type": "application/json" } }).then(
+          (response) => `answered ${response.status}`,
+          (error: any) => String(error?.cause?.code ?? error)
+        )
+      )
+      // Listening stops in the background: wait until the port refuses.
+      const refused = yield* attempt.pipe(
+        Effect.repeat({ until: (outcome) => outcome === "ECONNREFUSED", times: 100 })
+      )
+      expect(refused).toBe("ECONNREFUSED")
+      receiver.setBehaviour({})
+      const answered = yield* attempt.pipe(
+        Effect.repeat({ until: (outcome) => outcome === "answered 200", times: 100 })
+      )
+      expect(answered).toBe("answered 200")
+      expect(receiver.requestCount({ status: 200 })).toBe(1)
+    }))
+
+  it.scoped("blackhole: the connection is accepted, the request is never read nor answered", () =>
+    Effect.gen(function*() {
+      const receiver = yield* OtlpReceiver.make({ behaviour: { blackhole: true } })
+      const outcome = yield* Effect.promise(() =>
+        fetch(receiver.endpoints.traces, {
+          method: "POST",
+          body: "{}",
+          headers: { "content-type": "application/json" },
+          signal: AbortSignal.timeout(300)
+        }).then((response) => `answered ${response.status}`, (error: any) => String(error?.name))
+      )
+      expect(outcome).toBe("TimeoutError")
+      expect(receiver.requestCount()).toBe(0)
+      receiver.setBehaviour({})
+      const response = yield* post(receiver.endpoints.traces, "{}", { "content-type": "application/json" })
+      expect(response.status).toBe(200)
+    }))
+
   it.effect("awaitSpans fails with the count seen when the timeout passes", () =>
     Effect.gen(function*() {
-      const receiver = yield* OtlpReceiver.make
+      const receiver = yield* OtlpReceiver.make()
       yield* emitSpans(new ProtoTraceExporter({ url: receiver.endpoints.traces }))
       const error = yield* Effect.flip(receiver.awaitSpans(5, { timeout: "200 millis" }))
       expect(error._tag).toBe("OtlpReceiverTimeoutError")
@@ -387,7 +427,7 @@ describe("OtlpReceiver", () => {
 
   it.scoped("logs are accepted and counted; bad requests are refused and counted", () =>
     Effect.gen(function*() {
-      const receiver = yield* OtlpReceiver.make
+      const receiver = yield* OtlpReceiver.make()
       const logs = {
         resourceLogs: [{
           resource: { attributes: [{ key: "service.name", value: { stringValue: "svc" } }] },
@@ -440,7 +480,7 @@ describe("OtlpReceiver", () => {
       const receiver = yield* OtlpReceiver.OtlpReceiver
       yield* emitMetrics(new ProtoMetricExporter({ url: receiver.endpoints.metrics }))
       expect(yield* receiver.awaitDataPoints(1, { filter: (p) => p.name === "order.value" })).toHaveLength(4)
-    }).pipe(Effect.scoped, Effect.provide(OtlpReceiver.layer)))
+    }).pipe(Effect.scoped, Effect.provide(OtlpReceiver.layer())))
 
   it.effect("start() serves plain scripts; retain: false keeps only counts; close() stops it", () =>
     Effect.gen(function*() {
