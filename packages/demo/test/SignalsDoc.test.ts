@@ -1,5 +1,7 @@
 /**
- * docs/SIGNALS.md is the catalogue of every span and metric; the code is the truth. Every
+ * docs/SIGNALS.md is the catalogue of every span and metric; the code is the truth. It lives in
+ * the demo, the one package that depends on every surface (in core it made core depend on all
+ * of them). Every
  * surface package is imported so its module-level instruments are declared, then each
  * declared instrument must have a metric row with its kind, unit and the Prometheus name the
  * exporter itself derives, every metric row must name a declared instrument, and every span
@@ -18,8 +20,8 @@ import { Instrument, Semconv } from "@effect-telemetry/core"
 import { describe, expect, it } from "@effect/vitest"
 import * as Fs from "node:fs"
 import { fileURLToPath } from "node:url"
-import type { Family } from "../src/internal/collect.js"
-import { exposedName } from "../src/internal/prometheus.js"
+import type { Family } from "@effect-telemetry/core/internal/collect"
+import { exposedName } from "@effect-telemetry/core/internal/prometheus"
 
 const doc = Fs.readFileSync(fileURLToPath(new URL("../../../docs/SIGNALS.md", import.meta.url)), "utf8")
 
