@@ -36,7 +36,7 @@ Effect.gen(function*() {
   // Interleaved rounds: the first warms the JIT, a shared machine drifts.
   for (let round = 0; round < 3; round++) {
     totals.plain += yield* bench("plain", PersistedQueue.layer.pipe(Layer.provide(store)))
-    totals.instrumented += yield* bench("instrumented", PersistedQueueTelemetry.layer.pipe(Layer.provide(store)))
+    totals.instrumented += yield* bench("instrumented", PersistedQueueTelemetry.layer().pipe(Layer.provide(store)))
   }
   console.log(`mean overhead: ${((totals.instrumented - totals.plain) / 3).toFixed(1)} µs CPU per message`)
 }).pipe(

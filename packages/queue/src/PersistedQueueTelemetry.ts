@@ -23,7 +23,7 @@
  * import * as PersistedQueueRedis from "@effect/experimental/PersistedQueue/Redis"
  * import { PersistedQueueTelemetry } from "@effect-telemetry/queue"
  *
- * const QueueLive = PersistedQueueTelemetry.layer.pipe(
+ * const QueueLive = PersistedQueueTelemetry.layer().pipe(
  *   Layer.provide(PersistedQueueRedis.layerStore({ host: "127.0.0.1" }))
  * )
  * ```
@@ -55,20 +55,21 @@ export const unwrap: (stored: unknown) => { readonly headers: Record<string, str
   internal.unwrap
 
 /**
- * The instrumented factory over the `PersistedQueueStore` in context.
+ * The instrumented factory over the `PersistedQueueStore` in context (`PersistedQueue.makeFactory`
+ * with telemetry).
  *
  * @since 0.1.0
  * @category constructors
  */
-export const makeFactory: typeof PersistedQueue.makeFactory = internal.makeFactory
+export const make: typeof PersistedQueue.makeFactory = internal.makeFactory
 
 /**
- * `PersistedQueueFactory` with telemetry, in place of `PersistedQueue.layer`.
+ * `PersistedQueueFactory` with telemetry, in place of `PersistedQueue.layer`. It takes no
+ * options; it is a function like every surface's `layer`, so callers never meet a value in
+ * one package and a function in the next.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layer: Layer.Layer<PersistedQueueFactory, never, PersistedQueue.PersistedQueueStore> = Layer.effect(
-  PersistedQueueFactory,
-  internal.makeFactory
-)
+export const layer = (): Layer.Layer<PersistedQueueFactory, never, PersistedQueue.PersistedQueueStore> =>
+  Layer.effect(PersistedQueueFactory, internal.makeFactory)

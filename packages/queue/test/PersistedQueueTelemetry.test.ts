@@ -75,7 +75,7 @@ for (const { layer: storeLayer, store, unavailable } of stores) {
     const prefix = unique(`pq_${store}`) + ":"
     const env = () =>
       Layer.mergeAll(
-        PersistedQueueTelemetry.layer.pipe(Layer.provideMerge(storeLayer(prefix))),
+        PersistedQueueTelemetry.layer().pipe(Layer.provideMerge(storeLayer(prefix))),
         TestTelemetry.layer()
       )
 
@@ -214,7 +214,7 @@ describe.skipIf(redisUnavailable !== undefined)("PersistedQueueTelemetry (Redis,
   const prefix = unique("pq_fail") + ":"
   const env = () =>
     Layer.mergeAll(
-      PersistedQueueTelemetry.layer.pipe(
+      PersistedQueueTelemetry.layer().pipe(
         Layer.provideMerge(PersistedQueueRedis.layerStore({ ...redisOptions(), prefix, pollInterval: "20 millis" }))
       ),
       TestTelemetry.layer()
@@ -225,7 +225,7 @@ describe.skipIf(redisUnavailable !== undefined)("PersistedQueueTelemetry (Redis,
       yield* redisFixture(prefix)
       const name = unique("twoservices")
       const consumerService = yield* Layer.build(
-        PersistedQueueTelemetry.layer.pipe(
+        PersistedQueueTelemetry.layer().pipe(
           Layer.provide(PersistedQueueRedis.layerStore({ ...redisOptions(), prefix, pollInterval: "20 millis" }))
         )
       )
@@ -295,4 +295,11 @@ describe.skipIf(redisUnavailable !== undefined)("PersistedQueueTelemetry (Redis,
       expect(yield* processCount(name, { result: "settle_error", "error.type": "ReplyError" })).toBe(1)
       expect(yield* inFlight(name)).toBe(0)
     }).pipe(Effect.provide(env())))
+})
+
+describe("PersistedQueueTelemetry entry points", () => {
+  it("layer is a function, as on every surface; make is the factory's Effect, as PersistedQueue.makeFactory", () => {
+    expect(typeof PersistedQueueTelemetry.layer).toBe("function")
+    expect(Effect.isEffect(PersistedQueueTelemetry.make)).toBe(true)
+  })
 })

@@ -1,3 +1,4 @@
+import { TelemetryOptionsError } from "@effect-telemetry/core"
 import { TestTelemetry } from "@effect-telemetry/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as ConfigProvider from "effect/ConfigProvider"
@@ -277,7 +278,12 @@ describe.skipIf(amqpUnavailable !== undefined)("RabbitMq (real RabbitMQ)", () =>
       yield* rabbit.sendToQueue(queue, "boom")
       yield* equalsEventually(processCount(queue, { result: "error", "error.type": "RangeError" }), 1)
       expect(yield* inFlight(queue)).toBe(0)
-      expect(() => RabbitMq.consume(queue, () => Effect.void, { prefetch: 0 })).toThrow(/prefetch must be a positive integer/)
+      expect(() => RabbitMq.consume(queue, () => Effect.void, { prefetch: 0 })).toThrow(TelemetryOptionsError.TelemetryOptionsError)
+      expect(() => RabbitMq.consume(queue, () => Effect.void, { prefetch: 0 })).toThrow(
+        "RabbitMq: option prefetch must be a positive integer, got 0"
+      )
+      expect(() => RabbitMq.consumeBatch(queue, () => Effect.void, { size: 2, within: "1 second", requeueOnFailure: "twice" as any }))
+        .toThrow(`RabbitMq: option requeueOnFailure must be one of "once", "always", "never", got "twice"`)
     }).pipe(Effect.scoped, Effect.provide(env())))
 
   it.live("a batch is one root process span linked to each message's producer", () =>

@@ -1,4 +1,4 @@
-import { Propagation, Semconv } from "@effect-telemetry/core"
+import { Propagation, Semconv, TelemetryOptionsError } from "@effect-telemetry/core"
 import type * as amqp from "amqplib"
 import { connect } from "amqplib"
 import * as Cause from "effect/Cause"
@@ -241,13 +241,11 @@ export const make = (options: Options): Effect.Effect<RabbitMqService, RabbitMqE
 /** @internal */
 export type RequeueOnFailure = "always" | "never" | "once"
 
-const positive = (name: string, value: number | undefined, fallback: number): number => {
-  if (value === undefined) return fallback
-  if (!Number.isInteger(value) || value < 1) {
-    throw new TypeError(`effect-telemetry/queue: ${name} must be a positive integer, got ${String(value)}`)
-  }
-  return value
-}
+const positive = (name: string, value: number | undefined, fallback: number): number =>
+  TelemetryOptionsError.positiveInteger("RabbitMq", name, value, fallback)
+
+const requeueOf = (value: RequeueOnFailure | undefined): RequeueOnFailure =>
+  TelemetryOptionsError.literal("RabbitMq", "requeueOnFailure", value, ["once", "always", "never"], "once")
 
 /** How the handler's exit settles the messages; throws when the channel is gone. */
 const settleAll = (
@@ -365,7 +363,7 @@ export const consume = <E, R>(
 ): Effect.Effect<Fiber.RuntimeFiber<void, RabbitMqError>, RabbitMqError, RabbitMq | R | Scope.Scope> => {
   const concurrency = positive("concurrency", options?.concurrency, 1)
   const prefetch = positive("prefetch", options?.prefetch, Math.max(10, concurrency))
-  const requeueOnFailure = options?.requeueOnFailure ?? "once"
+  const requeueOnFailure = requeueOf(options?.requeueOnFailure)
   return consumer(queue, prefetch, (channel, rabbit, messages) =>
     messages.pipe(
       Stream.mapEffect(
@@ -404,7 +402,7 @@ export const consumeBatch = <E, R>(
   const size = positive("size", options.size, 1)
   // Fewer unacknowledged messages than a batch would only ever fill batches by timeout.
   const prefetch = positive("prefetch", options.prefetch, size)
-  const requeueOnFailure = options.requeueOnFailure ?? "once"
+  const requeueOnFailure = requeueOf(options.requeueOnFailure)
   return consumer(queue, prefetch, (channel, rabbit, messages) =>
     messages.pipe(
       Stream.groupedWithin(size, options.within),
