@@ -15,6 +15,7 @@
  *
  * @since 0.1.0
  */
+import { TelemetryOptionsError } from "@effect-telemetry/core"
 import * as HttpClient from "@effect/platform/HttpClient"
 import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
@@ -36,22 +37,34 @@ export interface Options {
 /** `http.client.request.duration`: seconds, until the response headers arrived. @since 0.1.0 @category metrics */
 export const requestDuration = metrics.clientRequestDuration
 
+const check = (options: Options | undefined): Options | undefined => {
+  if (options === undefined) return undefined
+  TelemetryOptionsError.stringArray("HttpClientTelemetry", "captureRequestHeaders", options.captureRequestHeaders)
+  TelemetryOptionsError.stringArray("HttpClientTelemetry", "captureResponseHeaders", options.captureResponseHeaders)
+  TelemetryOptionsError.stringArray("HttpClientTelemetry", "sensitiveQueryParams", options.sensitiveQueryParams)
+  return options
+}
+
 /**
  * Wraps a client; combinators applied afterwards (`retry`, `mapRequest`) keep the telemetry.
+ * Throws a `TelemetryOptionsError` on an option of the wrong type.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make: <E, R>(client: HttpClient.HttpClient.With<E, R>, options?: Options) => HttpClient.HttpClient.With<E, R> =
-  internal.instrument
+export const make = <E, R>(client: HttpClient.HttpClient.With<E, R>, options?: Options): HttpClient.HttpClient.With<E, R> =>
+  internal.instrument(client, check(options))
 
 /**
- * Decorates the `HttpClient` service provided below it.
+ * Decorates the `HttpClient` service provided below it. Fails with a `TelemetryOptionsError`
+ * on an option of the wrong type.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options?: Options): Layer.Layer<HttpClient.HttpClient, never, HttpClient.HttpClient> =>
+export const layer = (
+  options?: Options
+): Layer.Layer<HttpClient.HttpClient, TelemetryOptionsError.TelemetryOptionsError, HttpClient.HttpClient> =>
   decorate.layer(HttpClient.HttpClient, make, options)
 
 /**
@@ -62,5 +75,9 @@ export const layer = (options?: Options): Layer.Layer<HttpClient.HttpClient, nev
  */
 export const layerConfig = (
   options: Config.Config.Wrap<Options>
-): Layer.Layer<HttpClient.HttpClient, ConfigError.ConfigError, HttpClient.HttpClient> =>
+): Layer.Layer<
+  HttpClient.HttpClient,
+  ConfigError.ConfigError | TelemetryOptionsError.TelemetryOptionsError,
+  HttpClient.HttpClient
+> =>
   decorate.layerConfig(HttpClient.HttpClient, make, options)

@@ -19,6 +19,7 @@
  *
  * @since 0.1.0
  */
+import { TelemetryOptionsError } from "@effect-telemetry/core"
 import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as HttpServer from "@effect/platform/HttpServer"
 import type * as Config from "effect/Config"
@@ -66,11 +67,37 @@ export const requestBodySize = metrics.serverRequestBodySize
 /** `http.server.response.body.size`: bytes, when the size is known before sending. @since 0.1.0 @category metrics */
 export const responseBodySize = metrics.serverResponseBodySize
 
+const SURFACE = "HttpServerTelemetry"
+
+const check = (options: Options | undefined): Options | undefined => {
+  if (options === undefined) return undefined
+  TelemetryOptionsError.stringArray(SURFACE, "captureRequestHeaders", options.captureRequestHeaders)
+  TelemetryOptionsError.stringArray(SURFACE, "captureResponseHeaders", options.captureResponseHeaders)
+  TelemetryOptionsError.stringArray(SURFACE, "sensitiveQueryParams", options.sensitiveQueryParams)
+  const paths: unknown = options.excludePaths
+  if (
+    paths !== undefined &&
+    !(Array.isArray(paths) && paths.every((path) => typeof path === "string" || path instanceof RegExp))
+  ) {
+    throw new TelemetryOptionsError.TelemetryOptionsError({
+      surface: SURFACE,
+      option: "excludePaths",
+      expected: "an array of strings and regular expressions",
+      value: paths
+    })
+  }
+  TelemetryOptionsError.func(SURFACE, "exclude", options.exclude)
+  TelemetryOptionsError.boolean(SURFACE, "responseTraceContext", options.responseTraceContext, true)
+  TelemetryOptionsError.nonEmptyString(SURFACE, "unmatchedRoute", options.unmatchedRoute, "_unmatched")
+  return options
+}
+
 /**
  * The instrumenting middleware alone, for hosts without an `HttpServer` service
  * (`HttpApp.toWebHandler`). Pass it as the handler's `middleware` (wrapped around the app
  * it would miss the final response and its trace context), and provide
- * {@link platformTracerOff} in the handler's layer, or requests get two server spans.
+ * {@link platformTracerOff} in the handler's layer, or requests get two server spans. Throws a
+ * `TelemetryOptionsError` on an option of the wrong type.
  *
  * @example
  * ```ts
@@ -84,7 +111,7 @@ export const responseBodySize = metrics.serverResponseBodySize
  * @since 0.1.0
  * @category middleware
  */
-export const middleware = (options?: Options): HttpMiddleware.HttpMiddleware => internal.makeMiddleware(options)
+export const middleware = (options?: Options): HttpMiddleware.HttpMiddleware => internal.makeMiddleware(check(options))
 
 /**
  * Turns the platform's own server span off for the runtime a layer builds (a web handler's).
@@ -98,21 +125,25 @@ export const platformTracerOff: Layer.Layer<never> = Layer.locallyScoped(HttpMid
 
 /**
  * Wraps a server: everything it serves is instrumented and the platform tracer is off for it.
+ * Throws a `TelemetryOptionsError` on an option of the wrong type.
  *
  * @since 0.1.0
  * @category constructors
  */
 export const make = (server: HttpServer.HttpServer, options?: Options): HttpServer.HttpServer =>
-  internal.instrument(server, options)
+  internal.instrument(server, check(options))
 
 /**
  * Decorates the `HttpServer` service provided below it. Provide it between your `serve` layer
- * and the platform server layer.
+ * and the platform server layer. Fails with a `TelemetryOptionsError` on an option of the
+ * wrong type.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options?: Options): Layer.Layer<HttpServer.HttpServer, never, HttpServer.HttpServer> =>
+export const layer = (
+  options?: Options
+): Layer.Layer<HttpServer.HttpServer, TelemetryOptionsError.TelemetryOptionsError, HttpServer.HttpServer> =>
   decorate.layer(HttpServer.HttpServer, make, options)
 
 /**
@@ -123,5 +154,9 @@ export const layer = (options?: Options): Layer.Layer<HttpServer.HttpServer, nev
  */
 export const layerConfig = (
   options: Config.Config.Wrap<ConfigOptions>
-): Layer.Layer<HttpServer.HttpServer, ConfigError.ConfigError, HttpServer.HttpServer> =>
+): Layer.Layer<
+  HttpServer.HttpServer,
+  ConfigError.ConfigError | TelemetryOptionsError.TelemetryOptionsError,
+  HttpServer.HttpServer
+> =>
   decorate.layerConfig<HttpServer.HttpServer, HttpServer.HttpServer, ConfigOptions>(HttpServer.HttpServer, make, options)

@@ -1,4 +1,4 @@
-import { Propagation } from "@effect-telemetry/core"
+import { Propagation, TelemetryOptionsError } from "@effect-telemetry/core"
 import { TestTelemetry } from "@effect-telemetry/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as HttpClient from "@effect/platform/HttpClient"
@@ -161,4 +161,19 @@ describe("HttpClientTelemetry", () => {
       expect(spans).toHaveLength(3)
       expect(new Set(spans.map((s) => s.spanContext().spanId)).size).toBe(3)
     }).pipe(Effect.provide(ClientLive), withTelemetry()))
+})
+
+describe("HttpClientTelemetry options", () => {
+  it.effect("an option of the wrong type fails the layer with the TelemetryOptionsError naming it; make throws it", () =>
+    Effect.gen(function*() {
+      const error = yield* Layer.build(
+        HttpClientTelemetry.layer({ sensitiveQueryParams: "token" as any }).pipe(Layer.provide(NodeHttpClient.layerUndici))
+      ).pipe(Effect.scoped, Effect.flip)
+      expect(error).toBeInstanceOf(TelemetryOptionsError.TelemetryOptionsError)
+      expect(error.message).toBe(`HttpClientTelemetry: option sensitiveQueryParams must be an array of strings, got "token"`)
+      const client = yield* HttpClient.HttpClient.pipe(Effect.provide(NodeHttpClient.layerUndici))
+      expect(() => HttpClientTelemetry.make(client, { captureResponseHeaders: "etag" as any })).toThrow(
+        `HttpClientTelemetry: option captureResponseHeaders must be an array of strings, got "etag"`
+      )
+    }))
 })

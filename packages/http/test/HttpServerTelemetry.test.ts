@@ -1,3 +1,4 @@
+import { TelemetryOptionsError } from "@effect-telemetry/core"
 import { TestTelemetry } from "@effect-telemetry/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as HttpApp from "@effect/platform/HttpApp"
@@ -361,4 +362,37 @@ describe("HttpServerTelemetry metrics", () => {
         url_scheme: "http"
       })).toBe(0)
     }).pipe(withTelemetry))
+})
+
+describe("HttpServerTelemetry options", () => {
+  it("every entry point is a function, also with every option left out", () => {
+    for (const entry of [HttpServerTelemetry.layer, HttpServerTelemetry.layerConfig, HttpServerTelemetry.make, HttpServerTelemetry.middleware]) {
+      expect(typeof entry).toBe("function")
+    }
+  })
+
+  it.scopedLive("an option of the wrong type fails the layer with the TelemetryOptionsError naming it, before serving", () =>
+    Effect.gen(function*() {
+      const error = yield* start(HttpServer.serve(router), { excludePaths: "/health" as any }).pipe(Effect.flip)
+      expect(error).toBeInstanceOf(TelemetryOptionsError.TelemetryOptionsError)
+      expect((error as TelemetryOptionsError.TelemetryOptionsError).message).toBe(
+          `HttpServerTelemetry: option excludePaths must be an array of strings and regular expressions, got "/health"`
+      )
+      const fromConfig = yield* startWith(
+        HttpServer.serve(router),
+        HttpServerTelemetry.layerConfig({ unmatchedRoute: Config.succeed("") })
+      ).pipe(Effect.flip)
+      expect((fromConfig as TelemetryOptionsError.TelemetryOptionsError).message).toBe(
+        `HttpServerTelemetry: option unmatchedRoute must be a non-empty string, got ""`
+      )
+    }))
+
+  it("make and middleware throw the same error", () => {
+    expect(() => HttpServerTelemetry.middleware({ responseTraceContext: "no" as any })).toThrow(
+      `HttpServerTelemetry: option responseTraceContext must be a boolean, got "no"`
+    )
+    expect(() => HttpServerTelemetry.make({} as HttpServer.HttpServer, { captureRequestHeaders: [1] as any })).toThrow(
+      TelemetryOptionsError.TelemetryOptionsError
+    )
+  })
 })

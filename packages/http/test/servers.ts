@@ -2,6 +2,7 @@
  * Real servers for the tests: `NodeHttpServer` on 127.0.0.1 with an ephemeral port, decorated by
  * `HttpServerTelemetry.layer`, living as long as the test's scope.
  */
+import type { TelemetryOptionsError } from "@effect-telemetry/core"
 import { TestTelemetry } from "@effect-telemetry/testing"
 import type * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpServer from "@effect/platform/HttpServer"
@@ -22,7 +23,8 @@ const listen = NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" }
 export const start = <E>(
   serveLayer: Layer.Layer<never, E, any>,
   options?: HttpServerTelemetry.Options
-): Effect.Effect<string, E, Scope.Scope> => startWith(serveLayer, HttpServerTelemetry.layer(options))
+): Effect.Effect<string, E | TelemetryOptionsError.TelemetryOptionsError, Scope.Scope> =>
+  startWith(serveLayer, HttpServerTelemetry.layer(options))
 
 /** Like {@link start} with a given telemetry layer (`layerConfig`). */
 export const startWith = <E, E2>(
