@@ -21,7 +21,7 @@
  *
  * @since 0.1.0
  */
-import { Tracing } from "@effect-telemetry/core"
+import { TelemetryOptionsError, Tracing } from "@effect-telemetry/core"
 import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
@@ -82,27 +82,19 @@ export interface TraceViewService {
 /** @since 0.1.0 @category tags */
 export class TraceView extends Context.Tag("@effect-telemetry/traceview/TraceView")<TraceView, TraceViewService>() {}
 
-/** Raised for limits that are not positive integers. @since 0.1.0 @category errors */
-export class TraceViewOptionsError extends Error {
-  override readonly name = "TraceViewOptionsError"
-}
-
-const limitOf = (name: keyof internalStore.Limits, value: number | undefined): number => {
-  const limit = value ?? internalStore.defaultLimits[name]
-  if (!Number.isSafeInteger(limit) || limit < 1) {
-    throw new TraceViewOptionsError(`TraceView option ${name} must be a positive integer, got ${String(value)}`)
-  }
-  return limit
-}
+const limitOf = (name: keyof internalStore.Limits, value: number | undefined): number =>
+  TelemetryOptionsError.positiveInteger("TraceView", name, value, internalStore.defaultLimits[name])
 
 /**
- * Builds the service (no processor registration; see {@link layer}). Throws
- * `TraceViewOptionsError` for a limit that is not a positive integer.
+ * Builds the service (no processor registration; see {@link layer}). Throws a
+ * `TelemetryOptionsError` for a limit that is not a positive integer or a non-boolean
+ * `enabled`.
  *
  * @since 0.1.0
  * @category constructors
  */
 export const make = (options: Options & { readonly enabled: boolean }): TraceViewService => {
+  const enabled = TelemetryOptionsError.boolean("TraceView", "enabled", options.enabled, true)
   const maxSpansPerTrace = limitOf("maxSpansPerTrace", options.maxSpansPerTrace)
   const limits = {
     maxTraces: limitOf("maxTraces", options.maxTraces),
@@ -112,7 +104,7 @@ export const make = (options: Options & { readonly enabled: boolean }): TraceVie
   }
   const store = new internalStore.TraceStore(limits)
   return {
-    enabled: options.enabled,
+    enabled,
     limits,
     processor: store,
     store,
@@ -136,20 +128,22 @@ export const enabledByDefault: Config.Config<boolean> = Config.all({
 /**
  * The viewer service, with its processor appended to `Tracing.ExtraSpanProcessors` so that the
  * Tracer layer it is provided to (`Telemetry.layer`, `Tracing.layer`) records into it.
- * Disabled, it adds no processor and its pages answer 404.
+ * Disabled, it adds no processor and its pages answer 404. Fails with a
+ * `TelemetryOptionsError` for a limit that is not a positive integer, and with a
+ * `ConfigError` when `EFFECT_TELEMETRY_TRACEVIEW` is not a boolean.
  *
  * @since 0.1.0
  * @category layers
  */
 export const layer = (
   options?: Options
-): Layer.Layer<TraceView | Tracing.ExtraSpanProcessors, ConfigError.ConfigError> =>
+): Layer.Layer<
+  TraceView | Tracing.ExtraSpanProcessors,
+  ConfigError.ConfigError | TelemetryOptionsError.TelemetryOptionsError
+> =>
   Layer.effectContext(Effect.gen(function*() {
     const enabled = options?.enabled ?? (yield* enabledByDefault)
-    const service = yield* Effect.try({
-      try: () => make({ ...options, enabled }),
-      catch: (error) => error as TraceViewOptionsError
-    }).pipe(Effect.orDie)
+    const service = yield* TelemetryOptionsError.attempt(() => make({ ...options, enabled }))
     const existing = yield* Tracing.ExtraSpanProcessors
     return Context.make(TraceView, service).pipe(
       Context.add(Tracing.ExtraSpanProcessors, enabled ? [...existing, service.processor] : existing)
@@ -164,7 +158,10 @@ export const layer = (
  */
 export const layerConfig = (
   config: Config.Config.Wrap<Options>
-): Layer.Layer<TraceView | Tracing.ExtraSpanProcessors, ConfigError.ConfigError> =>
+): Layer.Layer<
+  TraceView | Tracing.ExtraSpanProcessors,
+  ConfigError.ConfigError | TelemetryOptionsError.TelemetryOptionsError
+> =>
   Layer.unwrapEffect(Effect.map(Config.unwrap(config), layer))
 
 /**

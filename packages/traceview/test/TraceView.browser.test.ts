@@ -204,7 +204,7 @@ describe.skipIf(chromiumMissing)("TraceView in Chromium", () => {
       Effect.provide(
         Layer.mergeAll(
           telemetry({ enabled: true }),
-          PersistedQueueTelemetry.layer.pipe(Layer.provide(PersistedQueue.layerStoreMemory))
+          PersistedQueueTelemetry.layer().pipe(Layer.provide(PersistedQueue.layerStoreMemory))
         )
       )
     ))

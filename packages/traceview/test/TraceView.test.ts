@@ -1,9 +1,10 @@
-import { Telemetry } from "@effect-telemetry/core"
+import { Telemetry, TelemetryOptionsError } from "@effect-telemetry/core"
 import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
 import { NodeHttpServer } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
+import * as Config from "effect/Config"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -101,12 +102,38 @@ describe("TraceView", () => {
 
   it("limits that are not positive integers are a clear error", () => {
     expect(() => TraceView.make({ enabled: true, maxTraces: 0 })).toThrow(
-      new TraceView.TraceViewOptionsError("TraceView option maxTraces must be a positive integer, got 0")
+      new TelemetryOptionsError.TelemetryOptionsError({
+        surface: "TraceView",
+        option: "maxTraces",
+        expected: "a positive integer",
+        value: 0
+      })
     )
-    expect(() => TraceView.make({ enabled: true, maxSpansPerTrace: 1.5 })).toThrow(/maxSpansPerTrace must be a positive integer/)
+    expect(() => TraceView.make({ enabled: true, maxSpansPerTrace: 1.5 })).toThrow(
+      "TraceView: option maxSpansPerTrace must be a positive integer, got 1.5"
+    )
     // maxSpans never below one trace's worth, so the newest trace always fits.
     expect(TraceView.make({ enabled: true, maxSpans: 10 }).limits).toEqual({ maxTraces: 200, maxSpansPerTrace: 1000, maxSpans: 1000 })
   })
+
+  it.effect("the layers fail with the same TelemetryOptionsError, in their error channel", () =>
+    Effect.gen(function*() {
+      expect(typeof TraceView.layer).toBe("function")
+      const error = yield* Layer.build(TraceView.layer({ enabled: true, maxSpans: Number.NaN })).pipe(
+        Effect.scoped,
+        Effect.flip
+      )
+      expect(error).toBeInstanceOf(TelemetryOptionsError.TelemetryOptionsError)
+      expect(error.message).toBe("TraceView: option maxSpans must be a positive integer, got NaN")
+      const fromConfig = yield* Layer.build(
+        TraceView.layerConfig({ enabled: Config.succeed(true), maxTraces: Config.integer("TRACEVIEW_MAX_TRACES") })
+      ).pipe(
+        Effect.scoped,
+        Effect.flip,
+        Effect.withConfigProvider(ConfigProvider.fromJson({ TRACEVIEW_MAX_TRACES: -1 }))
+      )
+      expect(fromConfig.message).toBe("TraceView: option maxTraces must be a positive integer, got -1")
+    }))
 
   it.scopedLive("disabled, it records nothing and its pages answer 404", () =>
     Effect.gen(function*() {
