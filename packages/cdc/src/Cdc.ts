@@ -20,7 +20,7 @@
  *
  * @since 0.1.0
  */
-import { Semconv } from "@effect-telemetry/core"
+import { Semconv, TelemetryOptionsError } from "@effect-telemetry/core"
 import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -31,7 +31,7 @@ import * as Stream from "effect/Stream"
 import type * as CdcChange from "./CdcChange.js"
 import type { CdcError } from "./CdcError.js"
 import * as CdcTelemetry from "./CdcTelemetry.js"
-import { Source } from "./internal/replication.js"
+import { Source, validate } from "./internal/replication.js"
 
 /** @since 0.1.0 @category models */
 export interface Options {
@@ -59,17 +59,23 @@ export interface Options {
  * The committed transactions of the slot, in commit order. Call `acknowledge` on each once it
  * is processed (or use {@link process}, which does). Fails with a `CdcError` when the
  * connection is lost, the slot is dropped or in use, or a message cannot be decoded;
- * `Stream.retry` resumes from the last acknowledged transaction.
+ * `Stream.retry` resumes from the last acknowledged transaction. Fails with a
+ * `TelemetryOptionsError` before any SQL runs on a slot, publication or table name Postgres
+ * would not accept, or a `bufferSize` that is not a positive integer.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const stream = (options: Options): Stream.Stream<CdcChange.Transaction, CdcError> =>
+export const stream = (
+  options: Options
+): Stream.Stream<CdcChange.Transaction, CdcError | TelemetryOptionsError.TelemetryOptionsError> =>
   Stream.unwrapScoped(Effect.gen(function*() {
-    const runtime = yield* Effect.runtime<never>()
-    const mailbox = yield* Mailbox.make<CdcChange.Transaction, CdcError>({
-      capacity: Math.max(1, Math.floor(options.bufferSize ?? 16))
+    const capacity = yield* TelemetryOptionsError.attempt(() => {
+      validate({ slot: options.slot, publication: options.publication, tables: options.tables })
+      return TelemetryOptionsError.positiveInteger("Cdc", "bufferSize", options.bufferSize, 16)
     })
+    const runtime = yield* Effect.runtime<never>()
+    const mailbox = yield* Mailbox.make<CdcChange.Transaction, CdcError>({ capacity })
     const source = new Source(
       {
         connectionString: Redacted.isRedacted(options.connectionString)
@@ -155,7 +161,7 @@ export const process = <A, E, R>(
 export const run = <A, E, R>(
   options: Options & ProcessOptions,
   handler: (transaction: CdcChange.Transaction) => Effect.Effect<A, E, R>
-): Effect.Effect<void, CdcError | E, R> => Stream.runDrain(stream(options).pipe(process(handler, options)))
+): Effect.Effect<void, CdcError | TelemetryOptionsError.TelemetryOptionsError | E, R> => Stream.runDrain(stream(options).pipe(process(handler, options)))
 
 /**
  * {@link Options} from configuration: `connectionString` from `DATABASE_URL` (redacted) unless

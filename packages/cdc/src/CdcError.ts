@@ -1,6 +1,7 @@
 /**
- * The one error a change stream fails with. `reason` says which fatal path ended it; the same
- * value is the `error.type` of the `cdc.errors` metric.
+ * The error a running change stream fails with. `reason` says which fatal path ended it; the
+ * same value is the `error.type` of the `cdc.errors` metric. Options the stream cannot start
+ * with are a `TelemetryOptionsError` (from `@effect-telemetry/core`), as on every surface.
  *
  * @since 0.1.0
  */
@@ -15,12 +16,11 @@ import * as Data from "effect/Data"
  * - `Decode`: a replication message could not be decoded.
  * - `Setup`: the server cannot stream (e.g. `wal_level` is not `logical`, a missing
  *   publication, a slot of another plugin or database, missing privileges).
- * - `InvalidOptions`: a slot, publication or table name Postgres would not accept.
  *
  * @since 0.1.0
  * @category models
  */
-export type Reason = "ConnectionLost" | "SlotDropped" | "SlotInUse" | "Decode" | "Setup" | "InvalidOptions"
+export type Reason = "ConnectionLost" | "SlotDropped" | "SlotInUse" | "Decode" | "Setup"
 
 /**
  * @since 0.1.0

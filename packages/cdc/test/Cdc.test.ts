@@ -1,4 +1,5 @@
 import { Cdc, type CdcChange, type CdcError } from "@effect-telemetry/cdc"
+import { TelemetryOptionsError } from "@effect-telemetry/core"
 import { TestTelemetry } from "@effect-telemetry/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
@@ -299,17 +300,26 @@ describe.skipIf(unavailable !== undefined)("Cdc (real Postgres, logical replicat
       expect(yield* TestTelemetry.metricValue("cdc.errors", { "cdc.slot": f.slot, "error.type": "Setup" })).toBe(1)
     }).pipe(Effect.provide(TestTelemetry.layer())))
 
-  it.scopedLive("a slot name Postgres would reject fails with InvalidOptions before any SQL runs", () =>
+  it.scopedLive("a slot name Postgres would reject fails with the TelemetryOptionsError naming it, before any SQL runs", () =>
     Effect.gen(function*() {
-      const exit = yield* Cdc.run(
+      const error = yield* Cdc.run(
         { connectionString: databaseUrl, slot: "bad-slot; drop table x", publication: "p" },
         () => Effect.void
-      ).pipe(Effect.exit)
-      expect(cdcErrorOf(exit)?.reason).toBe("InvalidOptions")
-      expect(yield* TestTelemetry.metricValue("cdc.errors", {
-        "cdc.slot": "bad-slot; drop table x",
-        "error.type": "InvalidOptions"
-      })).toBe(1)
+      ).pipe(Effect.flip)
+      expect(error).toBeInstanceOf(TelemetryOptionsError.TelemetryOptionsError)
+      expect(error.message).toBe(
+        `Cdc: option slot must be a slot name: 1 to 63 of a-z, 0-9 and _, got "bad-slot; drop table x"`
+      )
+      // not a stream failure: nothing ran, nothing is counted
+      expect(yield* TestTelemetry.scrape()).not.toContain("bad-slot")
+      const buffer = yield* Stream.runDrain(
+        Cdc.stream({ connectionString: databaseUrl, slot: "s", publication: "p", bufferSize: 0 })
+      ).pipe(Effect.flip)
+      expect(buffer.message).toBe("Cdc: option bufferSize must be a positive integer, got 0")
+      const tables = yield* Stream.runDrain(
+        Cdc.stream({ connectionString: databaseUrl, slot: "s", publication: "p", tables: ["a b"] })
+      ).pipe(Effect.flip)
+      expect(tables.message).toBe(`Cdc: option tables must be table or schema.table names, got "a b"`)
     }).pipe(Effect.provide(TestTelemetry.layer())))
   it.scopedLive("a consumer slower than the server gets every transaction in order when the buffer is full", () =>
     Effect.gen(function*() {

@@ -18,6 +18,7 @@ import * as Runtime from "effect/Runtime"
 import pg from "pg"
 import { PgoutputPlugin } from "pg-logical-replication"
 import type { Pgoutput } from "pg-logical-replication"
+import { TelemetryOptionsError } from "@effect-telemetry/core"
 import * as CdcChange from "../CdcChange.js"
 import { CdcError, type Reason } from "../CdcError.js"
 import * as CdcTelemetry from "../CdcTelemetry.js"
@@ -38,21 +39,30 @@ export interface Settings {
 const NAME = /^[a-z0-9_]{1,63}$/
 const TABLE = /^(?:([A-Za-z_][A-Za-z0-9_$]*)\.)?([A-Za-z_][A-Za-z0-9_$]*)$/
 
-/** Validates names before any of them reaches SQL. @internal */
-export const validate = (settings: Settings): string | undefined => {
-  if (!NAME.test(settings.slot)) {
-    return `invalid slot name ${JSON.stringify(settings.slot)}: use 1 to 63 of a-z, 0-9 and _`
+/**
+ * Validates names before any of them reaches SQL; throws the `TelemetryOptionsError` naming
+ * the first bad one.
+ *
+ * @internal
+ */
+export const validate = (settings: Omit<Settings, "connectionString" | "createSlot" | "createPublication">): void => {
+  const reject = (option: string, expected: string, value: unknown): never => {
+    throw new TelemetryOptionsError.TelemetryOptionsError({ surface: "Cdc", option, expected, value })
   }
-  if (!NAME.test(settings.publication)) {
-    return `invalid publication name ${JSON.stringify(settings.publication)}: use 1 to 63 of a-z, 0-9 and _`
+  if (typeof settings.slot !== "string" || !NAME.test(settings.slot)) {
+    reject("slot", "a slot name: 1 to 63 of a-z, 0-9 and _", settings.slot)
   }
-  for (const table of settings.tables ?? []) {
-    if (!TABLE.test(table)) return `invalid table name ${JSON.stringify(table)}: use table or schema.table`
+  if (typeof settings.publication !== "string" || !NAME.test(settings.publication)) {
+    reject("publication", "a publication name: 1 to 63 of a-z, 0-9 and _", settings.publication)
   }
-  if (settings.tables !== undefined && settings.tables.length === 0) {
-    return "tables is empty: omit it to publish all tables"
+  if (settings.tables !== undefined) {
+    if (!Array.isArray(settings.tables) || settings.tables.length === 0) {
+      reject("tables", "a non-empty array of table names (omit it to publish all tables)", settings.tables)
+    }
+    for (const table of settings.tables) {
+      if (typeof table !== "string" || !TABLE.test(table)) reject("tables", "table or schema.table names", table)
+    }
   }
-  return undefined
 }
 
 // The position this process last confirmed for each slot. A lost connection can take our last
@@ -164,8 +174,6 @@ export class Source {
 
   /** Prepares publication and slot, then starts streaming; failures go to {@link fail}. */
   async start(): Promise<void> {
-    const invalid = validate(this.settings)
-    if (invalid !== undefined) return this.fail("InvalidOptions", invalid)
     try {
       await this.prepare()
     } catch (error) {
