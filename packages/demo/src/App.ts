@@ -51,11 +51,11 @@ const demoDefaults = (): TelemetryConfig.Overrides => {
 }
 
 const SqlLive = Layer.unwrapEffect(Effect.map(Database.DatabaseUrl, ({ url }) =>
-  SqlTelemetry.layer.pipe(Layer.provide(PgClient.layer({ url: Redacted.make(url) })))
+  SqlTelemetry.layer().pipe(Layer.provide(PgClient.layer({ url: Redacted.make(url) })))
 ))
 
 const KvLive = Layer.unwrapEffect(Effect.map(DemoConfig.DemoConfigTag, (config) =>
-  KvTelemetry.layerWith({ namespace: "orders" }).pipe(
+  KvTelemetry.layer({ namespace: "orders" }).pipe(
     Layer.provide(
       Option.match(config.redisUrl, {
         onNone: () => KeyValueStore.layerMemory,
@@ -66,14 +66,14 @@ const KvLive = Layer.unwrapEffect(Effect.map(DemoConfig.DemoConfigTag, (config) 
 ))
 
 const WorkflowLive = Orders.FulfilmentLive.pipe(
-  Layer.provideMerge(WorkflowTelemetry.layer.pipe(Layer.provide(WorkflowEngine.layerMemory)))
+  Layer.provideMerge(WorkflowTelemetry.layer().pipe(Layer.provide(WorkflowEngine.layerMemory)))
 )
 
 const HttpLive = Layer.unwrapEffect(Effect.map(DemoConfig.DemoConfigTag, (config) =>
   HttpServer.serve(Http.router).pipe(
     Layer.provide(HttpServerTelemetry.layer({ excludePaths: ["/health", "/metrics", /^\/traces/] })),
     // NodeHttpServer.layer brings Node's CommandExecutor; the handlers get the traced one over it.
-    Layer.provide(CommandTelemetry.layer),
+    Layer.provide(CommandTelemetry.layer()),
     Layer.provideMerge(NodeHttpServer.layer(createServer, { port: config.port, host: config.host }))
   )
 ))

@@ -31,7 +31,7 @@ export class OrderTransport extends Context.Tag("@effect-telemetry/demo/OrderTra
 const memory = Layer.effect(
   OrderTransport,
   Effect.map(PersistedQueue.make({ name: QUEUE, schema: Order }), (queue): Transport => ({ _tag: "memory", queue }))
-).pipe(Layer.provide(PersistedQueueTelemetry.layer), Layer.provide(PersistedQueue.layerStoreMemory))
+).pipe(Layer.provide(PersistedQueueTelemetry.layer()), Layer.provide(PersistedQueue.layerStoreMemory))
 
 const rabbitmq = (url: string) =>
   Layer.effect(
