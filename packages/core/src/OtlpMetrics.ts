@@ -70,7 +70,7 @@ class FinalExportRecorder implements PushMetricExporter {
   closing = false
   final: FinalExport = { _tag: "none" }
 
-  constructor(readonly inner: PushMetricExporter & { readonly abort?: () => void }) {}
+  constructor(readonly inner: PushMetricExporter & Partial<Export.Abortable>) {}
 
   export(metrics: ResourceMetrics, resultCallback: (result: ExportResult) => void): void {
     if (!this.closing) return this.inner.export(metrics, resultCallback)
@@ -104,7 +104,7 @@ class FinalExportRecorder implements PushMetricExporter {
   }
 }
 
-const outcomeOf = (name: string, final: FinalExport): Shutdown.Outcome => {
+const outcomeOf = (name: string, final: FinalExport, lastAttemptError: string | undefined): Shutdown.Outcome => {
   const field = `metrics.${name}.final_export`
   switch (final._tag) {
     case "none":
@@ -128,7 +128,7 @@ const outcomeOf = (name: string, final: FinalExport): Shutdown.Outcome => {
       return {
         text: `metrics (${name}): final export of ${final.points} points abandoned`,
         fields: { [field]: "abandoned", [`metrics.${name}.final_points`]: final.points },
-        lastError: undefined,
+        lastError: lastAttemptError,
         clean: false
       }
   }
@@ -179,7 +179,9 @@ export const layer: Layer.Layer<OtlpMeterProvider, never, TelemetryConfigTag | R
         for (const { recorder } of recorders) recorder.abort()
       },
       outcome: () => {
-        const outcomes = recorders.map(({ name, recorder }) => outcomeOf(name, recorder.final))
+        const outcomes = recorders.map(({ name, recorder }) =>
+          outcomeOf(name, recorder.final, recorder.inner.transport?.lastError)
+        )
         return {
           text: outcomes.map((outcome) => outcome.text).join("; "),
           fields: Object.assign({}, ...outcomes.map((outcome) => outcome.fields)),

@@ -208,7 +208,7 @@ export const shutdownParticipant = (provider: Provider): Shutdown.Participant =>
         "spans.failed": stats.failed,
         "spans.abandoned": stats.abandoned
       },
-      lastError: stats.failed + stats.abandoned > 0 ? stats.lastError : undefined,
+      lastError: stats.failed + stats.abandoned > 0 ? stats.lastError ?? provider.exporter?.lastAttemptError : undefined,
       clean: stats.dropped + stats.failed + stats.abandoned === 0
     }
   }

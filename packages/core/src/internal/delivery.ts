@@ -10,6 +10,7 @@ import { ExportResultCode } from "@opentelemetry/core"
 import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from "@opentelemetry/sdk-trace-base"
 import * as Instrument from "../Instrument.js"
 import * as Semconv from "../Semconv.js"
+import type { Abortable } from "./export.js"
 import { ExportAbandoned, isAbandoned } from "./export.js"
 import { errorTypeOf } from "./tracer.js"
 
@@ -134,7 +135,15 @@ export class DeliveryAccounting {
 export class AccountingSpanExporter implements SpanExporter {
   private aborted = false
 
-  constructor(readonly inner: SpanExporter & { readonly abort?: () => void }, readonly accounting: DeliveryAccounting) {}
+  constructor(
+    readonly inner: SpanExporter & Partial<Abortable>,
+    readonly accounting: DeliveryAccounting
+  ) {}
+
+  /** The last export error seen, retried ones included (for an abandoned export, why it was slow). */
+  get lastAttemptError(): string | undefined {
+    return this.inner.transport?.lastError
+  }
 
   export(spans: Array<ReadableSpan>, resultCallback: (result: ExportResult) => void): void {
     const count = spans.length

@@ -104,6 +104,8 @@ export class OtlpHttpTransport {
   private readonly agent: Http.Agent
   private readonly pending = new Set<Pending>()
   private aborted = false
+  /** The error of the last attempt that did not succeed (retried or not), for the shutdown report. */
+  lastError: string | undefined = undefined
 
   constructor(
     readonly settings: {
@@ -146,6 +148,9 @@ export class OtlpHttpTransport {
         entry.timer = undefined
         this.post(entry, body, Math.max(1, deadline - Date.now()), (response) => {
           entry.request = undefined
+          // Settled already (aborted): the destroyed request's error must not start a retry.
+          if (!this.pending.has(entry)) return
+          if (response.status !== "success") this.lastError = response.error.message
           if (response.status !== "retryable" || retries >= MAX_RETRIES) return entry.settle(response)
           retries++
           const jittered = Math.min(backoff * (1 + (Math.random() * 2 - 1) * JITTER), MAX_BACKOFF)
@@ -229,6 +234,9 @@ export class OtlpHttpTransport {
    */
   abort(): void {
     this.aborted = true
+    if (this.lastError === undefined && Array.from(this.pending).some((entry) => entry.request !== undefined)) {
+      this.lastError = `no answer from ${this.url.origin} before the shutdown deadline`
+    }
     for (const entry of Array.from(this.pending)) {
       if (entry.timer !== undefined) clearTimeout(entry.timer)
       entry.request?.destroy()
@@ -273,6 +281,7 @@ class Tracked {
 /** An exporter whose exports can be abandoned at a deadline. @internal */
 export interface Abortable {
   readonly abort: () => void
+  readonly transport: OtlpHttpTransport
 }
 
 /**
