@@ -24,6 +24,7 @@ import type { YieldWrap } from "effect/Utils"
 import * as Instrument from "./Instrument.js"
 import * as Semconv from "./Semconv.js"
 import { TelemetryConfigTag } from "./TelemetryConfig.js"
+import { TelemetryOptionsError } from "./TelemetryOptionsError.js"
 
 /** @since 0.1.0 @category metrics */
 export const calls = Instrument.counter({
@@ -85,13 +86,23 @@ export const traced: {
   (name: string, options?: Options): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   <A, E, R>(self: Effect.Effect<A, E, R>, name: string, options?: Options): Effect.Effect<A, E, R>
 } = function() {
-  if (typeof arguments[0] === "string") {
+  if (!Effect.isEffect(arguments[0])) {
     const [name, options] = arguments as unknown as [string, Options | undefined]
+    checkName(name)
     return (self: Effect.Effect<any, any, any>) => tracedImpl(self, name, options)
   }
   const [self, name, options] = arguments as unknown as [Effect.Effect<any, any, any>, string, Options | undefined]
+  checkName(name)
   return tracedImpl(self, name, options)
 } as any
+
+// A blank name would merge every function into one series and one span name; refuse it where
+// the function is declared.
+const checkName = (name: unknown): void => {
+  if (typeof name !== "string" || name.trim() === "") {
+    throw new TelemetryOptionsError({ surface: "FunctionTelemetry", option: "name", expected: "a non-empty string", value: name })
+  }
+}
 
 const tracedImpl = <A, E, R>(self: Effect.Effect<A, E, R>, name: string, options: Options | undefined) => {
   const attributes = { [Semconv.ATTR_FUNCTION_NAME]: name }
@@ -116,12 +127,18 @@ const tracedImpl = <A, E, R>(self: Effect.Effect<A, E, R>, name: string, options
 
 /**
  * A traced-function constructor in the style of `Effect.fn`: the body is a generator (or a
- * function returning an Effect); every call is wrapped by {@link traced}.
+ * function returning an Effect); every call is wrapped by {@link traced}. A blank name throws
+ * a `TelemetryOptionsError`, as every combinator taking a name does.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const fn = (name: string, options?: Options) =>
+export const fn = (name: string, options?: Options) => {
+  checkName(name)
+  return fnWith(name, options)
+}
+
+const fnWith = (name: string, options: Options | undefined) =>
 <Eff extends YieldWrap<Effect.Effect<any, any, any>>, AEff, Args extends Array<any>>(
   body: (...args: Args) => Generator<Eff, AEff, never>
 ): (
@@ -139,8 +156,10 @@ export const fn = (name: string, options?: Options) =>
  * @since 0.1.0
  * @category constructors
  */
-export const fnEffect = (name: string, options?: Options) =>
-<Args extends Array<any>, A, E, R>(
-  body: (...args: Args) => Effect.Effect<A, E, R>
-): (...args: Args) => Effect.Effect<A, E, R> =>
-(...args: Args) => tracedImpl(Effect.suspend(() => body(...args)), name, options)
+export const fnEffect = (name: string, options?: Options) => {
+  checkName(name)
+  return <Args extends Array<any>, A, E, R>(
+    body: (...args: Args) => Effect.Effect<A, E, R>
+  ): (...args: Args) => Effect.Effect<A, E, R> =>
+  (...args: Args) => tracedImpl(Effect.suspend(() => body(...args)), name, options)
+}

@@ -1,4 +1,4 @@
-import { FunctionTelemetry, Instrument, PrometheusMetrics, Telemetry } from "@effect-telemetry/core"
+import { FunctionTelemetry, Instrument, PrometheusMetrics, Telemetry, TelemetryOptionsError } from "@effect-telemetry/core"
 import { OtlpReceiver, TestTelemetry } from "@effect-telemetry/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as ConfigProvider from "effect/ConfigProvider"
@@ -135,4 +135,14 @@ describe("FunctionTelemetry", () => {
       expect(own.find((p) => p.name === "function.calls")).toMatchObject({ value: 1, attributes: { result: "ok" } })
       expect(on.scrape).toMatch(/^function_calls_total\{[^}]*function="env\.on\.checkout"[^}]*\} 1$/m)
     }))
+})
+
+describe("FunctionTelemetry names", () => {
+  it("a blank name throws the TelemetryOptionsError naming it where the function is declared", () => {
+    const message = `FunctionTelemetry: option name must be a non-empty string, got " "`
+    expect(() => FunctionTelemetry.fn(" ")).toThrow(message)
+    expect(() => FunctionTelemetry.fnEffect(" ")).toThrow(message)
+    expect(() => FunctionTelemetry.traced(" ")).toThrow(message)
+    expect(() => FunctionTelemetry.traced(Effect.void, "")).toThrow(TelemetryOptionsError.TelemetryOptionsError)
+  })
 })
