@@ -27,6 +27,7 @@
  *
  * @since 0.1.0
  */
+import type { TelemetryOptionsError } from "@effect-telemetry/core"
 import type * as amqp from "amqplib"
 import * as Config from "effect/Config"
 import type * as Context from "effect/Context"
@@ -146,7 +147,9 @@ export interface ConsumeOptions {
  * returns once the broker registered the consumer (fails if the queue does not exist). The
  * fiber ends with an error if the broker cancels the consumer or closes its channel, or when
  * the connection is lost (`reason: "ConnectionLost"`, the cause in the message); deliveries
- * not yet handled are then dropped, for the broker to redeliver.
+ * not yet handled are then dropped, for the broker to redeliver. A `prefetch` or
+ * `concurrency` that is not a positive integer, or an unknown `requeueOnFailure`, fails it with
+ * a `TelemetryOptionsError` before any channel opens.
  *
  * @since 0.1.0
  * @category consumer
@@ -155,7 +158,11 @@ export const consume: <E, R>(
   queue: string,
   handler: (message: amqp.ConsumeMessage) => Effect.Effect<void, E, R>,
   options?: ConsumeOptions
-) => Effect.Effect<Fiber.RuntimeFiber<void, RabbitMqError>, RabbitMqError, RabbitMq | R | Scope.Scope> = internal.consume
+) => Effect.Effect<
+  Fiber.RuntimeFiber<void, RabbitMqError>,
+  RabbitMqError | TelemetryOptionsError.TelemetryOptionsError,
+  RabbitMq | R | Scope.Scope
+> = internal.consume
 
 /** @since 0.1.0 @category models */
 export interface BatchOptions {
@@ -180,5 +187,8 @@ export const consumeBatch: <E, R>(
   queue: string,
   handler: (messages: ReadonlyArray<amqp.ConsumeMessage>) => Effect.Effect<void, E, R>,
   options: BatchOptions
-) => Effect.Effect<Fiber.RuntimeFiber<void, RabbitMqError>, RabbitMqError, RabbitMq | R | Scope.Scope> =
-  internal.consumeBatch
+) => Effect.Effect<
+  Fiber.RuntimeFiber<void, RabbitMqError>,
+  RabbitMqError | TelemetryOptionsError.TelemetryOptionsError,
+  RabbitMq | R | Scope.Scope
+> = internal.consumeBatch

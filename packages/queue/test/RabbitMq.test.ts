@@ -278,12 +278,13 @@ describe.skipIf(amqpUnavailable !== undefined)("RabbitMq (real RabbitMQ)", () =>
       yield* rabbit.sendToQueue(queue, "boom")
       yield* equalsEventually(processCount(queue, { result: "error", "error.type": "RangeError" }), 1)
       expect(yield* inFlight(queue)).toBe(0)
-      expect(() => RabbitMq.consume(queue, () => Effect.void, { prefetch: 0 })).toThrow(TelemetryOptionsError.TelemetryOptionsError)
-      expect(() => RabbitMq.consume(queue, () => Effect.void, { prefetch: 0 })).toThrow(
-        "RabbitMq: option prefetch must be a positive integer, got 0"
+      const prefetch = yield* Effect.flip(RabbitMq.consume(queue, () => Effect.void, { prefetch: 0 }))
+      expect(prefetch).toBeInstanceOf(TelemetryOptionsError.TelemetryOptionsError)
+      expect(prefetch.message).toBe("RabbitMq: option prefetch must be a positive integer, got 0")
+      const requeue = yield* Effect.flip(
+        RabbitMq.consumeBatch(queue, () => Effect.void, { size: 2, within: "1 second", requeueOnFailure: "twice" as any })
       )
-      expect(() => RabbitMq.consumeBatch(queue, () => Effect.void, { size: 2, within: "1 second", requeueOnFailure: "twice" as any }))
-        .toThrow(`RabbitMq: option requeueOnFailure must be one of "once", "always", "never", got "twice"`)
+      expect(requeue.message).toBe(`RabbitMq: option requeueOnFailure must be one of "once", "always", "never", got "twice"`)
     }).pipe(Effect.scoped, Effect.provide(env())))
 
   it.live("a batch is one root process span linked to each message's producer", () =>

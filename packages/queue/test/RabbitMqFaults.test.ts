@@ -85,6 +85,8 @@ const scenario = (fault: "cut" | "down") =>
       )
     ).pipe(Effect.provide(RabbitMq.layer({ url: proxy.urlFor(amqpUrl) })))
     const supervisor = yield* consumeOnce.pipe(
+      // the options are valid: only the connection can fail here
+      Effect.catchTag("TelemetryOptionsError", Effect.die),
       Effect.tapError((error) => Effect.sync(() => failures.push(error))),
       Effect.retry(Schedule.spaced("100 millis")),
       Effect.fork
@@ -161,7 +163,10 @@ describe.skipIf(amqpUnavailable !== undefined)("RabbitMQ connection loss during 
       )
       const proxy = yield* TcpProxy.make({ target: TcpProxy.targetOf(amqpUrl) })
       const consumer = yield* Effect.scoped(
-        Effect.flatMap(RabbitMq.consume(queue, () => Effect.void), Fiber.join)
+        Effect.flatMap(RabbitMq.consume(queue, () => Effect.void), Fiber.join).pipe(
+          // the options are valid: only the connection can fail here
+          Effect.catchTag("TelemetryOptionsError", Effect.die)
+        )
       ).pipe(Effect.provide(RabbitMq.layer({ url: proxy.urlFor(amqpUrl) })), Effect.flip, Effect.fork)
       // Subscribed (the broker counts the consumer), so the cut hits an idle consumer.
       yield* eventually(Effect.filterOrFail(

@@ -360,11 +360,20 @@ export const consume = <E, R>(
   queue: string,
   handler: (message: amqp.ConsumeMessage) => Effect.Effect<void, E, R>,
   options?: ConsumeOptions
-): Effect.Effect<Fiber.RuntimeFiber<void, RabbitMqError>, RabbitMqError, RabbitMq | R | Scope.Scope> => {
-  const concurrency = positive("concurrency", options?.concurrency, 1)
-  const prefetch = positive("prefetch", options?.prefetch, Math.max(10, concurrency))
-  const requeueOnFailure = requeueOf(options?.requeueOnFailure)
-  return consumer(queue, prefetch, (channel, rabbit, messages) =>
+): Effect.Effect<
+  Fiber.RuntimeFiber<void, RabbitMqError>,
+  RabbitMqError | TelemetryOptionsError.TelemetryOptionsError,
+  RabbitMq | R | Scope.Scope
+> =>
+  Effect.flatMap(TelemetryOptionsError.attempt(() => {
+    const concurrency = positive("concurrency", options?.concurrency, 1)
+    return {
+      concurrency,
+      prefetch: positive("prefetch", options?.prefetch, Math.max(10, concurrency)),
+      requeueOnFailure: requeueOf(options?.requeueOnFailure)
+    }
+  }), ({ concurrency, prefetch, requeueOnFailure }) =>
+  consumer(queue, prefetch, (channel, rabbit, messages) =>
     messages.pipe(
       Stream.mapEffect(
         (message) =>
@@ -390,20 +399,28 @@ export const consume = <E, R>(
         { concurrency, unordered: true }
       ),
       Stream.runDrain
-    ))
-}
+    )))
 
 /** @internal */
 export const consumeBatch = <E, R>(
   queue: string,
   handler: (messages: ReadonlyArray<amqp.ConsumeMessage>) => Effect.Effect<void, E, R>,
   options: BatchOptions
-): Effect.Effect<Fiber.RuntimeFiber<void, RabbitMqError>, RabbitMqError, RabbitMq | R | Scope.Scope> => {
-  const size = positive("size", options.size, 1)
-  // Fewer unacknowledged messages than a batch would only ever fill batches by timeout.
-  const prefetch = positive("prefetch", options.prefetch, size)
-  const requeueOnFailure = requeueOf(options.requeueOnFailure)
-  return consumer(queue, prefetch, (channel, rabbit, messages) =>
+): Effect.Effect<
+  Fiber.RuntimeFiber<void, RabbitMqError>,
+  RabbitMqError | TelemetryOptionsError.TelemetryOptionsError,
+  RabbitMq | R | Scope.Scope
+> =>
+  Effect.flatMap(TelemetryOptionsError.attempt(() => {
+    const size = positive("size", options.size, 1)
+    return {
+      size,
+      // Fewer unacknowledged messages than a batch would only ever fill batches by timeout.
+      prefetch: positive("prefetch", options.prefetch, size),
+      requeueOnFailure: requeueOf(options.requeueOnFailure)
+    }
+  }), ({ prefetch, requeueOnFailure, size }) =>
+  consumer(queue, prefetch, (channel, rabbit, messages) =>
     messages.pipe(
       Stream.groupedWithin(size, options.within),
       Stream.mapEffect((chunk) => {
@@ -433,5 +450,4 @@ export const consumeBatch = <E, R>(
         )
       }),
       Stream.runDrain
-    ))
-}
+    )))
