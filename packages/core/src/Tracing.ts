@@ -193,8 +193,10 @@ export const shutdownParticipant = (provider: Provider): Shutdown.Participant =>
     provider.exporter?.abort()
     provider.accounting.abandonRest()
   },
-  outcome: () => {
+  outcome: (): Shutdown.Outcome => {
     const stats = provider.accounting.abandonRest()
+    // No exporter (OTEL_TRACES_EXPORTER=none): nothing to report.
+    if (provider.exporter === undefined) return { text: "", fields: {}, lastError: undefined, clean: true }
     const queueHint = stats.dropped > 0
       ? ` (span queue of ${provider.accounting.maxQueueSize} full during the run: raise OTEL_BSP_MAX_QUEUE_SIZE or sample less)`
       : ""

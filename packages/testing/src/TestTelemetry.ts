@@ -37,6 +37,8 @@ import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
 import { execFileSync } from "node:child_process"
 
 /** A reader collected on demand (the SDK has no public manual reader). @since 0.1.0 @category models */
@@ -96,7 +98,8 @@ export const layer = (
     const spanExporter = new InMemorySpanExporter()
     const provider = yield* Effect.acquireRelease(
       Effect.sync(() => Tracing.makeProvider({ config, resource, exporter: spanExporter, simple: true })),
-      (provider) => Tracing.shutdown(provider, config.shutdownTimeoutMillis)
+      // In memory nothing is lost: the shutdown line would only repeat "all exported" per test.
+      (provider) => Tracing.shutdown(provider, config.shutdownTimeoutMillis).pipe(Logger.withMinimumLogLevel(LogLevel.Warning))
     )
     const metricReader = new ManualMetricReader({
       metricProducers: [

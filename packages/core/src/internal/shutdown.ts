@@ -13,7 +13,7 @@ import * as Effect from "effect/Effect"
 
 /** What one participant reports. @internal */
 export interface Outcome {
-  /** A clause of the one-line report, e.g. "spans 10000 = 9000 exported + 1000 abandoned". */
+  /** A clause of the one-line report, e.g. "spans 10000 = 9000 exported + …"; empty: nothing to report. */
   readonly text: string
   /** Log annotations (`spans.exported=9000`). */
   readonly fields: Readonly<Record<string, string | number>>
@@ -115,8 +115,10 @@ export const finalizer = (shutdownGroup: ShutdownGroup, timeoutMillis: number): 
   Effect.flatMap(Effect.promise(() => shutdownGroup.close(timeoutMillis)), (report) =>
     shutdownGroup.takeReport() ? log(report) : Effect.void)
 
-/** The one line. @internal */
-export const log = (report: Report): Effect.Effect<void> => {
+/** The one line (none when no participant had anything to report). @internal */
+export const log = (full: Report): Effect.Effect<void> => {
+  const report = { ...full, outcomes: full.outcomes.filter((outcome) => outcome.text !== "") }
+  if (report.outcomes.length === 0) return Effect.void
   const clean = !report.timedOut && report.outcomes.every((outcome) => outcome.clean)
   const lastError = report.outcomes.map((outcome) => outcome.lastError).filter((e) => e !== undefined).at(-1)
   const text = `effect-telemetry: shutdown ${report.timedOut ? "reached its deadline" : "finished"} in ${report.millis} ms ` +
