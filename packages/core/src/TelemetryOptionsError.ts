@@ -2,14 +2,18 @@
  * The one error every surface rejects a bad option with, and the checks that raise it.
  *
  * One rule, in every package:
- * - `make` (and the other calls that return a plain value or take a name fixed in the code:
- *   `HttpServerTelemetry.middleware`, `ProcessTelemetry.fork`, `RabbitMq.consume`) checks its
- *   options when called and throws `TelemetryOptionsError`: the mistake is at that line.
- * - `layer(options?)`, `layerConfig(config)` and streams (`Cdc.stream`) check their options
- *   when they are built or run and fail with `TelemetryOptionsError` in their error channel,
- *   never throw. `layerConfig` fails with a `ConfigError` only when a value cannot be read
+ * - A call that wraps a value it is given checks its options when called and throws
+ *   `TelemetryOptionsError`: the mistake is in the code at that line. These are a surface's
+ *   `make(service, options?)`, `HttpServerTelemetry.middleware`, and the combinators that wrap
+ *   an effect under a name (`FunctionTelemetry.fn`/`traced`, `ProcessTelemetry.fork`...).
+ * - Everything that is built or run later fails with `TelemetryOptionsError` in its error
+ *   channel and never throws: `layer(options?)`, `layerConfig(config)`, and the effects and
+ *   streams that open a connection (`RedisKeyValueStore.make`, `RabbitMq.consume`,
+ *   `Cdc.stream`). `layerConfig` fails with a `ConfigError` only when a value cannot be read
  *   (missing, not a number...); a value that reads but is not allowed is a
  *   `TelemetryOptionsError` there too.
+ * - `Telemetry.layer` is the exception by design: its settings are the `OTEL_*`
+ *   configuration, where a bad value is reported as a warning and replaced by its default.
  *
  * The message names the surface, the option, what it must be and the value given:
  * `SqlTelemetry: option spans must be a boolean, got "yes"`.
