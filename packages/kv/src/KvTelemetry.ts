@@ -20,7 +20,7 @@
 import { TelemetryOptionsError } from "@effect-telemetry/core"
 import * as KeyValueStore from "@effect/platform/KeyValueStore"
 import * as Config from "effect/Config"
-import * as ConfigError from "effect/ConfigError"
+import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as metrics from "./internal/metrics.js"

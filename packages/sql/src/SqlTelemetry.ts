@@ -21,7 +21,7 @@
 import { TelemetryOptionsError } from "@effect-telemetry/core"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Config from "effect/Config"
-import * as ConfigError from "effect/ConfigError"
+import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as internal from "./internal/client.js"
