@@ -133,12 +133,13 @@ const expectBoundedAndExact = (result: AppRun, receiver: OtlpReceiver.StartedOtl
 }
 
 describe.concurrent("Shutdown: the process exits within the timeout + 1 s under every collector fault", () => {
-  const cases: Array<[Scenario, number]> = [
-    ...scenarios.map((scenario): [Scenario, number] => [scenario, 10_000]),
-    // 100,000 spans for the three shapes of fault (delivery, no answer, retries); the bench runs all.
-    ...scenarios.filter((s) => ["fast", "503 forever"].includes(s.name) || s.name.startsWith("blackholed"))
-      .map((scenario): [Scenario, number] => [scenario, 100_000])
-  ]
+  // At 100,000 spans the 16,384-span queue overflows during the run and drops join the count;
+  // in the suite for a collector that answers and one that never does (the bench runs every
+  // fault at both sizes: bench/RESULTS.md, "Exit under collector faults").
+  const cases = scenarios.flatMap((scenario) =>
+    (scenario.name === "fast" || scenario.name.startsWith("blackholed") ? [10_000, 100_000] : [10_000])
+      .map((spans) => [scenario, spans] as const)
+  )
   for (const [scenario, spans] of cases) {
     it(`${scenario.name}, ${spans.toLocaleString("en")} spans, NodeRuntime.runMain`, async () => {
       const { result, receiver } = await run(scenario, spans, "runMain")
