@@ -96,7 +96,7 @@ export class DeliveryAccounting {
     return stats
   }
 
-  /** Settles every export still waiting for its turn with `settle` (they never start). */
+  /** Starts every export still waiting for its turn (after an abort, each settles at once as abandoned). */
   drainPending(): void {
     const waiting = this.pending.splice(0)
     for (const start of waiting) start()

@@ -25,10 +25,39 @@ import {
 } from "@opentelemetry/otlp-transformer"
 import type { AggregationTemporality, InstrumentType, PushMetricExporter, ResourceMetrics } from "@opentelemetry/sdk-metrics"
 import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-base"
+import * as Fs from "node:fs"
 import * as Http from "node:http"
 import * as Https from "node:https"
+import * as Path from "node:path"
 import * as Zlib from "node:zlib"
 import type { Compression, OtlpExporterSettings, TemporalityPreference } from "../TelemetryConfig.js"
+import * as Diagnostics from "./diagnostics.js"
+
+/**
+ * TLS material from the environment, as the SDK's OTLP/HTTP exporters read it:
+ * `OTEL_EXPORTER_OTLP_[SIGNAL_]CERTIFICATE` (root CA), `…CLIENT_CERTIFICATE`, `…CLIENT_KEY`, file
+ * paths relative to the working directory.
+ */
+const tlsFromEnv = (signal: "TRACES" | "METRICS"): Https.AgentOptions => {
+  const read = (name: string): Buffer | undefined => {
+    const file = process.env[`OTEL_EXPORTER_OTLP_${signal}_${name}`] ?? process.env[`OTEL_EXPORTER_OTLP_${name}`]
+    if (file === undefined || file === "") return undefined
+    try {
+      return Fs.readFileSync(Path.resolve(process.cwd(), file))
+    } catch (error) {
+      Diagnostics.warn(`cannot read OTEL_EXPORTER_OTLP_${name} file ${file}: ${String(error)}`)
+      return undefined
+    }
+  }
+  const options: Https.AgentOptions = {}
+  const ca = read("CERTIFICATE")
+  const cert = read("CLIENT_CERTIFICATE")
+  const key = read("CLIENT_KEY")
+  if (ca !== undefined) options.ca = ca
+  if (cert !== undefined) options.cert = cert
+  if (key !== undefined) options.key = key
+  return options
+}
 
 /**
  * The error an export settles with when the shutdown deadline passed before it completed: its
@@ -109,6 +138,7 @@ export class OtlpHttpTransport {
 
   constructor(
     readonly settings: {
+      readonly signal: "TRACES" | "METRICS"
       readonly url: string
       readonly headers: Readonly<Record<string, string>>
       readonly contentType: string
@@ -118,7 +148,7 @@ export class OtlpHttpTransport {
   ) {
     this.url = new URL(settings.url)
     this.agent = this.url.protocol === "https:"
-      ? new Https.Agent({ keepAlive: true })
+      ? new Https.Agent({ keepAlive: true, ...tlsFromEnv(settings.signal) })
       : new Http.Agent({ keepAlive: true })
   }
 
@@ -297,6 +327,7 @@ export class OtlpSpanExporter implements SpanExporter, Abortable {
   constructor(settings: OtlpExporterSettings) {
     this.json = settings.protocol === "http/json"
     this.transport = new OtlpHttpTransport({
+      signal: "TRACES",
       url: settings.url,
       headers: settings.headers,
       contentType: this.json ? "application/json" : "application/x-protobuf",
@@ -343,6 +374,7 @@ export class OtlpMetricExporter implements PushMetricExporter, Abortable {
       ? DeltaTemporalitySelector
       : LowMemoryTemporalitySelector
     this.transport = new OtlpHttpTransport({
+      signal: "METRICS",
       url: settings.url,
       headers: settings.headers,
       contentType: this.json ? "application/json" : "application/x-protobuf",
