@@ -115,7 +115,7 @@ describe("Reliability: export to a collector that misbehaves", () => {
 
   it.scopedLive("collector answering 503, then recovering: every span arrives exactly once", () =>
     Effect.gen(function*() {
-      const receiver = yield* OtlpReceiver.make
+      const receiver = yield* OtlpReceiver.make()
       receiver.queueBehaviours({ status: 503 }, { status: 503 })
       const outcome = yield* withTelemetry(receiver.endpoints.traces, {}, spans(20))
       const received = receiver.spans()
@@ -128,7 +128,7 @@ describe("Reliability: export to a collector that misbehaves", () => {
 
   it.scopedLive("collector answering 429 with Retry-After: the retry waits as long as asked", () =>
     Effect.gen(function*() {
-      const receiver = yield* OtlpReceiver.make
+      const receiver = yield* OtlpReceiver.make()
       receiver.queueBehaviours({ status: 429, retryAfter: 2 })
       const outcome = yield* withTelemetry(receiver.endpoints.traces, {}, spans(5))
       const [throttled, retried] = receiver.requests()
@@ -142,7 +142,7 @@ describe("Reliability: export to a collector that misbehaves", () => {
 
   it.scopedLive("collector back after refusing: export resumes with the spans that follow", () =>
     Effect.gen(function*() {
-      const receiver = yield* OtlpReceiver.make
+      const receiver = yield* OtlpReceiver.make()
       receiver.setBehaviour({ status: 500 })
       const outcome = yield* withTelemetry(
         receiver.endpoints.traces,
@@ -162,7 +162,7 @@ describe("Reliability: export to a collector that misbehaves", () => {
 
   it.scopedLive("collector slower than the export timeout: the spans count as failed, nothing waits for the late answer", () =>
     Effect.gen(function*() {
-      const receiver = yield* OtlpReceiver.make
+      const receiver = yield* OtlpReceiver.make()
       receiver.setBehaviour({ delayMillis: 30_000 })
       const outcome = yield* withTelemetry(
         receiver.endpoints.traces,
@@ -175,9 +175,28 @@ describe("Reliability: export to a collector that misbehaves", () => {
       expect(receiver.spanCount()).toBe(0)
     }))
 
+  it.scopedLive("a batch refused at once does not end the shutdown early: the other batches are still delivered and counted", () =>
+    Effect.gen(function*() {
+      const receiver = yield* OtlpReceiver.make()
+      // The first export is refused for good at once; the others take a moment.
+      receiver.queueBehaviours({ status: 400 })
+      receiver.setBehaviour({ delayMillis: 200 })
+      const outcome = yield* withTelemetry(
+        receiver.endpoints.traces,
+        // Everything waits for the flush at shutdown: 4 batches of 512.
+        { batchSpanProcessor: { scheduleDelayMillis: 60_000, maxExportBatchSize: 512 }, shutdownTimeoutMillis: 10_000 },
+        spans(2_048)
+      )
+      expect(outcome.stats).toMatchObject({ ended: 2_048, exported: 1_536, failed: 512, dropped: 0, abandoned: 0 })
+      expect(receiver.spanCount()).toBe(1_536)
+      const reported = reportedSpans(outcome.warnings)
+      expect(reported).toMatchObject({ ended: 2_048, exported: 1_536, dropped: 0, failed: 512, abandoned: 0 })
+      expect(reported.line).toContain("last error: 400")
+    }))
+
   it.scopedLive("collector hanging: the app is not held up, and shutdown returns at its timeout naming the abandoned spans", () =>
     Effect.gen(function*() {
-      const receiver = yield* OtlpReceiver.make
+      const receiver = yield* OtlpReceiver.make()
       receiver.setBehaviour({ hang: true })
       const outcome = yield* withTelemetry(
         receiver.endpoints.traces,
@@ -209,7 +228,7 @@ describe("Reliability: export to a collector that misbehaves", () => {
 
   it.scopedLive("queue full: a 1,000-span burst into a 100-span queue drops and counts, and the queue stays bounded", () =>
     Effect.gen(function*() {
-      const receiver = yield* OtlpReceiver.make
+      const receiver = yield* OtlpReceiver.make()
       receiver.setBehaviour({ hang: true })
       const outcome = yield* withTelemetry(
         receiver.endpoints.traces,
