@@ -177,11 +177,8 @@ export const makeProvider = (options: ProviderOptions): Provider => {
  * The spans' part of the telemetry shutdown: flush and shut the provider down; at the deadline,
  * abort the exports and count every span not yet accounted for as abandoned. A flush that
  * rejects early (a batch failed) does not end it: it waits for every handed batch to settle.
- *
- * @since 0.1.0
- * @category shutdown
  */
-export const shutdownParticipant = (provider: Provider): Shutdown.Participant => ({
+const shutdownParticipant = (provider: Provider): Shutdown.Participant => ({
   close: () =>
     provider.provider.shutdown().then(
       () => provider.accounting.idle(),

@@ -10,6 +10,7 @@
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 
 /** What one participant reports. @internal */
 export interface Outcome {
@@ -73,7 +74,9 @@ export class ShutdownGroup {
         )
       }
       const timer = setTimeout(() => finish(true), timeoutMillis)
-      Promise.all(participants.map((participant) => participant.close().catch(() => undefined))).then(
+      Promise.all(participants.map((participant) =>
+        Promise.resolve().then(() => participant.close()).catch(() => undefined)
+      )).then(
         () => finish(false)
       )
     })
@@ -102,7 +105,7 @@ export class TelemetryShutdown extends Context.Tag("@effect-telemetry/core/Telem
 /** The group from the context, or a new one for a layer used on its own. @internal */
 export const group: Effect.Effect<ShutdownGroup> = Effect.map(
   Effect.serviceOption(TelemetryShutdown),
-  (option) => option._tag === "Some" ? option.value : new ShutdownGroup()
+  Option.getOrElse(() => new ShutdownGroup())
 )
 
 /**
