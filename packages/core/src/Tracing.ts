@@ -194,9 +194,11 @@ const shutdownParticipant = (provider: Provider): Shutdown.Participant => ({
     const stats = provider.accounting.abandonRest()
     // No exporter (OTEL_TRACES_EXPORTER=none): nothing to report.
     if (provider.exporter === undefined) return { text: "", fields: {}, lastError: undefined, clean: true }
-    const queueHint = stats.dropped > 0
+    const late = provider.accounting.droppedAfterClose
+    const queueFull = stats.dropped - late
+    const queueHint = (queueFull > 0
       ? ` (span queue of ${provider.accounting.maxQueueSize} full during the run: raise OTEL_BSP_MAX_QUEUE_SIZE or sample less)`
-      : ""
+      : "") + (late > 0 ? ` (${late} dropped spans ended after the shutdown began)` : "")
     return {
       text: `spans ${stats.ended} = ${stats.exported} exported + ${stats.dropped} dropped + ` +
         `${stats.failed} failed + ${stats.abandoned} abandoned${queueHint}`,

@@ -57,6 +57,8 @@ export class DeliveryAccounting {
   failed = 0
   /** Counted once, when the deadline passes (see `abandonRest`). */
   abandoned = 0
+  /** Of `dropped`: spans that ended after the shutdown began (the rest found the queue full). */
+  droppedAfterClose = 0
   lastError: string | undefined = undefined
   /** Set by `abandonRest`: the counts are final. */
   private final: DeliveryStats | undefined = undefined
@@ -221,6 +223,7 @@ export class AccountingSpanProcessor implements SpanProcessor {
     if (this.closed) {
       // Ended after the shutdown began: refused, and counted so the equation still holds.
       accounting.dropped++
+      accounting.droppedAfterClose++
       return
     }
     // Queued = accepted but not yet handed to the exporter; the batch processor hands spans
