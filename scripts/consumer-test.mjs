@@ -733,6 +733,76 @@ const node22Task = async () => {
   return runSteps(`v${NODE22_VERSION}`, node22)
 }
 
+// ---------------------------------------------------------------------------------------------
+// 9. Every README's Install commands, run as written (tarballs in place of the registry's
+// @effect-telemetry/* packages), each README in a scratch directory of its own; and each
+// package's first command must name the package, core and every required peer of both.
+
+const readmeInstallTask = async () => {
+  const t0 = Date.now()
+  const readmes = [join(root, "README.md"), ...packages.map(({ dir }) => join(root, "packages", dir, "README.md"))]
+  const problems = []
+  const installs = []
+  for (const file of readmes) {
+    const text = readFileSync(file, "utf8")
+    const install = /^## Install\b[\s\S]*?(?=^## )/m.exec(text)?.[0] ?? /^## Install in an app\b[\s\S]*?(?=^## )/m.exec(text)?.[0]
+    const name = relative(root, file)
+    if (install === undefined) {
+      problems.push(`${name}: no Install section`)
+      continue
+    }
+    const commands = [...install.matchAll(/^npm i(?:nstall)? (.+)$/gm)].map((m) => m[1].trim().split(/\s+/))
+    if (commands.length === 0) {
+      problems.push(`${name}: no npm i command in its Install section`)
+      continue
+    }
+    const pkg = packages.find(({ dir }) => file === join(root, "packages", dir, "README.md"))
+    if (pkg) {
+      // The package (the first command, or a -D line for testing), core, and every required
+      // peer of both, by name, somewhere in the commands.
+      const named = new Set(commands.flat().filter((a) => !a.startsWith("-")).map((a) => a.replace(/(?<=.)@[^@/]*$/, "")))
+      const wanted = new Set([pkg.manifest.name, "@effect-telemetry/core", ...Object.keys(requiredPeers(pkg.manifest.name)), ...Object.keys(requiredPeers("@effect-telemetry/core"))])
+      const missing = [...wanted].filter((n) => !named.has(n))
+      if (missing.length > 0) problems.push(`${name}: its install commands do not name ${missing.join(", ")}`)
+    }
+    installs.push({ name, commands })
+  }
+  const runs = await Promise.all(installs.map(async ({ name, commands }, i) => {
+    const dir = join(scratch, `readme-${i}`)
+    mkdirSync(dir)
+    writeFileSync(join(dir, "package.json"), JSON.stringify({ name: `readme-${i}`, private: true, type: "module" }, null, 2) + "\n")
+    for (const args of commands) {
+      // The registry does not have our packages: overrides point every @effect-telemetry/* that
+      // a package installed here depends on at its tarball, as publishing would, except those
+      // this command or an earlier one names (npm refuses to override a direct dependency).
+      const manifest = JSON.parse(readFileSync(join(dir, "package.json"), "utf8"))
+      const direct = new Set([
+        ...Object.keys(manifest.dependencies ?? {}),
+        ...Object.keys(manifest.devDependencies ?? {}),
+        ...args.map((a) => a.replace(/(?<=.)@[^@/]*$/, ""))
+      ])
+      manifest.overrides = Object.fromEntries([...tarballOf].filter(([pkg]) => !direct.has(pkg)).map(([pkg, file]) => [pkg, `file:${file}`]))
+      writeFileSync(join(dir, "package.json"), JSON.stringify(manifest, null, 2) + "\n")
+      const resolved = args.map((a) => {
+        const bare = a.replace(/(?<=.)@[^@/]*$/, "")
+        return tarballOf.has(bare) ? tarballOf.get(bare) : a
+      })
+      const r = await runAsync("npm", ["install", "--no-audit", "--no-fund", ...resolved], { cwd: dir })
+      if (r.code !== 0) return `${name}: \`npm i ${args.join(" ")}\` failed\n${indent(output(r), 20)}`
+    }
+    const ls = await runAsync("npm", ["ls", "effect", "--all", "--parseable", "--long"], { cwd: dir })
+    const versions = new Set(ls.stdout.split("\n").map((l) => /:effect@([^:]+)/.exec(l)?.[1]).filter(Boolean))
+    if (versions.size > 1) return `${name}: its commands install ${versions.size} versions of effect (${[...versions].join(", ")})`
+    return undefined
+  }))
+  problems.push(...runs.filter(Boolean))
+  return [
+    problems.length > 0
+      ? result("readme install", "", false, problems.join("\n"), t0)
+      : result("readme install", "", true, `${installs.length} READMEs' install commands run as written, one effect each`, t0)
+  ]
+}
+
 // Independent steps side by side; results printed in step order.
 section("app, typescript, publint/attw, Node 22, footprint")
 const groups = await Promise.all([
@@ -740,7 +810,8 @@ const groups = await Promise.all([
   typescriptTask(),
   lintTask(),
   node22Task(),
-  footprintTask()
+  footprintTask(),
+  readmeInstallTask()
 ])
 for (const group of groups) for (const r of group) record(r)
 finish()
