@@ -5,7 +5,6 @@
  * forced collections (`--expose-gc`, which `npm run bench` passes).
  */
 import { Instrument, Telemetry } from "@effect-telemetry/core"
-import { resetAll } from "@effect-telemetry/core/internal/instrument"
 import { HttpServerTelemetry } from "@effect-telemetry/http"
 import { OtlpReceiver } from "@effect-telemetry/testing"
 import * as HttpApp from "@effect/platform/HttpApp"
@@ -81,7 +80,7 @@ const requestGrowth = async (
 }
 
 const labelGrowth = (sets: number) => {
-  resetAll()
+  Instrument.resetAll()
   const ours = Instrument.counter({ name: "bench.memory.labels", unit: "{request}" })
   const registry = new PromClient.Registry()
   const theirs = new PromClient.Counter({ name: "bench_memory_labels_total", help: "h", labelNames: ["user_id"], registers: [registry] })
@@ -99,7 +98,7 @@ const labelGrowth = (sets: number) => {
     const perTenK = (marks[marks.length - 1]! - marks[0]!) / (marks.length - 1)
     rows.push([name, fmt(sets), fmt(marks[0]! - before, 1), fmt(marks[marks.length - 1]! - before, 1), fmt(perTenK * 1024, 0)])
   }
-  resetAll()
+  Instrument.resetAll()
   return rows
 }
 

@@ -4,7 +4,6 @@
  * scrape time and renders with prom-client) against prom-client alone holding the same series.
  */
 import { Instrument, PrometheusMetrics } from "@effect-telemetry/core"
-import { resetAll } from "@effect-telemetry/core/internal/instrument"
 import { resourceFromAttributes } from "@opentelemetry/resources"
 import * as Effect from "effect/Effect"
 import * as PromClient from "prom-client"
@@ -33,7 +32,7 @@ export const run = async (options: { readonly quick: boolean }): Promise<Array<T
   try {
     for (const size of sizes) {
       // Only this size's series in Effect's (global) registry.
-      resetAll()
+      Instrument.resetAll()
       gc()
       const ours = Instrument.counter({ name: "bench.scrape.requests", unit: "{request}", description: "Scrape benchmark." })
       const registry = new PromClient.Registry()
@@ -62,7 +61,7 @@ export const run = async (options: { readonly quick: boolean }): Promise<Array<T
     }
   } finally {
     Instrument.setCardinalityLimit(2000)
-    resetAll()
+    Instrument.resetAll()
   }
   return [{
     title: "Scrape cost of /metrics (one counter, N series)",

@@ -26,6 +26,7 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { createServer } from "node:http"
+import type * as Instrument from "./Instrument.js"
 import * as internal from "./internal/prometheus.js"
 import { TelemetryConfigTag } from "./TelemetryConfig.js"
 import type * as PromClient from "prom-client"
@@ -246,3 +247,31 @@ export const layerServer = (options?: {
       }
     })
   )
+
+/**
+ * The name an instrument has in the Prometheus exposition, by the OpenTelemetry compatibility
+ * rules this exporter applies (dots to underscores, the unit as a suffix, `_total` on
+ * counters): what a dashboard or alert must query.
+ *
+ * @example
+ * ```ts
+ * import { Instrument, PrometheusMetrics } from "@effect-telemetry/core"
+ *
+ * const orders = Instrument.counter({ name: "orders.placed", unit: "{order}", description: "Orders placed." })
+ * PrometheusMetrics.exposedName(orders.descriptor) // "orders_placed_total"
+ * ```
+ *
+ * @since 0.1.0
+ * @category names
+ */
+export const exposedName = (descriptor: Pick<Instrument.Descriptor, "name" | "kind" | "unit">): string =>
+  internal.exposedName({ name: descriptor.name, kind: descriptor.kind, unit: descriptor.unit, description: "", points: [] })
+
+/**
+ * The Prometheus label name an attribute key is exposed under (characters outside
+ * `[a-zA-Z0-9_]` become `_`).
+ *
+ * @since 0.1.0
+ * @category names
+ */
+export const labelName: (attributeKey: string) => string = internal.sanitizeLabelName

@@ -5,9 +5,7 @@
  * arrived over OTLP (one emit, one count, on both paths), in-flight gauges are back at 0, and
  * every span arrived. A second, cheaper run is stopped with SIGINT.
  */
-import { Instrument } from "@effect-telemetry/core"
-import type { Family } from "@effect-telemetry/core/internal/collect"
-import * as PrometheusNames from "@effect-telemetry/core/internal/prometheus"
+import { Instrument, PrometheusMetrics } from "@effect-telemetry/core"
 import { OtlpReceiver } from "@effect-telemetry/testing"
 import type { ReceivedDataPoint, ReceivedSpan } from "@effect-telemetry/testing/OtlpReceiver"
 import { describe, expect, it } from "@effect/vitest"
@@ -148,7 +146,7 @@ const orphans = (spans: ReadonlyArray<ReceivedSpan>) => {
 
 /** An OTLP point's attributes as Prometheus labels, spelt as the exporter spells them. */
 const labelsOf = (attributes: Readonly<Record<string, unknown>>): Record<string, string> =>
-  Object.fromEntries(Object.entries(attributes).map(([key, value]) => [PrometheusNames.sanitizeLabelName(key), String(value)]))
+  Object.fromEntries(Object.entries(attributes).map(([key, value]) => [PrometheusMetrics.labelName(key), String(value)]))
 
 const seriesKey = (name: string, labels: Readonly<Record<string, string>>) =>
   `${name}{${Object.keys(labels).sort().map((key) => `${key}="${labels[key]}"`).join(",")}}`
@@ -191,7 +189,7 @@ const compareAll = async (receiver: OtlpReceiver.StartedOtlpReceiver, query: Que
   const points = lastPoints(receiver)
   const compared = Instrument.declared().filter((d) => d.kind !== "gauge")
   for (const descriptor of compared) {
-    const name = PrometheusNames.exposedName({ ...descriptor, points: [] } satisfies Family)
+    const name = PrometheusMetrics.exposedName(descriptor)
     for (const point of points) {
       if (point.name !== descriptor.name) continue
       expect(point.temporality, point.name).toBe("cumulative")

@@ -16,12 +16,10 @@ import "@effect-telemetry/sql"
 import "@effect-telemetry/traceview"
 import "@effect-telemetry/workflow"
 import { CdcTelemetry } from "@effect-telemetry/cdc"
-import { Instrument, Semconv } from "@effect-telemetry/core"
+import { Instrument, PrometheusMetrics, Semconv } from "@effect-telemetry/core"
 import { describe, expect, it } from "@effect/vitest"
 import * as Fs from "node:fs"
 import { fileURLToPath } from "node:url"
-import type { Family } from "@effect-telemetry/core/internal/collect"
-import { exposedName } from "@effect-telemetry/core/internal/prometheus"
 
 const doc = Fs.readFileSync(fileURLToPath(new URL("../../../docs/SIGNALS.md", import.meta.url)), "utf8")
 
@@ -72,7 +70,7 @@ describe("docs/SIGNALS.md", () => {
         continue
       }
       const [, kind, unit, , , prometheus] = row
-      const exposed = exposedName({ ...descriptor, points: [] } satisfies Family)
+      const exposed = PrometheusMetrics.exposedName(descriptor)
       if (kind !== kindLabel[descriptor.kind]) problems.push(`${descriptor.name}: kind "${kind}", declared ${kindLabel[descriptor.kind]}`)
       if (unit !== (descriptor.unit === "" ? "" : `\`${descriptor.unit}\``)) {
         problems.push(`${descriptor.name}: unit ${unit}, declared \`${descriptor.unit}\``)

@@ -5,9 +5,7 @@
  * the rules and every dashboard query, and every metric those queries name is one the project
  * declares, spelled as the Prometheus exposition spells it.
  */
-import { Instrument, Semconv } from "@effect-telemetry/core"
-import type { Family } from "@effect-telemetry/core/internal/collect"
-import * as PrometheusNames from "@effect-telemetry/core/internal/prometheus"
+import { Instrument, PrometheusMetrics, Semconv } from "@effect-telemetry/core"
 import { beforeAll, describe, expect, it } from "@effect/vitest"
 import { spawnSync } from "node:child_process"
 import * as Fs from "node:fs"
@@ -149,8 +147,7 @@ beforeAll(async () => {
     if (typeof name !== "string") continue
     const descriptor = Instrument.descriptorOf(name)
     if (descriptor === undefined) continue
-    const family: Family = { ...descriptor, points: [] }
-    const exposed = PrometheusNames.exposedName(family)
+    const exposed = PrometheusMetrics.exposedName(descriptor)
     const series = descriptor.kind === "histogram" ? ["_bucket", "_sum", "_count"].map((s) => exposed + s) : [exposed]
     for (const s of series) emitted.set(s, { metric: descriptor.name, kind: descriptor.kind })
   }
@@ -171,7 +168,7 @@ const knownLabels = new Set([
   "instance",
   "le",
   ...Object.entries(Semconv).filter(([key, v]) => key.startsWith("ATTR_") && typeof v === "string").map(([, v]) =>
-    PrometheusNames.sanitizeLabelName(v as string)
+    PrometheusMetrics.labelName(v as string)
   )
 ])
 
