@@ -8,6 +8,9 @@ export * as Attributes from "./Attributes.js"
 /** Traced functions: an Internal span and the `function.*` metrics. @since 0.1.0 */
 export * as FunctionTelemetry from "./FunctionTelemetry.js"
 
+/** The kit surfaces are built from: error.type of a cause, timed operations, decorating layers. @since 0.1.0 */
+export * as Instrumentation from "./Instrumentation.js"
+
 /** Declaring metrics: counters, up-down counters, gauges and histograms. @since 0.1.0 */
 export * as Instrument from "./Instrument.js"
 
