@@ -412,6 +412,8 @@ const child = spawn(process.execPath, ["app.mjs"], {
     ...process.env,
     OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
     OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf",
+    // Must reach the exported resource of every span and data point, beside service.name.
+    OTEL_RESOURCE_ATTRIBUTES: "deployment.environment.name=consumer-test,team=payments%2Cbilling",
     DATABASE_URL: process.env.DATABASE_URL ?? "${DATABASE_URL}"
   },
   stdio: ["ignore", "pipe", "pipe"]
@@ -434,11 +436,13 @@ const spans = receiver.spans().map((s) => ({
   spanId: s.spanId,
   parentSpanId: s.parentSpanId,
   status: s.status.code,
-  attributes: s.attributes
+  attributes: s.attributes,
+  resource: s.resource
 }))
 const metrics = [...new Set(receiver.dataPoints().map((p) => p.name))]
+const metricResources = [...new Set(receiver.dataPoints().map((p) => JSON.stringify(p.resource)))].map((r) => JSON.parse(r))
 await receiver.close()
-console.log(JSON.stringify({ code, signal, timedOut, stdout, stderr, spans, metrics }, (_, v) => typeof v === "bigint" ? Number(v) : v))
+console.log(JSON.stringify({ code, signal, timedOut, stdout, stderr, spans, metrics, metricResources }, (_, v) => typeof v === "bigint" ? Number(v) : v))
 `)
 
 // A CommonJS app: require() of our ES modules (Node >= 20.19, >= 22.12).
@@ -578,6 +582,13 @@ const checkRun = async (runtime, node) => {
   const client = server && byId.get(server.parentSpanId)
   if (server && client?.kind !== "client") problems.push("the server span's parent is not the HttpClient's client span")
   if (!report.metrics.includes("http.server.request.duration")) problems.push("no http.server.request.duration data point arrived")
+  // OTEL_RESOURCE_ATTRIBUTES (percent-decoded) and the service name on every exported resource.
+  const wantedResource = { "service.name": "consumer-app", "deployment.environment.name": "consumer-test", team: "payments,billing" }
+  const resourceProblems = [...report.spans.map((s) => s.resource), ...report.metricResources].flatMap((resource) =>
+    Object.entries(wantedResource).filter(([k, v]) => resource?.[k] !== v).map(([k, v]) => `${k}=${JSON.stringify(resource?.[k])} (want ${JSON.stringify(v)})`)
+  )
+  if (report.metricResources.length === 0) problems.push("no metric resource arrived")
+  if (resourceProblems.length > 0) problems.push(`exported resource: ${[...new Set(resourceProblems)].join(", ")}`)
   if (problems.length > 0) {
     const spans = report.spans.map((s) => `${s.kind} ${s.name}`).join(", ") || "none"
     return result(
@@ -592,7 +603,7 @@ const checkRun = async (runtime, node) => {
     "app.mjs",
     runtime,
     true,
-    `exit 0; "${client.name}" (client) > "${server.name}" (server) > "${sql.name}" (client, ${sql.attributes["db.system.name"]}); ${report.spans.length} spans, ${report.metrics.length} metrics; no version skew`,
+    `exit 0; "${client.name}" (client) > "${server.name}" (server) > "${sql.name}" (client, ${sql.attributes["db.system.name"]}); ${report.spans.length} spans, ${report.metrics.length} metrics; no version skew; OTEL_RESOURCE_ATTRIBUTES on every exported resource`,
     t0
   )
 }
