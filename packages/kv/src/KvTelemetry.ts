@@ -17,12 +17,11 @@
  *
  * @since 0.1.0
  */
-import { TelemetryOptionsError } from "@effect-telemetry/core"
+import { Instrumentation, TelemetryOptionsError } from "@effect-telemetry/core"
 import * as KeyValueStore from "@effect/platform/KeyValueStore"
-import * as Config from "effect/Config"
+import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
-import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
+import type * as Layer from "effect/Layer"
 import * as metrics from "./internal/metrics.js"
 import * as internal from "./internal/store.js"
 
@@ -66,14 +65,7 @@ export const make = (store: KeyValueStore.KeyValueStore, options?: Options): Key
 export const layer = (
   options?: Options
 ): Layer.Layer<KeyValueStore.KeyValueStore, TelemetryOptionsError.TelemetryOptionsError, KeyValueStore.KeyValueStore> =>
-  Layer.effect(
-    KeyValueStore.KeyValueStore,
-    Effect.zipWith(
-      TelemetryOptionsError.attempt(() => resolve(options)),
-      KeyValueStore.KeyValueStore,
-      (resolved, store) => internal.make(store, resolved)
-    )
-  )
+  Instrumentation.decorate(KeyValueStore.KeyValueStore, make, options)
 
 /**
  * {@link layer} with options read from Effect `Config`.
@@ -92,4 +84,4 @@ export const layerConfig = (
   KeyValueStore.KeyValueStore,
   ConfigError.ConfigError | TelemetryOptionsError.TelemetryOptionsError,
   KeyValueStore.KeyValueStore
-> => Layer.unwrapEffect(Effect.map(Config.unwrap(config), layer))
+> => Instrumentation.decorateConfig(KeyValueStore.KeyValueStore, make, config)

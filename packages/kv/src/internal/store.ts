@@ -4,9 +4,8 @@
  * is given. A SchemaStore is built on the wrapped store's own `forSchema` and instrumented the
  * same way, so its `get` (read and decode) is one `get`, not a `get` plus a decode.
  */
-import { Attributes, Semconv, Tracing } from "@effect-telemetry/core"
+import { Attributes, Instrumentation, Semconv, Tracing } from "@effect-telemetry/core"
 import * as KeyValueStore from "@effect/platform/KeyValueStore"
-import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
@@ -24,11 +23,8 @@ export type Operation = "get" | "set" | "remove" | "has" | "clear" | "size" | "m
 
 type Result = "ok" | "not_found" | "error"
 
-const errorTypeOfCause = (cause: Cause.Cause<unknown>): string => {
-  if (Cause.isInterruptedOnly(cause)) return "interrupted"
-  const failure = Cause.failureOption(cause)
-  const error = Option.isSome(failure) ? failure.value : Option.getOrUndefined(Cause.dieOption(cause))
-  // A platform SystemError's reason (`PermissionDenied`, `NotFound`) says more than its tag.
+// A platform SystemError's reason (`PermissionDenied`, `NotFound`) says more than its tag.
+const errorTypeOf = (error: unknown): string => {
   if (typeof error === "object" && error !== null && (error as { _tag?: unknown })._tag === "SystemError") {
     const reason = (error as { reason?: unknown }).reason
     if (typeof reason === "string") return reason
@@ -36,50 +32,44 @@ const errorTypeOfCause = (cause: Cause.Cause<unknown>): string => {
   return Tracing.errorTypeOf(error)
 }
 
+const isNone = (o: Option.Option<unknown>) => Option.isNone(o)
+
 const OPERATIONS: ReadonlyArray<Operation> = ["get", "set", "remove", "has", "clear", "size", "modify"]
 
 /** @internal */
 export const makeInstrument = (options: Options) => {
-  // Attribute sets are built once per store: a cache lookup should not allocate them per call.
-  const sets = new Map(OPERATIONS.map((operation) => {
+  // Built once per store: a cache lookup should not allocate its attribute sets per call.
+  const operations = new Map(OPERATIONS.map((operation) => {
     const base = { [Semconv.ATTR_KV_NAMESPACE]: options.namespace, [Semconv.ATTR_KV_OPERATION]: operation }
-    return [operation, {
-      base,
-      ok: Attributes.extend(base, { [Semconv.ATTR_KV_RESULT]: "ok" as Result }),
-      notFound: Attributes.extend(base, { [Semconv.ATTR_KV_RESULT]: "not_found" as Result }),
-      spanName: `${operation} ${options.namespace}`
-    }] as const
+    const ok = Attributes.extend(base, { [Semconv.ATTR_KV_RESULT]: "ok" as Result })
+    const notFound = Attributes.extend(base, { [Semconv.ATTR_KV_RESULT]: "not_found" as Result })
+    const failed = (errorType: string) =>
+      Attributes.extend(base, { [Semconv.ATTR_KV_RESULT]: "error" as Result, [Semconv.ATTR_ERROR_TYPE]: errorType })
+    const timed = (missing: ((a: any) => boolean) | undefined) =>
+      Instrumentation.operation<any, unknown>({
+        span: options.spans ? { name: `${operation} ${options.namespace}`, kind: "internal", attributes: base } : undefined,
+        duration: metrics.operationDuration,
+        count: metrics.operations,
+        errorType: errorTypeOf,
+        attributes: (exit, errorType) =>
+          errorType !== undefined
+            ? failed(errorType)
+            : missing !== undefined && Exit.isSuccess(exit) && missing(exit.value)
+            ? notFound
+            : ok
+      })
+    return [operation, { plain: timed(undefined), lookup: timed(isNone) }] as const
   }))
   return <A, E, R>(
     operation: Operation,
     effect: Effect.Effect<A, E, R>,
-    /** Whether a successful value means the key was missing. */
+    /** Whether a successful value means the key was missing (the only such test is `isNone`). */
     missing?: (a: A) => boolean
   ): Effect.Effect<A, E, R> => {
-    const set = sets.get(operation)!
-    const timed = Effect.suspend(() => {
-      const started = performance.now()
-      return Effect.onExit(effect, (exit) =>
-        Effect.suspend(() => {
-          const errorType = Exit.isFailure(exit) ? errorTypeOfCause(exit.cause) : undefined
-          const attributes = errorType === undefined
-            ? (Exit.isSuccess(exit) && missing !== undefined && missing(exit.value) ? set.notFound : set.ok)
-            : Attributes.extend(set.base, { [Semconv.ATTR_KV_RESULT]: "error", [Semconv.ATTR_ERROR_TYPE]: errorType })
-          metrics.operationDuration.unsafeRecord((performance.now() - started) / 1000, attributes)
-          metrics.operations.unsafeAdd(1, attributes)
-          // The span's error.type is the metric's (a SystemError's reason, not its tag): the
-          // tracer keeps an error.type already set, so one failure has one name everywhere.
-          return options.spans && errorType !== undefined && errorType !== "interrupted"
-            ? Effect.annotateCurrentSpan(Semconv.ATTR_ERROR_TYPE, errorType)
-            : Effect.void
-        }))
-    })
-    if (!options.spans) return timed
-    return Effect.withSpan(timed, set.spanName, { kind: "internal", attributes: set.base, captureStackTrace: false })
+    const timed = operations.get(operation)!
+    return (missing === undefined ? timed.plain : timed.lookup)(effect) as Effect.Effect<A, E, R>
   }
 }
-
-const isNone = (o: Option.Option<unknown>) => Option.isNone(o)
 
 type Shared = "get" | "set" | "remove" | "clear" | "size" | "has" | "isEmpty" | "modify"
 
