@@ -388,3 +388,83 @@ export const prometheusValue = (
         })
       )
   })
+
+// --- assertions that tolerate other attributes, either name, and shared layers ---------------
+
+const includes = (actual: Record<string, unknown>, subset: Record<string, unknown> | undefined) =>
+  subset === undefined || Object.keys(subset).every((k) => k in actual && String(actual[k]) === String(subset[k]))
+
+/**
+ * The OTel name of an instrument given either of its names: the OTel one (`http.server.requests`)
+ * or the one Prometheus exposes (`http_server_requests_total`, `…_seconds`), looked up among the
+ * instruments declared in this process.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const otelNameOf = (name: string): string => {
+  if (Instrument.descriptorOf(name) !== undefined) return name
+  const declared = Instrument.declared().find((d) => PrometheusMetrics.exposedName(d) === name)
+  return declared?.name ?? name
+}
+
+/**
+ * Every data point of `name` (OTel or Prometheus name) whose attributes include `subset`
+ * (other attributes allowed), OTLP side; an empty array when there is none.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const metricPoints = (
+  name: string,
+  subset?: Record<string, unknown>
+): Effect.Effect<ReadonlyArray<PointView>, never, TestTelemetry> =>
+  Effect.map(metricData(otelNameOf(name)), (data) =>
+    data === undefined
+      ? []
+      : (data.dataPoints as Array<DataPoint<unknown>>)
+        .filter((p) => includes(p.attributes as Record<string, unknown>, subset))
+        .map((p) => viewOf(data, p)))
+
+/**
+ * The sum of the values of the sum and gauge points of `name` (OTel or Prometheus name) whose
+ * attributes include `subset`, or of the counts of its histogram points; 0 when none matches.
+ *
+ * @example
+ * ```ts
+ * // every 200 response, whatever the route and method
+ * expect(yield* TestTelemetry.metricTotal("http_server_request_duration_seconds", { "http.response.status_code": 200 })).toBe(3)
+ * ```
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const metricTotal = (name: string, subset?: Record<string, unknown>): Effect.Effect<number, never, TestTelemetry> =>
+  Effect.map(metricPoints(name, subset), (points) =>
+    points.reduce((sum, p) => sum + (typeof p.value === "number" ? p.value : p.value.count), 0))
+
+/**
+ * Runs `self` and returns its result with the change it made to {@link metricTotal} of `name`
+ * and `subset`: an assertion that holds when tests share one layer (`it.layer`), where values
+ * recorded by earlier tests are still there.
+ *
+ * @example
+ * ```ts
+ * const [, placed] = yield* TestTelemetry.metricChange("orders.placed", { result: "ok" }, placeOrder("a1"))
+ * expect(placed).toBe(1)
+ * ```
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const metricChange = <A, E, R>(
+  name: string,
+  subset: Record<string, unknown> | undefined,
+  self: Effect.Effect<A, E, R>
+): Effect.Effect<[A, number], E, R | TestTelemetry> =>
+  Effect.gen(function*() {
+    const before = yield* metricTotal(name, subset)
+    const result = yield* self
+    const after = yield* metricTotal(name, subset)
+    return [result, after - before]
+  })

@@ -56,3 +56,47 @@ describe("TestTelemetry", () => {
       expect((yield* TestTelemetry.childrenOf(b)).map((s) => s.name)).toEqual(["a"])
     }).pipe(Effect.provide(TestTelemetry.layer())))
 })
+
+const requests = Instrument.counter({ name: "harness.requests", unit: "{request}", description: "Requests seen by the harness test." })
+const latency = Instrument.histogram({ name: "harness.latency", unit: "s", description: "Latency seen by the harness test." })
+
+describe("TestTelemetry assertions for shared layers", () => {
+  it.effect("metricTotal matches a subset of the attributes and sums the series it covers", () =>
+    Effect.gen(function*() {
+      yield* requests.add(1, { route: "/a", status: 200 })
+      yield* requests.add(2, { route: "/b", status: 200 })
+      yield* requests.add(5, { route: "/b", status: 500 })
+      expect(yield* TestTelemetry.metricTotal("harness.requests", { status: 200 })).toBe(3)
+      expect(yield* TestTelemetry.metricTotal("harness.requests", { route: "/b" })).toBe(7)
+      expect(yield* TestTelemetry.metricTotal("harness.requests")).toBe(8)
+      expect(yield* TestTelemetry.metricTotal("harness.requests", { route: "/c" })).toBe(0)
+      expect((yield* TestTelemetry.metricPoints("harness.requests", { route: "/b" })).map((p) => p.attributes.status).sort())
+        .toEqual([200, 500])
+    }).pipe(Effect.provide(TestTelemetry.layer())))
+
+  it.effect("either name of an instrument works: OTel's dotted one or the one Prometheus exposes", () =>
+    Effect.gen(function*() {
+      yield* requests.add(4, { route: "/a" })
+      yield* latency.record(0.25, { route: "/a" })
+      yield* latency.record(0.5, { route: "/a" })
+      expect(TestTelemetry.otelNameOf("harness_requests_total")).toBe("harness.requests")
+      expect(TestTelemetry.otelNameOf("harness_latency_seconds")).toBe("harness.latency")
+      expect(yield* TestTelemetry.metricTotal("harness_requests_total", { route: "/a" })).toBe(4)
+      expect(yield* TestTelemetry.prometheusValue("harness_requests_total", { route: "/a" })).toBe(4)
+      // A histogram's total is its count of recordings.
+      expect(yield* TestTelemetry.metricTotal("harness_latency_seconds")).toBe(2)
+    }).pipe(Effect.provide(TestTelemetry.layer())))
+
+  it.effect("metricChange reads the change one effect made, whatever earlier work left in a shared layer", () =>
+    Effect.gen(function*() {
+      yield* requests.add(10, { route: "/a" })
+      const [result, change] = yield* TestTelemetry.metricChange(
+        "harness_requests_total",
+        { route: "/a" },
+        Effect.as(requests.add(3, { route: "/a", status: 201 }), "done")
+      )
+      expect(result).toBe("done")
+      expect(change).toBe(3)
+      expect(yield* TestTelemetry.metricTotal("harness.requests", { route: "/a" })).toBe(13)
+    }).pipe(Effect.provide(TestTelemetry.layer())))
+})
