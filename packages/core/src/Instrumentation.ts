@@ -42,6 +42,7 @@ import * as Option from "effect/Option"
 import type * as Tracer from "effect/Tracer"
 import type * as Instrument from "./Instrument.js"
 import { errorTypeOf } from "./internal/tracer.js"
+import { ATTR_ERROR_TYPE } from "./Semconv.js"
 import * as TelemetryOptionsError from "./TelemetryOptionsError.js"
 
 // --- error.type ------------------------------------------------------------------------------
@@ -134,6 +135,19 @@ export interface OperationOptions<A, E> {
 }
 
 /**
+ * The wrapper {@link operation} builds. `end` records an operation the caller timed itself,
+ * such as a stream from its start to the close of its scope: `started` is `performance.now()`
+ * at its start, `span` the span it ran in, if any.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Operation<A, E> {
+  <R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R>
+  readonly end: (exit: Exit.Exit<A, E>, started: number, span: Tracer.Span | undefined) => void
+}
+
+/**
  * Builds the wrapper of one kind of operation: each effect it wraps runs in the span (when
  * `span` is given), and when it ends, however it ends, its duration and count are recorded
  * with its `error.type` ({@link errorTypeOfCause}). The span gets the same `error.type` for a
@@ -143,9 +157,7 @@ export interface OperationOptions<A, E> {
  * @since 0.1.0
  * @category constructors
  */
-export const operation = <A, E>(
-  options: OperationOptions<A, E>
-): <R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R> => {
+export const operation = <A, E>(options: OperationOptions<A, E>): Operation<A, E> => {
   const { count, duration, onEnd } = options
   const attributesOf = options.attributes
   const countAttributesOf = options.countAttributes ?? attributesOf
@@ -155,7 +167,7 @@ export const operation = <A, E>(
     let errorType: string | undefined
     if (Exit.isFailure(exit)) {
       errorType = errorTypeOfCause(exit.cause, classify)
-      if (span !== undefined && errorType !== ERROR_TYPE_INTERRUPTED) span.attribute("error.type", errorType)
+      if (span !== undefined && errorType !== ERROR_TYPE_INTERRUPTED) span.attribute(ATTR_ERROR_TYPE, errorType)
     }
     const attributes = attributesOf(exit, errorType)
     if (duration !== undefined) duration.unsafeRecord(seconds, attributes)
@@ -164,11 +176,12 @@ export const operation = <A, E>(
   }
   const spanOptions = options.span
   if (spanOptions === undefined) {
-    return (effect) =>
+    const unspanned = <R>(effect: Effect.Effect<A, E, R>) =>
       Effect.suspend(() => {
         const started = performance.now()
         return Effect.onExit(effect, (exit) => Effect.sync(() => end(exit, started, undefined)))
       })
+    return Object.assign(unspanned, { end })
   }
   const name = spanOptions.name
   // The call site is always the surface's own code: a stack capture would be pure cost.
@@ -181,12 +194,13 @@ export const operation = <A, E>(
     captureStackTrace: false
   }
   const asParent = spanOptions.asParent !== false
-  return (effect) =>
+  const spanned = <R>(effect: Effect.Effect<A, E, R>) =>
     Effect.useSpan(name, effectSpanOptions, (span) => {
       const started = performance.now()
       const timed = Effect.onExit(effect, (exit) => Effect.sync(() => end(exit, started, span)))
       return asParent ? Effect.withParentSpan(timed, span) : timed
     })
+  return Object.assign(spanned, { end })
 }
 
 // --- a layer decorating a service --------------------------------------------------------------
