@@ -18,12 +18,11 @@
  *
  * @since 0.1.0
  */
-import { TelemetryOptionsError } from "@effect-telemetry/core"
+import { Instrumentation, TelemetryOptionsError } from "@effect-telemetry/core"
 import * as SqlClient from "@effect/sql/SqlClient"
-import * as Config from "effect/Config"
+import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
-import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
+import type * as Layer from "effect/Layer"
 import * as internal from "./internal/client.js"
 import * as metrics from "./internal/metrics.js"
 
@@ -66,11 +65,7 @@ export const make = <C extends SqlClient.SqlClient>(client: C, options?: Options
 export const layer = (
   options?: Options
 ): Layer.Layer<SqlClient.SqlClient, TelemetryOptionsError.TelemetryOptionsError, SqlClient.SqlClient> =>
-  Layer.effect(
-    SqlClient.SqlClient,
-    Effect.zipWith(TelemetryOptionsError.attempt(() => resolve(options)), SqlClient.SqlClient, (resolved, client) =>
-      internal.make(client, resolved))
-  )
+  Instrumentation.decorate(SqlClient.SqlClient, make, options)
 
 /**
  * {@link layer} with options read from Effect `Config`.
@@ -89,4 +84,4 @@ export const layerConfig = (
   SqlClient.SqlClient,
   ConfigError.ConfigError | TelemetryOptionsError.TelemetryOptionsError,
   SqlClient.SqlClient
-> => Layer.unwrapEffect(Effect.map(Config.unwrap(config), layer))
+> => Instrumentation.decorateConfig(SqlClient.SqlClient, make, config)

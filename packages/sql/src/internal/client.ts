@@ -7,7 +7,7 @@
  * (tracer disabled around the library's code, the caller's setting restored for user code
  * inside a transaction) so the span here is the only one per statement, whatever `spans` says.
  */
-import { Attributes, Semconv, Tracing } from "@effect-telemetry/core"
+import { Attributes, Instrumentation, Semconv, Tracing } from "@effect-telemetry/core"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import { TransactionConnection } from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
@@ -86,29 +86,11 @@ const statusCodeOf = (error: unknown): string | undefined => {
   return typeof code === "string" && /^[0-9A-Z]{5}$/.test(code) ? code : undefined
 }
 
-interface Outcome {
-  readonly errorType: string | undefined
-  readonly statusCode: string | undefined
-  readonly interrupted: boolean
-}
-
-const outcomeOf = (exit: Exit.Exit<unknown, unknown>): Outcome => {
-  if (Exit.isSuccess(exit)) return { errorType: undefined, statusCode: undefined, interrupted: false }
-  if (Cause.isInterruptedOnly(exit.cause)) {
-    return { errorType: Semconv.DB_ERROR_TYPE_INTERRUPTED, statusCode: undefined, interrupted: true }
-  }
-  const failure = Cause.failureOption(exit.cause)
-  const error = Option.isSome(failure) ? failure.value : Option.getOrUndefined(Cause.dieOption(exit.cause))
-  const statusCode = statusCodeOf(error)
-  return { errorType: statusCode ?? Tracing.errorTypeOf(error), statusCode, interrupted: false }
-}
-
 interface Prepared {
   readonly name: string
   readonly spanAttributes: Record<string, unknown>
-  readonly metricAttributes: Record<string, string | number>
-  /** `metricAttributes` with `result=ok`: the counter's attributes on the common path. */
-  readonly okAttributes: Record<string, string | number>
+  /** Runs one execution of the statement in its span and records it. */
+  readonly operation: Instrumentation.Operation<any, SqlError>
 }
 
 const compiled = (statement: Statement.Statement<unknown>, withoutTransform: boolean) => (): string | undefined => {
@@ -151,53 +133,38 @@ const build = (target: Target, sql: string | undefined): Prepared => {
     : info.collection === undefined
     ? info.operation
     : `${info.operation} ${info.collection}`
-  return { name, spanAttributes, metricAttributes, okAttributes: Attributes.extend(metricAttributes, { [Semconv.ATTR_RESULT]: "ok" }) }
-}
-
-const record = (prepared: Prepared, started: number, outcome: Outcome) => {
-  const seconds = (performance.now() - started) / 1000
-  if (outcome.errorType === undefined) {
-    metrics.operationDuration.unsafeRecord(seconds, prepared.metricAttributes)
-    metrics.operations.unsafeAdd(1, prepared.okAttributes)
-    return
-  }
-  const attributes = Attributes.extend(prepared.metricAttributes, { [Semconv.ATTR_ERROR_TYPE]: outcome.errorType })
-  metrics.operationDuration.unsafeRecord(seconds, attributes)
-  metrics.operations.unsafeAdd(1, Attributes.extend(attributes, { [Semconv.ATTR_RESULT]: "error" }))
-}
-
-const annotate = (span: Tracer.Span | undefined, outcome: Outcome) => {
-  // Interruption is cancellation: the tracer leaves the span Unset and marks it interrupted.
-  if (span === undefined || outcome.errorType === undefined || outcome.interrupted) return
-  span.attribute(Semconv.ATTR_ERROR_TYPE, outcome.errorType)
-  if (outcome.statusCode !== undefined) span.attribute(Semconv.ATTR_DB_RESPONSE_STATUS_CODE, outcome.statusCode)
+  const okAttributes = Attributes.extend(metricAttributes, { [Semconv.ATTR_RESULT]: "ok" })
+  const failed = (errorType: string) => Attributes.extend(metricAttributes, { [Semconv.ATTR_ERROR_TYPE]: errorType })
+  const operation = Instrumentation.operation<any, SqlError>({
+    // The library's own spans are silenced inside: the statement's effect needs no parent.
+    span: target.options.spans ? { name, kind: "client", attributes: spanAttributes, asParent: false } : undefined,
+    duration: metrics.operationDuration,
+    count: metrics.operations,
+    errorType: (error) => statusCodeOf(error) ?? Tracing.errorTypeOf(error),
+    attributes: (_exit, errorType) => errorType === undefined ? metricAttributes : failed(errorType),
+    countAttributes: (_exit, errorType) =>
+      errorType === undefined
+        ? okAttributes
+        : Attributes.extend(failed(errorType), { [Semconv.ATTR_RESULT]: "error" }),
+    onEnd: (exit, _errorType, span) => {
+      if (span === undefined || Exit.isSuccess(exit)) return
+      const failure = Cause.failureOption(exit.cause)
+      const statusCode = Option.isSome(failure) ? statusCodeOf(failure.value) : undefined
+      if (statusCode !== undefined) span.attribute(Semconv.ATTR_DB_RESPONSE_STATUS_CODE, statusCode)
+    }
+  })
+  return { name, spanAttributes, operation }
 }
 
 const silenced = Effect.withTracerEnabled(false)
 
+// Called when the statement runs (the runtime calls `commit()` per evaluation) or when a way of
+// running it is read (`raw`, `values`...): the text is compiled then, not per fiber step.
 const runEffect = <A>(
   target: Target,
   sql: () => string | undefined,
   run: Effect.Effect<A, SqlError>
-): Effect.Effect<A, SqlError> =>
-  Effect.suspend(() => {
-    const prepared = prepare(target, sql())
-    const timed = (span: Tracer.Span | undefined) => {
-      const started = performance.now()
-      return Effect.onExit(silenced(run), (exit) =>
-        Effect.sync(() => {
-          const outcome = outcomeOf(exit)
-          annotate(span, outcome)
-          record(prepared, started, outcome)
-        }))
-    }
-    if (!target.options.spans) return timed(undefined)
-    return Effect.useSpan(
-      prepared.name,
-      { kind: "client", attributes: prepared.spanAttributes, captureStackTrace: false },
-      timed
-    )
-  })
+): Effect.Effect<A, SqlError> => prepare(target, sql()).operation(silenced(run))
 
 const runStream = <A>(
   target: Target,
@@ -215,13 +182,7 @@ const runStream = <A>(
       : undefined
     const started = performance.now()
     // Added after the span, so it runs first on close and annotates the span before it ends.
-    yield* Effect.addFinalizer((exit) =>
-      Effect.sync(() => {
-        const outcome = outcomeOf(exit)
-        annotate(span, outcome)
-        record(prepared, started, outcome)
-      })
-    )
+    yield* Effect.addFinalizer((exit) => Effect.sync(() => prepared.operation.end(exit as Exit.Exit<unknown, SqlError>, started, span)))
     const pull = yield* silenced(Stream.toPull(stream))
     return Stream.fromPull(Effect.succeed(silenced(pull)))
   }))
