@@ -12,6 +12,7 @@ import { resourceFromAttributes } from "@opentelemetry/resources"
 import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-base"
 import { BasicTracerProvider, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import type * as EffectTracer from "effect/Tracer"
 import { alternate, fmt, median, cpuNsPerOpAsync, ratio } from "./lib/stats.js"
 import type { Table } from "./lib/stats.js"
@@ -46,12 +47,36 @@ const loop = (call: Effect.Effect<number>) => (n: number) =>
     for (let i = 0; i < n; i++) yield* call
   }))
 
-type Variant = "no span" | "Effect native tracer" | "@effect/opentelemetry" | "ours" | "ours, sampled out" | "ours, Telemetry.fn (span + 3 metrics)"
+type Variant =
+  | "no span"
+  | "Effect native tracer"
+  | "@effect/opentelemetry"
+  | "ours"
+  | "ours, sampled out"
+  | "ours, Telemetry.fn (span + 3 metrics)"
+  | "ours, layerFromSpans, name included (span + 3 metrics)"
+  | "ours, layerFromSpans, name not included"
+
+/** Our tracer as FunctionTelemetry.layerFromSpans leaves it: metrics derived from matching Internal spans. */
+const fromSpans = (tracer: EffectTracer.Tracer, include: ReadonlyArray<string>): EffectTracer.Tracer =>
+  Effect.runSync(
+    Effect.scoped(
+      Effect.flatMap(Layer.build(FunctionTelemetry.layerFromSpans({ include })), (context) =>
+        Effect.provide(Effect.tracer, context)).pipe(Effect.withTracer(tracer))
+    )
+  )
 
 export const run = async (options: { readonly quick: boolean }): Promise<Array<Table>> => {
   const iterations = options.quick ? 20_000 : 50_000
   const rounds = options.quick ? 3 : 5
-  const exporters = { ours: new CountingExporter(), theirs: new CountingExporter(), unsampled: new CountingExporter(), fn: new CountingExporter() }
+  const exporters = {
+    ours: new CountingExporter(),
+    theirs: new CountingExporter(),
+    unsampled: new CountingExporter(),
+    fn: new CountingExporter(),
+    included: new CountingExporter(),
+    excluded: new CountingExporter()
+  }
   const withSpan = work.pipe(Effect.withSpan("bench.call", { attributes }))
   const tracedFn = FunctionTelemetry.traced(work, "bench.call", { attributes })
   const bodies: Record<Variant, (n: number) => Promise<void>> = {
@@ -60,7 +85,13 @@ export const run = async (options: { readonly quick: boolean }): Promise<Array<T
     "@effect/opentelemetry": loop(Effect.withTracer(withSpan, theirTracer(exporters.theirs))),
     ours: loop(Effect.withTracer(withSpan, ourTracer("always_on", exporters.ours))),
     "ours, sampled out": loop(Effect.withTracer(withSpan, ourTracer("always_off", exporters.unsampled))),
-    "ours, Telemetry.fn (span + 3 metrics)": loop(Effect.withTracer(tracedFn, ourTracer("always_on", exporters.fn)))
+    "ours, Telemetry.fn (span + 3 metrics)": loop(Effect.withTracer(tracedFn, ourTracer("always_on", exporters.fn))),
+    "ours, layerFromSpans, name included (span + 3 metrics)": loop(
+      Effect.withTracer(withSpan, fromSpans(ourTracer("always_on", exporters.included), ["bench.*"]))
+    ),
+    "ours, layerFromSpans, name not included": loop(
+      Effect.withTracer(withSpan, fromSpans(ourTracer("always_on", exporters.excluded), ["other.*"]))
+    )
   }
   const variants = Object.keys(bodies) as Array<Variant>
   const samples = await alternate(rounds, variants, (variant) => cpuNsPerOpAsync(bodies[variant], iterations))
@@ -81,12 +112,13 @@ export const run = async (options: { readonly quick: boolean }): Promise<Array<T
       fmt(ns[v]),
       v === "no span" ? "0" : fmt(ns[v] - base),
       ratio(ns[v] - base, ns["@effect/opentelemetry"] - base),
-      v === "ours" ? fmt(exporters.ours.count) : v === "@effect/opentelemetry" ? fmt(exporters.theirs.count) : v === "ours, sampled out" ? fmt(exporters.unsampled.count) : v.startsWith("ours, Telemetry.fn") ? fmt(exporters.fn.count) : "-"
+      v === "ours" ? fmt(exporters.ours.count) : v === "@effect/opentelemetry" ? fmt(exporters.theirs.count) : v === "ours, sampled out" ? fmt(exporters.unsampled.count) : v.startsWith("ours, Telemetry.fn") ? fmt(exporters.fn.count) : v === "ours, layerFromSpans, name included (span + 3 metrics)" ? fmt(exporters.included.count) : v === "ours, layerFromSpans, name not included" ? fmt(exporters.excluded.count) : "-"
     ]),
     notes: [
       `${rounds} alternating rounds of ${fmt(iterations)} calls per variant after a warm-up, in one Effect loop; CPU time (user+system) per call, medians. "vs @effect/opentelemetry" compares span costs (no-span call subtracted).`,
       "Both SDK tracers: BasicTracerProvider, SimpleSpanProcessor, an exporter that counts and discards (our provider adds its delivery accounting, as in production).",
-      "Sampled out: our tracer with `always_off`; the span still exists for Effect (ids, attributes kept) but records nothing in the SDK and is never exported."
+      "Sampled out: our tracer with `always_off`; the span still exists for Effect (ids, attributes kept) but records nothing in the SDK and is never exported.",
+      "layerFromSpans: our tracer wrapped by FunctionTelemetry.layerFromSpans; 'included' records function.calls/duration/active from the span (what Telemetry.fn records), 'not included' pays only the name filter."
     ]
   }]
 }
