@@ -135,7 +135,8 @@ export interface OperationOptions<A, E> {
 }
 
 /**
- * The wrapper {@link operation} builds. `end` records an operation the caller timed itself,
+ * The wrapper {@link operation} builds. `spanAttributes`, when given, replace the span's
+ * attributes for that call (a message id). `end` records an operation the caller timed itself,
  * such as a stream from its start to the close of its scope: `started` is `performance.now()`
  * at its start, `span` the span it ran in, if any.
  *
@@ -143,7 +144,7 @@ export interface OperationOptions<A, E> {
  * @category models
  */
 export interface Operation<A, E> {
-  <R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R>
+  <R>(effect: Effect.Effect<A, E, R>, spanAttributes?: Readonly<Record<string, unknown>>): Effect.Effect<A, E, R>
   readonly end: (exit: Exit.Exit<A, E>, started: number, span: Tracer.Span | undefined) => void
 }
 
@@ -193,9 +194,17 @@ export const operation = <A, E>(options: OperationOptions<A, E>): Operation<A, E
     root: spanOptions.root,
     captureStackTrace: false
   }
+  const withAttributes = (attributes: Readonly<Record<string, unknown>>): Tracer.SpanOptions => ({
+    kind: spanOptions.kind,
+    attributes,
+    links: spanOptions.links,
+    parent: spanOptions.parent,
+    root: spanOptions.root,
+    captureStackTrace: false
+  })
   const asParent = spanOptions.asParent !== false
-  const spanned = <R>(effect: Effect.Effect<A, E, R>) =>
-    Effect.useSpan(name, effectSpanOptions, (span) => {
+  const spanned = <R>(effect: Effect.Effect<A, E, R>, spanAttributes?: Readonly<Record<string, unknown>>) =>
+    Effect.useSpan(name, spanAttributes === undefined ? effectSpanOptions : withAttributes(spanAttributes), (span) => {
       const started = performance.now()
       const timed = Effect.onExit(effect, (exit) => Effect.sync(() => end(exit, started, span)))
       return asParent ? Effect.withParentSpan(timed, span) : timed
