@@ -1,4 +1,4 @@
-import { Attributes, Instrument, Propagation, Semconv, Tracing } from "@effect-telemetry/core"
+import { Attributes, Instrument, Instrumentation, Propagation, Semconv, Tracing } from "@effect-telemetry/core"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -75,61 +75,55 @@ const spanAttributes = (
   ...(messageId !== undefined && messageId !== "" ? { [Semconv.ATTR_MESSAGING_MESSAGE_ID]: messageId } : {})
 })
 
-/** `error.type` of a failed exit: the failure's class, else the defect's. @internal */
-export const errorTypeOfCause = (cause: Cause.Cause<unknown>): string => {
-  if (Cause.isInterruptedOnly(cause)) return Semconv.MESSAGING_ERROR_INTERRUPTED
-  const failure = Cause.failureOption(cause)
-  return Tracing.errorTypeOf(Option.isSome(failure) ? failure.value : Option.getOrUndefined(Cause.dieOption(cause)))
+/** @internal */
+export interface Sender {
+  /**
+   * A `send {destination}` Producer span around `publish`, which receives the carrier to put in
+   * the message; `sent.messages` counts every attempt, failed and interrupted ones included.
+   */
+  <A, E, R>(
+    publish: (carrier: Record<string, string>) => Effect.Effect<A, E, R>,
+    messageId?: string | undefined,
+    attributes?: Record<string, unknown> | undefined
+  ): Effect.Effect<A, E, R>
+}
+
+/**
+ * The sends to one destination, built once per destination: their span name and attribute
+ * sets are not rebuilt per message. `errorType` classifies a failure for `error.type`
+ * (default: the error's `_tag` or class).
+ *
+ * @internal
+ */
+export const sender = (destination: Destination, errorType?: ((error: any) => string) | undefined): Sender => {
+  const attributes = metricAttributes(destination, "send")
+  const operation = Instrumentation.operation<any, any>({
+    span: { name: `${Semconv.SPAN_MESSAGING_SEND} ${destination.destination}`, kind: "producer", attributes },
+    count: sentMessages,
+    duration: operationDuration,
+    errorType,
+    attributes: (_exit, errorType) =>
+      errorType === undefined ? attributes : Attributes.extend(attributes, { [Semconv.ATTR_ERROR_TYPE]: errorType })
+  })
+  return (publish, messageId, extra) =>
+    operation(
+      Effect.flatMap(Propagation.injectCurrent, publish),
+      spanAttributes(destination, "send", messageId, extra)
+    )
 }
 
 /** @internal */
 export interface SendOptions<E> extends Destination {
   readonly messageId?: string | undefined
   readonly attributes?: Record<string, unknown> | undefined
-  /** Classifies a failure for `error.type` (default: the error's `_tag` or class). */
   readonly errorType?: ((error: E) => string) | undefined
 }
 
-/**
- * A `send {destination}` Producer span around `publish`, which receives the carrier to put in
- * the message; `sent.messages` counts every attempt, failed and interrupted ones included.
- *
- * @internal
- */
+/** One send to a destination given per call (`QueueTelemetry.send`). @internal */
 export const send = <A, E, R>(
   options: SendOptions<E>,
   publish: (carrier: Record<string, string>) => Effect.Effect<A, E, R>
-): Effect.Effect<A, E, R> =>
-  Effect.withSpan(
-    Effect.flatMap(Propagation.injectCurrent, (carrier) =>
-      Effect.suspend(() => {
-        const start = performance.now()
-        return Effect.onExit(publish(carrier), (exit) =>
-          Effect.suspend(() => {
-            const attributes = metricAttributes(options, "send")
-            let errorType: string | undefined
-            if (Exit.isFailure(exit)) {
-              const failure = Cause.failureOption(exit.cause)
-              errorType = Option.isSome(failure) && options.errorType !== undefined
-                ? options.errorType(failure.value)
-                : errorTypeOfCause(exit.cause)
-              attributes[Semconv.ATTR_ERROR_TYPE] = errorType
-            }
-            sentMessages.unsafeAdd(1, attributes)
-            operationDuration.unsafeRecord((performance.now() - start) / 1000, attributes)
-            return errorType === undefined || Exit.isInterrupted(exit)
-              ? Effect.void
-              : Effect.annotateCurrentSpan(Semconv.ATTR_ERROR_TYPE, errorType)
-          }))
-      })),
-    `${Semconv.SPAN_MESSAGING_SEND} ${options.destination}`,
-    {
-      kind: "producer",
-      attributes: spanAttributes(options, "send", options.messageId, options.attributes),
-      // The call site of a queue operation is always this file: the stack capture would be pure cost.
-      captureStackTrace: false
-    }
-  )
+): Effect.Effect<A, E, R> => sender(options, options.errorType)(publish, options.messageId, options.attributes)
 
 /** @internal */
 export interface ProcessOptions<E> extends Destination {
@@ -184,12 +178,9 @@ export const process = <A, E, R, E2, R2>(
       const result: Result = settleFailed ? "settle_error" : resultOf(exit, options.isNack)
       const attributes: Record<string, string> = Attributes.extend(metricAttributes(options, "process"), { [Semconv.ATTR_RESULT]: result })
       if (Exit.isFailure(settleExit)) {
-        const failure = Cause.failureOption(settleExit.cause)
-        attributes[Semconv.ATTR_ERROR_TYPE] = Option.isSome(failure) && options.settleErrorType !== undefined
-          ? options.settleErrorType(failure.value)
-          : errorTypeOfCause(settleExit.cause)
+        attributes[Semconv.ATTR_ERROR_TYPE] = Instrumentation.errorTypeOfCause(settleExit.cause, options.settleErrorType)
       } else if (result === "error" && Exit.isFailure(exit)) {
-        attributes[Semconv.ATTR_ERROR_TYPE] = errorTypeOfCause(exit.cause)
+        attributes[Semconv.ATTR_ERROR_TYPE] = Instrumentation.errorTypeOfCause(exit.cause)
       }
       processDuration.unsafeRecord((performance.now() - start) / 1000, attributes)
       if (Option.isSome(span)) {

@@ -46,19 +46,20 @@ export const makeFactory = Effect.gen(function*() {
       const encodeUnknown = Schema.encodeUnknown(options.schema)
       const decodeUnknown = Schema.decodeUnknown(options.schema)
       const system = Semconv.MESSAGING_SYSTEM_PERSISTED_QUEUE
+      const send = Messaging.sender({ system, destination: options.name, operationName: "offer" })
       return Effect.succeed<PersistedQueue.PersistedQueue<A, R>>({
         [PersistedQueue.TypeId]: PersistedQueue.TypeId,
         offer: (value, opts) =>
           Effect.suspend(() => {
             const id = opts?.id ?? crypto.randomUUID()
-            return Messaging.send(
-              { system, destination: options.name, operationName: "offer", messageId: id },
+            return send(
               (headers) =>
                 Effect.flatMap(encodeUnknown(value), (element) =>
                   Effect.as(
                     store.offer({ name: options.name, id, element: wrap(headers, element), isCustomId: opts?.id !== undefined }),
                     id
-                  ))
+                  )),
+              id
             )
           }),
         take: (f, opts) =>

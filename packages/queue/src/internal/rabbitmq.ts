@@ -1,4 +1,4 @@
-import { Propagation, Semconv, TelemetryOptionsError } from "@effect-telemetry/core"
+import { Instrumentation, Propagation, Semconv, TelemetryOptionsError, Tracing } from "@effect-telemetry/core"
 import type * as amqp from "amqplib"
 import { connect } from "amqplib"
 import * as Cause from "effect/Cause"
@@ -47,7 +47,7 @@ export const errorTypeOf = (error: unknown): string => {
     if (error.reason === "Unroutable") return Semconv.MESSAGING_ERROR_UNROUTABLE
     return error.replyText ?? error.reason
   }
-  return Messaging.errorTypeOfCause(Cause.fail(error))
+  return Tracing.errorTypeOf(error)
 }
 
 const fromAmqp = (reason: Reason, message: string, cause: unknown): RabbitMqError => {
@@ -182,23 +182,27 @@ export const make = (options: Options): Effect.Effect<RabbitMqService, RabbitMqE
         }
       })
 
+    // One sender per destination (exchange, or queue for the default exchange); cleared past a
+    // bound so generated destination names cannot grow it forever.
+    const senders = new Map<string, Messaging.Sender>()
+    const senderTo = (destination: string): Messaging.Sender => {
+      let sender = senders.get(destination)
+      if (sender === undefined) {
+        if (senders.size >= 1_000) senders.clear()
+        sender = Messaging.sender(
+          { system: Semconv.MESSAGING_SYSTEM_RABBITMQ, destination, operationName: "publish" },
+          errorTypeOf
+        )
+        senders.set(destination, sender)
+      }
+      return sender
+    }
+
     const publish: RabbitMqService["publish"] = (exchange, routingKey, content, publishOptions) =>
       Effect.suspend(() => {
         const messageId = publishOptions?.messageId ?? crypto.randomUUID()
         const destination = exchange === "" ? routingKey : exchange
-        return Messaging.send(
-          {
-            system: Semconv.MESSAGING_SYSTEM_RABBITMQ,
-            destination,
-            operationName: "publish",
-            messageId,
-            errorType: errorTypeOf,
-            attributes: {
-              [Semconv.ATTR_MESSAGING_RABBITMQ_ROUTING_KEY]: routingKey,
-              [Semconv.ATTR_SERVER_ADDRESS]: server.address,
-              [Semconv.ATTR_SERVER_PORT]: server.port
-            }
-          },
+        return senderTo(destination)(
           (carrier) =>
             Effect.flatMap(publisher, (channel) =>
               confirm(channel, exchange, routingKey, toBuffer(content), {
@@ -207,7 +211,13 @@ export const make = (options: Options): Effect.Effect<RabbitMqService, RabbitMqE
                 messageId,
                 // The span's context wins over a stale one the caller may have copied from another message.
                 headers: { ...publishOptions?.headers, ...carrier }
-              }))
+              })),
+          messageId,
+          {
+            [Semconv.ATTR_MESSAGING_RABBITMQ_ROUTING_KEY]: routingKey,
+            [Semconv.ATTR_SERVER_ADDRESS]: server.address,
+            [Semconv.ATTR_SERVER_PORT]: server.port
+          }
         )
       })
 
@@ -328,13 +338,13 @@ const consumer = <A, E, R>(
       Effect.tapErrorCause((cause) => {
         if (Cause.isInterruptedOnly(cause)) return Effect.void
         // Counted here, not only logged: a consumer that dies while idle has no span to show it.
-        const failure = Cause.failureOption(cause)
         Messaging.consumerErrors.unsafeAdd(1, {
           [Semconv.ATTR_MESSAGING_SYSTEM]: Semconv.MESSAGING_SYSTEM_RABBITMQ,
           [Semconv.ATTR_MESSAGING_DESTINATION_NAME]: queue,
-          [Semconv.ATTR_ERROR_TYPE]: Option.isSome(failure) && failure.value instanceof RabbitMqError
-            ? failure.value.reason
-            : Messaging.errorTypeOfCause(cause)
+          [Semconv.ATTR_ERROR_TYPE]: Instrumentation.errorTypeOfCause(
+            cause,
+            (error) => error instanceof RabbitMqError ? error.reason : Tracing.errorTypeOf(error)
+          )
         })
         return Effect.logError(`RabbitMQ consumer of ${queue} stopped`, cause)
       }),
