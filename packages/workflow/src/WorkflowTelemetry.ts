@@ -17,13 +17,12 @@
  *
  * @since 0.1.0
  */
-import { TelemetryOptionsError } from "@effect-telemetry/core"
+import { Instrumentation, TelemetryOptionsError } from "@effect-telemetry/core"
 import type { WorkflowEngine as WorkflowEngineNs } from "@effect/workflow"
 import { WorkflowEngine } from "@effect/workflow/WorkflowEngine"
-import * as Config from "effect/Config"
+import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
-import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
+import type * as Layer from "effect/Layer"
 import * as internal from "./internal/engine.js"
 import * as metrics from "./internal/metrics.js"
 
@@ -107,11 +106,7 @@ export const layer = (
   TelemetryOptionsError.TelemetryOptionsError,
   WorkflowEngineNs.WorkflowEngine
 > =>
-  Layer.effect(
-    WorkflowEngine,
-    Effect.zipWith(TelemetryOptionsError.attempt(() => resolve(options)), WorkflowEngine, (resolved, engine) =>
-      internal.make(engine, resolved))
-  )
+  Instrumentation.decorate(WorkflowEngine, make, options)
 
 /**
  * {@link layer} with options read from Effect `Config`.
@@ -132,4 +127,4 @@ export const layerConfig = (
   WorkflowEngineNs.WorkflowEngine,
   ConfigError.ConfigError | TelemetryOptionsError.TelemetryOptionsError,
   WorkflowEngineNs.WorkflowEngine
-> => Layer.unwrapEffect(Effect.map(Config.unwrap(config), layer))
+> => Instrumentation.decorateConfig(WorkflowEngine, make, config)

@@ -13,7 +13,7 @@
  *   tries and retries) each get a span and metrics.
  * - `execute` annotates the caller's span with the workflow name and execution id.
  */
-import { Attributes, Propagation, Semconv, Tracing } from "@effect-telemetry/core"
+import { Attributes, Instrumentation, Propagation, Semconv } from "@effect-telemetry/core"
 import * as Activity from "@effect/workflow/Activity"
 import * as DurableDeferred from "@effect/workflow/DurableDeferred"
 import * as Workflow from "@effect/workflow/Workflow"
@@ -106,13 +106,6 @@ const attemptResultOf = (
     : Cause.isInterruptedOnly(exit.cause)
     ? (instance.suspended ? "suspended" : "interrupted")
     : "error"
-
-const failureTypeOf = (exit: Exit.Exit<unknown, unknown>): string => {
-  if (Exit.isSuccess(exit)) return Semconv.ERROR_TYPE_OTHER
-  if (Cause.isInterruptedOnly(exit.cause)) return "interrupted"
-  const failure = Cause.failureOption(exit.cause)
-  return Tracing.errorTypeOf(Option.isSome(failure) ? failure.value : Option.getOrUndefined(Cause.dieOption(exit.cause)))
-}
 
 const randomHex = (bytes: number) => {
   let out = ""
@@ -235,10 +228,12 @@ const instrumentRun = <A, E, R>(
               break
             case "failed":
             case "interrupted":
-              Metrics.workflowFailed.unsafeAdd(1, {
-                ...metricAttributes,
-                [Semconv.ATTR_ERROR_TYPE]: failureTypeOf(exit)
-              })
+              Metrics.workflowFailed.unsafeAdd(
+                1,
+                Attributes.extend(metricAttributes, {
+                  [Semconv.ATTR_ERROR_TYPE]: Instrumentation.errorTypeOfExit(exit) ?? Semconv.ERROR_TYPE_OTHER
+                })
+              )
               break
             case "suspended":
               Metrics.workflowSuspended.unsafeAdd(1, metricAttributes)
@@ -247,10 +242,12 @@ const instrumentRun = <A, E, R>(
               break
           }
           if (durationSeconds !== undefined && result !== "suspended" && result !== "abandoned") {
-            Metrics.workflowDuration.unsafeRecord(durationSeconds, {
-              ...metricAttributes,
-              [Semconv.ATTR_RESULT]: result === "completed" ? "ok" : result === "failed" ? "error" : "interrupted"
-            })
+            Metrics.workflowDuration.unsafeRecord(
+              durationSeconds,
+              Attributes.extend(metricAttributes, {
+                [Semconv.ATTR_RESULT]: result === "completed" ? "ok" : result === "failed" ? "error" : "interrupted"
+              })
+            )
           }
           // A suspension is the workflow waiting, not a cancellation; the span says so by
           // its result and not by `effect.interrupted`. A suspension caused by a failure
@@ -261,41 +258,35 @@ const instrumentRun = <A, E, R>(
     )
   }))
 
+/**
+ * One executed attempt of `activity`: its span, `activity.attempts` and `activity.duration` by
+ * result. Built when the engine runs it: an attempt replayed from the journal records nothing.
+ */
 const instrumentAttempt = (
   activity: Activity.Any,
   attempt: number,
-  workflowName: string,
-  executionId: string
+  instance: WorkflowInstance["Type"]
 ): Effect.Effect<any, any, any> =>
   Effect.suspend(() => {
-    const start = performance.now()
     const attributes = {
-      [Semconv.ATTR_WORKFLOW_NAME]: workflowName,
+      [Semconv.ATTR_WORKFLOW_NAME]: instance.workflow.name,
       [Semconv.ATTR_ACTIVITY_NAME]: activity.name
     }
     if (attempt > 1) Metrics.activityRetries.unsafeAdd(1, attributes)
-    return activity.executeEncoded.pipe(
-      Effect.withSpan(spanName(Semconv.SPAN_ACTIVITY_ATTEMPT, activity.name), {
+    const operation = Instrumentation.operation<any, any>({
+      span: {
+        name: spanName(Semconv.SPAN_ACTIVITY_ATTEMPT, activity.name),
         kind: "internal",
-        attributes: {
-          ...attributes,
-          [Semconv.ATTR_WORKFLOW_EXECUTION_ID]: executionId,
+        attributes: Attributes.extend(attributes, {
+          [Semconv.ATTR_WORKFLOW_EXECUTION_ID]: instance.executionId,
           [Semconv.ATTR_ACTIVITY_ATTEMPT]: attempt
-        },
-        captureStackTrace: false
-      }),
-      Effect.onExit((exit) =>
-        Effect.flatMap(WorkflowInstance, (instance) =>
-          Effect.sync(() => {
-            const result = attemptResultOf(exit, instance)
-            Metrics.activityAttempts.unsafeAdd(1, { ...attributes, [Semconv.ATTR_RESULT]: result })
-            Metrics.activityDuration.unsafeRecord((performance.now() - start) / 1000, {
-              ...attributes,
-              [Semconv.ATTR_RESULT]: result
-            })
-          }))
-      )
-    )
+        })
+      },
+      count: Metrics.activityAttempts,
+      duration: Metrics.activityDuration,
+      attributes: (exit) => Attributes.extend(attributes, { [Semconv.ATTR_RESULT]: attemptResultOf(exit, instance) })
+    })
+    return operation(activity.executeEncoded)
   })
 
 /** @internal */
@@ -318,7 +309,7 @@ export const make = (underlying: Engine, options: Options): Engine => {
         // A view of the activity: same name, schemas and identity for the engine's journal,
         // only the execution instrumented.
         const view = Object.create(activity)
-        view.executeEncoded = instrumentAttempt(activity, attempt, instance.workflow.name, instance.executionId)
+        view.executeEncoded = instrumentAttempt(activity, attempt, instance)
         return underlying.activityExecute(view, attempt)
       })
     }
