@@ -20,12 +20,12 @@
  *
  * @since 0.1.0
  */
-import { type Propagation, TelemetryOptionsError } from "@effect-telemetry/core"
+import { Instrumentation, type Propagation, TelemetryOptionsError } from "@effect-telemetry/core"
 import * as CommandExecutor from "@effect/platform/CommandExecutor"
-import * as Config from "effect/Config"
+import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
+import type * as Layer from "effect/Layer"
 import type * as Option from "effect/Option"
 import type * as Tracer from "effect/Tracer"
 import * as internal from "./internal/command.js"
@@ -79,14 +79,7 @@ export const make = (underlying: CommandExecutor.CommandExecutor, options?: Opti
 export const layer = (
   options?: Options
 ): Layer.Layer<CommandExecutor.CommandExecutor, TelemetryOptionsError.TelemetryOptionsError, CommandExecutor.CommandExecutor> =>
-  Layer.effect(
-    CommandExecutor.CommandExecutor,
-    Effect.zipWith(
-      TelemetryOptionsError.attempt(() => resolve(options)),
-      CommandExecutor.CommandExecutor,
-      (resolved, underlying) => internal.make(underlying, resolved)
-    )
-  )
+  Instrumentation.decorate(CommandExecutor.CommandExecutor, make, options)
 
 /**
  * {@link layer} with options read from Effect `Config`.
@@ -105,7 +98,7 @@ export const layerConfig = (
   CommandExecutor.CommandExecutor,
   ConfigError.ConfigError | TelemetryOptionsError.TelemetryOptionsError,
   CommandExecutor.CommandExecutor
-> => Layer.unwrapEffect(Effect.map(Config.unwrap(config), layer))
+> => Instrumentation.decorateConfig(CommandExecutor.CommandExecutor, make, config)
 
 /**
  * The environment variables carrying `span`'s context (`TRACEPARENT`, `TRACESTATE`, ...), for

@@ -1,9 +1,8 @@
-import { Instrument, Propagation, Redaction, Semconv, Tracing } from "@effect-telemetry/core"
+import { Instrument, Instrumentation, Propagation, Redaction, Semconv, Tracing } from "@effect-telemetry/core"
 import * as OtelApi from "@opentelemetry/api"
 import * as Command from "@effect/platform/Command"
 import * as CommandExecutor from "@effect/platform/CommandExecutor"
 import type * as PlatformError from "@effect/platform/Error"
-import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -157,10 +156,7 @@ export const make = (underlying: CommandExecutor.CommandExecutor, options?: Opti
             onFailure: (cause) =>
               killedByScope
                 ? Effect.flatMap(Effect.fiberId, (id) => end(Exit.interrupt(id), undefined, undefined))
-                : end(exit, undefined, Option.match(Cause.failureOption(cause), {
-                  onNone: () => Semconv.ERROR_TYPE_OTHER,
-                  onSome: errorTypeOfPlatformError
-                }))
+                : end(exit, undefined, Instrumentation.errorTypeOfCause(cause, errorTypeOfPlatformError))
           }))
 
       let child: CommandExecutor.Process | undefined = undefined

@@ -1,4 +1,4 @@
-import { Attributes, Instrument, Semconv, TelemetryOptionsError } from "@effect-telemetry/core"
+import { Attributes, Instrument, Instrumentation, Semconv, TelemetryOptionsError } from "@effect-telemetry/core"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
@@ -80,35 +80,33 @@ export const run = <A, E, R>(
   parent: Option.Option<Tracer.AnySpan> | undefined
 ): Effect.Effect<A, E, R> => {
   const metricAttributes = { [Semconv.ATTR_PROCESS_NAME]: name }
-  const counted = Effect.uninterruptibleMask((restore) =>
-    Effect.suspend(() => {
-      const start = performance.now()
-      started.unsafeAdd(1, metricAttributes)
-      active.unsafeAdd(1, metricAttributes)
-      return Effect.onExit(restore(self), (exit) =>
-        Effect.sync(() => {
-          const result = Attributes.extend(metricAttributes, { [Semconv.ATTR_RESULT]: resultOf(exit) })
-          active.unsafeAdd(-1, metricAttributes)
-          terminated.unsafeAdd(1, result)
-          duration.unsafeRecord((performance.now() - start) / 1000, result)
-        }))
-    })
-  )
   const attributes = { [Semconv.ATTR_PROCESS_NAME]: name, ...options?.attributes, ...extraAttributes }
-  const spanName = `${Semconv.SPAN_PROCESS_PREFIX} ${name}`
-  // `parent` given: a linked run, a new trace pointing at the spawner.
-  if (parent !== undefined) {
-    return Effect.withSpan(counted, spanName, {
+  const operation = Instrumentation.operation<A, E>({
+    span: {
+      name: `${Semconv.SPAN_PROCESS_PREFIX} ${name}`,
       kind: "internal",
       attributes,
-      root: true,
-      links: Option.match(parent, {
-        onNone: (): Array<Tracer.SpanLink> => [],
-        onSome: (span): Array<Tracer.SpanLink> => [{ _tag: "SpanLink", span, attributes: {} }]
+      // `parent` given: a linked run, a new trace pointing at the spawner.
+      ...(parent === undefined ? {} : {
+        root: true,
+        links: Option.match(parent, {
+          onNone: (): Array<Tracer.SpanLink> => [],
+          onSome: (span): Array<Tracer.SpanLink> => [{ _tag: "SpanLink", span, attributes: {} }]
+        })
       })
+    },
+    count: terminated,
+    duration,
+    attributes: (exit) => Attributes.extend(metricAttributes, { [Semconv.ATTR_RESULT]: resultOf(exit) }),
+    onEnd: () => active.unsafeAdd(-1, metricAttributes)
+  })
+  return Effect.uninterruptibleMask((restore) =>
+    Effect.suspend(() => {
+      started.unsafeAdd(1, metricAttributes)
+      active.unsafeAdd(1, metricAttributes)
+      return operation(restore(self))
     })
-  }
-  return Effect.withSpan(counted, spanName, { kind: "internal", attributes })
+  )
 }
 
 /** @internal */
