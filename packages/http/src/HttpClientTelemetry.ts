@@ -15,13 +15,12 @@
  *
  * @since 0.1.0
  */
-import { TelemetryOptionsError } from "@effect-telemetry/core"
+import { Instrumentation, TelemetryOptionsError } from "@effect-telemetry/core"
 import * as HttpClient from "@effect/platform/HttpClient"
 import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import type * as Layer from "effect/Layer"
 import * as internal from "./internal/client.js"
-import * as decorate from "./internal/decorate.js"
 import * as metrics from "./internal/metrics.js"
 
 /** @since 0.1.0 @category models */
@@ -65,7 +64,7 @@ export const make = <E, R>(client: HttpClient.HttpClient.With<E, R>, options?: O
 export const layer = (
   options?: Options
 ): Layer.Layer<HttpClient.HttpClient, TelemetryOptionsError.TelemetryOptionsError, HttpClient.HttpClient> =>
-  decorate.layer(HttpClient.HttpClient, make, options)
+  Instrumentation.decorate(HttpClient.HttpClient, make, options)
 
 /**
  * {@link layer} with options read from `Config`.
@@ -80,4 +79,4 @@ export const layerConfig = (
   ConfigError.ConfigError | TelemetryOptionsError.TelemetryOptionsError,
   HttpClient.HttpClient
 > =>
-  decorate.layerConfig(HttpClient.HttpClient, make, options)
+  Instrumentation.decorateConfig(HttpClient.HttpClient, make, options)

@@ -19,14 +19,13 @@
  *
  * @since 0.1.0
  */
-import { TelemetryOptionsError } from "@effect-telemetry/core"
+import { Instrumentation, TelemetryOptionsError } from "@effect-telemetry/core"
 import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as HttpServer from "@effect/platform/HttpServer"
 import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import { constTrue } from "effect/Function"
 import * as Layer from "effect/Layer"
-import * as decorate from "./internal/decorate.js"
 import * as metrics from "./internal/metrics.js"
 import * as internal from "./internal/server.js"
 
@@ -144,7 +143,7 @@ export const make = (server: HttpServer.HttpServer, options?: Options): HttpServ
 export const layer = (
   options?: Options
 ): Layer.Layer<HttpServer.HttpServer, TelemetryOptionsError.TelemetryOptionsError, HttpServer.HttpServer> =>
-  decorate.layer(HttpServer.HttpServer, make, options)
+  Instrumentation.decorate(HttpServer.HttpServer, make, options)
 
 /**
  * {@link layer} with options read from `Config` (e.g. `Config.array(Config.string(), "HTTP_EXCLUDE_PATHS")`).
@@ -159,4 +158,4 @@ export const layerConfig = (
   ConfigError.ConfigError | TelemetryOptionsError.TelemetryOptionsError,
   HttpServer.HttpServer
 > =>
-  decorate.layerConfig<HttpServer.HttpServer, HttpServer.HttpServer, ConfigOptions>(HttpServer.HttpServer, make, options)
+  Instrumentation.decorateConfig<HttpServer.HttpServer, HttpServer.HttpServer, ConfigOptions>(HttpServer.HttpServer, make, options)
