@@ -215,9 +215,10 @@ export const operation = <A, E>(options: OperationOptions<A, E>): Operation<A, E
 // --- a layer decorating a service --------------------------------------------------------------
 
 /**
- * A layer that replaces the service `tag` holds with `make(service, options)`, the wrapped one.
- * `make` is a surface's constructor, which checks its options and throws a
- * `TelemetryOptionsError`: the layer fails with it instead (see `TelemetryOptionsError.attempt`).
+ * A surface's `layer(options?)`: a function of the options returning the layer that replaces
+ * the service `tag` holds with `make(service, options)`, the wrapped one. `make` is the
+ * surface's constructor, which checks its options and throws a `TelemetryOptionsError`: the
+ * layer fails with it instead (see `TelemetryOptionsError.attempt`).
  *
  * @example
  * ```ts
@@ -225,8 +226,9 @@ export const operation = <A, E>(options: OperationOptions<A, E>): Operation<A, E
  * import * as KeyValueStore from "@effect/platform/KeyValueStore"
  *
  * const make = (store: KeyValueStore.KeyValueStore, _options?: { readonly spans?: boolean }) => store
- * const layer = (options?: { readonly spans?: boolean }) =>
- *   Instrumentation.decorate(KeyValueStore.KeyValueStore, make, options)
+ *
+ * // (options?) => Layer<KeyValueStore, TelemetryOptionsError, KeyValueStore>
+ * export const layer = Instrumentation.decorate(KeyValueStore.KeyValueStore, make)
  * ```
  *
  * @since 0.1.0
@@ -234,20 +236,22 @@ export const operation = <A, E>(options: OperationOptions<A, E>): Operation<A, E
  */
 export const decorate = <I, S, O>(
   tag: Context.Tag<I, S>,
-  make: (service: S, options?: O) => S,
-  options?: O
-): Layer.Layer<I, TelemetryOptionsError.TelemetryOptionsError, I> =>
+  make: (service: S, options?: O) => S
+) =>
+(options?: O): Layer.Layer<I, TelemetryOptionsError.TelemetryOptionsError, I> =>
   Layer.effect(tag, Effect.flatMap(tag, (service) => TelemetryOptionsError.attempt(() => make(service, options))))
 
 /**
- * {@link decorate} with the options read from Effect `Config`: a surface's `layerConfig`.
+ * A surface's `layerConfig(config)`: {@link decorate} with the options read from Effect
+ * `Config`. A value that cannot be read is a `ConfigError`; one that reads but is not allowed,
+ * a `TelemetryOptionsError`.
  *
  * @since 0.1.0
  * @category layers
  */
 export const decorateConfig = <I, S, O>(
   tag: Context.Tag<I, S>,
-  make: (service: S, options?: O) => S,
-  config: Config.Config.Wrap<O>
-): Layer.Layer<I, ConfigError.ConfigError | TelemetryOptionsError.TelemetryOptionsError, I> =>
-  Layer.unwrapEffect(Effect.map(ConfigModule.unwrap(config), (options) => decorate(tag, make, options)))
+  make: (service: S, options?: O) => S
+) =>
+(config: Config.Config.Wrap<O>): Layer.Layer<I, ConfigError.ConfigError | TelemetryOptionsError.TelemetryOptionsError, I> =>
+  Layer.unwrapEffect(Effect.map(ConfigModule.unwrap(config), decorate(tag, make)))

@@ -2,6 +2,8 @@ import { Attributes, Instrument, Instrumentation, TelemetryOptionsError } from "
 import { TestTelemetry } from "@effect-telemetry/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
+import * as Config from "effect/Config"
+import * as ConfigProvider from "effect/ConfigProvider"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
@@ -109,11 +111,24 @@ describe("Instrumentation.decorate", () => {
     Effect.gen(function*() {
       const greeter = yield* Greeter
       expect(greeter.greet("ada")).toBe("HELLO ADA?")
-    }).pipe(Effect.provide(Instrumentation.decorate(Greeter, loud, { suffix: "?" }).pipe(Layer.provide(below)))))
+    }).pipe(Effect.provide(Instrumentation.decorate(Greeter, loud)({ suffix: "?" }).pipe(Layer.provide(below)))))
 
   it.effect("a bad option is the layer's TelemetryOptionsError, not a throw", () =>
     Effect.gen(function*() {
-      const error = yield* Effect.flip(Layer.build(Instrumentation.decorate(Greeter, loud, { suffix: " " }).pipe(Layer.provide(below))))
+      const error = yield* Effect.flip(Layer.build(Instrumentation.decorate(Greeter, loud)({ suffix: " " }).pipe(Layer.provide(below))))
       expect(error.message).toBe("Loud: option suffix must be a non-empty string, got \" \"")
+    }).pipe(Effect.scoped))
+
+  it.effect("decorateConfig: a value that reads but is not allowed is a TelemetryOptionsError too", () =>
+    Effect.gen(function*() {
+      const layer = Instrumentation.decorateConfig(Greeter, loud)({ suffix: Config.string("SUFFIX") })
+      const provide = (suffix: string) =>
+        Layer.build(layer.pipe(Layer.provide(below))).pipe(
+          Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["SUFFIX", suffix]])))
+        )
+      const greeter = Context.get(yield* provide("."), Greeter)
+      expect(greeter.greet("ada")).toBe("HELLO ADA.")
+      const error = yield* Effect.flip(provide(" "))
+      expect(TelemetryOptionsError.isTelemetryOptionsError(error)).toBe(true)
     }).pipe(Effect.scoped))
 })

@@ -17,9 +17,6 @@
  */
 import { Instrumentation, TelemetryOptionsError } from "@effect-telemetry/core"
 import * as HttpClient from "@effect/platform/HttpClient"
-import type * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
-import type * as Layer from "effect/Layer"
 import * as internal from "./internal/client.js"
 import * as metrics from "./internal/metrics.js"
 
@@ -61,10 +58,7 @@ export const make = <E, R>(client: HttpClient.HttpClient.With<E, R>, options?: O
  * @since 0.1.0
  * @category layers
  */
-export const layer = (
-  options?: Options
-): Layer.Layer<HttpClient.HttpClient, TelemetryOptionsError.TelemetryOptionsError, HttpClient.HttpClient> =>
-  Instrumentation.decorate(HttpClient.HttpClient, make, options)
+export const layer = Instrumentation.decorate<HttpClient.HttpClient, HttpClient.HttpClient, Options>(HttpClient.HttpClient, make)
 
 /**
  * {@link layer} with options read from `Config`.
@@ -72,11 +66,4 @@ export const layer = (
  * @since 0.1.0
  * @category layers
  */
-export const layerConfig = (
-  options: Config.Config.Wrap<Options>
-): Layer.Layer<
-  HttpClient.HttpClient,
-  ConfigError.ConfigError | TelemetryOptionsError.TelemetryOptionsError,
-  HttpClient.HttpClient
-> =>
-  Instrumentation.decorateConfig(HttpClient.HttpClient, make, options)
+export const layerConfig = Instrumentation.decorateConfig<HttpClient.HttpClient, HttpClient.HttpClient, Options>(HttpClient.HttpClient, make)

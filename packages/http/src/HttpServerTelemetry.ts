@@ -22,8 +22,6 @@
 import { Instrumentation, TelemetryOptionsError } from "@effect-telemetry/core"
 import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as HttpServer from "@effect/platform/HttpServer"
-import type * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
 import { constTrue } from "effect/Function"
 import * as Layer from "effect/Layer"
 import * as metrics from "./internal/metrics.js"
@@ -140,10 +138,7 @@ export const make = (server: HttpServer.HttpServer, options?: Options): HttpServ
  * @since 0.1.0
  * @category layers
  */
-export const layer = (
-  options?: Options
-): Layer.Layer<HttpServer.HttpServer, TelemetryOptionsError.TelemetryOptionsError, HttpServer.HttpServer> =>
-  Instrumentation.decorate(HttpServer.HttpServer, make, options)
+export const layer = Instrumentation.decorate(HttpServer.HttpServer, make)
 
 /**
  * {@link layer} with options read from `Config` (e.g. `Config.array(Config.string(), "HTTP_EXCLUDE_PATHS")`).
@@ -151,11 +146,4 @@ export const layer = (
  * @since 0.1.0
  * @category layers
  */
-export const layerConfig = (
-  options: Config.Config.Wrap<ConfigOptions>
-): Layer.Layer<
-  HttpServer.HttpServer,
-  ConfigError.ConfigError | TelemetryOptionsError.TelemetryOptionsError,
-  HttpServer.HttpServer
-> =>
-  Instrumentation.decorateConfig<HttpServer.HttpServer, HttpServer.HttpServer, ConfigOptions>(HttpServer.HttpServer, make, options)
+export const layerConfig = Instrumentation.decorateConfig<HttpServer.HttpServer, HttpServer.HttpServer, ConfigOptions>(HttpServer.HttpServer, make)

@@ -19,9 +19,6 @@
  */
 import { Instrumentation, TelemetryOptionsError } from "@effect-telemetry/core"
 import * as KeyValueStore from "@effect/platform/KeyValueStore"
-import type * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
-import type * as Layer from "effect/Layer"
 import * as metrics from "./internal/metrics.js"
 import * as internal from "./internal/store.js"
 
@@ -62,10 +59,7 @@ export const make = (store: KeyValueStore.KeyValueStore, options?: Options): Key
  * @since 0.1.0
  * @category layers
  */
-export const layer = (
-  options?: Options
-): Layer.Layer<KeyValueStore.KeyValueStore, TelemetryOptionsError.TelemetryOptionsError, KeyValueStore.KeyValueStore> =>
-  Instrumentation.decorate(KeyValueStore.KeyValueStore, make, options)
+export const layer = Instrumentation.decorate(KeyValueStore.KeyValueStore, make)
 
 /**
  * {@link layer} with options read from Effect `Config`.
@@ -78,10 +72,4 @@ export const layer = (
  * @since 0.1.0
  * @category layers
  */
-export const layerConfig = (
-  config: Config.Config.Wrap<Options>
-): Layer.Layer<
-  KeyValueStore.KeyValueStore,
-  ConfigError.ConfigError | TelemetryOptionsError.TelemetryOptionsError,
-  KeyValueStore.KeyValueStore
-> => Instrumentation.decorateConfig(KeyValueStore.KeyValueStore, make, config)
+export const layerConfig = Instrumentation.decorateConfig(KeyValueStore.KeyValueStore, make)

@@ -22,10 +22,7 @@
  */
 import { Instrumentation, type Propagation, TelemetryOptionsError } from "@effect-telemetry/core"
 import * as CommandExecutor from "@effect/platform/CommandExecutor"
-import type * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
-import type * as Layer from "effect/Layer"
 import type * as Option from "effect/Option"
 import type * as Tracer from "effect/Tracer"
 import * as internal from "./internal/command.js"
@@ -76,10 +73,7 @@ export const make = (underlying: CommandExecutor.CommandExecutor, options?: Opti
  * @since 0.1.0
  * @category layers
  */
-export const layer = (
-  options?: Options
-): Layer.Layer<CommandExecutor.CommandExecutor, TelemetryOptionsError.TelemetryOptionsError, CommandExecutor.CommandExecutor> =>
-  Instrumentation.decorate(CommandExecutor.CommandExecutor, make, options)
+export const layer = Instrumentation.decorate(CommandExecutor.CommandExecutor, make)
 
 /**
  * {@link layer} with options read from Effect `Config`.
@@ -92,13 +86,7 @@ export const layer = (
  * @since 0.1.0
  * @category layers
  */
-export const layerConfig = (
-  config: Config.Config.Wrap<ConfigOptions>
-): Layer.Layer<
-  CommandExecutor.CommandExecutor,
-  ConfigError.ConfigError | TelemetryOptionsError.TelemetryOptionsError,
-  CommandExecutor.CommandExecutor
-> => Instrumentation.decorateConfig(CommandExecutor.CommandExecutor, make, config)
+export const layerConfig = Instrumentation.decorateConfig<CommandExecutor.CommandExecutor, CommandExecutor.CommandExecutor, ConfigOptions>(CommandExecutor.CommandExecutor, make)
 
 /**
  * The environment variables carrying `span`'s context (`TRACEPARENT`, `TRACESTATE`, ...), for

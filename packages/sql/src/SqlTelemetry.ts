@@ -20,9 +20,6 @@
  */
 import { Instrumentation, TelemetryOptionsError } from "@effect-telemetry/core"
 import * as SqlClient from "@effect/sql/SqlClient"
-import type * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
-import type * as Layer from "effect/Layer"
 import * as internal from "./internal/client.js"
 import * as metrics from "./internal/metrics.js"
 
@@ -62,10 +59,7 @@ export const make = <C extends SqlClient.SqlClient>(client: C, options?: Options
  * @since 0.1.0
  * @category layers
  */
-export const layer = (
-  options?: Options
-): Layer.Layer<SqlClient.SqlClient, TelemetryOptionsError.TelemetryOptionsError, SqlClient.SqlClient> =>
-  Instrumentation.decorate(SqlClient.SqlClient, make, options)
+export const layer = Instrumentation.decorate<SqlClient.SqlClient, SqlClient.SqlClient, Options>(SqlClient.SqlClient, make)
 
 /**
  * {@link layer} with options read from Effect `Config`.
@@ -78,10 +72,4 @@ export const layer = (
  * @since 0.1.0
  * @category layers
  */
-export const layerConfig = (
-  config: Config.Config.Wrap<Options>
-): Layer.Layer<
-  SqlClient.SqlClient,
-  ConfigError.ConfigError | TelemetryOptionsError.TelemetryOptionsError,
-  SqlClient.SqlClient
-> => Instrumentation.decorateConfig(SqlClient.SqlClient, make, config)
+export const layerConfig = Instrumentation.decorateConfig<SqlClient.SqlClient, SqlClient.SqlClient, Options>(SqlClient.SqlClient, make)

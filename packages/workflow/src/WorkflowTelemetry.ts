@@ -20,9 +20,6 @@
 import { Instrumentation, TelemetryOptionsError } from "@effect-telemetry/core"
 import type { WorkflowEngine as WorkflowEngineNs } from "@effect/workflow"
 import { WorkflowEngine } from "@effect/workflow/WorkflowEngine"
-import type * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
-import type * as Layer from "effect/Layer"
 import * as internal from "./internal/engine.js"
 import * as metrics from "./internal/metrics.js"
 
@@ -99,14 +96,7 @@ export const make = (
  * @since 0.1.0
  * @category layers
  */
-export const layer = (
-  options?: Options
-): Layer.Layer<
-  WorkflowEngineNs.WorkflowEngine,
-  TelemetryOptionsError.TelemetryOptionsError,
-  WorkflowEngineNs.WorkflowEngine
-> =>
-  Instrumentation.decorate(WorkflowEngine, make, options)
+export const layer = Instrumentation.decorate(WorkflowEngine, make)
 
 /**
  * {@link layer} with options read from Effect `Config`.
@@ -121,10 +111,4 @@ export const layer = (
  * @since 0.1.0
  * @category layers
  */
-export const layerConfig = (
-  config: Config.Config.Wrap<Options>
-): Layer.Layer<
-  WorkflowEngineNs.WorkflowEngine,
-  ConfigError.ConfigError | TelemetryOptionsError.TelemetryOptionsError,
-  WorkflowEngineNs.WorkflowEngine
-> => Instrumentation.decorateConfig(WorkflowEngine, make, config)
+export const layerConfig = Instrumentation.decorateConfig(WorkflowEngine, make)
