@@ -12,11 +12,17 @@ import { SqlTelemetry } from "@effect-telemetry/sql"
 import { WorkflowTelemetry } from "@effect-telemetry/workflow"
 import { Cdc, CdcChange } from "@effect-telemetry/cdc"
 import { TraceView } from "@effect-telemetry/traceview"
+import * as ClusterWorkflowEngine from "@effect/cluster/ClusterWorkflowEngine"
+import * as RunnerHealth from "@effect/cluster/RunnerHealth"
+import * as Runners from "@effect/cluster/Runners"
+import * as Sharding from "@effect/cluster/Sharding"
+import * as ShardingConfig from "@effect/cluster/ShardingConfig"
+import * as SqlMessageStorage from "@effect/cluster/SqlMessageStorage"
+import * as SqlRunnerStorage from "@effect/cluster/SqlRunnerStorage"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as KeyValueStore from "@effect/platform/KeyValueStore"
 import { NodeHttpServer } from "@effect/platform-node"
 import { PgClient } from "@effect/sql-pg"
-import * as WorkflowEngine from "@effect/workflow/WorkflowEngine"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -26,6 +32,7 @@ import { createServer } from "node:http"
 import * as Background from "./Background.js"
 import * as Database from "./Database.js"
 import * as DemoConfig from "./DemoConfig.js"
+import * as ExpiringStore from "./ExpiringStore.js"
 import * as Http from "./Http.js"
 import * as OrderEvents from "./OrderEvents.js"
 import * as Orders from "./Orders.js"
@@ -54,8 +61,11 @@ const SqlLive = Layer.unwrapEffect(Effect.map(Database.DatabaseUrl, ({ url }) =>
   SqlTelemetry.layer().pipe(Layer.provide(PgClient.layer({ url: Redacted.make(url) })))
 ))
 
+// Cache entries and audit records expire (KV_TTL, at most KV_CAPACITY keys), beneath the
+// telemetry layer so the expiry's removals make no spans.
 const KvLive = Layer.unwrapEffect(Effect.map(DemoConfig.DemoConfigTag, (config) =>
   KvTelemetry.layer({ namespace: "orders" }).pipe(
+    Layer.provide(ExpiringStore.layer({ timeToLive: config.kvTtl, capacity: config.kvCapacity })),
     Layer.provide(
       Option.match(config.redisUrl, {
         onNone: () => KeyValueStore.layerMemory,
@@ -65,8 +75,28 @@ const KvLive = Layer.unwrapEffect(Effect.map(DemoConfig.DemoConfigTag, (config) 
   )
 ))
 
+// The durable engine users deploy: @effect/cluster's workflow engine on a single runner,
+// journaled in the demo's Postgres (tables `cluster_*`); SingleRunner.layer's composition with
+// one change. Not WorkflowEngine.layerMemory: it keeps every execution and activity result for
+// the life of the process. The cluster's storage gets its own pool, instrumented without
+// spans: its polls and lock refreshes would otherwise be a root trace every few seconds (its
+// statements still count in the SQL metrics). That pool is given to the storage layers only:
+// entities run with the context Sharding was built in, so a SqlClient there would replace
+// the app's in the workflow's activities, and their SQL spans would be lost.
+const ClusterLive = Layer.unwrapEffect(Effect.map(Database.DatabaseUrl, ({ url }) => {
+  const storageSql = SqlTelemetry.layer({ spans: false }).pipe(Layer.provide(PgClient.layer({ url: Redacted.make(url) })))
+  return Sharding.layer.pipe(
+    Layer.provideMerge(Runners.layerNoop),
+    Layer.provideMerge(SqlMessageStorage.layer.pipe(Layer.provide(storageSql))),
+    Layer.provide([Layer.orDie(SqlRunnerStorage.layer.pipe(Layer.provide(storageSql))), RunnerHealth.layerNoop]),
+    Layer.provide(ShardingConfig.layerFromEnv())
+  )
+}))
+
 const WorkflowLive = Orders.FulfilmentLive.pipe(
-  Layer.provideMerge(WorkflowTelemetry.layer().pipe(Layer.provide(WorkflowEngine.layerMemory)))
+  Layer.provideMerge(
+    WorkflowTelemetry.layer().pipe(Layer.provide(ClusterWorkflowEngine.layer), Layer.provide(ClusterLive))
+  )
 )
 
 const HttpLive = Layer.unwrapEffect(Effect.map(DemoConfig.DemoConfigTag, (config) =>

@@ -26,6 +26,10 @@ export interface DemoConfig {
   readonly traceView: boolean
   /** `REPORT_INTERVAL`: time between the background order reports (default 15 seconds). */
   readonly reportInterval: Duration.Duration
+  /** `KV_TTL`: how long a cache entry or audit record is kept (default 10 minutes). */
+  readonly kvTtl: Duration.Duration
+  /** `KV_CAPACITY`: most KV keys kept; the oldest go first (default 10,000). */
+  readonly kvCapacity: number
 }
 
 /** @since 0.1.0 @category tags */
@@ -45,7 +49,12 @@ export const config: Config.Config<DemoConfig> = Config.all({
     explicit: Config.option(Config.boolean("TRACE_VIEW")),
     env: Config.string("NODE_ENV").pipe(Config.withDefault("development"))
   }).pipe(Config.map(({ env, explicit }) => Option.getOrElse(explicit, () => env !== "production"))),
-  reportInterval: Config.duration("REPORT_INTERVAL").pipe(Config.withDefault(Duration.seconds(15)))
+  reportInterval: Config.duration("REPORT_INTERVAL").pipe(Config.withDefault(Duration.seconds(15))),
+  kvTtl: Config.duration("KV_TTL").pipe(Config.withDefault(Duration.minutes(10))),
+  kvCapacity: Config.integer("KV_CAPACITY").pipe(
+    Config.validate({ message: "KV_CAPACITY must be at least 1", validation: (n) => n >= 1 }),
+    Config.withDefault(10_000)
+  )
 })
 
 /** @since 0.1.0 @category layers */

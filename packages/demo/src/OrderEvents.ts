@@ -1,8 +1,9 @@
 /**
  * Order events: placed orders go through a queue to a consumer that starts the fulfilment
- * workflow. Embedded, the queue is `@effect/experimental`'s PersistedQueue (memory store)
- * instrumented by `PersistedQueueTelemetry`; with `AMQP_URL` it is a RabbitMQ queue through
- * `RabbitMq`. Either way the producer's trace continues in the consumer.
+ * workflow. Embedded, the queue is `@effect/experimental`'s PersistedQueue (on a memory store
+ * that forgets finished elements) instrumented by `PersistedQueueTelemetry`; with `AMQP_URL`
+ * it is a RabbitMQ queue through `RabbitMq`. Either way the producer's trace continues in the
+ * consumer.
  *
  * @since 0.1.0
  */
@@ -11,6 +12,7 @@ import * as RabbitMq from "@effect-telemetry/queue/RabbitMq"
 import * as PersistedQueue from "@effect/experimental/PersistedQueue"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -28,10 +30,63 @@ type Transport =
 /** @since 0.1.0 @category tags */
 export class OrderTransport extends Context.Tag("@effect-telemetry/demo/OrderTransport")<OrderTransport, Transport>() {}
 
+// PersistedQueue.layerStoreMemory, except that an element's id is forgotten once the element
+// leaves the queue for good: upstream keeps every id ever offered (to ignore a repeated offer),
+// one more string per order for the life of the process. A repeated offer of a finished order
+// is harmless here: the workflow's idempotency key is the order id.
+const storeMemory = Layer.sync(PersistedQueue.PersistedQueueStore, () => {
+  type Entry = { readonly id: string; attempts: number; readonly element: unknown }
+  const ids = new Set<string>()
+  const queues = new Map<string, { readonly latch: Effect.Latch; readonly items: Set<Entry> }>()
+  const queueOf = (name: string) => {
+    let queue = queues.get(name)
+    if (queue === undefined) {
+      queue = { latch: Effect.unsafeMakeLatch(false), items: new Set() }
+      queues.set(name, queue)
+    }
+    return queue
+  }
+  return PersistedQueue.PersistedQueueStore.of({
+    offer: (options) =>
+      Effect.sync(() => {
+        if (ids.has(options.id)) return
+        ids.add(options.id)
+        const queue = queueOf(options.name)
+        queue.items.add({ id: options.id, attempts: 0, element: options.element })
+        queue.latch.unsafeOpen()
+      }),
+    take: (options) =>
+      Effect.gen(function*() {
+        const queue = queueOf(options.name)
+        let item: Entry | undefined
+        // Another taker may have emptied the queue between the latch opening and this turn.
+        while (item === undefined) {
+          yield* queue.latch.await
+          item = queue.items.values().next().value
+        }
+        queue.items.delete(item)
+        if (queue.items.size === 0) queue.latch.unsafeClose()
+        const taken = item
+        yield* Effect.addFinalizer((exit) =>
+          Effect.sync(() => {
+            if (Exit.isFailure(exit) && !Exit.isInterrupted(exit)) taken.attempts += 1
+            if (Exit.isSuccess(exit) || taken.attempts >= options.maxAttempts) {
+              ids.delete(taken.id)
+            } else {
+              queue.items.add(taken)
+              queue.latch.unsafeOpen()
+            }
+          })
+        )
+        return taken
+      })
+  })
+})
+
 const memory = Layer.effect(
   OrderTransport,
   Effect.map(PersistedQueue.make({ name: QUEUE, schema: Order }), (queue): Transport => ({ _tag: "memory", queue }))
-).pipe(Layer.provide(PersistedQueueTelemetry.layer()), Layer.provide(PersistedQueue.layerStoreMemory))
+).pipe(Layer.provide(PersistedQueueTelemetry.layer()), Layer.provide(storeMemory))
 
 const rabbitmq = (url: string) =>
   Layer.effect(

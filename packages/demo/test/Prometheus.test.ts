@@ -180,6 +180,8 @@ type Query = (promql: string) => Promise<Array<{ metric: Record<string, string>;
  * - gauges (declared: `cdc.replication.lag`, `cdc.retained_wal`): a value sampled at each read;
  * - Effect's runtime metrics (`effect_fiber_started`, `_successes`, `_failures`, `_lifetimes`,
  *   `_active`): fibers start and end while the demo idles;
+ * - @effect/cluster's gauges (`effect_cluster_entities`, `_shards`, `_runners`, ...): the
+ *   workflow engine's state, sampled at each read like the gauges above;
  * - prom-client's Node.js and process metrics (`nodejs_*`, `process_cpu_*`,
  *   `process_resident_memory_bytes`, ...): Prometheus only, never sent over OTLP.
  */
@@ -210,7 +212,7 @@ const compareAll = async (receiver: OtlpReceiver.StartedOtlpReceiver, query: Que
   }
   const gauges = new Set(Instrument.declared().filter((d) => d.kind === "gauge").map((d) => d.name))
   const unaccounted = [...new Set(points.map((p) => p.name))].filter((name) =>
-    !compared.some((d) => d.name === name) && !gauges.has(name) && !/^effect[._]fiber[._]/.test(name)
+    !compared.some((d) => d.name === name) && !gauges.has(name) && !/^effect[._](fiber|cluster)[._]/.test(name)
   )
   return { otlp, prometheus, unaccounted }
 }
