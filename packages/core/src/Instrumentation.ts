@@ -31,8 +31,7 @@
  * @since 0.1.0
  */
 import * as Cause from "effect/Cause"
-import type * as Config from "effect/Config"
-import * as ConfigModule from "effect/Config"
+import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -254,4 +253,4 @@ export const decorateConfig = <I, S, O>(
   make: (service: S, options?: O) => S
 ) =>
 (config: Config.Config.Wrap<O>): Layer.Layer<I, ConfigError.ConfigError | TelemetryOptionsError.TelemetryOptionsError, I> =>
-  Layer.unwrapEffect(Effect.map(ConfigModule.unwrap(config), decorate(tag, make)))
+  Layer.unwrapEffect(Effect.map(Config.unwrap(config), decorate(tag, make)))
