@@ -77,19 +77,22 @@ const KvLive = Layer.unwrapEffect(Effect.map(DemoConfig.DemoConfigTag, (config) 
 
 // The durable engine users deploy: @effect/cluster's workflow engine on a single runner,
 // journaled in the demo's Postgres (tables `cluster_*`); SingleRunner.layer's composition with
-// one change. Not WorkflowEngine.layerMemory: it keeps every execution and activity result for
-// the life of the process. The cluster's storage gets its own pool, instrumented without
-// spans: its polls and lock refreshes would otherwise be a root trace every few seconds (its
-// statements still count in the SQL metrics). That pool is given to the storage layers only:
-// entities run with the context Sharding was built in, so a SqlClient there would replace
-// the app's in the workflow's activities, and their SQL spans would be lost.
+// two changes. Not WorkflowEngine.layerMemory: it keeps every execution and activity result
+// for the life of the process.
+// - The cluster's storage gets its own pool, instrumented without spans: its polls and lock
+//   refreshes would otherwise be a root trace every few seconds (its statements still count
+//   in the SQL metrics). That pool is given to the storage layers only: entities run with the
+//   context Sharding was built in, so a SqlClient there would replace the app's in the
+//   workflow's activities, and their SQL spans would be lost.
+// - The sharding config is the defaults, not ShardingConfig.layerFromEnv: that one reads HOST
+//   and PORT, the demo's own variables, as the runner's address.
 const ClusterLive = Layer.unwrapEffect(Effect.map(Database.DatabaseUrl, ({ url }) => {
   const storageSql = SqlTelemetry.layer({ spans: false }).pipe(Layer.provide(PgClient.layer({ url: Redacted.make(url) })))
   return Sharding.layer.pipe(
     Layer.provideMerge(Runners.layerNoop),
     Layer.provideMerge(SqlMessageStorage.layer.pipe(Layer.provide(storageSql))),
     Layer.provide([Layer.orDie(SqlRunnerStorage.layer.pipe(Layer.provide(storageSql))), RunnerHealth.layerNoop]),
-    Layer.provide(ShardingConfig.layerFromEnv())
+    Layer.provide(ShardingConfig.layer())
   )
 }))
 
@@ -133,7 +136,7 @@ const WorkersLive = Layer.scopedDiscard(Effect.gen(function*() {
 const Banner = Layer.effectDiscard(Effect.gen(function*() {
   const config = yield* DemoConfig.DemoConfigTag
   const database = yield* Database.DatabaseUrl
-  const telemetry = yield* TelemetryConfig.TelemetryConfigTag
+  const telemetry = yield* TelemetryConfig.TelemetryConfig
   const server = yield* HttpServer.HttpServer
   const address = server.address._tag === "TcpAddress" ? `http://${server.address.hostname}:${server.address.port}` : "?"
   const lines = [

@@ -36,6 +36,7 @@ export interface Options {
 export const make = (store: KeyValueStore.KeyValueStore, options: Options) =>
   Effect.gen(function*() {
     const ttl = Duration.toMillis(options.timeToLive)
+    const clock = yield* Effect.clock
     const deadlines = new Map<string, number>()
     const drop = (key: string) => {
       deadlines.delete(key)
@@ -43,11 +44,11 @@ export const make = (store: KeyValueStore.KeyValueStore, options: Options) =>
     }
     const expired = (key: string) => {
       const deadline = deadlines.get(key)
-      return deadline !== undefined && deadline <= Date.now()
+      return deadline !== undefined && deadline <= clock.unsafeCurrentTimeMillis()
     }
     // Removes every expired key, and the oldest beyond capacity.
     const sweep = Effect.suspend(() => {
-      const now = Date.now()
+      const now = clock.unsafeCurrentTimeMillis()
       const doomed: Array<string> = []
       for (const [key, deadline] of deadlines) {
         if (deadline > now && deadlines.size - doomed.length <= options.capacity) break
@@ -71,7 +72,7 @@ export const make = (store: KeyValueStore.KeyValueStore, options: Options) =>
           Effect.suspend(() => {
             // Re-inserted so the Map stays in deadline order.
             deadlines.delete(key)
-            deadlines.set(key, Date.now() + ttl)
+            deadlines.set(key, clock.unsafeCurrentTimeMillis() + ttl)
             return deadlines.size > options.capacity ? sweep : Effect.void
           })
         ),

@@ -113,18 +113,27 @@ export const publish = (order: Order) =>
       ? Effect.orDie(Effect.asVoid(transport.queue.offer(order, { id: order.id })))
       : Effect.orDie(transport.rabbit.sendToQueue(QUEUE, encode(order), { messageId: order.id, persistent: true })))
 
+// Orders handled at once. Starting a durable workflow waits for its journal write, so one at
+// a time falls behind the orders a busy API takes, and the backlog waits in memory.
+const CONCURRENCY = 8
+
 /** Takes orders until interrupted, running `handler` in the consumer span. @since 0.1.0 @category consumers */
 export const consume = <A, E, R>(
   handler: (order: Order) => Effect.Effect<A, E, R>
 ): Effect.Effect<void, never, OrderTransport | R> =>
   Effect.flatMap(OrderTransport, (transport): Effect.Effect<void, never, R> =>
     transport._tag === "memory"
-      ? transport.queue.take((order) => handler(order), { maxAttempts: 3 }).pipe(
-        Effect.catchAllCause((cause) => Effect.logWarning("order consumer: message failed", cause)),
-        Effect.forever
+      ? Effect.all(
+        Array.from({ length: CONCURRENCY }, () =>
+          transport.queue.take((order) => handler(order), { maxAttempts: 3 }).pipe(
+            Effect.catchAllCause((cause) => Effect.logWarning("order consumer: message failed", cause)),
+            Effect.forever
+          )),
+        { concurrency: "unbounded", discard: true }
       )
       : Effect.scoped(
         RabbitMq.consume(QUEUE, (message) => Effect.asVoid(Effect.flatMap(decode(message.content.toString("utf8")), handler)), {
-          prefetch: 16
+          prefetch: 16,
+          concurrency: CONCURRENCY
         }).pipe(Effect.flatMap(Fiber.join))
       ).pipe(Effect.provideService(RabbitMq.RabbitMq, transport.rabbit), Effect.orDie))
