@@ -54,7 +54,7 @@ const burst = async (spans: number, receiver: OtlpReceiver.StartedOtlpReceiver):
           for (let i = 0; i < spans; i++) {
             yield* Effect.void.pipe(Effect.withSpan("burst.span", { attributes: { "burst.index": i } }))
           }
-          return yield* Tracing.SpanDeliveryTag
+          return yield* Tracing.SpanDelivery
         }),
         context
       )

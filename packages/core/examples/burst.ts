@@ -25,7 +25,7 @@ if (!Number.isInteger(spans) || spans < 0 || !Number.isInteger(updates) || updat
 const burstOps = Instrument.counter({ name: "example.burst.operations", unit: "{operation}", description: "Operations of the burst example." })
 
 const program = Effect.gen(function*() {
-  const delivery = yield* Tracing.SpanDeliveryTag
+  const delivery = yield* Tracing.SpanDelivery
   for (let i = 0; i < spans; i++) {
     yield* Effect.void.pipe(Effect.withSpan("burst.span", { attributes: { "burst.index": i } }))
   }

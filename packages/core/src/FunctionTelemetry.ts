@@ -24,7 +24,7 @@ import type { YieldWrap } from "effect/Utils"
 import * as Instrument from "./Instrument.js"
 import * as SpanFunctionMetrics from "./internal/spanFunctionMetrics.js"
 import * as Semconv from "./Semconv.js"
-import { TelemetryConfigTag } from "./TelemetryConfig.js"
+import { TelemetryConfig } from "./TelemetryConfig.js"
 import { TelemetryOptionsError } from "./TelemetryOptionsError.js"
 
 /** @since 0.1.0 @category metrics */
@@ -58,15 +58,19 @@ export class Enabled extends Context.Reference<Enabled>()("@effect-telemetry/cor
   defaultValue: () => true
 }) {}
 
+// Built once: every call returns this value, so a layer provided in two places is still one
+// layer (Effect memoizes layers by reference).
+const layerInstance: Layer.Layer<never, never, TelemetryConfig> = Layer.effectContext(
+  Effect.map(TelemetryConfig, (config) => Context.make(Enabled, config.functionTelemetry))
+)
+
 /**
  * Sets {@link Enabled} from `EFFECT_TELEMETRY_FUNCTIONS`.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layer: Layer.Layer<never, never, TelemetryConfigTag> = Layer.effectContext(
-  Effect.map(TelemetryConfigTag, (config) => Context.make(Enabled, config.functionTelemetry))
-)
+export const layer = (): Layer.Layer<never, never, TelemetryConfig> => layerInstance
 
 /** @since 0.1.0 @category models */
 export interface Options {

@@ -21,8 +21,8 @@ import * as Layer from "effect/Layer"
 import * as Export from "./internal/export.js"
 import * as internal from "./internal/otlpMetrics.js"
 import * as Shutdown from "./internal/shutdown.js"
-import { TelemetryConfigTag } from "./TelemetryConfig.js"
-import type { TelemetryConfig, TemporalityPreference } from "./TelemetryConfig.js"
+import { TelemetryConfig } from "./TelemetryConfig.js"
+import type { Resolved, TemporalityPreference } from "./TelemetryConfig.js"
 
 /**
  * A producer reading Effect's metric registry, to register on any SDK `MetricReader`
@@ -42,7 +42,7 @@ export class OtlpMeterProvider extends Context.Tag("@effect-telemetry/core/OtlpM
   MeterProvider
 >() {}
 
-const makeExporter = (config: TelemetryConfig, name: "otlp" | "console"): PushMetricExporter =>
+const makeExporter = (config: Resolved, name: "otlp" | "console"): PushMetricExporter =>
   name === "console"
     ? new ConsoleMetricExporter()
     // The SDK's serializers over our transport, which can be aborted at the shutdown deadline.
@@ -134,20 +134,12 @@ const outcomeOf = (name: string, final: FinalExport, lastAttemptError: string | 
   }
 }
 
-/**
- * A `MeterProvider` with one periodic reader per configured push exporter (`otlp`,
- * `console`; `prometheus` is served by {@link PrometheusMetrics}). Closing the layer runs a
- * final collection and export, then shuts the provider down, within the shutdown timeout (one
- * deadline shared with the spans of the same `Telemetry` layer); the shutdown report says
- * whether that final export was delivered, failed or abandoned at the deadline.
- *
- * @since 0.1.0
- * @category layers
- */
-export const layer: Layer.Layer<OtlpMeterProvider, never, TelemetryConfigTag | Resource> = Layer.scoped(
+// Built once: every call returns this value, so a layer provided in two places is still one
+// layer (Effect memoizes layers by reference).
+const layerInstance: Layer.Layer<OtlpMeterProvider, never, TelemetryConfig | Resource> = Layer.scoped(
   OtlpMeterProvider,
   Effect.gen(function*() {
-    const config = yield* TelemetryConfigTag
+    const config = yield* TelemetryConfig
     const resource = yield* Resource
     const exporters = config.disabled
       ? []
@@ -195,3 +187,15 @@ export const layer: Layer.Layer<OtlpMeterProvider, never, TelemetryConfigTag | R
     return provider
   })
 )
+
+/**
+ * A `MeterProvider` with one periodic reader per configured push exporter (`otlp`,
+ * `console`; `prometheus` is served by {@link PrometheusMetrics}). Closing the layer runs a
+ * final collection and export, then shuts the provider down, within the shutdown timeout (one
+ * deadline shared with the spans of the same `Telemetry` layer); the shutdown report says
+ * whether that final export was delivered, failed or abandoned at the deadline.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (): Layer.Layer<OtlpMeterProvider, never, TelemetryConfig | Resource> => layerInstance

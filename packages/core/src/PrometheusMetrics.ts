@@ -28,7 +28,7 @@ import * as Layer from "effect/Layer"
 import { createServer } from "node:http"
 import type * as Instrument from "./Instrument.js"
 import * as internal from "./internal/prometheus.js"
-import { TelemetryConfigTag } from "./TelemetryConfig.js"
+import { TelemetryConfig } from "./TelemetryConfig.js"
 import type * as PromClient from "prom-client"
 
 /** @since 0.1.0 @category models */
@@ -84,6 +84,17 @@ export const make = (options: Options): PrometheusExporter => {
   }
 }
 
+// Built once: every call returns this value, so a layer provided in two places is still one
+// layer (Effect memoizes layers by reference).
+const layerInstance: Layer.Layer<PrometheusMetrics, never, TelemetryConfig | Resource> = Layer.effect(
+  PrometheusMetrics,
+  Effect.gen(function*() {
+    const config = yield* TelemetryConfig
+    const resource = yield* Resource
+    return make({ resource, effectRuntimeMetrics: config.effectRuntimeMetrics, defaultMetrics: config.nodeMetrics })
+  })
+)
+
 /**
  * The exporter built from the configuration and the shared resource; the Node.js metrics
  * follow `EFFECT_TELEMETRY_NODE_METRICS`.
@@ -91,14 +102,7 @@ export const make = (options: Options): PrometheusExporter => {
  * @since 0.1.0
  * @category layers
  */
-export const layer: Layer.Layer<PrometheusMetrics, never, TelemetryConfigTag | Resource> = Layer.effect(
-  PrometheusMetrics,
-  Effect.gen(function*() {
-    const config = yield* TelemetryConfigTag
-    const resource = yield* Resource
-    return make({ resource, effectRuntimeMetrics: config.effectRuntimeMetrics, defaultMetrics: config.nodeMetrics })
-  })
-)
+export const layer = (): Layer.Layer<PrometheusMetrics, never, TelemetryConfig | Resource> => layerInstance
 
 /**
  * The `/metrics` handler, with OpenMetrics content negotiation. When `bearerToken` is given,
@@ -191,11 +195,11 @@ export const layerServer = (options?: {
   readonly host?: string | undefined
   readonly port?: number | undefined
   readonly bearerToken?: string | undefined
-}): Layer.Layer<PrometheusServer, PrometheusServerError, PrometheusMetrics | TelemetryConfigTag> =>
+}): Layer.Layer<PrometheusServer, PrometheusServerError, PrometheusMetrics | TelemetryConfig> =>
   Layer.scoped(
     PrometheusServer,
     Effect.gen(function*() {
-      const config = yield* TelemetryConfigTag
+      const config = yield* TelemetryConfig
       const exporter = yield* PrometheusMetrics
       const host = options?.host ?? config.prometheusHost
       const port = options?.port ?? config.prometheusPort

@@ -19,7 +19,7 @@ import * as Option from "effect/Option"
 import type * as EffectTracer from "effect/Tracer"
 import { otelContextOf } from "./internal/tracer.js"
 import type { PropagatorName } from "./TelemetryConfig.js"
-import { TelemetryConfigTag } from "./TelemetryConfig.js"
+import { TelemetryConfig } from "./TelemetryConfig.js"
 
 /** A carrier: header names (lower case) to values; repeated headers may be arrays. @since 0.1.0 @category models */
 export type Carrier = Readonly<Record<string, string | ReadonlyArray<string> | undefined>>
@@ -58,21 +58,25 @@ export const install = (propagator: OtelApi.TextMapPropagator): void => {
   OtelApi.propagation.setGlobalPropagator(propagator)
 }
 
-/**
- * Installs the propagator named by the configuration for the lifetime of the layer.
- *
- * @since 0.1.0
- * @category layers
- */
-export const layer: Layer.Layer<never, never, TelemetryConfigTag> = Layer.scopedDiscard(
+// Built once: every call returns this value, so a layer provided in two places is still one
+// layer (Effect memoizes layers by reference).
+const layerInstance: Layer.Layer<never, never, TelemetryConfig> = Layer.scopedDiscard(
   Effect.gen(function*() {
-    const config = yield* TelemetryConfigTag
+    const config = yield* TelemetryConfig
     yield* Effect.acquireRelease(
       Effect.sync(() => install(make(config.propagators))),
       () => Effect.sync(() => OtelApi.propagation.disable())
     )
   })
 )
+
+/**
+ * Installs the propagator named by the configuration for the lifetime of the layer.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (): Layer.Layer<never, never, TelemetryConfig> => layerInstance
 
 const getter: OtelApi.TextMapGetter<Carrier> = {
   keys: (carrier) => Object.keys(carrier),

@@ -31,16 +31,11 @@ import * as TelemetryConfig from "./TelemetryConfig.js"
 import * as TelemetryResource from "./TelemetryResource.js"
 import * as Tracing from "./Tracing.js"
 
-/**
- * Routes hot-path warnings (cardinality overflow) to the application's Effect logger and
- * applies the configured cardinality limit, for the lifetime of the layer.
- *
- * @since 0.1.0
- * @category layers
- */
-export const layerDiagnostics: Layer.Layer<never, never, TelemetryConfig.TelemetryConfigTag> = Layer.scopedDiscard(
+// Built once: every call returns this value, so a layer provided in two places is still one
+// layer (Effect memoizes layers by reference).
+const layerDiagnosticsInstance: Layer.Layer<never, never, TelemetryConfig.TelemetryConfig> = Layer.scopedDiscard(
   Effect.gen(function*() {
-    const config = yield* TelemetryConfig.TelemetryConfigTag
+    const config = yield* TelemetryConfig.TelemetryConfig
     Instrument.setCardinalityLimit(config.metricCardinalityLimit)
     const runtime = yield* Effect.runtime<never>()
     const runSync = Runtime.runSync(runtime)
@@ -50,6 +45,15 @@ export const layerDiagnostics: Layer.Layer<never, never, TelemetryConfig.Telemet
     )
   })
 )
+
+/**
+ * Routes hot-path warnings (cardinality overflow) to the application's Effect logger and
+ * applies the configured cardinality limit, for the lifetime of the layer.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerDiagnostics = (): Layer.Layer<never, never, TelemetryConfig.TelemetryConfig> => layerDiagnosticsInstance
 
 /**
  * The configuration overrides (each wins over its `OTEL_*` variable; see
@@ -67,9 +71,9 @@ export interface Options extends TelemetryConfig.Overrides {
 
 /** @since 0.1.0 @category models */
 export type Services =
-  | TelemetryConfig.TelemetryConfigTag
+  | TelemetryConfig.TelemetryConfig
   | Resource
-  | Tracing.SpanDeliveryTag
+  | Tracing.SpanDelivery
   | OtlpMetrics.OtlpMeterProvider
   | PrometheusMetrics.PrometheusMetrics
 
@@ -82,28 +86,28 @@ export type Services =
  */
 export const layerSignals = (
   options?: { readonly prometheusServer?: boolean | undefined }
-): Layer.Layer<Exclude<Services, TelemetryConfig.TelemetryConfigTag>, never, TelemetryConfig.TelemetryConfigTag> => {
+): Layer.Layer<Exclude<Services, TelemetryConfig.TelemetryConfig>, never, TelemetryConfig.TelemetryConfig> => {
   const signals = Layer.mergeAll(
-    Tracing.layer,
-    OtlpMetrics.layer,
-    PrometheusMetrics.layer,
-    Propagation.layer,
-    FunctionTelemetry.layer,
-    layerDiagnostics
+    Tracing.layer(),
+    OtlpMetrics.layer(),
+    PrometheusMetrics.layer(),
+    Propagation.layer(),
+    FunctionTelemetry.layer(),
+    layerDiagnostics()
   )
-  const server = Layer.unwrapEffect(Effect.map(TelemetryConfig.TelemetryConfigTag, (config) =>
+  const server = Layer.unwrapEffect(Effect.map(TelemetryConfig.TelemetryConfig, (config) =>
     (options?.prometheusServer ?? true) && !config.disabled && config.metricsExporters.includes("prometheus")
       ? Layer.orDie(Layer.discard(PrometheusMetrics.layerServer()))
       : Layer.empty
   ))
   // With OTEL_SDK_DISABLED nothing is recorded or exported; say so once instead of going quiet.
-  const disabledNotice = Layer.effectDiscard(Effect.flatMap(TelemetryConfig.TelemetryConfigTag, (config) =>
+  const disabledNotice = Layer.effectDiscard(Effect.flatMap(TelemetryConfig.TelemetryConfig, (config) =>
     config.disabled
       ? Effect.logInfo("effect-telemetry: telemetry is off (OTEL_SDK_DISABLED=true): no spans or metrics are recorded or exported")
       : Effect.void))
   return server.pipe(
     Layer.provideMerge(signals),
-    Layer.provideMerge(TelemetryResource.layer),
+    Layer.provideMerge(TelemetryResource.layer()),
     Layer.merge(disabledNotice),
     // One shutdown deadline for spans and metrics: the first of their finalizers closes both.
     Layer.provide(Layer.sync(Shutdown.TelemetryShutdown, () => new Shutdown.ShutdownGroup()))

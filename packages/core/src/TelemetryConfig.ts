@@ -71,12 +71,13 @@ export interface ConfigIssue {
 }
 
 /**
- * The resolved configuration every layer reads.
+ * The resolved configuration every layer reads (environment, overrides, defaults), as the
+ * {@link TelemetryConfig} Tag serves it.
  *
  * @since 0.1.0
  * @category models
  */
-export interface TelemetryConfig {
+export interface Resolved {
   /** `OTEL_SDK_DISABLED`: when true, no provider is created and every signal is a no-op. */
   readonly disabled: boolean
   /** `OTEL_SERVICE_NAME` (wins over `service.name` in `OTEL_RESOURCE_ATTRIBUTES`). */
@@ -124,8 +125,8 @@ export interface TelemetryConfig {
  * @category models
  */
 export type Overrides = {
-  readonly [K in Exclude<keyof TelemetryConfig, "issues" | "otlpTraces" | "otlpMetrics" | "batchSpanProcessor">]?:
-    TelemetryConfig[K]
+  readonly [K in Exclude<keyof Resolved, "issues" | "otlpTraces" | "otlpMetrics" | "batchSpanProcessor">]?:
+    Resolved[K]
 } & {
   readonly otlpTraces?: Partial<OtlpExporterSettings>
   readonly otlpMetrics?: Partial<OtlpExporterSettings>
@@ -133,14 +134,14 @@ export type Overrides = {
 }
 
 /**
- * The resolved configuration as a service.
+ * The resolved configuration as a service (`yield* TelemetryConfig.TelemetryConfig`).
  *
  * @since 0.1.0
  * @category tags
  */
-export class TelemetryConfigTag extends Context.Tag("@effect-telemetry/core/TelemetryConfig")<
-  TelemetryConfigTag,
-  TelemetryConfig
+export class TelemetryConfig extends Context.Tag("@effect-telemetry/core/TelemetryConfig")<
+  TelemetryConfig,
+  Resolved
 >() {}
 
 /**
@@ -155,7 +156,7 @@ export class TelemetryConfigTag extends Context.Tag("@effect-telemetry/core/Tele
  * @since 0.1.0
  * @category constructors
  */
-export const load: (overrides?: Overrides) => Effect.Effect<TelemetryConfig> = internal.load
+export const load: (overrides?: Overrides) => Effect.Effect<Resolved> = internal.load
 
 /**
  * Logs each issue once, as a warning naming the variable, the value and the fallback.
@@ -163,7 +164,7 @@ export const load: (overrides?: Overrides) => Effect.Effect<TelemetryConfig> = i
  * @since 0.1.0
  * @category reporting
  */
-export const reportIssues: (config: TelemetryConfig) => Effect.Effect<void> = internal.reportIssues
+export const reportIssues: (config: Resolved) => Effect.Effect<void> = internal.reportIssues
 
 /**
  * Loads the configuration, reports its issues once and provides it.
@@ -171,8 +172,8 @@ export const reportIssues: (config: TelemetryConfig) => Effect.Effect<void> = in
  * @since 0.1.0
  * @category layers
  */
-export const layer = (overrides?: Overrides): Layer.Layer<TelemetryConfigTag> =>
-  Layer.effect(TelemetryConfigTag, internal.loadAndReport(overrides))
+export const layer = (overrides?: Overrides): Layer.Layer<TelemetryConfig> =>
+  Layer.effect(TelemetryConfig, internal.loadAndReport(overrides))
 
 /**
  * Provides a configuration built from defaults and overrides only, ignoring the environment
@@ -181,5 +182,5 @@ export const layer = (overrides?: Overrides): Layer.Layer<TelemetryConfigTag> =>
  * @since 0.1.0
  * @category layers
  */
-export const layerStatic = (overrides?: Overrides): Layer.Layer<TelemetryConfigTag> =>
-  Layer.succeed(TelemetryConfigTag, internal.fromOverrides(overrides))
+export const layerStatic = (overrides?: Overrides): Layer.Layer<TelemetryConfig> =>
+  Layer.succeed(TelemetryConfig, internal.fromOverrides(overrides))

@@ -14,8 +14,8 @@ import type * as Resources from "@opentelemetry/resources"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as internal from "./internal/resource.js"
-import { TelemetryConfigTag } from "./TelemetryConfig.js"
-import type { TelemetryConfig } from "./TelemetryConfig.js"
+import { TelemetryConfig } from "./TelemetryConfig.js"
+import type { Resolved } from "./TelemetryConfig.js"
 
 export {
   /**
@@ -36,13 +36,17 @@ export {
  * @since 0.1.0
  * @category constructors
  */
-export const make: (config: TelemetryConfig) => Effect.Effect<Resources.Resource> = internal.make
+export const make: (config: Resolved) => Effect.Effect<Resources.Resource> = internal.make
+
+// Built once: every call returns this value, so a layer provided in two places is still one
+// layer (Effect memoizes layers by reference).
+const layerInstance: Layer.Layer<Resource, never, TelemetryConfig> = Layer.effect(
+  Resource,
+  Effect.flatMap(TelemetryConfig, internal.make)
+)
 
 /**
  * @since 0.1.0
  * @category layers
  */
-export const layer: Layer.Layer<Resource, never, TelemetryConfigTag> = Layer.effect(
-  Resource,
-  Effect.flatMap(TelemetryConfigTag, internal.make)
-)
+export const layer = (): Layer.Layer<Resource, never, TelemetryConfig> => layerInstance

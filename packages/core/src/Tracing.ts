@@ -13,8 +13,8 @@
  *
  * @example
  * ```ts
- * const program = myApp.pipe(Effect.provide(Tracing.layer.pipe(
- *   Layer.provide(TelemetryResource.layer),
+ * const program = myApp.pipe(Effect.provide(Tracing.layer().pipe(
+ *   Layer.provide(TelemetryResource.layer()),
  *   Layer.provide(TelemetryConfig.layer({ serviceName: "orders" }))
  * )))
  * ```
@@ -43,14 +43,14 @@ import * as Delivery from "./internal/delivery.js"
 import * as Export from "./internal/export.js"
 import * as Shutdown from "./internal/shutdown.js"
 import * as internalTracer from "./internal/tracer.js"
-import type { TelemetryConfig } from "./TelemetryConfig.js"
-import { TelemetryConfigTag } from "./TelemetryConfig.js"
+import type { Resolved } from "./TelemetryConfig.js"
+import { TelemetryConfig } from "./TelemetryConfig.js"
 
 /** @since 0.1.0 @category models */
 export type DeliveryStats = Delivery.DeliveryStats
 
-/** @since 0.1.0 @category models */
-export interface SpanDelivery {
+/** What the {@link SpanDelivery} Tag serves. @since 0.1.0 @category models */
+export interface SpanDeliveryService {
   /** Counts so far: ended, dropped, handed to the exporter, exported, failed. */
   readonly stats: Effect.Effect<DeliveryStats>
 }
@@ -61,9 +61,9 @@ export interface SpanDelivery {
  * @since 0.1.0
  * @category tags
  */
-export class SpanDeliveryTag extends Context.Tag("@effect-telemetry/core/SpanDelivery")<
-  SpanDeliveryTag,
-  SpanDelivery
+export class SpanDelivery extends Context.Tag("@effect-telemetry/core/SpanDelivery")<
+  SpanDelivery,
+  SpanDeliveryService
 >() {}
 
 /**
@@ -72,7 +72,7 @@ export class SpanDeliveryTag extends Context.Tag("@effect-telemetry/core/SpanDel
  * @since 0.1.0
  * @category constructors
  */
-export const makeSampler = (config: Pick<TelemetryConfig, "sampler" | "samplerRatio">): Sampler => {
+export const makeSampler = (config: Pick<Resolved, "sampler" | "samplerRatio">): Sampler => {
   switch (config.sampler) {
     case "always_on":
       return new AlwaysOnSampler()
@@ -95,7 +95,7 @@ export const makeSampler = (config: Pick<TelemetryConfig, "sampler" | "samplerRa
  * @since 0.1.0
  * @category constructors
  */
-export const makeExporter = (config: TelemetryConfig): SpanExporter | undefined => {
+export const makeExporter = (config: Resolved): SpanExporter | undefined => {
   switch (config.tracesExporter) {
     case "none":
       return undefined
@@ -109,7 +109,7 @@ export const makeExporter = (config: TelemetryConfig): SpanExporter | undefined 
 
 /** @since 0.1.0 @category models */
 export interface ProviderOptions {
-  readonly config: TelemetryConfig
+  readonly config: Resolved
   readonly resource: Resources.Resource
   /** Overrides the exporter the configuration names (tests pass an in-memory exporter). */
   readonly exporter?: SpanExporter | undefined
@@ -243,22 +243,16 @@ export const makeTracer = (provider: OtelApi.TracerProvider, resource: Resources
     )
   )
 
-/**
- * The Tracer layer: SDK provider from the configuration, Effect tracer installed, provider
- * flushed and shut down when the layer closes. With `OTEL_SDK_DISABLED=true` it installs
- * nothing and Effect keeps its default tracer.
- *
- * @since 0.1.0
- * @category layers
- */
-export const layer: Layer.Layer<SpanDeliveryTag, never, TelemetryConfigTag | Resource> = Layer.unwrapScoped(
+// Built once: every call returns this value, so a layer provided in two places is still one
+// layer (Effect memoizes layers by reference).
+const layerInstance: Layer.Layer<SpanDelivery, never, TelemetryConfig | Resource> = Layer.unwrapScoped(
   Effect.gen(function*() {
-    const config = yield* TelemetryConfigTag
+    const config = yield* TelemetryConfig
     const resource = yield* Resource
-    const empty: SpanDelivery = {
+    const empty: SpanDeliveryService = {
       stats: Effect.succeed({ ended: 0, dropped: 0, handed: 0, exported: 0, failed: 0, abandoned: 0, lastError: undefined })
     }
-    if (config.disabled) return Layer.succeed(SpanDeliveryTag, empty)
+    if (config.disabled) return Layer.succeed(SpanDelivery, empty)
     const spanProcessors = yield* ExtraSpanProcessors
     const group = yield* Shutdown.group
     const provider = yield* Effect.acquireRelease(
@@ -272,10 +266,20 @@ export const layer: Layer.Layer<SpanDeliveryTag, never, TelemetryConfigTag | Res
     )
     return Layer.merge(
       Layer.setTracer(makeTracer(provider.provider, resource)),
-      Layer.succeed(SpanDeliveryTag, { stats: Effect.sync(() => provider.accounting.stats()) })
+      Layer.succeed(SpanDelivery, { stats: Effect.sync(() => provider.accounting.stats()) })
     )
   })
 )
+
+/**
+ * The Tracer layer: SDK provider from the configuration, Effect tracer installed, provider
+ * flushed and shut down when the layer closes. With `OTEL_SDK_DISABLED=true` it installs
+ * nothing and Effect keeps its default tracer.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (): Layer.Layer<SpanDelivery, never, TelemetryConfig | Resource> => layerInstance
 
 /**
  * Sets the status of the current span explicitly; it wins over the status the span's exit

@@ -358,7 +358,7 @@ describe("invalid OTEL_* values", () => {
       const [ended, warnings] = yield* captureWarnings(
         Effect.scoped(Effect.gen(function*() {
           const context = yield* Layer.build(Telemetry.layer())
-          const delivery = Context.get(context, Tracing.SpanDeliveryTag)
+          const delivery = Context.get(context, Tracing.SpanDelivery)
           yield* Effect.void.pipe(Effect.withSpan("still.serving"), Effect.provide(context))
           return (yield* delivery.stats).ended
         })).pipe(Effect.withConfigProvider(ConfigProvider.fromMap(env)))
@@ -386,7 +386,7 @@ describe("invalid OTEL_* values", () => {
             Array.from({ length: 20 }),
             () => Effect.void.pipe(Effect.withSpan("sampled"), Effect.provide(context))
           )
-          return Context.get(context, Tracing.SpanDeliveryTag).stats
+          return Context.get(context, Tracing.SpanDelivery).stats
         })).pipe(Effect.withConfigProvider(ConfigProvider.fromMap(env)))
       )
       expect(warnings).toEqual([`OTEL_TRACES_SAMPLER_ARG="half" is invalid (not a number in [0, 1]); using 1`])

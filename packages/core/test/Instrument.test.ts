@@ -157,7 +157,7 @@ describe("Instrument", () => {
         for (let i = 0; i < 10; i++) requests.unsafeAdd(1, { user: `u${i}` })
         for (let i = 0; i < 10; i++) inFlight.unsafeAdd(1, { user: `u${i}` })
       }).pipe(
-        Effect.provide(Telemetry.layerDiagnostics),
+        Effect.provide(Telemetry.layerDiagnostics()),
         Effect.provide(Logger.replace(Logger.defaultLogger, logger))
       )
       expect(warnings).toHaveLength(2)

@@ -53,7 +53,7 @@ const withTelemetry = <A, E>(
       const started = Date.now()
       yield* Scope.close(scope, Exit.void)
       const shutdownMillis = Date.now() - started
-      const stats = yield* Context.get(context, Tracing.SpanDeliveryTag).stats
+      const stats = yield* Context.get(context, Tracing.SpanDelivery).stats
       return { result, stats, shutdownMillis, warnings }
     })
     return yield* run.pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
@@ -66,7 +66,7 @@ const spans = (count: number, name = "work") =>
     { discard: true }
   )
 
-const stats = Effect.flatMap(Tracing.SpanDeliveryTag, (delivery) => delivery.stats)
+const stats = Effect.flatMap(Tracing.SpanDelivery, (delivery) => delivery.stats)
 
 /** Polls the delivery counts (real time) until `predicate` holds. */
 const statsUntil = (predicate: (stats: Tracing.DeliveryStats) => boolean) =>

@@ -6,7 +6,7 @@ import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as internal from "../src/internal/config.js"
 
-type Config = TelemetryConfig.TelemetryConfig
+type Config = TelemetryConfig.Resolved
 type Env = Readonly<Record<string, string>>
 
 // The environment is always a map: never process.env, so a developer's OTEL_* cannot leak in.
@@ -550,7 +550,7 @@ describe("TelemetryConfig", () => {
 
     it.effect("layer provides the loaded configuration with overrides", () =>
       Effect.gen(function*() {
-        const config = yield* TelemetryConfig.TelemetryConfigTag.pipe(
+        const config = yield* TelemetryConfig.TelemetryConfig.pipe(
           Effect.provide(TelemetryConfig.layer({ serviceName: "orders" })),
           withEnv({ OTEL_SERVICE_NAME: "from-env", OTEL_TRACES_EXPORTER: "console" })
         )
@@ -560,7 +560,7 @@ describe("TelemetryConfig", () => {
 
     it.effect("layerStatic ignores the environment", () =>
       Effect.gen(function*() {
-        const config = yield* TelemetryConfig.TelemetryConfigTag.pipe(
+        const config = yield* TelemetryConfig.TelemetryConfig.pipe(
           Effect.provide(TelemetryConfig.layerStatic({ prometheusPort: 0 })),
           withEnv({ OTEL_SERVICE_NAME: "from-env", OTEL_SDK_DISABLED: "maybe" })
         )
@@ -610,7 +610,7 @@ describe("TelemetryConfig", () => {
     it.effect("layer reports once, however many services read the configuration", () =>
       Effect.gen(function*() {
         const env = withEnv({ OTEL_TRACES_EXPORTER: "zipkin", OTEL_EXPORTER_PROMETHEUS_PORT: "99999" })
-        const readTwice = Effect.zip(TelemetryConfig.TelemetryConfigTag, TelemetryConfig.TelemetryConfigTag)
+        const readTwice = Effect.zip(TelemetryConfig.TelemetryConfig, TelemetryConfig.TelemetryConfig)
         const [, logs] = yield* captureLogs(
           readTwice.pipe(Effect.provide(Layer.fresh(TelemetryConfig.layer())), env)
         )

@@ -86,7 +86,7 @@ describe("Telemetry entry points", () => {
         metricsExporters: Config.succeed([]),
         prometheusServer: Config.succeed(false)
       })).pipe(Effect.withConfigProvider(ConfigProvider.fromJson({ APP_NAME: "from-config" })))
-      const config = yield* TelemetryConfig.TelemetryConfigTag.pipe(Effect.provide(context))
+      const config = yield* TelemetryConfig.TelemetryConfig.pipe(Effect.provide(context))
       expect(config.serviceName).toBe("from-config")
     }))
 })

@@ -15,8 +15,8 @@ import { fileURLToPath } from "node:url"
 const root = Path.resolve(Path.dirname(fileURLToPath(import.meta.url)), "../../..")
 
 const tracing = (overrides: TelemetryConfig.Overrides) =>
-  Tracing.layer.pipe(
-    Layer.provideMerge(TelemetryResource.layer),
+  Tracing.layer().pipe(
+    Layer.provideMerge(TelemetryResource.layer()),
     Layer.provideMerge(TelemetryConfig.layer({ serviceName: "flush", tracesExporter: "otlp", ...overrides }))
   )
 
@@ -30,7 +30,7 @@ const burst = (count: number, overrides: TelemetryConfig.Overrides) =>
         Effect.replicateEffect(count, { discard: true }),
         Effect.provide(context)
       )
-      return Context.get(context, Tracing.SpanDeliveryTag)
+      return Context.get(context, Tracing.SpanDelivery)
     }))
     return yield* delivery.stats
   })

@@ -56,7 +56,7 @@ export interface TestTelemetryService {
   readonly spanExporter: InMemorySpanExporter
   readonly metricReader: ManualMetricReader
   readonly prometheus: PrometheusMetrics.PrometheusExporter
-  readonly config: TelemetryConfig.TelemetryConfig
+  readonly config: TelemetryConfig.Resolved
   readonly tracerProvider: Tracing.Provider
 }
 
@@ -82,15 +82,15 @@ export const layer = (
   overrides?: TelemetryConfig.Overrides
 ): Layer.Layer<
   | TestTelemetry
-  | TelemetryConfig.TelemetryConfigTag
+  | TelemetryConfig.TelemetryConfig
   | Resource
   | PrometheusMetrics.PrometheusMetrics
-  | Tracing.SpanDeliveryTag
+  | Tracing.SpanDelivery
 > => {
   const config = TelemetryConfig.layerStatic({ serviceName: "test-service", ...overrides })
-  const resource = TelemetryResource.layer.pipe(Layer.provideMerge(config))
+  const resource = TelemetryResource.layer().pipe(Layer.provideMerge(config))
   const main = Layer.scopedContext(Effect.gen(function*() {
-    const config = yield* TelemetryConfig.TelemetryConfigTag
+    const config = yield* TelemetryConfig.TelemetryConfig
     const resource = yield* Resource
     // A fresh metric state per build: no test sees another's values.
     Instrument.resetAll()
@@ -119,7 +119,7 @@ export const layer = (
     const service: TestTelemetryService = { spanExporter, metricReader, prometheus, config, tracerProvider: provider }
     return Context.make(TestTelemetry, service).pipe(
       Context.add(PrometheusMetrics.PrometheusMetrics, prometheus),
-      Context.add(Tracing.SpanDeliveryTag, { stats: Effect.sync(() => provider.accounting.stats()) }),
+      Context.add(Tracing.SpanDelivery, { stats: Effect.sync(() => provider.accounting.stats()) }),
       Context.add(FunctionTelemetry.Enabled, config.functionTelemetry)
     )
   }))

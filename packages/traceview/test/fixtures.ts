@@ -13,9 +13,9 @@ import { TraceView } from "../src/index.js"
  * `TraceView.layer` provided to it, no exporter.
  */
 export const telemetry = (options?: TraceView.Options, overrides?: TelemetryConfig.Overrides) =>
-  Layer.mergeAll(Tracing.layer, Propagation.layer).pipe(
+  Layer.mergeAll(Tracing.layer(), Propagation.layer()).pipe(
     Layer.provideMerge(TraceView.layer(options)),
-    Layer.provideMerge(TelemetryResource.layer),
+    Layer.provideMerge(TelemetryResource.layer()),
     Layer.provideMerge(
       TelemetryConfig.layerStatic({ serviceName: "traceview-test", tracesExporter: "none", ...overrides })
     )

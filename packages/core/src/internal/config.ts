@@ -12,7 +12,7 @@ import type {
   Overrides,
   PropagatorName,
   SamplerName,
-  TelemetryConfig,
+  Resolved,
   TemporalityPreference,
   TracesExporterName
 } from "../TelemetryConfig.js"
@@ -349,7 +349,7 @@ const signalUrl = (base: string, path: string): string => {
  *
  * @internal
  */
-export const resolve = (env: Env, overrides: Overrides = {}): TelemetryConfig => {
+export const resolve = (env: Env, overrides: Overrides = {}): Resolved => {
   const issues: Array<ConfigIssue> = []
 
   const read = <A>(
@@ -563,7 +563,7 @@ const readEnv: Effect.Effect<Env> = Effect.map(
 )
 
 /** @internal */
-export const load = (overrides?: Overrides): Effect.Effect<TelemetryConfig> =>
+export const load = (overrides?: Overrides): Effect.Effect<Resolved> =>
   Effect.map(readEnv, (env) => resolve(env, overrides))
 
 /** The warning for one issue. @internal */
@@ -571,12 +571,12 @@ export const formatIssue = (issue: ConfigIssue): string =>
   `${issue.variable}=${JSON.stringify(issue.value)} is invalid (${issue.reason}); using ${issue.fallback}`
 
 /** @internal */
-export const reportIssues = (config: TelemetryConfig): Effect.Effect<void> =>
+export const reportIssues = (config: Resolved): Effect.Effect<void> =>
   Effect.forEach(config.issues, (issue) => Effect.logWarning(formatIssue(issue)), { discard: true })
 
 /** @internal */
-export const loadAndReport = (overrides?: Overrides): Effect.Effect<TelemetryConfig> =>
+export const loadAndReport = (overrides?: Overrides): Effect.Effect<Resolved> =>
   Effect.tap(load(overrides), reportIssues)
 
 /** @internal */
-export const fromOverrides = (overrides?: Overrides): TelemetryConfig => resolve(new Map(), overrides)
+export const fromOverrides = (overrides?: Overrides): Resolved => resolve(new Map(), overrides)

@@ -8,12 +8,12 @@ import {
 } from "@opentelemetry/resources"
 import type * as Resources from "@opentelemetry/resources"
 import * as Effect from "effect/Effect"
-import type { TelemetryConfig } from "../TelemetryConfig.js"
+import type { Resolved } from "../TelemetryConfig.js"
 
 const withheld = new Set(["process.command_args", "process.command", "process.command_line"])
 
 /** @internal */
-export const make = (config: TelemetryConfig): Effect.Effect<Resources.Resource> =>
+export const make = (config: Resolved): Effect.Effect<Resources.Resource> =>
   Effect.promise(async () => {
     const detected = detectResources({ detectors: [hostDetector, osDetector, processDetector] })
     await detected.waitForAsyncAttributes?.()
