@@ -41,6 +41,24 @@ const call = (url: string) =>
   Effect.flatMap(HttpClient.HttpClient, (client) => Effect.flatMap(client.get(url), (response) => response.text))
 
 describe("HttpClientTelemetry", () => {
+  it.scopedLive("with tracing off the call makes no span but still records http.client.request.duration, error.type included", () =>
+    Effect.gen(function*() {
+      const { base } = yield* recordingServer
+      yield* call(`${base}/status/200`).pipe(Effect.withTracerEnabled(false))
+      yield* call(`${base}/status/503`).pipe(Effect.withTracerEnabled(false))
+      expect((yield* TestTelemetry.spans).filter((s) => TestTelemetry.kindOf(s) === "client")).toEqual([])
+      const port = Number(new URL(base).port)
+      const common = { "http.request.method": "GET", "server.address": "127.0.0.1", "server.port": port, "url.scheme": "http" }
+      const ok = yield* TestTelemetry.metricPoint("http.client.request.duration", { ...common, "http.response.status_code": 200 })
+      expect(typeof ok.value === "number" ? -1 : ok.value.count).toBe(1)
+      const failed = yield* TestTelemetry.metricPoint("http.client.request.duration", {
+        ...common,
+        "http.response.status_code": 503,
+        "error.type": "503"
+      })
+      expect(typeof failed.value === "number" ? -1 : failed.value.count).toBe(1)
+    }).pipe(Effect.provide(ClientLive), withTelemetry()))
+
   it.scopedLive("a call inside a server span is a client span of that trace, continued by the downstream server", () =>
     Effect.gen(function*() {
       const downstream = yield* serve(

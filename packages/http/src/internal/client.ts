@@ -21,6 +21,7 @@ import * as Exit from "effect/Exit"
 import * as FiberRef from "effect/FiberRef"
 import { constTrue } from "effect/Function"
 import * as Option from "effect/Option"
+import type * as Tracer from "effect/Tracer"
 import type { Options } from "../HttpClientTelemetry.js"
 import * as metrics from "./metrics.js"
 import * as semantics from "./semantics.js"
@@ -51,8 +52,8 @@ export const instrument = <E, R>(client: HttpClient.HttpClient.With<E, R>, optio
   const traced = (request: HttpClientRequest.HttpClientRequest) =>
     Effect.withFiberRuntime<HttpClientResponse.HttpClientResponse, E, R>((fiber) => {
       const url = UrlParams.makeUrl(request.url, request.urlParams, request.hash)
-      // Tracing off, or a URL the transport will reject with its own error: nothing to describe.
-      if (!fiber.getFiberRef(FiberRef.currentTracerEnabled) || Either.isLeft(url)) return send(request)
+      // A URL the transport will reject with its own error: nothing to describe.
+      if (Either.isLeft(url)) return send(request)
       const started = performance.now()
       const { method, original } = semantics.normalizeMethod(request.method)
       const port = semantics.portOf(url.right)
@@ -62,12 +63,50 @@ export const instrument = <E, R>(client: HttpClient.HttpClient.With<E, R>, optio
         [Semconv.ATTR_URL_SCHEME]: url.right.protocol.slice(0, -1)
       }
       if (port !== undefined) metricAttributes[Semconv.ATTR_SERVER_PORT] = port
+      const redaction = semantics.redactionSet(fiber.getFiberRef(Headers.currentRedactedNames))
+
+      // The duration metric is recorded with tracing on or off: turning tracing off (for the
+      // whole app or one call) must never silence metrics, as on every other surface.
+      const finish = (exit: Exit.Exit<HttpClientResponse.HttpClientResponse, unknown>, span: Tracer.Span | undefined) =>
+        Effect.sync(() => {
+          let errorType: string | undefined
+          if (Exit.isSuccess(exit)) {
+            const status = exit.value.status
+            metricAttributes[Semconv.ATTR_HTTP_RESPONSE_STATUS_CODE] = status
+            // For a client every 4xx and 5xx is a failed call.
+            if (status >= 400) errorType = String(status)
+            if (span !== undefined) {
+              span.attribute(Semconv.ATTR_HTTP_RESPONSE_STATUS_CODE, status)
+              if (status >= 400) Tracing.setSpanStatus(span, { code: "error" })
+              const captured: Record<string, unknown> = {}
+              semantics.captureHeaders(
+                exit.value.headers,
+                responseHeaders,
+                semantics.redactedAmong(responseHeaders, redaction),
+                Semconv.ATTR_HTTP_RESPONSE_HEADER_PREFIX,
+                captured
+              )
+              for (const key in captured) span.attribute(key, captured[key])
+            }
+          } else if (!Cause.isInterruptedOnly(exit.cause)) {
+            const failure = firstFailure(exit.cause)
+            errorType = semantics.transportErrorType(Option.getOrUndefined(failure), Tracing.errorTypeOf)
+          }
+          if (errorType !== undefined) {
+            span?.attribute(Semconv.ATTR_ERROR_TYPE, errorType)
+            metricAttributes[Semconv.ATTR_ERROR_TYPE] = errorType
+          }
+          metrics.clientRequestDuration.unsafeRecord((performance.now() - started) / 1000, metricAttributes)
+        })
+
+      if (!fiber.getFiberRef(FiberRef.currentTracerEnabled)) {
+        return send(request).pipe(Effect.onExit((exit) => finish(exit, undefined)))
+      }
       const attributes: Record<string, unknown> = {
         ...metricAttributes,
         [Semconv.ATTR_URL_FULL]: Redaction.url(url.right, sensitiveQuery)
       }
       if (original !== undefined) attributes[Semconv.ATTR_HTTP_REQUEST_METHOD_ORIGINAL] = original
-      const redaction = semantics.redactionSet(fiber.getFiberRef(Headers.currentRedactedNames))
       semantics.captureHeaders(
         request.headers,
         requestHeaders,
@@ -82,38 +121,7 @@ export const instrument = <E, R>(client: HttpClient.HttpClient.With<E, R>, optio
         (span) =>
           send(HttpClientRequest.setHeaders(request, Propagation.inject(span))).pipe(
             Effect.withParentSpan(span),
-            Effect.onExit((exit) =>
-              Effect.sync(() => {
-                let errorType: string | undefined
-                if (Exit.isSuccess(exit)) {
-                  const status = exit.value.status
-                  span.attribute(Semconv.ATTR_HTTP_RESPONSE_STATUS_CODE, status)
-                  metricAttributes[Semconv.ATTR_HTTP_RESPONSE_STATUS_CODE] = status
-                  // For a client every 4xx and 5xx is a failed call.
-                  if (status >= 400) {
-                    errorType = String(status)
-                    Tracing.setSpanStatus(span, { code: "error" })
-                  }
-                  const captured: Record<string, unknown> = {}
-                  semantics.captureHeaders(
-                    exit.value.headers,
-                    responseHeaders,
-                    semantics.redactedAmong(responseHeaders, redaction),
-                    Semconv.ATTR_HTTP_RESPONSE_HEADER_PREFIX,
-                    captured
-                  )
-                  for (const key in captured) span.attribute(key, captured[key])
-                } else if (!Cause.isInterruptedOnly(exit.cause)) {
-                  const failure = firstFailure(exit.cause)
-                  errorType = semantics.transportErrorType(Option.getOrUndefined(failure), Tracing.errorTypeOf)
-                }
-                if (errorType !== undefined) {
-                  span.attribute(Semconv.ATTR_ERROR_TYPE, errorType)
-                  metricAttributes[Semconv.ATTR_ERROR_TYPE] = errorType
-                }
-                metrics.clientRequestDuration.unsafeRecord((performance.now() - started) / 1000, metricAttributes)
-              })
-            )
+            Effect.onExit((exit) => finish(exit, span))
           )
       )
     })
