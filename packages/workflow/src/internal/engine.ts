@@ -12,6 +12,9 @@
  *   instrumented, so replays served from the journal emit nothing and real attempts (first
  *   tries and retries) each get a span and metrics.
  * - `execute` annotates the caller's span with the workflow name and execution id.
+ *
+ * `scheduleClock` and `deferredDone` only change the span they run under (see
+ * `underPropagatedSpan`).
  */
 import { Attributes, Instrumentation, Propagation, Semconv } from "@effect-telemetry/core"
 import * as Activity from "@effect/workflow/Activity"
@@ -119,6 +122,19 @@ const spanName = (prefix: string, name: string) => `${prefix} ${name}`
 
 const endSpan = (span: Tracer.Span, exit: Exit.Exit<unknown, unknown>) =>
   Effect.flatMap(Clock.currentTimeNanos, (now) => Effect.sync(() => span.end(now, exit)))
+
+/**
+ * Runs `effect` under the nearest span that propagates. A durable engine stores the current
+ * span's ids with the messages it sends (the cluster's clock wake-up, a deferred's
+ * completion); in a body written as an anonymous `Effect.fn` that span is Effect's
+ * non-propagating `<anonymous>` span, whose ids lead nowhere, and the wake-up started a trace
+ * of its own. Under the run span (or a span of the user's) the execution stays one trace.
+ */
+const underPropagatedSpan = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.flatMap(
+    Effect.option(Effect.currentPropagatedSpan),
+    (span) => Option.isSome(span) ? Effect.withParentSpan(effect, span.value) : effect
+  )
 
 /**
  * Reads the execution's origin from the journal, recording it on the first run. On the first
@@ -303,6 +319,8 @@ export const make = (underlying: Engine, options: Options): Engine => {
         }),
         underlying.execute(workflow, opts)
       ),
+    scheduleClock: (workflow, opts) => underPropagatedSpan(underlying.scheduleClock(workflow, opts)),
+    deferredDone: (deferred, opts) => underPropagatedSpan(underlying.deferredDone(deferred, opts)),
     activityExecute: (activity, attempt) => {
       if (activity.name === ORIGIN_ACTIVITY) return underlying.activityExecute(activity, attempt)
       return Effect.flatMap(WorkflowInstance, (instance) => {
