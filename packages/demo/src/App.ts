@@ -84,15 +84,18 @@ const KvLive = Layer.unwrapEffect(Effect.map(DemoConfig.DemoConfigTag, (config) 
 //   in the SQL metrics). That pool is given to the storage layers only: entities run with the
 //   context Sharding was built in, so a SqlClient there would replace the app's in the
 //   workflow's activities, and their SQL spans would be lost.
-// - The sharding config is the defaults, not ShardingConfig.layerFromEnv: that one reads HOST
-//   and PORT, the demo's own variables, as the runner's address.
+// - The sharding config is set here, not read by ShardingConfig.layerFromEnv: that one reads
+//   HOST and PORT, the demo's own variables, as the runner's address. Shard locks live in the
+//   `cluster_locks` table instead of Postgres advisory locks, whose numbers ignore the table
+//   prefix: on a shared DATABASE_URL another cluster (the workflow tests') would take the
+//   demo's shards.
 const ClusterLive = Layer.unwrapEffect(Effect.map(Database.DatabaseUrl, ({ url }) => {
   const storageSql = SqlTelemetry.layer({ spans: false }).pipe(Layer.provide(PgClient.layer({ url: Redacted.make(url) })))
   return Sharding.layer.pipe(
     Layer.provideMerge(Runners.layerNoop),
     Layer.provideMerge(SqlMessageStorage.layer.pipe(Layer.provide(storageSql))),
     Layer.provide([Layer.orDie(SqlRunnerStorage.layer.pipe(Layer.provide(storageSql))), RunnerHealth.layerNoop]),
-    Layer.provide(ShardingConfig.layer())
+    Layer.provide(ShardingConfig.layer({ shardLockDisableAdvisory: true }))
   )
 }))
 

