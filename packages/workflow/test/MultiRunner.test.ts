@@ -9,9 +9,12 @@ import { OtlpReceiver, TestServices } from "@effect-telemetry/testing"
 import * as Effect from "effect/Effect"
 import { afterAll, describe, expect, it } from "vitest"
 import { dropTables, tablePrefix, unavailable } from "./support/postgres.js"
-import { type Runner, type RunnerEvent, startRunner, stopRunner } from "./support/runner.js"
+import { removeBundle, type Runner, type RunnerEvent, startRunner, stopRunner } from "./support/runner.js"
 
-afterAll(() => (unavailable === undefined ? Effect.runPromise(dropTables) : undefined))
+afterAll(() => {
+  removeBundle()
+  return unavailable === undefined ? Effect.runPromise(dropTables) : undefined
+})
 
 type Kind = "gen" | "fn" | "approve"
 const kinds: ReadonlyArray<Kind> = ["gen", "fn", "approve"]

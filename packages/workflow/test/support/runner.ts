@@ -34,10 +34,10 @@ const build = (): Promise<string> =>
       }
     }],
     logLevel: "warning"
-  }).then(() => {
-    process.once("exit", () => rmSync(BUNDLE, { force: true }))
-    return BUNDLE
-  })
+  }).then(() => BUNDLE)
+
+/** Deletes the bundle (a test worker's exit handlers do not run, so the test calls this). */
+export const removeBundle = (): void => rmSync(BUNDLE, { force: true })
 
 export interface RunnerEvent {
   readonly event: string
