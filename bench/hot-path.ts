@@ -5,7 +5,12 @@
  */
 import { Instrument } from "@effect-telemetry/core"
 import type { MetricReader } from "@opentelemetry/sdk-metrics"
-import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics"
+import {
+  AggregationTemporality,
+  InMemoryMetricExporter,
+  MeterProvider,
+  PeriodicExportingMetricReader
+} from "@opentelemetry/sdk-metrics"
 import * as Metric from "effect/Metric"
 import * as MetricState from "effect/MetricState"
 import * as PromClient from "prom-client"
@@ -25,9 +30,25 @@ const ours = {
 const promRegistry = new PromClient.Registry()
 const labelNames = ["http_request_method", "http_route", "http_response_status_code"] as const
 const prom = {
-  counter: new PromClient.Counter({ name: "bench_hot_requests_total", help: "h", labelNames, registers: [promRegistry] }),
-  histogram: new PromClient.Histogram({ name: "bench_hot_duration_seconds", help: "h", labelNames, buckets: boundaries, registers: [promRegistry] }),
-  upDown: new PromClient.Gauge({ name: "bench_hot_active", help: "h", labelNames: ["http_request_method", "http_route"] as const, registers: [promRegistry] })
+  counter: new PromClient.Counter({
+    name: "bench_hot_requests_total",
+    help: "h",
+    labelNames,
+    registers: [promRegistry]
+  }),
+  histogram: new PromClient.Histogram({
+    name: "bench_hot_duration_seconds",
+    help: "h",
+    labelNames,
+    buckets: boundaries,
+    registers: [promRegistry]
+  }),
+  upDown: new PromClient.Gauge({
+    name: "bench_hot_active",
+    help: "h",
+    labelNames: ["http_request_method", "http_route"] as const,
+    registers: [promRegistry]
+  })
 }
 
 // A reader must be registered, or the SDK records into no storage and the comparison is void.
@@ -48,19 +69,43 @@ const libraries: ReadonlyArray<Library> = ["ours", "prom-client", "otel-sdk"]
 const operations: Record<string, Record<Library, (i: number) => void>> = {
   "counter +1 (3 attributes)": {
     ours: (i) =>
-      ours.counter.unsafeAdd(1, { "http.request.method": methods[i & 3]!, "http.route": "/users/:id", "http.response.status_code": statuses[(i >> 2) & 3]! }),
+      ours.counter.unsafeAdd(1, {
+        "http.request.method": methods[i & 3]!,
+        "http.route": "/users/:id",
+        "http.response.status_code": statuses[(i >> 2) & 3]!
+      }),
     "prom-client": (i) =>
-      prom.counter.inc({ http_request_method: methods[i & 3]!, http_route: "/users/:id", http_response_status_code: statuses[(i >> 2) & 3]! }, 1),
+      prom.counter.inc({
+        http_request_method: methods[i & 3]!,
+        http_route: "/users/:id",
+        http_response_status_code: statuses[(i >> 2) & 3]!
+      }, 1),
     "otel-sdk": (i) =>
-      otel.counter.add(1, { "http.request.method": methods[i & 3]!, "http.route": "/users/:id", "http.response.status_code": statuses[(i >> 2) & 3]! })
+      otel.counter.add(1, {
+        "http.request.method": methods[i & 3]!,
+        "http.route": "/users/:id",
+        "http.response.status_code": statuses[(i >> 2) & 3]!
+      })
   },
   "histogram record (3 attributes)": {
     ours: (i) =>
-      ours.histogram.unsafeRecord((i & 1023) / 1000, { "http.request.method": methods[i & 3]!, "http.route": "/users/:id", "http.response.status_code": statuses[(i >> 2) & 3]! }),
+      ours.histogram.unsafeRecord((i & 1023) / 1000, {
+        "http.request.method": methods[i & 3]!,
+        "http.route": "/users/:id",
+        "http.response.status_code": statuses[(i >> 2) & 3]!
+      }),
     "prom-client": (i) =>
-      prom.histogram.observe({ http_request_method: methods[i & 3]!, http_route: "/users/:id", http_response_status_code: statuses[(i >> 2) & 3]! }, (i & 1023) / 1000),
+      prom.histogram.observe({
+        http_request_method: methods[i & 3]!,
+        http_route: "/users/:id",
+        http_response_status_code: statuses[(i >> 2) & 3]!
+      }, (i & 1023) / 1000),
     "otel-sdk": (i) =>
-      otel.histogram.record((i & 1023) / 1000, { "http.request.method": methods[i & 3]!, "http.route": "/users/:id", "http.response.status_code": statuses[(i >> 2) & 3]! })
+      otel.histogram.record((i & 1023) / 1000, {
+        "http.request.method": methods[i & 3]!,
+        "http.route": "/users/:id",
+        "http.response.status_code": statuses[(i >> 2) & 3]!
+      })
   },
   "up-down +1 then -1 (2 attributes)": {
     ours: (i) => {
@@ -90,7 +135,14 @@ export const run = async (options: { readonly quick: boolean }): Promise<Array<T
     const samples = await alternate(rounds, libraries, (library) => nsPerOp(impls[library], iterations))
     const ns = Object.fromEntries(libraries.map((l) => [l, median(samples[l])])) as Record<Library, number>
     console.error(`  hot-path ${operation}: ${libraries.map((l) => `${l} ${fmt(ns[l], 0)} ns`).join(", ")}`)
-    rows.push([operation, fmt(ns.ours, 0), fmt(ns["prom-client"], 0), fmt(ns["otel-sdk"], 0), ratio(ns.ours, ns["prom-client"]), ratio(ns.ours, ns["otel-sdk"])])
+    rows.push([
+      operation,
+      fmt(ns.ours, 0),
+      fmt(ns["prom-client"], 0),
+      fmt(ns["otel-sdk"], 0),
+      ratio(ns.ours, ns["prom-client"]),
+      ratio(ns.ours, ns["otel-sdk"])
+    ])
     targets.push({
       target: `Hot path: ${operation} costs ≤ prom-client's`,
       measured: `${fmt(ns.ours, 0)} ns vs ${fmt(ns["prom-client"], 0)} ns (${ratio(ns.ours, ns["prom-client"])})`,
@@ -100,7 +152,9 @@ export const run = async (options: { readonly quick: boolean }): Promise<Array<T
   // Every library must really have recorded: a benchmark of a no-op would be meaningless.
   const promTotal = (await prom.counter.get()).values.reduce((n, v) => n + v.value, 0)
   const oursTotal = Metric.unsafeSnapshot()
-    .filter((pair) => pair.metricKey.name === ours.counter.descriptor.name && MetricState.isCounterState(pair.metricState))
+    .filter((pair) =>
+      pair.metricKey.name === ours.counter.descriptor.name && MetricState.isCounterState(pair.metricState)
+    )
     .reduce((n, pair) => n + Number((pair.metricState as MetricState.MetricState.Counter<number>).count), 0)
   const collected = await reader.collect()
   const otelTotal = collected.resourceMetrics.scopeMetrics
@@ -114,9 +168,13 @@ export const run = async (options: { readonly quick: boolean }): Promise<Array<T
     header: ["operation", "ours", "prom-client", "OTel SDK", "ours / prom-client", "ours / OTel SDK"],
     rows,
     notes: [
-      `${rounds} alternating rounds of ${fmt(iterations)} calls per library after a warm-up; medians. Each call builds its attribute object; 16 distinct attribute sets rotate.`,
+      `${rounds} alternating rounds of ${
+        fmt(iterations)
+      } calls per library after a warm-up; medians. Each call builds its attribute object; 16 distinct attribute sets rotate.`,
       "Ours: `Instrument.counter/histogram/upDownCounter` `unsafeAdd`/`unsafeRecord` (the Effect forms add one `Effect.sync`). OTel SDK 2.12 with one registered reader, cumulative.",
-      `Read back after the run, counter increments recorded: ours ${fmt(oursTotal)}, prom-client ${fmt(promTotal)}, OTel SDK ${fmt(otelTotal)} (equal: every library really recorded).`
+      `Read back after the run, counter increments recorded: ours ${fmt(oursTotal)}, prom-client ${
+        fmt(promTotal)
+      }, OTel SDK ${fmt(otelTotal)} (equal: every library really recorded).`
     ]
   }]
 }

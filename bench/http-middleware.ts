@@ -59,10 +59,21 @@ export const run = async (options: { readonly quick: boolean }): Promise<Array<T
   })
   return [{
     title: "HTTP per-request cost in process (no sockets)",
-    header: ["variant", "CPU µs/req", "overhead µs/req", "throughput vs baseline", "fiber operations/req", "vs baseline"],
+    header: [
+      "variant",
+      "CPU µs/req",
+      "overhead µs/req",
+      "throughput vs baseline",
+      "fiber operations/req",
+      "vs baseline"
+    ],
     rows,
     notes: [
-      `${rounds} alternating rounds of ${requests.toLocaleString("en-US")} requests per variant after a warm-up, medians; one process ${canPin() ? "pinned to CPU 0" : "(not pinned)"}, each variant in its own runtime.`,
+      `${rounds} alternating rounds of ${
+        requests.toLocaleString("en-US")
+      } requests per variant after a warm-up, medians; one process ${
+        canPin() ? "pinned to CPU 0" : "(not pinned)"
+      }, each variant in its own runtime.`,
       "The socket table's app behind an in-memory `HttpServer`: each request a `fromWeb` request forked into `HttpApp.toHandled` as NodeHttpServer forks it, 500 in flight. No kernel, parser or writev: what is left is the Effect work per request, with a fraction of the socket run's noise.",
       "Fiber operations: run-loop steps per request, counted through the tracer's per-operation `context` hook in a separate, untimed pass."
     ]

@@ -32,7 +32,8 @@ const labels: Record<Variant, string> = {
 }
 
 /** Each variant's baseline: the node:http pair is compared with plain node:http. */
-const baselineOf = (variant: Variant): Variant => variant === "node-plain" || variant === "node-otel" ? "node-plain" : "off"
+const baselineOf = (variant: Variant): Variant =>
+  variant === "node-plain" || variant === "node-otel" ? "node-plain" : "off"
 
 const nodeServerScript = fileURLToPath(new URL("./http/node-server.cjs", import.meta.url))
 
@@ -235,7 +236,10 @@ const byArea = (profilePath: string): Array<{ area: string; share: number }> => 
     const key = area(frame.url, frame.functionName, frame.lineNumber)
     shares.set(key, (shares.get(key) ?? 0) + 1)
   }
-  return [...shares.entries()].sort((a, b) => b[1] - a[1]).map(([a, n]) => ({ area: a, share: n / profile.samples.length }))
+  return [...shares.entries()].sort((a, b) => b[1] - a[1]).map(([a, n]) => ({
+    area: a,
+    share: n / profile.samples.length
+  }))
 }
 
 export const run = async (options: { readonly quick: boolean; readonly profile: boolean }): Promise<Array<Table>> => {
@@ -253,7 +257,9 @@ export const run = async (options: { readonly quick: boolean; readonly profile: 
       const delivered = sink.spanCount() - before
       console.error(
         `  http round ${round + 1} ${variant.padEnd(16)} ${fmt(sample.rps)} req/s  p99 ${sample.p99} ms  ` +
-          `${fmt(sample.cpuMicrosPerRequest, 1)} µs CPU/req  errors ${sample.errors}  scrapes ${sample.scrapes}  spans received ${delivered}`
+          `${
+            fmt(sample.cpuMicrosPerRequest, 1)
+          } µs CPU/req  errors ${sample.errors}  scrapes ${sample.scrapes}  spans received ${delivered}`
       )
       return sample as unknown as number
     })
@@ -282,14 +288,28 @@ export const run = async (options: { readonly quick: boolean; readonly profile: 
     const overheadOf = (v: Variant) => median(typed[v].map((x) => x.cpuMicrosPerRequest)) - baseCpu
     const nativeSpan = overheadOf("platform-native")
     const cause = `an Effect server span alone (platform tracer, Effect's native tracer, nothing exported) costs ` +
-      `+${fmt(nativeSpan, 1)} µs/req (${ratio(rpsOf("platform-native"), baseRps)}): the per-request fiber work of a span ` +
+      `+${fmt(nativeSpan, 1)} µs/req (${
+        ratio(rpsOf("platform-native"), baseRps)
+      }): the per-request fiber work of a span ` +
       `(FiberRef updates, span object, run-loop hooks) is above the target before any telemetry. Ours then adds, sampled ` +
-      `out, +${fmt(overheadOf("ours-unsampled") - nativeSpan, 1)} µs over that span (the OTel SDK half of the span, made even ` +
+      `out, +${
+        fmt(overheadOf("ours-unsampled") - nativeSpan, 1)
+      } µs over that span (the OTel SDK half of the span, made even ` +
       `when sampled out for its ids and sampling decision; the span put into and taken out of the fiber's context, each a ` +
       `copy of the app's context; the finalizer recording status and 4 metrics; the in-process table shows ours runs fewer ` +
-      `fiber operations per request than the platform tracer, so what is left is this work, not Effect plumbing), and recording plus OTLP export +${fmt(overheadOf("ours") - overheadOf("ours-unsampled"), 1)} µs ` +
-      `(@effect/opentelemetry's whole stack: +${fmt(overheadOf("effect-otel"), 1)}, without the response context and metrics; ` +
-      `node:http's official instrumentation: +${fmt(median(typed["node-otel"].map((x) => x.cpuMicrosPerRequest)) - median(typed["node-plain"].map((x) => x.cpuMicrosPerRequest)), 1)} µs on a plain node:http server)`
+      `fiber operations per request than the platform tracer, so what is left is this work, not Effect plumbing), and recording plus OTLP export +${
+        fmt(overheadOf("ours") - overheadOf("ours-unsampled"), 1)
+      } µs ` +
+      `(@effect/opentelemetry's whole stack: +${
+        fmt(overheadOf("effect-otel"), 1)
+      }, without the response context and metrics; ` +
+      `node:http's official instrumentation: +${
+        fmt(
+          median(typed["node-otel"].map((x) => x.cpuMicrosPerRequest)) -
+            median(typed["node-plain"].map((x) => x.cpuMicrosPerRequest)),
+          1
+        )
+      } µs on a plain node:http server)`
     const tables: Array<Table> = [{
       targets: [
         {
@@ -300,7 +320,9 @@ export const run = async (options: { readonly quick: boolean; readonly profile: 
         },
         {
           target: "HTTP: ≤ 8 µs CPU per request for span, metrics, propagation and export",
-          measured: `+${fmt(overheadOf("ours"), 1)} µs/req (@effect/opentelemetry + OTLP: +${fmt(overheadOf("effect-otel"), 1)})`,
+          measured: `+${fmt(overheadOf("ours"), 1)} µs/req (@effect/opentelemetry + OTLP: +${
+            fmt(overheadOf("effect-otel"), 1)
+          })`,
           met: overheadOf("ours") <= 8,
           note: cause
         },
@@ -308,7 +330,9 @@ export const run = async (options: { readonly quick: boolean; readonly profile: 
           target: "HTTP: a sampled-out request costs almost nothing (≤ 8 µs/req)",
           measured: `+${fmt(overheadOf("ours-unsampled"), 1)} µs/req`,
           met: overheadOf("ours-unsampled") <= 8,
-          note: `the span still exists for Effect (ids, context, FiberRefs; Effect's own span alone costs +${fmt(nativeSpan, 1)} µs), and metrics and propagation are kept; see the ours-unsampled profile`
+          note: `the span still exists for Effect (ids, context, FiberRefs; Effect's own span alone costs +${
+            fmt(nativeSpan, 1)
+          } µs), and metrics and propagation are kept; see the ours-unsampled profile`
         }
       ],
       title: "HTTP server overhead",
@@ -316,7 +340,11 @@ export const run = async (options: { readonly quick: boolean; readonly profile: 
       rows,
       notes: [
         `${rounds} rounds × ${seconds} s per variant (after a warm-up), rotated order, medians; ${connections} connections over loopback; ` +
-          `server ${canPin() ? "pinned to CPU 0 with taskset, load generator and OTLP sink on the others" : "not pinned (taskset unavailable or one CPU)"}.`,
+        `server ${
+          canPin()
+            ? "pinned to CPU 0 with taskset, load generator and OTLP sink on the others"
+            : "not pinned (taskset unavailable or one CPU)"
+        }.`,
         "OTLP export goes to @effect-telemetry/testing's OtlpReceiver (protobuf, decoded and counted, not retained); metrics exported every 5 s.",
         "The node:http pair is the peer the issue names: `bench/http/node-server.cjs`, the same answer from a plain `node:http` handler, then with `@opentelemetry/instrumentation-http` 0.223 and a batch OTLP/protobuf export to the same sink; its ratio and overhead are against plain node:http."
       ]

@@ -83,12 +83,19 @@ const labelGrowth = (sets: number) => {
   Instrument.resetAll()
   const ours = Instrument.counter({ name: "bench.memory.labels", unit: "{request}" })
   const registry = new PromClient.Registry()
-  const theirs = new PromClient.Counter({ name: "bench_memory_labels_total", help: "h", labelNames: ["user_id"], registers: [registry] })
+  const theirs = new PromClient.Counter({
+    name: "bench_memory_labels_total",
+    help: "h",
+    labelNames: ["user_id"],
+    registers: [registry]
+  })
   const rows: Array<Array<string>> = []
-  for (const [name, update] of [
-    ["ours (cardinality limit 2000)", (i: number) => ours.unsafeAdd(1, { "user.id": `user-${i}` })],
-    ["prom-client", (i: number) => theirs.inc({ user_id: `user-${i}` }, 1)]
-  ] as const) {
+  for (
+    const [name, update] of [
+      ["ours (cardinality limit 2000)", (i: number) => ours.unsafeAdd(1, { "user.id": `user-${i}` })],
+      ["prom-client", (i: number) => theirs.inc({ user_id: `user-${i}` }, 1)]
+    ] as const
+  ) {
     const before = heapMiB()
     const marks: Array<number> = []
     for (let i = 0; i < sets; i++) {
@@ -96,7 +103,13 @@ const labelGrowth = (sets: number) => {
       if ((i + 1) % 10_000 === 0) marks.push(heapMiB())
     }
     const perTenK = (marks[marks.length - 1]! - marks[0]!) / (marks.length - 1)
-    rows.push([name, fmt(sets), fmt(marks[0]! - before, 1), fmt(marks[marks.length - 1]! - before, 1), fmt(perTenK * 1024, 0)])
+    rows.push([
+      name,
+      fmt(sets),
+      fmt(marks[0]! - before, 1),
+      fmt(marks[marks.length - 1]! - before, 1),
+      fmt(perTenK * 1024, 0)
+    ])
   }
   Instrument.resetAll()
   return rows
@@ -104,7 +117,11 @@ const labelGrowth = (sets: number) => {
 
 export const run = async (options: { readonly quick: boolean }): Promise<Array<Table>> => {
   if ((globalThis as { gc?: unknown }).gc === undefined) {
-    return [{ title: "Memory", header: ["note"], rows: [["skipped: run with `node --expose-gc` (npm run bench does)"]] }]
+    return [{
+      title: "Memory",
+      header: ["note"],
+      rows: [["skipped: run with `node --expose-gc` (npm run bench does)"]]
+    }]
   }
   const requests = options.quick ? 20_000 : 60_000
   const sink = await OtlpReceiver.start({ retain: false })
@@ -115,8 +132,17 @@ export const run = async (options: { readonly quick: boolean }): Promise<Array<T
       const started = Date.now()
       const r = await requestGrowth(variant, requests, sink.url)
       growth[variant] = r.perMillion
-      console.error(`  memory ${variant}: heap MiB ${r.checkpoints.map((c) => c.toFixed(1)).join(" → ")} (${Date.now() - started} ms)`)
-      requestRows.push([variant === "off" ? "router, telemetry off" : "router + our full telemetry", fmt(requests), r.checkpoints.map((c) => c.toFixed(1)).join(" → "), fmt(r.perMillion, 1)])
+      console.error(
+        `  memory ${variant}: heap MiB ${r.checkpoints.map((c) => c.toFixed(1)).join(" → ")} (${
+          Date.now() - started
+        } ms)`
+      )
+      requestRows.push([
+        variant === "off" ? "router, telemetry off" : "router + our full telemetry",
+        fmt(requests),
+        r.checkpoints.map((c) => c.toFixed(1)).join(" → "),
+        fmt(r.perMillion, 1)
+      ])
     }
   } finally {
     await sink.close()
@@ -138,17 +164,27 @@ export const run = async (options: { readonly quick: boolean }): Promise<Array<T
       header: ["variant", "requests", "heap MiB after warm-up, then each quarter", "growth MiB per 1M requests"],
       rows: requestRows,
       notes: [
-        `Scaled down from 1M to ${fmt(requests)} requests, served in-process through \`HttpApp.toWebHandlerLayer\` (64 concurrent); growth is the slope over the last three quarters, extrapolated to 1M, after a warm-up of 25,024 requests (the span queue fills to its bound of 16,384 in process, where the OTLP sink shares the event loop with the load).`,
+        `Scaled down from 1M to ${
+          fmt(requests)
+        } requests, served in-process through \`HttpApp.toWebHandlerLayer\` (64 concurrent); growth is the slope over the last three quarters, extrapolated to 1M, after a warm-up of 25,024 requests (the span queue fills to its bound of 16,384 in process, where the OTLP sink shares the event loop with the load).`,
         "Ours: `HttpServerTelemetry.middleware` as the handler's middleware + `Telemetry.layer` exporting spans and metrics over OTLP to a local receiver; every request sampled; the platform's own span off (`platformTracerOff`) in both variants."
       ]
     },
     {
       title: "Memory: distinct attribute sets on one counter",
-      header: ["library", "distinct sets", "heap MiB after first 10k", "heap MiB after all", "KiB per further 10k sets"],
+      header: [
+        "library",
+        "distinct sets",
+        "heap MiB after first 10k",
+        "heap MiB after all",
+        "KiB per further 10k sets"
+      ],
       rows: labelRows,
       targets: [{
         target: "Memory: distinct label sets are bounded by the cardinality limit",
-        measured: `${fmt(oursPerTenK, 0)} KiB per further 10k sets past the limit (prom-client: ${labelRows[1]![4]} KiB)`,
+        measured: `${fmt(oursPerTenK, 0)} KiB per further 10k sets past the limit (prom-client: ${
+          labelRows[1]![4]
+        } KiB)`,
         met: oursPerTenK <= 64
       }],
       notes: [

@@ -34,7 +34,11 @@ export const run = async (options: { readonly quick: boolean }): Promise<Array<T
       // Only this size's series in Effect's (global) registry.
       Instrument.resetAll()
       gc()
-      const ours = Instrument.counter({ name: "bench.scrape.requests", unit: "{request}", description: "Scrape benchmark." })
+      const ours = Instrument.counter({
+        name: "bench.scrape.requests",
+        unit: "{request}",
+        description: "Scrape benchmark."
+      })
       const registry = new PromClient.Registry()
       const theirs = new PromClient.Counter({
         name: "bench_scrape_requests_total",
@@ -55,9 +59,21 @@ export const run = async (options: { readonly quick: boolean }): Promise<Array<T
           : timeMillis(() => registry.metrics().then((body) => (theirsBytes = body.length)), repeats))
       const a = median(samples.ours)
       const b = median(samples["prom-client"])
-      const oursLines = oursBytes > 0 ? (await Effect.runPromise(exporter.scrape())).body.split("\n").filter((l) => l.startsWith("bench_scrape")).length : 0
-      console.error(`  scrape ${size} series: ours ${fmt(a, 1)} ms (${oursLines} sample lines), prom-client ${fmt(b, 1)} ms`)
-      rows.push([fmt(size), fmt(a, 1), fmt(b, 1), ratio(a, b), fmt((a * 1e6) / size, 0), `${fmt(oursBytes / 1024)} / ${fmt(theirsBytes / 1024)}`])
+      const oursLines = oursBytes > 0
+        ? (await Effect.runPromise(exporter.scrape())).body.split("\n").filter((l) => l.startsWith("bench_scrape"))
+          .length
+        : 0
+      console.error(
+        `  scrape ${size} series: ours ${fmt(a, 1)} ms (${oursLines} sample lines), prom-client ${fmt(b, 1)} ms`
+      )
+      rows.push([
+        fmt(size),
+        fmt(a, 1),
+        fmt(b, 1),
+        ratio(a, b),
+        fmt((a * 1e6) / size, 0),
+        `${fmt(oursBytes / 1024)} / ${fmt(theirsBytes / 1024)}`
+      ])
     }
   } finally {
     Instrument.setCardinalityLimit(2000)
@@ -65,7 +81,14 @@ export const run = async (options: { readonly quick: boolean }): Promise<Array<T
   }
   return [{
     title: "Scrape cost of /metrics (one counter, N series)",
-    header: ["series", "ours ms", "prom-client ms", "ours / prom-client", "ours ns/series", "body KiB (ours / prom-client)"],
+    header: [
+      "series",
+      "ours ms",
+      "prom-client ms",
+      "ours / prom-client",
+      "ours ns/series",
+      "body KiB (ours / prom-client)"
+    ],
     rows,
     notes: [
       `${rounds} alternating rounds of ${repeats} scrapes per side after one warm-up scrape; medians. Prometheus text format, no default Node.js metrics, no target_info difference worth noting (one line).`,

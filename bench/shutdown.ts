@@ -87,12 +87,20 @@ const faults: ReadonlyArray<{
   readonly recoverAfterMillis?: number
 }> = [
   { name: "fast", behaviour: {} },
-  { name: "slow (answers after 2× the export timeout)", behaviour: { delayMillis: 2 * EXPORT_TIMEOUT }, env: { OTEL_EXPORTER_OTLP_TIMEOUT: String(EXPORT_TIMEOUT) } },
+  {
+    name: "slow (answers after 2× the export timeout)",
+    behaviour: { delayMillis: 2 * EXPORT_TIMEOUT },
+    env: { OTEL_EXPORTER_OTLP_TIMEOUT: String(EXPORT_TIMEOUT) }
+  },
   { name: "refused", behaviour: { refuse: true } },
   { name: "blackholed (TCP accepted, never answered)", behaviour: { blackhole: true } },
   { name: "503 forever", behaviour: { status: 503 } },
   { name: "429 with Retry-After: 60", behaviour: { status: 429, retryAfter: 60 } },
-  { name: "recovering mid-run (refused, healthy 300 ms after start)", behaviour: { refuse: true }, recoverAfterMillis: 300 }
+  {
+    name: "recovering mid-run (refused, healthy 300 ms after start)",
+    behaviour: { refuse: true },
+    recoverAfterMillis: 300
+  }
 ]
 
 const exitUnderFaults = async (quick: boolean): Promise<Table> => {
@@ -126,7 +134,11 @@ const exitUnderFaults = async (quick: boolean): Promise<Table> => {
           counts.exported + counts.dropped + counts.failed + counts.abandoned === created
         allAddUp &&= addsUp && app.reportLines.length === 1
         worstExit = Math.max(worstExit, app.exitMillis ?? Infinity)
-        console.error(`  exit under faults ${fault.name} ${fmt(size)}: exit ${app.exitMillis} ms, code ${app.code}, ${JSON.stringify(counts)}`)
+        console.error(
+          `  exit under faults ${fault.name} ${fmt(size)}: exit ${app.exitMillis} ms, code ${app.code}, ${
+            JSON.stringify(counts)
+          }`
+        )
         rows.push([
           fault.name,
           fmt(created),
@@ -149,8 +161,11 @@ const exitUnderFaults = async (quick: boolean): Promise<Table> => {
   const bound = EXIT_TIMEOUT + 1_000
   return {
     targets: [{
-      target: "Shutdown: under every collector fault the process exits within the shutdown timeout + 1 s, and created = exported + dropped + failed + abandoned",
-      measured: `slowest exit ${fmt(worstExit)} ms after the scope started closing (timeout ${fmt(EXIT_TIMEOUT)} ms); counts add up in ${allAddUp ? "every" : "NOT every"} run`,
+      target:
+        "Shutdown: under every collector fault the process exits within the shutdown timeout + 1 s, and created = exported + dropped + failed + abandoned",
+      measured: `slowest exit ${fmt(worstExit)} ms after the scope started closing (timeout ${
+        fmt(EXIT_TIMEOUT)
+      } ms); counts add up in ${allAddUp ? "every" : "NOT every"} run`,
       met: worstExit <= bound && allAddUp
     }],
     title: "Exit under collector faults",
@@ -209,11 +224,26 @@ export const run = async (options: { readonly quick: boolean }): Promise<Array<T
   return [{
     targets: [{
       target: "Shutdown: every span is exported, or counted as dropped, failed or abandoned (none lost silently)",
-      measured: rows.map((row) => `${row[0]} ${row[1]!.startsWith("slow") ? "slow" : "fast"}: ${row[2]} received, ${row[4]} dropped, ${row[6]} abandoned`).join("; "),
+      measured: rows.map((row) =>
+        `${row[0]} ${row[1]!.startsWith("slow") ? "slow" : "fast"}: ${row[2]} received, ${row[4]} dropped, ${
+          row[6]
+        } abandoned`
+      ).join("; "),
       met: allAddUp
     }],
     title: "Shutdown: span bursts, then the layer closes",
-    header: ["spans", "collector", "received by collector", "exported", "dropped (queue full)", "failed", "abandoned at timeout", "counts add up", "burst ms", "close (flush) ms"],
+    header: [
+      "spans",
+      "collector",
+      "received by collector",
+      "exported",
+      "dropped (queue full)",
+      "failed",
+      "abandoned at timeout",
+      "counts add up",
+      "burst ms",
+      "close (flush) ms"
+    ],
     rows,
     notes: [
       "Defaults: OTEL_BSP_MAX_QUEUE_SIZE 16384, batch 512, 2 exports in flight, shutdown timeout 30 s (EFFECT_TELEMETRY_SHUTDOWN_TIMEOUT). The collector is @effect-telemetry/testing's OtlpReceiver (protobuf decoded).",

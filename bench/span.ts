@@ -14,7 +14,7 @@ import { BasicTracerProvider, SimpleSpanProcessor } from "@opentelemetry/sdk-tra
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as EffectTracer from "effect/Tracer"
-import { alternate, fmt, median, cpuNsPerOpAsync, ratio } from "./lib/stats.js"
+import { alternate, cpuNsPerOpAsync, fmt, median, ratio } from "./lib/stats.js"
 import type { Table } from "./lib/stats.js"
 
 class CountingExporter implements SpanExporter {
@@ -102,7 +102,9 @@ export const run = async (options: { readonly quick: boolean }): Promise<Array<T
   return [{
     targets: [{
       target: "Span: a traced call through our layer costs no more than through @effect/opentelemetry",
-      measured: `${fmt(spanCost("ours"))} ns vs ${fmt(spanCost("@effect/opentelemetry"))} ns (${ratio(spanCost("ours"), spanCost("@effect/opentelemetry"))}); sampled out ${fmt(spanCost("ours, sampled out"))} ns`,
+      measured: `${fmt(spanCost("ours"))} ns vs ${fmt(spanCost("@effect/opentelemetry"))} ns (${
+        ratio(spanCost("ours"), spanCost("@effect/opentelemetry"))
+      }); sampled out ${fmt(spanCost("ours, sampled out"))} ns`,
       met: spanCost("ours") <= spanCost("@effect/opentelemetry")
     }],
     title: "Span cost (CPU ns per traced call)",
@@ -112,10 +114,24 @@ export const run = async (options: { readonly quick: boolean }): Promise<Array<T
       fmt(ns[v]),
       v === "no span" ? "0" : fmt(ns[v] - base),
       ratio(ns[v] - base, ns["@effect/opentelemetry"] - base),
-      v === "ours" ? fmt(exporters.ours.count) : v === "@effect/opentelemetry" ? fmt(exporters.theirs.count) : v === "ours, sampled out" ? fmt(exporters.unsampled.count) : v.startsWith("ours, Telemetry.fn") ? fmt(exporters.fn.count) : v === "ours, layerFromSpans, name included (span + 3 metrics)" ? fmt(exporters.included.count) : v === "ours, layerFromSpans, name not included" ? fmt(exporters.excluded.count) : "-"
+      v === "ours"
+        ? fmt(exporters.ours.count)
+        : v === "@effect/opentelemetry"
+        ? fmt(exporters.theirs.count)
+        : v === "ours, sampled out"
+        ? fmt(exporters.unsampled.count)
+        : v.startsWith("ours, Telemetry.fn")
+        ? fmt(exporters.fn.count)
+        : v === "ours, layerFromSpans, name included (span + 3 metrics)"
+        ? fmt(exporters.included.count)
+        : v === "ours, layerFromSpans, name not included"
+        ? fmt(exporters.excluded.count)
+        : "-"
     ]),
     notes: [
-      `${rounds} alternating rounds of ${fmt(iterations)} calls per variant after a warm-up, in one Effect loop; CPU time (user+system) per call, medians. "vs @effect/opentelemetry" compares span costs (no-span call subtracted).`,
+      `${rounds} alternating rounds of ${
+        fmt(iterations)
+      } calls per variant after a warm-up, in one Effect loop; CPU time (user+system) per call, medians. "vs @effect/opentelemetry" compares span costs (no-span call subtracted).`,
       "Both SDK tracers: BasicTracerProvider, SimpleSpanProcessor, an exporter that counts and discards (our provider adds its delivery accounting, as in production).",
       "Sampled out: our tracer with `always_off`; the span still exists for Effect (ids, attributes kept) but records nothing in the SDK and is never exported.",
       "layerFromSpans: our tracer wrapped by FunctionTelemetry.layerFromSpans; 'included' records function.calls/duration/active from the span (what Telemetry.fn records), 'not included' pays only the name filter."

@@ -35,7 +35,10 @@ for (const name of order) {
   const started = Date.now()
   rmSync(join(root, "packages", dir, "dist"), { recursive: true, force: true })
   try {
-    execFileSync(process.execPath, [tsc, "-p", join("packages", dir, "tsconfig.build.json")], { cwd: root, stdio: "inherit" })
+    execFileSync(process.execPath, [tsc, "-p", join("packages", dir, "tsconfig.build.json")], {
+      cwd: root,
+      stdio: "inherit"
+    })
   } catch {
     console.error(`build failed: ${name}`)
     process.exit(1)

@@ -58,8 +58,12 @@ for (const readme of readmes) {
     if (!open) continue
     const [, indent, fence, lang, info] = open
     let end = i + 1
-    while (end < lines.length && !(lines[end].trim().startsWith(fence) && lines[end].trim().replace(/[`~]/g, "") === "")) end++
-    const body = lines.slice(i + 1, end).map((line) => (line.startsWith(indent) ? line.slice(indent.length) : line.trimStart()))
+    while (
+      end < lines.length && !(lines[end].trim().startsWith(fence) && lines[end].trim().replace(/[`~]/g, "") === "")
+    ) end++
+    const body = lines.slice(i + 1, end).map((
+      line
+    ) => (line.startsWith(indent) ? line.slice(indent.length) : line.trimStart()))
     const startLine = i + 2 // 1-based line of the block's first code line
     i = end
     if (lang !== "ts" && lang !== "typescript") continue
@@ -76,7 +80,10 @@ for (const readme of readmes) {
 rmSync(outDir, { recursive: true, force: true })
 mkdirSync(outDir, { recursive: true })
 // An ESM app: NodeNext reads "type" from the nearest package.json.
-writeFileSync(join(outDir, "package.json"), JSON.stringify({ name: "readme-blocks", private: true, type: "module" }, null, 2) + "\n")
+writeFileSync(
+  join(outDir, "package.json"),
+  JSON.stringify({ name: "readme-blocks", private: true, type: "module" }, null, 2) + "\n"
+)
 writeFileSync(
   join(outDir, "tsconfig.json"),
   JSON.stringify(
@@ -111,7 +118,14 @@ let tscFailed = false
 if (blocks.length > 0) {
   const tsc = join(root, "node_modules", "typescript", "bin", "tsc")
   try {
-    output = execFileSync(process.execPath, [tsc, "-p", join(outDir, "tsconfig.json"), "--pretty", "false", "--listFiles"], {
+    output = execFileSync(process.execPath, [
+      tsc,
+      "-p",
+      join(outDir, "tsconfig.json"),
+      "--pretty",
+      "false",
+      "--listFiles"
+    ], {
       cwd: outDir,
       encoding: "utf8",
       maxBuffer: 64 * 1024 * 1024
@@ -133,7 +147,10 @@ for (const line of output.split("\n")) {
     const [, file, row, col, , message] = diagnostic
     const block = byName.get(file.split("/").pop())
     if (block && !file.includes("node_modules")) {
-      current = { at: `${block.rel}:${block.startLine + Number(row) - 1}:${Number(col) + block.indent}`, message: [message] }
+      current = {
+        at: `${block.rel}:${block.startLine + Number(row) - 1}:${Number(col) + block.indent}`,
+        message: [message]
+      }
       block.errors.push(current)
     } else {
       current = { at: `${relative(root, join(outDir, file))}:${row}:${col}`, message: [message] }
@@ -155,9 +172,11 @@ const sources = programFiles.filter((file) => /\/packages\/[^/]+\/src\//.test(fi
 const declarations = programFiles.filter((file) => /\/packages\/[^/]+\/dist\/.*\.d\.ts$/.test(file))
 
 let failedBlocks = 0
-for (const block of blocks) if (block.errors.length > 0) {
-  failedBlocks++
-  files.get(block.rel).failed++
+for (const block of blocks) {
+  if (block.errors.length > 0) {
+    failedBlocks++
+    files.get(block.rel).failed++
+  }
 }
 let checked = 0
 let skipped = 0
@@ -166,7 +185,9 @@ for (const [rel, stats] of files) {
   skipped += stats.skipped
   if (stats.checked + stats.skipped === 0) continue
   const skippedText = stats.skipped > 0 ? `, ${stats.skipped} skipped` : ""
-  console.log(`${stats.failed > 0 ? "FAIL" : "ok  "} ${rel}: ${stats.checked} checked, ${stats.failed} failed${skippedText}`)
+  console.log(
+    `${stats.failed > 0 ? "FAIL" : "ok  "} ${rel}: ${stats.checked} checked, ${stats.failed} failed${skippedText}`
+  )
 }
 for (const block of blocks) {
   for (const error of block.errors) {
@@ -178,7 +199,11 @@ for (const error of otherErrors) {
   console.log(`\n${error.at}: ${error.message.join("\n  ")}`)
 }
 if (sources.length > 0) {
-  console.log(`\nthe program read package sources instead of dist/:\n  ${sources.map((file) => relative(root, file)).join("\n  ")}`)
+  console.log(
+    `\nthe program read package sources instead of dist/:\n  ${
+      sources.map((file) => relative(root, file)).join("\n  ")
+    }`
+  )
 }
 console.log(
   `\nREADME blocks: ${checked} checked, ${failedBlocks} failed, ${skipped} skipped (${readmes.length} README files; ` +

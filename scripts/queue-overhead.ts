@@ -1,9 +1,9 @@
 // Measures what PersistedQueueTelemetry adds per message (offer + take on the memory store,
 // so the store costs almost nothing and the difference is ours). Spans are sampled and
 // recorded by the real SDK tracer with no exporter. Run: npx tsx scripts/queue-overhead.ts
-import * as PersistedQueue from "@effect/experimental/PersistedQueue"
 import { Telemetry } from "@effect-telemetry/core"
 import { PersistedQueueTelemetry } from "@effect-telemetry/queue"
+import * as PersistedQueue from "@effect/experimental/PersistedQueue"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"

@@ -3,9 +3,9 @@
 // Spans go to Effect's default tracer. Run: npx tsx scripts/sql-overhead.ts
 import { SqlTelemetry } from "@effect-telemetry/sql"
 import * as Reactivity from "@effect/experimental/Reactivity"
+import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
-import * as PgClient from "@effect/sql-pg/PgClient"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 
@@ -44,6 +44,8 @@ Effect.gen(function*() {
   }
   const base = totals["@effect/sql"]!
   for (const [label, micros] of Object.entries(totals)) {
-    console.log(`${label.padEnd(30)} ${micros.toFixed(1).padStart(6)} µs CPU/statement  (+${(micros - base).toFixed(1)})`)
+    console.log(
+      `${label.padEnd(30)} ${micros.toFixed(1).padStart(6)} µs CPU/statement  (+${(micros - base).toFixed(1)})`
+    )
   }
 }).pipe(Effect.provide(Reactivity.layer), Effect.runPromise)

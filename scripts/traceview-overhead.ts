@@ -49,5 +49,7 @@ const after = process.memoryUsage().heapUsed
 const stats = full.store.size
 console.log(
   `heap held by a full buffer of ${stats.traces} traces, ${stats.spans} spans (1 attribute each): ` +
-    `~${((after - before) / 1024 / 1024).toFixed(1)} MiB (${((after - before) / stats.spans).toFixed(0)} bytes per span)`
+    `~${((after - before) / 1024 / 1024).toFixed(1)} MiB (${
+      ((after - before) / stats.spans).toFixed(0)
+    } bytes per span)`
 )

@@ -24,7 +24,7 @@ import { constTrue } from "effect/Function"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Runtime from "effect/Runtime"
-import * as Tracer from "effect/Tracer"
+import type * as Tracer from "effect/Tracer"
 
 export const variants = ["off", "platform-native", "ours", "ours-unsampled"] as const
 export type Variant = (typeof variants)[number]
@@ -51,7 +51,13 @@ const inMemoryServer = (ready: (handle: () => void) => void): HttpServer.HttpSer
         const handled = HttpApp.toHandled(httpApp, () => Effect.sync(() => void answered++), middleware)
         const fork = Runtime.runFork(runtime)
         ready(() =>
-          fork(Effect.provideService(handled, HttpServerRequest.HttpServerRequest, HttpServerRequest.fromWeb(web)) as Effect.Effect<void>)
+          fork(
+            Effect.provideService(
+              handled,
+              HttpServerRequest.HttpServerRequest,
+              HttpServerRequest.fromWeb(web)
+            ) as Effect.Effect<void>
+          )
         )
       }) as any
   })
@@ -73,7 +79,9 @@ const start = async (variant: Variant): Promise<Served> => {
   const server = telemetry === Layer.empty ? plain : HttpServerTelemetry.make(plain)
   const serve = server.serve(app)
   await runtime.runPromise(
-    Effect.scoped(variant === "off" ? Effect.locally(serve, HttpMiddleware.currentTracerDisabledWhen, constTrue) : serve)
+    Effect.scoped(
+      variant === "off" ? Effect.locally(serve, HttpMiddleware.currentTracerDisabledWhen, constTrue) : serve
+    )
   )
   return { handle: handle!, tracer: await runtime.runPromise(Effect.tracer), dispose: () => runtime.dispose() }
 }

@@ -26,7 +26,9 @@ if (variant === "node-otel") {
   const { resourceFromAttributes } = require("@opentelemetry/resources")
   provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ "service.name": "bench-node-otel" }),
-    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: `${process.env.OTEL_EXPORTER_OTLP_ENDPOINT}/v1/traces` }))]
+    spanProcessors: [
+      new BatchSpanProcessor(new OTLPTraceExporter({ url: `${process.env.OTEL_EXPORTER_OTLP_ENDPOINT}/v1/traces` }))
+    ]
   })
   provider.register()
   registerInstrumentations({ instrumentations: [new HttpInstrumentation()] })

@@ -17,8 +17,10 @@ export const bundle = async (entry: string, outfile: string): Promise<void> => {
     plugins: [{
       name: "registry-packages-external",
       setup(build) {
-        build.onResolve({ filter: /^[^./]/ }, (args) =>
-          args.path.startsWith("@effect-telemetry/") ? undefined : { path: args.path, external: true })
+        build.onResolve(
+          { filter: /^[^./]/ },
+          (args) => args.path.startsWith("@effect-telemetry/") ? undefined : { path: args.path, external: true }
+        )
       }
     }],
     logLevel: "warning"

@@ -94,7 +94,9 @@ export const stream = (
     yield* Effect.promise(() => source.start())
     const slotAttributes = { [Semconv.ATTR_CDC_SLOT]: options.slot }
     const pollRetainedWal = Effect.tryPromise(() => source.retainedWal()).pipe(
-      Effect.flatMap((bytes) => bytes === undefined ? Effect.void : CdcTelemetry.retainedWal.set(bytes, slotAttributes)),
+      Effect.flatMap((bytes) =>
+        bytes === undefined ? Effect.void : CdcTelemetry.retainedWal.set(bytes, slotAttributes)
+      ),
       // A failed poll is a missing sample, not a reason to stop the consumer.
       Effect.catchAll((error) => Effect.logDebug("cdc: reading retained WAL failed", error))
     )
@@ -102,7 +104,10 @@ export const stream = (
       Effect.repeat(pollRetainedWal, Schedule.spaced(options.retainedWalInterval ?? Duration.seconds(10)))
     )
     yield* Effect.forkScoped(
-      Effect.repeat(Effect.sync(() => source.sendStatus()), Schedule.spaced(options.statusInterval ?? Duration.seconds(10)))
+      Effect.repeat(
+        Effect.sync(() => source.sendStatus()),
+        Schedule.spaced(options.statusInterval ?? Duration.seconds(10))
+      )
     )
     return Mailbox.toStream(mailbox)
   }))
@@ -161,7 +166,8 @@ export const process = <A, E, R>(
 export const run = <A, E, R>(
   options: Options & ProcessOptions,
   handler: (transaction: CdcChange.Transaction) => Effect.Effect<A, E, R>
-): Effect.Effect<void, CdcError | TelemetryOptionsError.TelemetryOptionsError | E, R> => Stream.runDrain(stream(options).pipe(process(handler, options)))
+): Effect.Effect<void, CdcError | TelemetryOptionsError.TelemetryOptionsError | E, R> =>
+  Stream.runDrain(stream(options).pipe(process(handler, options)))
 
 /**
  * {@link Options} from configuration: `connectionString` from `DATABASE_URL` (redacted) unless

@@ -10,7 +10,16 @@ import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
-import { awaitActive, confirmedFlush, databaseUrl, fixture, type Fixture, query, terminateSlotBackend, unavailable } from "./postgres.js"
+import {
+  awaitActive,
+  confirmedFlush,
+  databaseUrl,
+  type Fixture,
+  fixture,
+  query,
+  terminateSlotBackend,
+  unavailable
+} from "./postgres.js"
 
 const optionsFor = (f: Fixture, overrides: Partial<Cdc.Options> = {}): Cdc.Options => ({
   connectionString: databaseUrl,
@@ -173,11 +182,13 @@ describe.skipIf(unavailable !== undefined)("Cdc (real Postgres, logical replicat
       // Confirmed exactly the processed prefix: past transaction 3, not into transaction 4.
       expect(confirmed).toBeGreaterThanOrEqual(lsnValue(before[2]!.endLsn))
       expect(confirmed).toBeLessThanOrEqual(lsnValue(after[0]!.commitLsn))
-      expect(yield* TestTelemetry.metricValue("cdc.changes", {
-        "cdc.slot": f.slot,
-        "cdc.table": `public.${f.table}`,
-        "cdc.operation": "insert"
-      })).toBe(7)
+      expect(
+        yield* TestTelemetry.metricValue("cdc.changes", {
+          "cdc.slot": f.slot,
+          "cdc.table": `public.${f.table}`,
+          "cdc.operation": "insert"
+        })
+      ).toBe(7)
     }).pipe(Effect.provide(TestTelemetry.layer())))
 
   it.scopedLive("a failing handler leaves its transaction unacknowledged, and the next consumer gets it again", () =>
@@ -198,7 +209,11 @@ describe.skipIf(unavailable !== undefined)("Cdc (real Postgres, logical replicat
       const spans = yield* TestTelemetry.spansNamed(`cdc process ${f.slot}`)
       expect(spans.map(TestTelemetry.statusOf)).toEqual(["unset", "error"])
       // A handler failure is the consumer's, not the stream's: no cdc.errors.
-      expect(yield* Effect.either(TestTelemetry.metricValue("cdc.errors", { "cdc.slot": f.slot, "error.type": "ConnectionLost" })))
+      expect(
+        yield* Effect.either(
+          TestTelemetry.metricValue("cdc.errors", { "cdc.slot": f.slot, "error.type": "ConnectionLost" })
+        )
+      )
         .toMatchObject({ _tag: "Left" })
 
       const retried = yield* Fiber.join(yield* consume(options, 2))
@@ -245,7 +260,9 @@ describe.skipIf(unavailable !== undefined)("Cdc (real Postgres, logical replicat
       expect(error?.slot).toBe(f.slot)
       expect(yield* TestTelemetry.metricValue("cdc.errors", { "cdc.slot": f.slot, "error.type": "ConnectionLost" }))
         .toBe(1)
-      expect(yield* TestTelemetry.prometheusValue("cdc_errors_total", { cdc_slot: f.slot, error_type: "ConnectionLost" }))
+      expect(
+        yield* TestTelemetry.prometheusValue("cdc_errors_total", { cdc_slot: f.slot, error_type: "ConnectionLost" })
+      )
         .toBe(1)
     }).pipe(Effect.provide(TestTelemetry.layer())))
 

@@ -95,8 +95,11 @@ export const awaitActive = (slot: string) =>
 /** The slot's confirmed position (`confirmed_flush_lsn`) as Postgres prints it. */
 export const confirmedFlush = (slot: string) =>
   Effect.map(
-    query<{ lsn: string | null }>("select confirmed_flush_lsn::text as lsn from pg_replication_slots where slot_name = $1", [
-      slot
-    ]),
+    query<{ lsn: string | null }>(
+      "select confirmed_flush_lsn::text as lsn from pg_replication_slots where slot_name = $1",
+      [
+        slot
+      ]
+    ),
     (rows) => rows[0]?.lsn ?? undefined
   )

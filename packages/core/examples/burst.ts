@@ -22,7 +22,11 @@ if (!Number.isInteger(spans) || spans < 0 || !Number.isInteger(updates) || updat
   process.exit(2)
 }
 
-const burstOps = Instrument.counter({ name: "example.burst.operations", unit: "{operation}", description: "Operations of the burst example." })
+const burstOps = Instrument.counter({
+  name: "example.burst.operations",
+  unit: "{operation}",
+  description: "Operations of the burst example."
+})
 
 const program = Effect.gen(function*() {
   const delivery = yield* Tracing.SpanDelivery

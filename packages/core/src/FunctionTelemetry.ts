@@ -105,7 +105,12 @@ export const traced: {
 // the function is declared.
 const checkName = (name: unknown): void => {
   if (typeof name !== "string" || name.trim() === "") {
-    throw new TelemetryOptionsError({ surface: "FunctionTelemetry", option: "name", expected: "a non-empty string", value: name })
+    throw new TelemetryOptionsError({
+      surface: "FunctionTelemetry",
+      option: "name",
+      expected: "a non-empty string",
+      value: name
+    })
   }
 }
 
@@ -117,7 +122,10 @@ const tracedImpl = <A, E, R>(self: Effect.Effect<A, E, R>, name: string, options
       const start = performance.now()
       active.unsafeAdd(1, attributes)
       return self.pipe(
-        Effect.withSpan(name, { kind: "internal", attributes: { [Semconv.ATTR_FUNCTION_NAME]: name, ...options?.attributes } }),
+        Effect.withSpan(name, {
+          kind: "internal",
+          attributes: { [Semconv.ATTR_FUNCTION_NAME]: name, ...options?.attributes }
+        }),
         Effect.onExit((exit) =>
           Effect.sync(() => {
             active.unsafeAdd(-1, attributes)
@@ -143,17 +151,22 @@ export const fn = (name: string, options?: Options) => {
   return fnWith(name, options)
 }
 
-const fnWith = (name: string, options: Options | undefined) =>
-<Eff extends YieldWrap<Effect.Effect<any, any, any>>, AEff, Args extends Array<any>>(
-  body: (...args: Args) => Generator<Eff, AEff, never>
-): (
-  ...args: Args
-) => Effect.Effect<
-  AEff,
-  [Eff] extends [never] ? never : [Eff] extends [YieldWrap<Effect.Effect<infer _A, infer E, infer _R>>] ? E : never,
-  [Eff] extends [never] ? never : [Eff] extends [YieldWrap<Effect.Effect<infer _A, infer _E, infer R>>] ? R : never
-> =>
-(...args: Args) => tracedImpl(Effect.gen(() => body(...args)) as any, name, options) as any
+const fnWith =
+  (name: string, options: Options | undefined) =>
+  <Eff extends YieldWrap<Effect.Effect<any, any, any>>, AEff, Args extends Array<any>>(
+    body: (...args: Args) => Generator<Eff, AEff, never>
+  ): (
+    ...args: Args
+  ) => Effect.Effect<
+    AEff,
+    [Eff] extends [never] ? never
+      : [Eff] extends [YieldWrap<Effect.Effect<infer _A, infer E, infer _R>>] ? E
+      : never,
+    [Eff] extends [never] ? never
+      : [Eff] extends [YieldWrap<Effect.Effect<infer _A, infer _E, infer R>>] ? R
+      : never
+  > =>
+  (...args: Args) => tracedImpl(Effect.gen(() => body(...args)) as any, name, options) as any
 
 /**
  * Like {@link fn} for a function that already returns an Effect.
@@ -215,7 +228,8 @@ export const layerFromSpans = (options: FromSpansOptions): Layer.Layer<never, Te
     Effect.gen(function*() {
       const include = options?.include
       const valid = typeof include === "function" ||
-        (Array.isArray(include) && include.every((e) => (typeof e === "string" && e.trim() !== "") || e instanceof RegExp))
+        (Array.isArray(include) &&
+          include.every((e) => (typeof e === "string" && e.trim() !== "") || e instanceof RegExp))
       if (!valid) {
         return yield* new TelemetryOptionsError({
           surface: "FunctionTelemetry",

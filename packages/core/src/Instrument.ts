@@ -27,8 +27,8 @@
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
 import type * as MetricKeyType from "effect/MetricKeyType"
-import * as Semconv from "./Semconv.js"
 import * as internal from "./internal/instrument.js"
+import * as Semconv from "./Semconv.js"
 
 /** @since 0.1.0 @category models */
 export type Kind = internal.Kind

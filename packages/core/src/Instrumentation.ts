@@ -128,9 +128,13 @@ export interface OperationOptions<A, E> {
   readonly duration?: Instrument.Histogram | undefined
   readonly count?: Instrument.Counter | undefined
   readonly attributes: (exit: Exit.Exit<A, E>, errorType: string | undefined) => Instrument.Attributes
-  readonly countAttributes?: ((exit: Exit.Exit<A, E>, errorType: string | undefined) => Instrument.Attributes) | undefined
+  readonly countAttributes?:
+    | ((exit: Exit.Exit<A, E>, errorType: string | undefined) => Instrument.Attributes)
+    | undefined
   readonly errorType?: ((error: E) => string) | undefined
-  readonly onEnd?: ((exit: Exit.Exit<A, E>, errorType: string | undefined, span: Tracer.Span | undefined) => void) | undefined
+  readonly onEnd?:
+    | ((exit: Exit.Exit<A, E>, errorType: string | undefined, span: Tracer.Span | undefined) => void)
+    | undefined
 }
 
 /**
@@ -171,7 +175,9 @@ export const operation = <A, E>(options: OperationOptions<A, E>): Operation<A, E
     }
     const attributes = attributesOf(exit, errorType)
     if (duration !== undefined) duration.unsafeRecord(seconds, attributes)
-    if (count !== undefined) count.unsafeAdd(1, countAttributesOf === attributesOf ? attributes : countAttributesOf(exit, errorType))
+    if (count !== undefined) {
+      count.unsafeAdd(1, countAttributesOf === attributesOf ? attributes : countAttributesOf(exit, errorType))
+    }
     if (onEnd !== undefined) onEnd(exit, errorType, span)
   }
   const spanOptions = options.span
@@ -252,5 +258,7 @@ export const decorateConfig = <I, S, O>(
   tag: Context.Tag<I, S>,
   make: (service: S, options?: O) => S
 ) =>
-(config: Config.Config.Wrap<O>): Layer.Layer<I, ConfigError.ConfigError | TelemetryOptionsError.TelemetryOptionsError, I> =>
+(
+  config: Config.Config.Wrap<O>
+): Layer.Layer<I, ConfigError.ConfigError | TelemetryOptionsError.TelemetryOptionsError, I> =>
   Layer.unwrapEffect(Effect.map(Config.unwrap(config), decorate(tag, make)))

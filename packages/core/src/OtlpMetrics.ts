@@ -13,7 +13,13 @@
 import { Resource } from "@effect/opentelemetry/Resource"
 import type { ExportResult } from "@opentelemetry/core"
 import { ExportResultCode } from "@opentelemetry/core"
-import type { AggregationTemporality, InstrumentType, MetricProducer, PushMetricExporter, ResourceMetrics } from "@opentelemetry/sdk-metrics"
+import type {
+  AggregationTemporality,
+  InstrumentType,
+  MetricProducer,
+  PushMetricExporter,
+  ResourceMetrics
+} from "@opentelemetry/sdk-metrics"
 import { ConsoleMetricExporter, MeterProvider, PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -108,7 +114,12 @@ const outcomeOf = (name: string, final: FinalExport, lastAttemptError: string | 
   const field = `metrics.${name}.final_export`
   switch (final._tag) {
     case "none":
-      return { text: `metrics (${name}): nothing to export`, fields: { [field]: "none" }, lastError: undefined, clean: true }
+      return {
+        text: `metrics (${name}): nothing to export`,
+        fields: { [field]: "none" },
+        lastError: undefined,
+        clean: true
+      }
     case "delivered":
       return {
         text: `metrics (${name}): final export of ${final.points} points delivered`,

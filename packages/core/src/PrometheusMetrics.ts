@@ -26,10 +26,10 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { createServer } from "node:http"
+import type * as PromClient from "prom-client"
 import type * as Instrument from "./Instrument.js"
 import * as internal from "./internal/prometheus.js"
 import { TelemetryConfig } from "./TelemetryConfig.js"
-import type * as PromClient from "prom-client"
 
 /** @since 0.1.0 @category models */
 export interface Scrape {
@@ -269,7 +269,13 @@ export const layerServer = (options?: {
  * @category names
  */
 export const exposedName = (descriptor: Pick<Instrument.Descriptor, "name" | "kind" | "unit">): string =>
-  internal.exposedName({ name: descriptor.name, kind: descriptor.kind, unit: descriptor.unit, description: "", points: [] })
+  internal.exposedName({
+    name: descriptor.name,
+    kind: descriptor.kind,
+    unit: descriptor.unit,
+    description: "",
+    points: []
+  })
 
 /**
  * The Prometheus label name an attribute key is exposed under (characters outside

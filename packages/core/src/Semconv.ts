@@ -295,7 +295,25 @@ export const METRIC_ACTIVITY_DURATION = "activity.duration"
  * @category boundaries
  */
 export const WORKFLOW_DURATION_SECONDS_BOUNDARIES: ReadonlyArray<number> = [
-  0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 1800, 3600, 10800, 21600, 43200, 86400, 259200, 604800
+  0.01,
+  0.05,
+  0.1,
+  0.5,
+  1,
+  5,
+  10,
+  30,
+  60,
+  300,
+  900,
+  1800,
+  3600,
+  10800,
+  21600,
+  43200,
+  86400,
+  259200,
+  604800
 ]
 // (end workflow)
 

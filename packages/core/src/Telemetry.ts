@@ -21,9 +21,9 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Runtime from "effect/Runtime"
 import * as FunctionTelemetry from "./FunctionTelemetry.js"
+import * as Instrument from "./Instrument.js"
 import * as Diagnostics from "./internal/diagnostics.js"
 import * as Shutdown from "./internal/shutdown.js"
-import * as Instrument from "./Instrument.js"
 import * as OtlpMetrics from "./OtlpMetrics.js"
 import * as PrometheusMetrics from "./PrometheusMetrics.js"
 import * as Propagation from "./Propagation.js"
@@ -53,7 +53,8 @@ const layerDiagnosticsInstance: Layer.Layer<never, never, TelemetryConfig.Teleme
  * @since 0.1.0
  * @category layers
  */
-export const layerDiagnostics = (): Layer.Layer<never, never, TelemetryConfig.TelemetryConfig> => layerDiagnosticsInstance
+export const layerDiagnostics = (): Layer.Layer<never, never, TelemetryConfig.TelemetryConfig> =>
+  layerDiagnosticsInstance
 
 /**
  * The configuration overrides (each wins over its `OTEL_*` variable; see
@@ -95,15 +96,21 @@ export const layerSignals = (
     FunctionTelemetry.layer(),
     layerDiagnostics()
   )
-  const server = Layer.unwrapEffect(Effect.map(TelemetryConfig.TelemetryConfig, (config) =>
-    (options?.prometheusServer ?? true) && !config.disabled && config.metricsExporters.includes("prometheus")
-      ? Layer.orDie(Layer.discard(PrometheusMetrics.layerServer()))
-      : Layer.empty
-  ))
+  const server = Layer.unwrapEffect(
+    Effect.map(
+      TelemetryConfig.TelemetryConfig,
+      (config) =>
+        (options?.prometheusServer ?? true) && !config.disabled && config.metricsExporters.includes("prometheus")
+          ? Layer.orDie(Layer.discard(PrometheusMetrics.layerServer()))
+          : Layer.empty
+    )
+  )
   // With OTEL_SDK_DISABLED nothing is recorded or exported; say so once instead of going quiet.
   const disabledNotice = Layer.effectDiscard(Effect.flatMap(TelemetryConfig.TelemetryConfig, (config) =>
     config.disabled
-      ? Effect.logInfo("effect-telemetry: telemetry is off (OTEL_SDK_DISABLED=true): no spans or metrics are recorded or exported")
+      ? Effect.logInfo(
+        "effect-telemetry: telemetry is off (OTEL_SDK_DISABLED=true): no spans or metrics are recorded or exported"
+      )
       : Effect.void))
   return server.pipe(
     Layer.provideMerge(signals),

@@ -124,14 +124,16 @@ export interface Resolved {
  * @since 0.1.0
  * @category models
  */
-export type Overrides = {
-  readonly [K in Exclude<keyof Resolved, "issues" | "otlpTraces" | "otlpMetrics" | "batchSpanProcessor">]?:
-    Resolved[K]
-} & {
-  readonly otlpTraces?: Partial<OtlpExporterSettings>
-  readonly otlpMetrics?: Partial<OtlpExporterSettings>
-  readonly batchSpanProcessor?: Partial<BatchSpanProcessorSettings>
-}
+export type Overrides =
+  & {
+    readonly [K in Exclude<keyof Resolved, "issues" | "otlpTraces" | "otlpMetrics" | "batchSpanProcessor">]?:
+      Resolved[K]
+  }
+  & {
+    readonly otlpTraces?: Partial<OtlpExporterSettings>
+    readonly otlpMetrics?: Partial<OtlpExporterSettings>
+    readonly batchSpanProcessor?: Partial<BatchSpanProcessorSettings>
+  }
 
 /**
  * The resolved configuration as a service (`yield* TelemetryConfig.TelemetryConfig`).

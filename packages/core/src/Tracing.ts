@@ -209,7 +209,9 @@ const shutdownParticipant = (provider: Provider): Shutdown.Participant => ({
         "spans.failed": stats.failed,
         "spans.abandoned": stats.abandoned
       },
-      lastError: stats.failed + stats.abandoned > 0 ? stats.lastError ?? provider.exporter?.lastAttemptError : undefined,
+      lastError: stats.failed + stats.abandoned > 0
+        ? stats.lastError ?? provider.exporter?.lastAttemptError
+        : undefined,
       clean: stats.dropped + stats.failed + stats.abandoned === 0
     }
   }
@@ -250,7 +252,15 @@ const layerInstance: Layer.Layer<SpanDelivery, never, TelemetryConfig | Resource
     const config = yield* TelemetryConfig
     const resource = yield* Resource
     const empty: SpanDeliveryService = {
-      stats: Effect.succeed({ ended: 0, dropped: 0, handed: 0, exported: 0, failed: 0, abandoned: 0, lastError: undefined })
+      stats: Effect.succeed({
+        ended: 0,
+        dropped: 0,
+        handed: 0,
+        exported: 0,
+        failed: 0,
+        abandoned: 0,
+        lastError: undefined
+      })
     }
     if (config.disabled) return Layer.succeed(SpanDelivery, empty)
     const spanProcessors = yield* ExtraSpanProcessors

@@ -5,8 +5,8 @@
  */
 import { TestTelemetry } from "@effect-telemetry/testing"
 import { describe, expect, it } from "@effect/vitest"
-import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks"
 import * as OtelApi from "@opentelemetry/api"
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks"
 import * as Effect from "effect/Effect"
 
 const activeSpanId = () => OtelApi.trace.getActiveSpan()?.spanContext().spanId
@@ -28,7 +28,14 @@ describe("the active OpenTelemetry context inside Effect spans", () => {
         const child = OtelApi.trace.getTracer("library").startSpan("library.call")
         child.end()
         const nested = yield* Effect.sync(activeSpanId).pipe(Effect.withSpan("inner"))
-        return { span: span.spanId, before, after, nested, childTrace: child.spanContext().traceId, trace: span.traceId }
+        return {
+          span: span.spanId,
+          before,
+          after,
+          nested,
+          childTrace: child.spanContext().traceId,
+          trace: span.traceId
+        }
       }).pipe(Effect.withSpan("outer"))
       expect(seen.before).toBe(seen.span)
       expect(seen.after).toBe(seen.span)

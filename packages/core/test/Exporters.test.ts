@@ -5,9 +5,9 @@
  */
 import { Instrument, PrometheusMetrics, Telemetry } from "@effect-telemetry/core"
 import { OtlpReceiver, TestTelemetry } from "@effect-telemetry/testing"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { describe, expect, it } from "@effect/vitest"
 import { resourceFromAttributes } from "@opentelemetry/resources"
 import * as ConfigProvider from "effect/ConfigProvider"
@@ -67,24 +67,35 @@ describe("exporters as production builds them", () => {
   it.live("closing Telemetry.layer exports a final metric collection, on the resource the spans carry", () =>
     Effect.scoped(Effect.gen(function*() {
       const receiver = yield* OtlpReceiver.make()
-      yield* Effect.scoped(Effect.gen(function*() {
-        yield* Effect.void.pipe(Effect.withSpan("before.shutdown"))
-        yield* shutdownProbe.add(1)
-      }).pipe(Effect.provide(Telemetry.layer({
-        serviceName: "exporters",
-        tracesExporter: "otlp",
-        metricsExporters: ["otlp"],
-        otlpTraces: { url: receiver.endpoints.traces },
-        otlpMetrics: { url: receiver.endpoints.metrics },
-        // Far longer than the test: only the collection at shutdown can deliver the point.
-        metricExportIntervalMillis: 600_000
-      }))))
+      yield* Effect.scoped(
+        Effect.gen(function*() {
+          yield* Effect.void.pipe(Effect.withSpan("before.shutdown"))
+          yield* shutdownProbe.add(1)
+        }).pipe(Effect.provide(Telemetry.layer({
+          serviceName: "exporters",
+          tracesExporter: "otlp",
+          metricsExporters: ["otlp"],
+          otlpTraces: { url: receiver.endpoints.traces },
+          otlpMetrics: { url: receiver.endpoints.metrics },
+          // Far longer than the test: only the collection at shutdown can deliver the point.
+          metricExportIntervalMillis: 600_000
+        })))
+      )
       const point = receiver.dataPoints().find((p) => p.name === "test.exporters.final")
       expect(point).toMatchObject({ value: 1, type: "sum", isMonotonic: true })
       const span = receiver.spans().find((s) => s.name === "before.shutdown")
       expect(span).toBeDefined()
       expect(point!.resource).toEqual(span!.resource)
-      for (const key of ["service.name", "host.name", "process.pid", "process.runtime.name", "os.type", "telemetry.sdk.name"]) {
+      for (
+        const key of [
+          "service.name",
+          "host.name",
+          "process.pid",
+          "process.runtime.name",
+          "os.type",
+          "telemetry.sdk.name"
+        ]
+      ) {
         expect(span!.resource).toHaveProperty([key])
       }
       expect(span!.resource["service.name"]).toBe("exporters")
@@ -93,9 +104,15 @@ describe("exporters as production builds them", () => {
   it.scopedLive("PrometheusMetrics.handler as a route of an app's router negotiates OpenMetrics over HTTP", () =>
     Effect.gen(function*() {
       yield* shutdownProbe.add(2)
-      const app = HttpRouter.empty.pipe(HttpRouter.get("/metrics", PrometheusMetrics.handler), HttpRouter.toHttpApp, Effect.runSync)
+      const app = HttpRouter.empty.pipe(
+        HttpRouter.get("/metrics", PrometheusMetrics.handler),
+        HttpRouter.toHttpApp,
+        Effect.runSync
+      )
       const context = yield* Layer.build(
-        HttpServer.serve(app).pipe(Layer.provideMerge(NodeHttpServer.layer(createServer, { host: "127.0.0.1", port: 0 })))
+        HttpServer.serve(app).pipe(
+          Layer.provideMerge(NodeHttpServer.layer(createServer, { host: "127.0.0.1", port: 0 }))
+        )
       )
       const address = Context.get(context, HttpServer.HttpServer).address
       if (address._tag !== "TcpAddress") return yield* Effect.dieMessage("expected a TCP address")

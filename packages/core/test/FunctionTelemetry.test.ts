@@ -1,4 +1,10 @@
-import { FunctionTelemetry, Instrument, PrometheusMetrics, Telemetry, TelemetryOptionsError } from "@effect-telemetry/core"
+import {
+  FunctionTelemetry,
+  Instrument,
+  PrometheusMetrics,
+  Telemetry,
+  TelemetryOptionsError
+} from "@effect-telemetry/core"
 import { OtlpReceiver, TestTelemetry } from "@effect-telemetry/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as ConfigProvider from "effect/ConfigProvider"
@@ -106,7 +112,9 @@ describe("FunctionTelemetry", () => {
     Effect.gen(function*() {
       expect(yield* placeOrder("b2")).toBe("order-b2")
       expect((yield* TestTelemetry.spans).length).toBe(0)
-      const missing = yield* Effect.flip(TestTelemetry.metricValue("function.calls", { function: "orders.place", result: "ok" }))
+      const missing = yield* Effect.flip(
+        TestTelemetry.metricValue("function.calls", { function: "orders.place", result: "ok" })
+      )
       expect(missing.message).toMatch(/no metric named "function.calls"/)
     }).pipe(Effect.provide(TestTelemetry.layer({ functionTelemetry: false }))))
 

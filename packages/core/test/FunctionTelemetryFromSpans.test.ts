@@ -32,7 +32,8 @@ describe("FunctionTelemetry.layerFromSpans", () => {
       expect(duration.type).toBe("histogram")
       expect(typeof duration.value === "number" ? -1 : duration.value.count).toBe(3)
       expect(yield* TestTelemetry.metricValue("function.active", { function: "orders.place" })).toBe(0)
-      expect(yield* TestTelemetry.prometheusValue("function_calls_total", { function: "orders.place", result: "ok" })).toBe(2)
+      expect(yield* TestTelemetry.prometheusValue("function_calls_total", { function: "orders.place", result: "ok" }))
+        .toBe(2)
       // The spans themselves are unchanged.
       expect((yield* TestTelemetry.spansNamed("orders.place")).length).toBe(3)
     }).pipe(Effect.provide(fromSpans), Effect.provide(TestTelemetry.layer())))
@@ -82,7 +83,8 @@ describe("FunctionTelemetry.layerFromSpans", () => {
     Effect.gen(function*() {
       for (const include of [undefined, "orders.*", [""], [42]]) {
         const error = yield* Effect.flip(
-          Layer.build(FunctionTelemetry.layerFromSpans({ include } as unknown as FunctionTelemetry.FromSpansOptions)).pipe(Effect.scoped)
+          Layer.build(FunctionTelemetry.layerFromSpans({ include } as unknown as FunctionTelemetry.FromSpansOptions))
+            .pipe(Effect.scoped)
         )
         expect(error).toBeInstanceOf(TelemetryOptionsError.TelemetryOptionsError)
         expect(error.message).toContain("FunctionTelemetry: option include must be")

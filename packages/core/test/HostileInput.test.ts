@@ -119,7 +119,10 @@ describe("Propagation.extract under hostile input", () => {
     Effect.sync(() =>
       fc.assert(
         fc.property(validTraceparent, fc.boolean(), ({ flags, parentId, traceId }, withState) => {
-          const carrier = { traceparent: `00-${traceId}-${parentId}-${flags}`, ...(withState ? { tracestate: "v=1" } : {}) }
+          const carrier = {
+            traceparent: `00-${traceId}-${parentId}-${flags}`,
+            ...(withState ? { tracestate: "v=1" } : {})
+          }
           const parent = Propagation.extract(carrier)
           if (Option.isNone(parent)) return false
           const sampled = (parseInt(flags, 16) & 1) === 1 ? "01" : "00"
@@ -285,7 +288,11 @@ describe("Prometheus exposition of hostile label values", () => {
               Effect.dieMessage(`series never appeared; targets: ${JSON.stringify(targets.data?.activeTargets)}`))
           )
         )
-        expect(series.map((s) => s.value).sort()).toEqual(hostileValues.map(([, stored]) => stored).sort())
+        expect(
+          series.map((s) =>
+            s.value
+          ).sort()
+        ).toEqual(hostileValues.map(([, stored]) => stored).sort())
         // What went over the wire: strict UTF-8, one line per series (no raw newline in a value).
         const bytes = yield* Effect.promise(() =>
           fetch(`http://127.0.0.1:${address.port}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })
@@ -300,18 +307,28 @@ describe("Prometheus exposition of hostile label values", () => {
 
   it.scopedLive("/metrics with a bearer token answers 401 without it or with a wrong one, 200 with it", () =>
     Effect.gen(function*() {
-      const server = yield* Layer.build(PrometheusMetrics.layerServer({ host: "127.0.0.1", port: 0, bearerToken: TOKEN }))
+      const server = yield* Layer.build(
+        PrometheusMetrics.layerServer({ host: "127.0.0.1", port: 0, bearerToken: TOKEN })
+      )
       const address = Context.get(server, PrometheusMetrics.PrometheusServer).address
       const url = `http://127.0.0.1:${address.port}/metrics`
       const status = (headers: Record<string, string>) =>
-        Effect.promise(() => fetch(url, { headers }).then(async (r) => ({ status: r.status, body: await r.text(), auth: r.headers.get("www-authenticate") })))
+        Effect.promise(() =>
+          fetch(url, { headers }).then(async (r) => ({
+            status: r.status,
+            body: await r.text(),
+            auth: r.headers.get("www-authenticate")
+          }))
+        )
       const none = yield* status({})
       expect(none.status).toBe(401)
       expect(none.auth).toBe("Bearer")
       expect(none.body).not.toContain("target_info")
       expect((yield* status({ authorization: "Bearer wrong" })).status).toBe(401)
       expect((yield* status({ authorization: TOKEN })).status).toBe(401)
-      expect((yield* status({ authorization: `Basic ${Buffer.from(`x:${TOKEN}`).toString("base64")}` })).status).toBe(401)
+      expect((yield* status({ authorization: `Basic ${Buffer.from(`x:${TOKEN}`).toString("base64")}` })).status).toBe(
+        401
+      )
       const ok = yield* status({ authorization: `Bearer ${TOKEN}` })
       expect(ok.status).toBe(200)
       expect(ok.body).toContain("target_info")
@@ -339,7 +356,9 @@ const captureWarnings = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.suspend(() => {
     const warnings: Array<string> = []
     const logger = Logger.make(({ logLevel, message }) => {
-      if (logLevel._tag === "Warning") warnings.push((Array.isArray(message) ? message : [message]).map(String).join(" "))
+      if (logLevel._tag === "Warning") {
+        warnings.push((Array.isArray(message) ? message : [message]).map(String).join(" "))
+      }
     })
     return Effect.map(
       Effect.provide(effect, Logger.replace(Logger.defaultLogger, logger)),
@@ -352,24 +371,28 @@ const captureWarnings = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
 const alwaysValid = new Set<string>(["OTEL_SERVICE_NAME", "OTEL_EXPORTER_PROMETHEUS_HOST", "OTEL_TRACES_SAMPLER_ARG"])
 
 describe("invalid OTEL_* values", () => {
-  it.live("Telemetry.layer builds and serves with every variable set to garbage: one warning per variable", () =>
-    Effect.gen(function*() {
-      const env = new Map<string, string>(ConfigInternal.variables.map((name) => [name, "not valid!"]))
-      const [ended, warnings] = yield* captureWarnings(
-        Effect.scoped(Effect.gen(function*() {
-          const context = yield* Layer.build(Telemetry.layer())
-          const delivery = Context.get(context, Tracing.SpanDelivery)
-          yield* Effect.void.pipe(Effect.withSpan("still.serving"), Effect.provide(context))
-          return (yield* delivery.stats).ended
-        })).pipe(Effect.withConfigProvider(ConfigProvider.fromMap(env)))
-      )
-      // Every fallback is the default: parentbased_always_on samples the span.
-      expect(ended).toBe(1)
-      for (const name of ConfigInternal.variables) {
-        const own = warnings.filter((w) => w.startsWith(`${name}=`))
-        expect({ name, count: own.length }).toEqual({ name, count: alwaysValid.has(name) ? 0 : 1 })
-      }
-    }), 60_000)
+  it.live(
+    "Telemetry.layer builds and serves with every variable set to garbage: one warning per variable",
+    () =>
+      Effect.gen(function*() {
+        const env = new Map<string, string>(ConfigInternal.variables.map((name) => [name, "not valid!"]))
+        const [ended, warnings] = yield* captureWarnings(
+          Effect.scoped(Effect.gen(function*() {
+            const context = yield* Layer.build(Telemetry.layer())
+            const delivery = Context.get(context, Tracing.SpanDelivery)
+            yield* Effect.void.pipe(Effect.withSpan("still.serving"), Effect.provide(context))
+            return (yield* delivery.stats).ended
+          })).pipe(Effect.withConfigProvider(ConfigProvider.fromMap(env)))
+        )
+        // Every fallback is the default: parentbased_always_on samples the span.
+        expect(ended).toBe(1)
+        for (const name of ConfigInternal.variables) {
+          const own = warnings.filter((w) => w.startsWith(`${name}=`))
+          expect({ name, count: own.length }).toEqual({ name, count: alwaysValid.has(name) ? 0 : 1 })
+        }
+      }),
+    60_000
+  )
 
   it.live("a garbage sampler argument for a ratio sampler is reported and 1 used", () =>
     Effect.gen(function*() {

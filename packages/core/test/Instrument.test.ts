@@ -8,7 +8,11 @@ import * as Metric from "effect/Metric"
 import * as MetricBoundaries from "effect/MetricBoundaries"
 
 const requests = Instrument.counter({ name: "test.requests", unit: "{request}", description: "Requests seen." })
-const inFlight = Instrument.upDownCounter({ name: "test.in_flight", unit: "{request}", description: "Requests in flight." })
+const inFlight = Instrument.upDownCounter({
+  name: "test.in_flight",
+  unit: "{request}",
+  description: "Requests in flight."
+})
 const temperature = Instrument.gauge({ name: "test.temperature", unit: "Cel", description: "Last temperature read." })
 const latency = Instrument.histogram({
   name: "test.latency",
@@ -175,7 +179,9 @@ describe("Instrument", () => {
       expect(yield* TestTelemetry.prometheusValue("test_requests_total", { method: "GET", status: "200" })).toBe(2)
       expect(yield* TestTelemetry.metricValue("test.requests", { method: "GET" })).toBe(1)
       expect(yield* TestTelemetry.metricValue("test.requests", { method: "GET", status: "200", route: "/a" })).toBe(1)
-      const series = TestTelemetry.parseExposition(yield* TestTelemetry.scrape()).filter((s) => s.name === "test_requests_total")
+      const series = TestTelemetry.parseExposition(yield* TestTelemetry.scrape()).filter((s) =>
+        s.name === "test_requests_total"
+      )
       expect(series).toHaveLength(3)
     }).pipe(Effect.provide(TestTelemetry.layer())))
 
@@ -184,7 +190,9 @@ describe("Instrument", () => {
       for (let i = 0; i < 2; i++) requests.unsafeAdd(1, { user: `u${i}` })
       for (let round = 0; round < 3; round++) requests.unsafeAdd(1, { user: "late" })
       expect(yield* TestTelemetry.metricValue("test.requests", { [Semconv.ATTR_METRIC_OVERFLOW]: "true" })).toBe(3)
-      const samples = TestTelemetry.parseExposition(yield* TestTelemetry.scrape()).filter((s) => s.name === "test_requests_total")
+      const samples = TestTelemetry.parseExposition(yield* TestTelemetry.scrape()).filter((s) =>
+        s.name === "test_requests_total"
+      )
       expect(samples.map((s) => s.labels.user ?? "overflow").sort()).toEqual(["overflow", "u0", "u1"])
     }).pipe(Effect.provide(TestTelemetry.layer({ metricCardinalityLimit: 2 }))))
 
@@ -194,12 +202,16 @@ describe("Instrument", () => {
     )
     expect(() => Instrument.histogram({ name: "test.latency", unit: "s", boundaries: [1, 2] })).toThrow(/boundaries/)
     expect(() => Instrument.counter({ name: "9bad name" })).toThrow(TelemetryOptionsError.TelemetryOptionsError)
-    expect(() => Instrument.counter({ name: "9bad name" })).toThrow(/^Instrument: option name must be an instrument name.*got "9bad name"$/)
+    expect(() => Instrument.counter({ name: "9bad name" })).toThrow(
+      /^Instrument: option name must be an instrument name.*got "9bad name"$/
+    )
     expect(() => Instrument.histogram({ name: "test.bad.bounds", boundaries: [2, 1] })).toThrow(
-      'Instrument: option boundaries of test.bad.bounds must be finite and strictly increasing, got [2,1]'
+      "Instrument: option boundaries of test.bad.bounds must be finite and strictly increasing, got [2,1]"
     )
     // the same declaration again is the same instrument
-    expect(Instrument.counter({ name: "test.requests", unit: "{request}", description: "Requests seen." })).toBe(requests)
+    expect(Instrument.counter({ name: "test.requests", unit: "{request}", description: "Requests seen." })).toBe(
+      requests
+    )
   })
 
   it.effect("label values with quotes, backslashes and newlines are escaped and read back unchanged", () =>

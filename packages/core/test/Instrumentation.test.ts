@@ -72,7 +72,12 @@ describe("Instrumentation.operation", () => {
       const span = yield* TestTelemetry.spanNamed("fetch thing")
       expect(TestTelemetry.statusOf(span)).toBe("error")
       expect(span.attributes["error.type"]).toBe("Timeout")
-      expect(yield* TestTelemetry.metricValue("test.kit.operations", Attributes.extend(base, { "kit.result": "error", "error.type": "Timeout" })))
+      expect(
+        yield* TestTelemetry.metricValue(
+          "test.kit.operations",
+          Attributes.extend(base, { "kit.result": "error", "error.type": "Timeout" })
+        )
+      )
         .toBe(1)
     }).pipe(Effect.provide(TestTelemetry.layer())))
 
@@ -84,7 +89,12 @@ describe("Instrumentation.operation", () => {
       const span = yield* TestTelemetry.spanNamed("fetch thing")
       expect(span.attributes["error.type"]).toBeUndefined()
       expect(TestTelemetry.statusOf(span)).toBe("unset")
-      expect(yield* TestTelemetry.metricValue("test.kit.operations", Attributes.extend(base, { "kit.result": "error", "error.type": "interrupted" })))
+      expect(
+        yield* TestTelemetry.metricValue(
+          "test.kit.operations",
+          Attributes.extend(base, { "kit.result": "error", "error.type": "interrupted" })
+        )
+      )
         .toBe(1)
     }).pipe(Effect.provide(TestTelemetry.layer())))
 
@@ -115,7 +125,9 @@ describe("Instrumentation.decorate", () => {
 
   it.effect("a bad option is the layer's TelemetryOptionsError, not a throw", () =>
     Effect.gen(function*() {
-      const error = yield* Effect.flip(Layer.build(Instrumentation.decorate(Greeter, loud)({ suffix: " " }).pipe(Layer.provide(below))))
+      const error = yield* Effect.flip(
+        Layer.build(Instrumentation.decorate(Greeter, loud)({ suffix: " " }).pipe(Layer.provide(below)))
+      )
       expect(error.message).toBe("Loud: option suffix must be a non-empty string, got \" \"")
     }).pipe(Effect.scoped))
 

@@ -42,7 +42,9 @@ describe("Redaction.credentialsInText", () => {
 
   it("IPv6 hosts are kept, with or without user info", () => {
     expect(Redaction.credentialsInText("postgres://u:p@[::1]:5432/db")).toBe("postgres://REDACTED@[::1]:5432/db")
-    expect(Redaction.credentialsInText("postgres://u:p@ss@[2001:db8::1]/db")).toBe("postgres://REDACTED@[2001:db8::1]/db")
+    expect(Redaction.credentialsInText("postgres://u:p@ss@[2001:db8::1]/db")).toBe(
+      "postgres://REDACTED@[2001:db8::1]/db"
+    )
     expect(Redaction.credentialsInText("http://[::1]:8080/@scope/pkg")).toBe("http://[::1]:8080/@scope/pkg")
     expect(Redaction.credentialsInText("http://[fe80::1%25eth0]:80/")).toBe("http://[fe80::1%25eth0]:80/")
   })

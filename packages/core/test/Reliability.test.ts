@@ -3,7 +3,8 @@
  * purpose: down, refusing, throttling, hanging. The delivery equation (exported + dropped +
  * failed + abandoned = ended) is checked after every shutdown.
  */
-import { PrometheusMetrics, Telemetry, TelemetryConfig, Tracing } from "@effect-telemetry/core"
+import type { TelemetryConfig } from "@effect-telemetry/core"
+import { PrometheusMetrics, Telemetry, Tracing } from "@effect-telemetry/core"
 import { OtlpReceiver, TestServices, TestTelemetry } from "@effect-telemetry/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as Context from "effect/Context"
@@ -34,7 +35,9 @@ const withTelemetry = <A, E>(
   Effect.gen(function*() {
     const warnings: Array<string> = []
     const logger = Logger.make(({ logLevel, message }) => {
-      if (logLevel._tag === "Warning") warnings.push((Array.isArray(message) ? message : [message]).map(String).join(" "))
+      if (logLevel._tag === "Warning") {
+        warnings.push((Array.isArray(message) ? message : [message]).map(String).join(" "))
+      }
     })
     const run = Effect.gen(function*() {
       const scope = yield* Scope.make()
@@ -49,7 +52,10 @@ const withTelemetry = <A, E>(
         }),
         scope
       )
-      const result = yield* body.pipe(Effect.provide(context), Effect.onError((cause) => Scope.close(scope, Exit.failCause(cause))))
+      const result = yield* body.pipe(
+        Effect.provide(context),
+        Effect.onError((cause) => Scope.close(scope, Exit.failCause(cause)))
+      )
       const started = Date.now()
       yield* Scope.close(scope, Exit.void)
       const shutdownMillis = Date.now() - started
@@ -89,10 +95,12 @@ const reportedSpans = (warnings: ReadonlyArray<string>) => {
 }
 
 const queueFullSample = (prometheus: PrometheusMetrics.PrometheusExporter) =>
-  Effect.map(prometheus.scrape(), (scrape) =>
-    TestTelemetry.parseExposition(scrape.body).find((sample) =>
-      sample.name === "otel_sdk_processor_span_processed_total" && sample.labels["error_type"] === "queue_full"
-    )?.value ?? 0
+  Effect.map(
+    prometheus.scrape(),
+    (scrape) =>
+      TestTelemetry.parseExposition(scrape.body).find((sample) =>
+        sample.name === "otel_sdk_processor_span_processed_total" && sample.labels["error_type"] === "queue_full"
+      )?.value ?? 0
   )
 
 describe("Reliability: export to a collector that misbehaves", () => {
@@ -101,7 +109,11 @@ describe("Reliability: export to a collector that misbehaves", () => {
       const port = yield* Effect.promise(TestServices.freePort)
       const outcome = yield* withTelemetry(
         `http://127.0.0.1:${port}/v1/traces`,
-        { otlpTraces: { timeoutMillis: 1_500 }, batchSpanProcessor: { scheduleDelayMillis: 100 }, shutdownTimeoutMillis: 2_000 },
+        {
+          otlpTraces: { timeoutMillis: 1_500 },
+          batchSpanProcessor: { scheduleDelayMillis: 100 },
+          shutdownTimeoutMillis: 2_000
+        },
         spans(50)
       )
       expect(outcome.stats).toMatchObject({ ended: 50, exported: 0, dropped: 0, failed: 50 })

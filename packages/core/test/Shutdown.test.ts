@@ -158,40 +158,48 @@ describe.concurrent("Shutdown: the process exits within the timeout + 1 s under 
   }
 
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
-    it(`${signal} to a running HTTP server with the collector down exits within the bound, code 0 (runMain's)`, async () => {
-      const port = await TestServices.freePort()
-      const result = await slots(async () => {
-        let signalledAt = 0
-        const run = await runApp({
-          env: {
-            MODE: "server",
-            OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
-            OTEL_METRICS_EXPORTER: "otlp",
-            EFFECT_TELEMETRY_SHUTDOWN_TIMEOUT: String(TIMEOUT)
-          },
-          onEvent: (event, child) => {
-            if (event.event !== "listening") return
-            const requests = Array.from({ length: 20 }, () =>
-              fetch(`http://127.0.0.1:${event["port"]}/order`).then((r) => r.text()))
-            Promise.all(requests).then(() => {
-              signalledAt = Date.now()
-              child.kill(signal)
-            })
-          }
+    it(
+      `${signal} to a running HTTP server with the collector down exits within the bound, code 0 (runMain's)`,
+      async () => {
+        const port = await TestServices.freePort()
+        const result = await slots(async () => {
+          let signalledAt = 0
+          const run = await runApp({
+            env: {
+              MODE: "server",
+              OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
+              OTEL_METRICS_EXPORTER: "otlp",
+              EFFECT_TELEMETRY_SHUTDOWN_TIMEOUT: String(TIMEOUT)
+            },
+            onEvent: (event, child) => {
+              if (event.event !== "listening") return
+              const requests = Array.from(
+                { length: 20 },
+                () => fetch(`http://127.0.0.1:${event["port"]}/order`).then((r) => r.text())
+              )
+              Promise.all(requests).then(() => {
+                signalledAt = Date.now()
+                child.kill(signal)
+              })
+            }
+          })
+          return { run, signalledAt }
         })
-        return { run, signalledAt }
-      })
-      const { run: app, signalledAt } = result
-      expect(app.code, app.stderr).toBe(0)
-      expect(signalledAt).toBeGreaterThan(0)
-      expect(app.exitAt - signalledAt, `exit ${app.exitAt - signalledAt} ms after ${signal}`).toBeLessThanOrEqual(BOUND)
-      expect(app.reportLines).toHaveLength(1)
-      const counts = spanCounts(app)
-      // 20 server spans and 20 function spans ended; none could be delivered.
-      expect(counts.ended).toBeGreaterThanOrEqual(40)
-      expect(counts.exported).toBe(0)
-      expect(counts.exported + counts.dropped + counts.failed + counts.abandoned).toBe(counts.ended)
-    }, 60_000)
+        const { run: app, signalledAt } = result
+        expect(app.code, app.stderr).toBe(0)
+        expect(signalledAt).toBeGreaterThan(0)
+        expect(app.exitAt - signalledAt, `exit ${app.exitAt - signalledAt} ms after ${signal}`).toBeLessThanOrEqual(
+          BOUND
+        )
+        expect(app.reportLines).toHaveLength(1)
+        const counts = spanCounts(app)
+        // 20 server spans and 20 function spans ended; none could be delivered.
+        expect(counts.ended).toBeGreaterThanOrEqual(40)
+        expect(counts.exported).toBe(0)
+        expect(counts.exported + counts.dropped + counts.failed + counts.abandoned).toBe(counts.ended)
+      },
+      60_000
+    )
   }
 })
 

@@ -12,8 +12,7 @@ type Env = Readonly<Record<string, string>>
 // The environment is always a map: never process.env, so a developer's OTEL_* cannot leak in.
 const withEnv = (env: Env) => Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
 
-const loadFrom = (env: Env, overrides?: TelemetryConfig.Overrides) =>
-  TelemetryConfig.load(overrides).pipe(withEnv(env))
+const loadFrom = (env: Env, overrides?: TelemetryConfig.Overrides) => TelemetryConfig.load(overrides).pipe(withEnv(env))
 
 interface Logged {
   readonly level: string
@@ -133,14 +132,29 @@ describe("TelemetryConfig", () => {
         "https://collector:4318/v1/traces",
         "https://collector:4318/v1/metrics"
       ]],
-      ["OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/", (c) => c.otlpTraces.url, "http://collector:4318/v1/traces"],
+      [
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "http://collector:4318/",
+        (c) => c.otlpTraces.url,
+        "http://collector:4318/v1/traces"
+      ],
       ["OTEL_EXPORTER_OTLP_ENDPOINT", "http://gw/otlp//", (c) => c.otlpMetrics.url, "http://gw/otlp/v1/metrics"],
-      ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://tempo:4318/custom", (c) => c.otlpTraces.url, "http://tempo:4318/custom"],
+      [
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "http://tempo:4318/custom",
+        (c) => c.otlpTraces.url,
+        "http://tempo:4318/custom"
+      ],
       ["OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "https://mimir/otlp", (c) => c.otlpMetrics.url, "https://mimir/otlp"],
-      ["OTEL_EXPORTER_OTLP_HEADERS", "api-key=secret,X-Tenant=a%20b", (c) => [c.otlpTraces.headers, c.otlpMetrics.headers], [
-        { "api-key": "secret", "x-tenant": "a b" },
-        { "api-key": "secret", "x-tenant": "a b" }
-      ]],
+      [
+        "OTEL_EXPORTER_OTLP_HEADERS",
+        "api-key=secret,X-Tenant=a%20b",
+        (c) => [c.otlpTraces.headers, c.otlpMetrics.headers],
+        [
+          { "api-key": "secret", "x-tenant": "a b" },
+          { "api-key": "secret", "x-tenant": "a b" }
+        ]
+      ],
       ["OTEL_EXPORTER_OTLP_TRACES_HEADERS", "x-scope=traces", (c) => [c.otlpTraces.headers, c.otlpMetrics.headers], [
         { "x-scope": "traces" },
         {}
@@ -208,10 +222,38 @@ describe("TelemetryConfig", () => {
       ["OTEL_SDK_DISABLED", "1", "not true or false", "false", (c) => c.disabled, false],
       ["OTEL_RESOURCE_ATTRIBUTES", "novalue", `pair "novalue" has no "="`, "(empty)", (c) => c.resourceAttributes, {}],
       ["OTEL_RESOURCE_ATTRIBUTES", "=x", "empty key", "(empty)", (c) => c.resourceAttributes, {}],
-      ["OTEL_RESOURCE_ATTRIBUTES", "k=%E0%A4%A", "not valid percent-encoding", "(empty)", (c) => c.resourceAttributes, {}],
-      ["OTEL_TRACES_SAMPLER", "jaeger_remote", "not supported", "parentbased_always_on", (c) => c.sampler, "parentbased_always_on"],
-      ["OTEL_TRACES_SAMPLER", "xray", "not supported", "parentbased_always_on", (c) => c.sampler, "parentbased_always_on"],
-      ["OTEL_TRACES_SAMPLER", "sometimes", "not one of", "parentbased_always_on", (c) => c.sampler, "parentbased_always_on"],
+      [
+        "OTEL_RESOURCE_ATTRIBUTES",
+        "k=%E0%A4%A",
+        "not valid percent-encoding",
+        "(empty)",
+        (c) => c.resourceAttributes,
+        {}
+      ],
+      [
+        "OTEL_TRACES_SAMPLER",
+        "jaeger_remote",
+        "not supported",
+        "parentbased_always_on",
+        (c) => c.sampler,
+        "parentbased_always_on"
+      ],
+      [
+        "OTEL_TRACES_SAMPLER",
+        "xray",
+        "not supported",
+        "parentbased_always_on",
+        (c) => c.sampler,
+        "parentbased_always_on"
+      ],
+      [
+        "OTEL_TRACES_SAMPLER",
+        "sometimes",
+        "not one of",
+        "parentbased_always_on",
+        (c) => c.sampler,
+        "parentbased_always_on"
+      ],
       ["OTEL_TRACES_SAMPLER_ARG", "abc", "not a number in [0, 1]", "1", (c) => c.samplerRatio, 1, {
         OTEL_TRACES_SAMPLER: "traceidratio"
       }],
@@ -235,30 +277,123 @@ describe("TelemetryConfig", () => {
       ["OTEL_TRACES_EXPORTER", "zipkin", "not supported", "otlp", (c) => c.tracesExporter, "otlp"],
       ["OTEL_TRACES_EXPORTER", "jaeger", "not supported", "otlp", (c) => c.tracesExporter, "otlp"],
       ["OTEL_TRACES_EXPORTER", "kafka", "not one of otlp, console, none", "otlp", (c) => c.tracesExporter, "otlp"],
-      ["OTEL_TRACES_EXPORTER", "console,otlp", `only one traces exporter`, "console", (c) => c.tracesExporter, "console"],
+      [
+        "OTEL_TRACES_EXPORTER",
+        "console,otlp",
+        `only one traces exporter`,
+        "console",
+        (c) => c.tracesExporter,
+        "console"
+      ],
       ["OTEL_METRICS_EXPORTER", "statsd", `entry "statsd"`, "otlp", (c) => c.metricsExporters, ["otlp"]],
       ["OTEL_METRICS_EXPORTER", "prometheus,none", `"none" combined`, "prometheus", (c) => c.metricsExporters, [
         "prometheus"
       ]],
-      ["OTEL_EXPORTER_OTLP_ENDPOINT", "not a url", "not a URL", "http://localhost:4318", (c) => c.otlpTraces.url, "http://localhost:4318/v1/traces"],
-      ["OTEL_EXPORTER_OTLP_ENDPOINT", "localhost:4318", "not http or https", "http://localhost:4318", (c) => c.otlpMetrics.url, "http://localhost:4318/v1/metrics"],
-      ["OTEL_EXPORTER_OTLP_ENDPOINT", "ftp://collector", "not http or https", "http://localhost:4318", (c) => c.otlpTraces.url, "http://localhost:4318/v1/traces"],
-      ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "collector", "not a URL", "http://localhost:4318/v1/traces", (c) => c.otlpTraces.url, "http://localhost:4318/v1/traces"],
-      ["OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "grpc://x", "not http or https", "http://collector/v1/metrics", (c) => c.otlpMetrics.url, "http://collector/v1/metrics", {
-        OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector"
-      }],
+      [
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "not a url",
+        "not a URL",
+        "http://localhost:4318",
+        (c) => c.otlpTraces.url,
+        "http://localhost:4318/v1/traces"
+      ],
+      [
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "localhost:4318",
+        "not http or https",
+        "http://localhost:4318",
+        (c) => c.otlpMetrics.url,
+        "http://localhost:4318/v1/metrics"
+      ],
+      [
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "ftp://collector",
+        "not http or https",
+        "http://localhost:4318",
+        (c) => c.otlpTraces.url,
+        "http://localhost:4318/v1/traces"
+      ],
+      [
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "collector",
+        "not a URL",
+        "http://localhost:4318/v1/traces",
+        (c) => c.otlpTraces.url,
+        "http://localhost:4318/v1/traces"
+      ],
+      [
+        "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+        "grpc://x",
+        "not http or https",
+        "http://collector/v1/metrics",
+        (c) => c.otlpMetrics.url,
+        "http://collector/v1/metrics",
+        {
+          OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector"
+        }
+      ],
       ["OTEL_EXPORTER_OTLP_HEADERS", "api-key", `entry 1 has no "="`, "(empty)", (c) => c.otlpTraces.headers, {}],
-      ["OTEL_EXPORTER_OTLP_HEADERS", "bad name=x", "not a valid header name", "(empty)", (c) => c.otlpTraces.headers, {}],
-      ["OTEL_EXPORTER_OTLP_HEADERS", "x=a%0D%0Aevil: 1", "control characters", "(empty)", (c) => c.otlpMetrics.headers, {}],
-      ["OTEL_EXPORTER_OTLP_TRACES_HEADERS", "k=%zz", "not valid percent-encoding", "(empty)", (c) => c.otlpTraces.headers, {}],
+      [
+        "OTEL_EXPORTER_OTLP_HEADERS",
+        "bad name=x",
+        "not a valid header name",
+        "(empty)",
+        (c) => c.otlpTraces.headers,
+        {}
+      ],
+      [
+        "OTEL_EXPORTER_OTLP_HEADERS",
+        "x=a%0D%0Aevil: 1",
+        "control characters",
+        "(empty)",
+        (c) => c.otlpMetrics.headers,
+        {}
+      ],
+      [
+        "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+        "k=%zz",
+        "not valid percent-encoding",
+        "(empty)",
+        (c) => c.otlpTraces.headers,
+        {}
+      ],
       ["OTEL_EXPORTER_OTLP_METRICS_HEADERS", "=v", "empty key", "(empty)", (c) => c.otlpMetrics.headers, {}],
-      ["OTEL_EXPORTER_OTLP_PROTOCOL", "grpc", "not supported", "http/protobuf", (c) => c.otlpTraces.protocol, "http/protobuf"],
-      ["OTEL_EXPORTER_OTLP_PROTOCOL", "thrift", "not one of http/protobuf, http/json", "http/protobuf", (c) => c.otlpMetrics.protocol, "http/protobuf"],
-      ["OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc", "not supported", "http/protobuf", (c) => c.otlpTraces.protocol, "http/protobuf"],
+      [
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+        "grpc",
+        "not supported",
+        "http/protobuf",
+        (c) => c.otlpTraces.protocol,
+        "http/protobuf"
+      ],
+      [
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+        "thrift",
+        "not one of http/protobuf, http/json",
+        "http/protobuf",
+        (c) => c.otlpMetrics.protocol,
+        "http/protobuf"
+      ],
+      [
+        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+        "grpc",
+        "not supported",
+        "http/protobuf",
+        (c) => c.otlpTraces.protocol,
+        "http/protobuf"
+      ],
       // A per-signal variable falls back to the general one, not to the built-in default.
-      ["OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "grpc", "not supported", "http/json", (c) => c.otlpMetrics.protocol, "http/json", {
-        OTEL_EXPORTER_OTLP_PROTOCOL: "http/json"
-      }],
+      [
+        "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
+        "grpc",
+        "not supported",
+        "http/json",
+        (c) => c.otlpMetrics.protocol,
+        "http/json",
+        {
+          OTEL_EXPORTER_OTLP_PROTOCOL: "http/json"
+        }
+      ],
       ["OTEL_EXPORTER_OTLP_TIMEOUT", "5s", "not an integer", "10000", (c) => c.otlpTraces.timeoutMillis, 10_000],
       ["OTEL_EXPORTER_OTLP_TIMEOUT", "-1", "less than 1", "10000", (c) => c.otlpTraces.timeoutMillis, 10_000],
       ["OTEL_EXPORTER_OTLP_TIMEOUT", "0", "less than 1", "10000", (c) => c.otlpMetrics.timeoutMillis, 10_000],
@@ -270,22 +405,80 @@ describe("TelemetryConfig", () => {
         OTEL_EXPORTER_OTLP_TIMEOUT: "2000"
       }],
       ["OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", "-5", "less than 1", "10000", (c) => c.otlpMetrics.timeoutMillis, 10_000],
-      ["OTEL_EXPORTER_OTLP_COMPRESSION", "brotli", "not one of gzip, none", "none", (c) => c.otlpTraces.compression, "none"],
-      ["OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "zstd", "not one of gzip, none", "none", (c) => c.otlpTraces.compression, "none"],
-      ["OTEL_EXPORTER_OTLP_METRICS_COMPRESSION", "deflate", "not one of gzip, none", "gzip", (c) => c.otlpMetrics.compression, "gzip", {
-        OTEL_EXPORTER_OTLP_COMPRESSION: "gzip"
-      }],
-      ["OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "sometimes", "not one of cumulative, delta, lowmemory", "cumulative", (c) => c.temporalityPreference, "cumulative"],
+      [
+        "OTEL_EXPORTER_OTLP_COMPRESSION",
+        "brotli",
+        "not one of gzip, none",
+        "none",
+        (c) => c.otlpTraces.compression,
+        "none"
+      ],
+      [
+        "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+        "zstd",
+        "not one of gzip, none",
+        "none",
+        (c) => c.otlpTraces.compression,
+        "none"
+      ],
+      [
+        "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION",
+        "deflate",
+        "not one of gzip, none",
+        "gzip",
+        (c) => c.otlpMetrics.compression,
+        "gzip",
+        {
+          OTEL_EXPORTER_OTLP_COMPRESSION: "gzip"
+        }
+      ],
+      [
+        "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
+        "sometimes",
+        "not one of cumulative, delta, lowmemory",
+        "cumulative",
+        (c) => c.temporalityPreference,
+        "cumulative"
+      ],
       ["OTEL_BSP_SCHEDULE_DELAY", "-5", "negative", "5000", (c) => c.batchSpanProcessor.scheduleDelayMillis, 5000],
-      ["OTEL_BSP_SCHEDULE_DELAY", "5s", "not an integer", "5000", (c) => c.batchSpanProcessor.scheduleDelayMillis, 5000],
+      [
+        "OTEL_BSP_SCHEDULE_DELAY",
+        "5s",
+        "not an integer",
+        "5000",
+        (c) => c.batchSpanProcessor.scheduleDelayMillis,
+        5000
+      ],
       ["OTEL_BSP_EXPORT_TIMEOUT", "0", "less than 1", "30000", (c) => c.batchSpanProcessor.exportTimeoutMillis, 30_000],
       ["OTEL_BSP_MAX_QUEUE_SIZE", "0", "less than 1", "16384", (c) => c.batchSpanProcessor.maxQueueSize, 16_384],
       ["OTEL_BSP_MAX_QUEUE_SIZE", "big", "not an integer", "16384", (c) => c.batchSpanProcessor.maxQueueSize, 16_384],
-      ["OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "abc", "not an integer", "512", (c) => c.batchSpanProcessor.maxExportBatchSize, 512],
-      ["OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "0", "less than 1", "512", (c) => c.batchSpanProcessor.maxExportBatchSize, 512],
-      ["OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "600", "greater than the queue size (100); clamped", "100", (c) => c.batchSpanProcessor.maxExportBatchSize, 100, {
-        OTEL_BSP_MAX_QUEUE_SIZE: "100"
-      }],
+      [
+        "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+        "abc",
+        "not an integer",
+        "512",
+        (c) => c.batchSpanProcessor.maxExportBatchSize,
+        512
+      ],
+      [
+        "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+        "0",
+        "less than 1",
+        "512",
+        (c) => c.batchSpanProcessor.maxExportBatchSize,
+        512
+      ],
+      [
+        "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+        "600",
+        "greater than the queue size (100); clamped",
+        "100",
+        (c) => c.batchSpanProcessor.maxExportBatchSize,
+        100,
+        {
+          OTEL_BSP_MAX_QUEUE_SIZE: "100"
+        }
+      ],
       ["OTEL_METRIC_EXPORT_INTERVAL", "1m", "not an integer", "60000", (c) => c.metricExportIntervalMillis, 60_000],
       ["OTEL_METRIC_EXPORT_INTERVAL", "0", "less than 1", "60000", (c) => c.metricExportIntervalMillis, 60_000],
       ["OTEL_METRIC_EXPORT_TIMEOUT", "-1", "less than 1", "30000", (c) => c.metricExportTimeoutMillis, 30_000],
@@ -298,7 +491,14 @@ describe("TelemetryConfig", () => {
       ["EFFECT_TELEMETRY_RUNTIME_METRICS", "0", "not true or false", "true", (c) => c.effectRuntimeMetrics, true],
       ["EFFECT_TELEMETRY_NODE_METRICS", "no", "not true or false", "true", (c) => c.nodeMetrics, true],
       ["EFFECT_TELEMETRY_METRIC_CARDINALITY_LIMIT", "0", "less than 1", "2000", (c) => c.metricCardinalityLimit, 2000],
-      ["EFFECT_TELEMETRY_METRIC_CARDINALITY_LIMIT", "2k", "not an integer", "2000", (c) => c.metricCardinalityLimit, 2000]
+      [
+        "EFFECT_TELEMETRY_METRIC_CARDINALITY_LIMIT",
+        "2k",
+        "not an integer",
+        "2000",
+        (c) => c.metricCardinalityLimit,
+        2000
+      ]
     ]
 
     // OTEL_SERVICE_NAME and OTEL_EXPORTER_PROMETHEUS_HOST take any non-blank text.
@@ -603,7 +803,9 @@ describe("TelemetryConfig", () => {
 
     it.effect("logs nothing for a clean configuration", () =>
       Effect.gen(function*() {
-        const [, logs] = yield* captureLogs(Effect.flatMap(loadFrom({ OTEL_SERVICE_NAME: "orders" }), TelemetryConfig.reportIssues))
+        const [, logs] = yield* captureLogs(
+          Effect.flatMap(loadFrom({ OTEL_SERVICE_NAME: "orders" }), TelemetryConfig.reportIssues)
+        )
         expect(logs).toEqual([])
       }))
 

@@ -41,14 +41,26 @@ describe("TelemetryOptionsError", () => {
 
     const cases: ReadonlyArray<[() => unknown, string]> = [
       [() => TelemetryOptionsError.boolean("S", "spans", "yes", true), `S: option spans must be a boolean, got "yes"`],
-      [() => TelemetryOptionsError.positiveInteger("S", "max", 0, 5), "S: option max must be a positive integer, got 0"],
-      [() => TelemetryOptionsError.positiveInteger("S", "max", 1.5, 5), "S: option max must be a positive integer, got 1.5"],
+      [
+        () => TelemetryOptionsError.positiveInteger("S", "max", 0, 5),
+        "S: option max must be a positive integer, got 0"
+      ],
+      [
+        () => TelemetryOptionsError.positiveInteger("S", "max", 1.5, 5),
+        "S: option max must be a positive integer, got 1.5"
+      ],
       [
         () => TelemetryOptionsError.literal("S", "mode", "sibling", ["child", "linked"], "child"),
         `S: option mode must be one of "child", "linked", got "sibling"`
       ],
-      [() => TelemetryOptionsError.nonEmptyString("S", "namespace", " ", "d"), `S: option namespace must be a non-empty string, got " "`],
-      [() => TelemetryOptionsError.stringArray("S", "headers", "a"), `S: option headers must be an array of strings, got "a"`],
+      [
+        () => TelemetryOptionsError.nonEmptyString("S", "namespace", " ", "d"),
+        `S: option namespace must be a non-empty string, got " "`
+      ],
+      [
+        () => TelemetryOptionsError.stringArray("S", "headers", "a"),
+        `S: option headers must be an array of strings, got "a"`
+      ],
       [() => TelemetryOptionsError.func("S", "isError", 1), "S: option isError must be a function, got 1"]
     ]
     for (const [check, message] of cases) {

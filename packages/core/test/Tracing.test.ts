@@ -37,15 +37,19 @@ const burst = (count: number, overrides: TelemetryConfig.Overrides) =>
 
 describe("Tracing.layer flush on close", () => {
   for (const count of [1_000, 10_000]) {
-    it.scopedLive(`a burst of ${count.toLocaleString("en")} spans with the default configuration all arrive`, () =>
-      Effect.gen(function*() {
-        const receiver = yield* OtlpReceiver.make()
-        const stats = yield* burst(count, { otlpTraces: { url: receiver.endpoints.traces } })
-        const received = receiver.spans()
-        expect(received).toHaveLength(count)
-        expect(new Set(received.map((s) => s.spanId)).size).toBe(count)
-        expect(stats).toMatchObject({ ended: count, exported: count, dropped: 0, failed: 0 })
-      }), 60_000)
+    it.scopedLive(
+      `a burst of ${count.toLocaleString("en")} spans with the default configuration all arrive`,
+      () =>
+        Effect.gen(function*() {
+          const receiver = yield* OtlpReceiver.make()
+          const stats = yield* burst(count, { otlpTraces: { url: receiver.endpoints.traces } })
+          const received = receiver.spans()
+          expect(received).toHaveLength(count)
+          expect(new Set(received.map((s) => s.spanId)).size).toBe(count)
+          expect(stats).toMatchObject({ ended: count, exported: count, dropped: 0, failed: 0 })
+        }),
+      60_000
+    )
   }
 
   it.scopedLive("a burst of 100,000 spans: received + dropped = 100,000 exactly", () =>
@@ -91,12 +95,16 @@ describe("Tracing.layer flush on close", () => {
       expect(receiver.spanCount()).toBe(10_000)
     }), 120_000)
 
-  it.scopedLive("the burst example at 100,000 spans: what arrives plus what it reports dropped is 100,000", () =>
-    Effect.gen(function*() {
-      const receiver = yield* OtlpReceiver.make({ retain: false })
-      const last = yield* runBurstExample(100_000, receiver.url)
-      expect(last.created).toBe(100_000)
-      expect(receiver.spanCount() + last.dropped!).toBe(100_000)
-      expect(last).toMatchObject({ exported: receiver.spanCount(), failed: 0 })
-    }), 120_000)
+  it.scopedLive(
+    "the burst example at 100,000 spans: what arrives plus what it reports dropped is 100,000",
+    () =>
+      Effect.gen(function*() {
+        const receiver = yield* OtlpReceiver.make({ retain: false })
+        const last = yield* runBurstExample(100_000, receiver.url)
+        expect(last.created).toBe(100_000)
+        expect(receiver.spanCount() + last.dropped!).toBe(100_000)
+        expect(last).toMatchObject({ exported: receiver.spanCount(), failed: 0 })
+      }),
+    120_000
+  )
 })

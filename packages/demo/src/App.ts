@@ -3,15 +3,15 @@
  *
  * @since 0.1.0
  */
+import { Cdc, CdcChange } from "@effect-telemetry/cdc"
 import { Telemetry, TelemetryConfig } from "@effect-telemetry/core"
-import { CommandTelemetry, ProcessTelemetry } from "@effect-telemetry/process"
 import { HttpServerTelemetry } from "@effect-telemetry/http"
 import { KvTelemetry } from "@effect-telemetry/kv"
 import * as RedisKeyValueStore from "@effect-telemetry/kv/RedisKeyValueStore"
+import { CommandTelemetry, ProcessTelemetry } from "@effect-telemetry/process"
 import { SqlTelemetry } from "@effect-telemetry/sql"
-import { WorkflowTelemetry } from "@effect-telemetry/workflow"
-import { Cdc, CdcChange } from "@effect-telemetry/cdc"
 import { TraceView } from "@effect-telemetry/traceview"
+import { WorkflowTelemetry } from "@effect-telemetry/workflow"
 import * as ClusterWorkflowEngine from "@effect/cluster/ClusterWorkflowEngine"
 import * as RunnerHealth from "@effect/cluster/RunnerHealth"
 import * as Runners from "@effect/cluster/Runners"
@@ -19,9 +19,9 @@ import * as Sharding from "@effect/cluster/Sharding"
 import * as ShardingConfig from "@effect/cluster/ShardingConfig"
 import * as SqlMessageStorage from "@effect/cluster/SqlMessageStorage"
 import * as SqlRunnerStorage from "@effect/cluster/SqlRunnerStorage"
+import { NodeHttpServer } from "@effect/platform-node"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as KeyValueStore from "@effect/platform/KeyValueStore"
-import { NodeHttpServer } from "@effect/platform-node"
 import { PgClient } from "@effect/sql-pg"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -52,28 +52,34 @@ const demoDefaults = (): TelemetryConfig.Overrides => {
   const otlp = env.OTEL_EXPORTER_OTLP_ENDPOINT !== undefined || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT !== undefined
   return {
     serviceName: env.OTEL_SERVICE_NAME ?? "effect-telemetry-demo",
-    ...(env.OTEL_METRICS_EXPORTER === undefined ? { metricsExporters: otlp ? ["prometheus", "otlp"] : ["prometheus"] } : {}),
+    ...(env.OTEL_METRICS_EXPORTER === undefined
+      ? { metricsExporters: otlp ? ["prometheus", "otlp"] : ["prometheus"] }
+      : {}),
     ...(env.OTEL_TRACES_EXPORTER === undefined ? { tracesExporter: otlp ? "otlp" : "none" } : {})
   }
 }
 
-const SqlLive = Layer.unwrapEffect(Effect.map(Database.DatabaseUrl, ({ url }) =>
-  SqlTelemetry.layer().pipe(Layer.provide(PgClient.layer({ url: Redacted.make(url) })))
-))
+const SqlLive = Layer.unwrapEffect(
+  Effect.map(
+    Database.DatabaseUrl,
+    ({ url }) => SqlTelemetry.layer().pipe(Layer.provide(PgClient.layer({ url: Redacted.make(url) })))
+  )
+)
 
 // Cache entries and audit records expire (KV_TTL, at most KV_CAPACITY keys), beneath the
 // telemetry layer so the expiry's removals make no spans.
-const KvLive = Layer.unwrapEffect(Effect.map(DemoConfig.DemoConfigTag, (config) =>
-  KvTelemetry.layer({ namespace: "orders" }).pipe(
-    Layer.provide(ExpiringStore.layer({ timeToLive: config.kvTtl, capacity: config.kvCapacity })),
-    Layer.provide(
-      Option.match(config.redisUrl, {
-        onNone: () => KeyValueStore.layerMemory,
-        onSome: (url) => Layer.orDie(RedisKeyValueStore.layer({ url, prefix: "effect-telemetry-demo:" }))
-      })
-    )
-  )
-))
+const KvLive = Layer.unwrapEffect(
+  Effect.map(DemoConfig.DemoConfigTag, (config) =>
+    KvTelemetry.layer({ namespace: "orders" }).pipe(
+      Layer.provide(ExpiringStore.layer({ timeToLive: config.kvTtl, capacity: config.kvCapacity })),
+      Layer.provide(
+        Option.match(config.redisUrl, {
+          onNone: () => KeyValueStore.layerMemory,
+          onSome: (url) => Layer.orDie(RedisKeyValueStore.layer({ url, prefix: "effect-telemetry-demo:" }))
+        })
+      )
+    ))
+)
 
 // The durable engine users deploy: @effect/cluster's workflow engine on a single runner,
 // journaled in the demo's Postgres (tables `cluster_*`); SingleRunner.layer's composition with
@@ -90,7 +96,9 @@ const KvLive = Layer.unwrapEffect(Effect.map(DemoConfig.DemoConfigTag, (config) 
 //   prefix: on a shared DATABASE_URL another cluster (the workflow tests') would take the
 //   demo's shards.
 const ClusterLive = Layer.unwrapEffect(Effect.map(Database.DatabaseUrl, ({ url }) => {
-  const storageSql = SqlTelemetry.layer({ spans: false }).pipe(Layer.provide(PgClient.layer({ url: Redacted.make(url) })))
+  const storageSql = SqlTelemetry.layer({ spans: false }).pipe(
+    Layer.provide(PgClient.layer({ url: Redacted.make(url) }))
+  )
   return Sharding.layer.pipe(
     Layer.provideMerge(Runners.layerNoop),
     Layer.provideMerge(SqlMessageStorage.layer.pipe(Layer.provide(storageSql))),
@@ -111,8 +119,7 @@ const HttpLive = Layer.unwrapEffect(Effect.map(DemoConfig.DemoConfigTag, (config
     // NodeHttpServer.layer brings Node's CommandExecutor; the handlers get the traced one over it.
     Layer.provide(CommandTelemetry.layer()),
     Layer.provideMerge(NodeHttpServer.layer(createServer, { port: config.port, host: config.host }))
-  )
-))
+  )))
 
 // Background work: the order-event consumer, a CDC consumer of the orders table, and a
 // report every REPORT_INTERVAL, each a named process with its own span.
@@ -126,8 +133,13 @@ const WorkersLive = Layer.scopedDiscard(Effect.gen(function*() {
   yield* Cdc.run(
     { connectionString: Redacted.make(url), slot: "demo_orders", publication: "demo_orders", tables: ["demo_orders"] },
     (transaction) =>
-      Effect.forEach(transaction.changes, (change) =>
-        CdcChange.$is("Insert")(change) ? Effect.logDebug(`cdc: order ${String(change.new["id"])} inserted`) : Effect.void)
+      Effect.forEach(
+        transaction.changes,
+        (change) =>
+          CdcChange.$is("Insert")(change)
+            ? Effect.logDebug(`cdc: order ${String(change.new["id"])} inserted`)
+            : Effect.void
+      )
   ).pipe(Effect.retry(Schedule.spaced("1 second")), ProcessTelemetry.forkScoped("cdc-consumer"))
   yield* Orders.countByStatus().pipe(
     Effect.tap((rows) => Effect.logDebug(`orders by status: ${JSON.stringify(rows)}`)),
@@ -141,7 +153,9 @@ const Banner = Layer.effectDiscard(Effect.gen(function*() {
   const database = yield* Database.DatabaseUrl
   const telemetry = yield* TelemetryConfig.TelemetryConfig
   const server = yield* HttpServer.HttpServer
-  const address = server.address._tag === "TcpAddress" ? `http://${server.address.hostname}:${server.address.port}` : "?"
+  const address = server.address._tag === "TcpAddress"
+    ? `http://${server.address.hostname}:${server.address.port}`
+    : "?"
   const lines = [
     `effect-telemetry demo listening on ${address}`,
     `  database   ${database.embedded ? "embedded Postgres (wal_level=logical)" : "DATABASE_URL"}`,

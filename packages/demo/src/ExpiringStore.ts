@@ -90,4 +90,7 @@ export const make = (store: KeyValueStore.KeyValueStore, options: Options) =>
  * @category layers
  */
 export const layer = (options: Options): Layer.Layer<KeyValueStore.KeyValueStore, never, KeyValueStore.KeyValueStore> =>
-  Layer.scoped(KeyValueStore.KeyValueStore, Effect.flatMap(KeyValueStore.KeyValueStore, (store) => make(store, options)))
+  Layer.scoped(
+    KeyValueStore.KeyValueStore,
+    Effect.flatMap(KeyValueStore.KeyValueStore, (store) => make(store, options))
+  )

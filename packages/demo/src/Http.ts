@@ -29,7 +29,11 @@ const json = (body: unknown, status = 200) => HttpServerResponse.unsafeJson(body
 export const endpoints = [
   ["GET", "/", "this list"],
   ["GET", "/health", "liveness (excluded from telemetry)"],
-  ["POST", "/orders", "traced function → SQL insert (CDC sees it) → background audit (KV) → queue publish → consumer → workflow"],
+  [
+    "POST",
+    "/orders",
+    "traced function → SQL insert (CDC sees it) → background audit (KV) → queue publish → consumer → workflow"
+  ],
   ["GET", "/orders/:id", "KV cache, SQL on a miss"],
   ["GET", "/report", "a child `node` process that continues the trace"],
   ["GET", "/slow", "a 100-300 ms request"],
@@ -40,7 +44,10 @@ export const endpoints = [
 
 /** @since 0.1.0 @category routes */
 export const router = HttpRouter.empty.pipe(
-  HttpRouter.get("/", Effect.succeed(json({ endpoints: endpoints.map(([method, path, what]) => ({ method, path, what })) }))),
+  HttpRouter.get(
+    "/",
+    Effect.succeed(json({ endpoints: endpoints.map(([method, path, what]) => ({ method, path, what })) }))
+  ),
   HttpRouter.get("/health", Effect.succeed(HttpServerResponse.text("ok\n"))),
   HttpRouter.get("/metrics", PrometheusMetrics.handler),
   HttpRouter.post(
@@ -72,14 +79,20 @@ export const router = HttpRouter.empty.pipe(
     Effect.gen(function*() {
       const { id } = yield* HttpRouter.schemaPathParams(IdParams)
       return json(yield* Orders.find(id))
-    }).pipe(Effect.catchTag("OrderNotFound", (error) => Effect.succeed(json({ error: "not found", id: error.id }, 404))))
+    }).pipe(
+      Effect.catchTag("OrderNotFound", (error) => Effect.succeed(json({ error: "not found", id: error.id }, 404)))
+    )
   ),
   HttpRouter.get(
     "/report",
     Effect.gen(function*() {
       // The child reads TRACEPARENT from its environment; CommandTelemetry sets it.
       const output = yield* Command.string(
-        Command.make(process.execPath, "-e", "process.stdout.write(JSON.stringify({ traceparent: process.env.TRACEPARENT ?? null, pid: process.pid }))")
+        Command.make(
+          process.execPath,
+          "-e",
+          "process.stdout.write(JSON.stringify({ traceparent: process.env.TRACEPARENT ?? null, pid: process.pid }))"
+        )
       )
       return json({ child: JSON.parse(output), counts: yield* Orders.countByStatus() })
     })

@@ -99,9 +99,13 @@ const rabbitmq = (url: string) =>
   ).pipe(Layer.provide(RabbitMq.layer({ url })))
 
 /** @since 0.1.0 @category layers */
-export const layer = Layer.unwrapEffect(Effect.map(DemoConfigTag, (config) =>
-  Option.match(config.amqpUrl, { onNone: () => memory, onSome: (url) => Layer.orDie(rabbitmq(url)) })
-))
+export const layer = Layer.unwrapEffect(
+  Effect.map(DemoConfigTag, (config) =>
+    Option.match(config.amqpUrl, {
+      onNone: () => memory,
+      onSome: (url) => Layer.orDie(rabbitmq(url))
+    }))
+)
 
 const encode = Schema.encodeSync(Schema.parseJson(Order))
 const decode = Schema.decodeUnknown(Schema.parseJson(Order))
@@ -125,14 +129,16 @@ export const consume = <A, E, R>(
     transport._tag === "memory"
       ? Effect.all(
         Array.from({ length: CONCURRENCY }, () =>
-          transport.queue.take((order) => handler(order), { maxAttempts: 3 }).pipe(
-            Effect.catchAllCause((cause) => Effect.logWarning("order consumer: message failed", cause)),
-            Effect.forever
-          )),
+          transport.queue.take((order) =>
+            handler(order), { maxAttempts: 3 }).pipe(
+              Effect.catchAllCause((cause) => Effect.logWarning("order consumer: message failed", cause)),
+              Effect.forever
+            )),
         { concurrency: "unbounded", discard: true }
       )
       : Effect.scoped(
-        RabbitMq.consume(QUEUE, (message) => Effect.asVoid(Effect.flatMap(decode(message.content.toString("utf8")), handler)), {
+        RabbitMq.consume(QUEUE, (message) =>
+          Effect.asVoid(Effect.flatMap(decode(message.content.toString("utf8")), handler)), {
           prefetch: 16,
           concurrency: CONCURRENCY
         }).pipe(Effect.flatMap(Fiber.join))

@@ -81,8 +81,10 @@ export const find = Telemetry.fn("orders.find")(function*(id: string) {
  * @category functions
  */
 export const audit = (order: Order) =>
-  Effect.flatMap(KeyValueStore.KeyValueStore, (kv) =>
-    kv.set(`audit:${order.id}`, JSON.stringify({ ...order, placedAt: new Date().toISOString() })))
+  Effect.flatMap(
+    KeyValueStore.KeyValueStore,
+    (kv) => kv.set(`audit:${order.id}`, JSON.stringify({ ...order, placedAt: new Date().toISOString() }))
+  )
 
 /** Sets an order's status and drops its cache entry. @since 0.1.0 @category functions */
 export const setStatus = Telemetry.fn("orders.set_status")(function*(id: string, status: string) {
@@ -95,7 +97,9 @@ export const setStatus = Telemetry.fn("orders.set_status")(function*(id: string,
 /** Counts orders by status (the scheduled background report). @since 0.1.0 @category functions */
 export const countByStatus = Telemetry.fn("orders.count_by_status")(function*() {
   const sql = yield* SqlClient.SqlClient
-  return yield* sql<{ status: string; count: string }>`SELECT status, count(*)::text AS count FROM demo_orders GROUP BY status`
+  return yield* sql<
+    { status: string; count: string }
+  >`SELECT status, count(*)::text AS count FROM demo_orders GROUP BY status`
 })
 
 // --- fulfilment workflow ----------------------------------------------------------------------
@@ -114,8 +118,11 @@ export const FulfilmentLive = Fulfilment.toLayer(Effect.fn(function*({ id }) {
   yield* Activity.make({
     name: "Ship",
     error: CarrierBusy,
-    execute: Effect.flatMap(Activity.CurrentAttempt, (attempt) =>
-      attempt === 1 ? Effect.fail(new CarrierBusy({ attempt })) : setStatus(id, "shipped").pipe(Effect.orDie))
+    execute: Effect.flatMap(
+      Activity.CurrentAttempt,
+      (attempt) =>
+        attempt === 1 ? Effect.fail(new CarrierBusy({ attempt })) : setStatus(id, "shipped").pipe(Effect.orDie)
+    )
   }).pipe(Activity.retry({ times: 3 }), Effect.orDie)
   return "shipped"
 }))

@@ -1,7 +1,7 @@
 // The demo's expiring KeyValueStore over the platform's in-memory store: what it keeps shrinks
 // back as keys expire or overflow, so a long-running demo does not grow with its orders.
-import { describe, expect, it } from "@effect/vitest"
 import * as KeyValueStore from "@effect/platform/KeyValueStore"
+import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"

@@ -146,7 +146,9 @@ const orphans = (spans: ReadonlyArray<ReceivedSpan>) => {
 
 /** An OTLP point's attributes as Prometheus labels, spelt as the exporter spells them. */
 const labelsOf = (attributes: Readonly<Record<string, unknown>>): Record<string, string> =>
-  Object.fromEntries(Object.entries(attributes).map(([key, value]) => [PrometheusMetrics.labelName(key), String(value)]))
+  Object.fromEntries(
+    Object.entries(attributes).map(([key, value]) => [PrometheusMetrics.labelName(key), String(value)])
+  )
 
 const seriesKey = (name: string, labels: Readonly<Record<string, string>>) =>
   `${name}{${Object.keys(labels).sort().map((key) => `${key}="${labels[key]}"`).join(",")}}`
@@ -187,7 +189,8 @@ type Query = (promql: string) => Promise<Array<{ metric: Record<string, string>;
  * - prom-client's Node.js and process metrics (`nodejs_*`, `process_cpu_*`,
  *   `process_resident_memory_bytes`, ...): Prometheus only, never sent over OTLP.
  */
-const ownedByCluster = (labels: Readonly<Record<string, string>>) => labels["db_collection_name"]?.startsWith("cluster_") === true
+const ownedByCluster = (labels: Readonly<Record<string, string>>) =>
+  labels["db_collection_name"]?.startsWith("cluster_") === true
 
 const compareAll = async (receiver: OtlpReceiver.StartedOtlpReceiver, query: Query) => {
   const otlp: Record<string, number | undefined> = {}
@@ -229,144 +232,190 @@ const prometheusBinary = spawnSync("sh", ["-c", "command -v prometheus"], { enco
 const run = prometheusBinary === "" && process.env.CI !== "true" ? describe.skip : describe
 
 run("demo under a real Prometheus and an OTLP receiver", () => {
-  it("scraped counts match the requests sent and, series by series, the OTLP totals; SIGTERM delivers every span", async () => {
-    if (prometheusBinary === "") throw new Error("prometheus is not installed: run scripts/install-prometheus.sh")
-    const receiver = await OtlpReceiver.start()
-    const promPort = await freePort()
-    const dir = mkdtempSync(join(tmpdir(), "demo-prometheus-"))
-    let demo: Demo | undefined
-    let prometheus: ChildProcess | undefined
-    try {
-      demo = await startDemo(receiver)
-      const { base, metricsPort } = demo
-      // It says where to look: the API, the embedded database, both /metrics endpoints, OTLP.
-      await waitFor("the banner", async () => (demo!.output().includes("load:") ? true : undefined), 10_000)
-      for (const line of [`listening on ${base}`, "embedded Postgres", `${base}/metrics`, `127.0.0.1:${metricsPort}/metrics`, receiver.url]) {
-        expect(demo.output()).toContain(line)
+  it(
+    "scraped counts match the requests sent and, series by series, the OTLP totals; SIGTERM delivers every span",
+    async () => {
+      if (prometheusBinary === "") throw new Error("prometheus is not installed: run scripts/install-prometheus.sh")
+      const receiver = await OtlpReceiver.start()
+      const promPort = await freePort()
+      const dir = mkdtempSync(join(tmpdir(), "demo-prometheus-"))
+      let demo: Demo | undefined
+      let prometheus: ChildProcess | undefined
+      try {
+        demo = await startDemo(receiver)
+        const { base, metricsPort } = demo
+        // It says where to look: the API, the embedded database, both /metrics endpoints, OTLP.
+        await waitFor("the banner", async () => (demo!.output().includes("load:") ? true : undefined), 10_000)
+        for (
+          const line of [
+            `listening on ${base}`,
+            "embedded Postgres",
+            `${base}/metrics`,
+            `127.0.0.1:${metricsPort}/metrics`,
+            receiver.url
+          ]
+        ) {
+          expect(demo.output()).toContain(line)
+        }
+
+        writeFileSync(
+          join(dir, "prometheus.yml"),
+          `global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: demo\n    static_configs:\n      - targets: ["127.0.0.1:${metricsPort}"]\n`
+        )
+        prometheus = spawn(prometheusBinary, [
+          `--config.file=${join(dir, "prometheus.yml")}`,
+          `--storage.tsdb.path=${join(dir, "data")}`,
+          `--web.listen-address=127.0.0.1:${promPort}`
+        ], { stdio: "ignore" })
+        const query: Query = async (promql) => {
+          const r = await fetch(`http://127.0.0.1:${promPort}/api/v1/query?query=${encodeURIComponent(promql)}`)
+          const body = (await r.json()) as { status: string; data: { result: Awaited<ReturnType<Query>> } }
+          if (body.status !== "success") throw new Error(`query failed: ${promql}`)
+          return body.data.result
+        }
+        await waitFor("Prometheus to scrape the demo", async () => {
+          const up = await query(`up{job="demo"}`)
+          return up[0]?.value[1] === "1" ? true : undefined
+        }, 30_000)
+
+        // The load generator drives every endpoint and reports what it got, per route and status.
+        const load = spawnSync(process.execPath, [
+          "--import",
+          "tsx",
+          "packages/demo/src/load.ts",
+          "--url",
+          base,
+          "--requests",
+          "120",
+          "--duration",
+          "60",
+          "--concurrency",
+          "4"
+        ], {
+          cwd: root,
+          encoding: "utf8"
+        })
+        expect(load.status, load.stderr).toBe(0)
+        const report = JSON.parse(load.stdout) as { requests: number; counts: Record<string, number> }
+        expect(report.requests).toBe(120)
+
+        const expected = new Map<string, number>()
+        for (const [key, count] of Object.entries(report.counts)) {
+          const [method, route, status] = key.split(" ")
+          expect(method, `unexpected load outcome ${key}`).not.toBe("error")
+          const k = `${method} ${route} ${status}`
+          expected.set(k, (expected.get(k) ?? 0) + count)
+        }
+
+        // Let two scrapes and two OTLP exports pass with no traffic, so both sinks hold the final values.
+        await sleep(3_500)
+        const scraped = await query(
+          `sum by (http_request_method, http_route, http_response_status_code) (http_server_request_duration_seconds_count{job="demo"})`
+        )
+        const actual = new Map(scraped.map((s) => [
+          `${s.metric.http_request_method} ${s.metric.http_route} ${s.metric.http_response_status_code}`,
+          Number(s.value[1])
+        ]))
+        expect(Object.fromEntries(actual)).toEqual(Object.fromEntries(expected))
+
+        const inFlight = await query(`sum(http_server_active_requests{job="demo"})`)
+        expect(Number(inFlight[0]!.value[1])).toBe(0)
+        const functionsInFlight = await query(`sum(function_active{job="demo"})`)
+        expect(Number(functionsInFlight[0]!.value[1])).toBe(0)
+
+        // Every placed order went through every other surface: the audit process, the queue (sent =
+        // consumed, none in flight), the workflow, and the CDC consumer of the embedded database.
+        // They run after the response, so wait until the scrape shows them all.
+        const placed = expected.get("POST /orders 201") ?? 0
+        expect(placed).toBeGreaterThan(0)
+        const total = async (promql: string) => Number((await query(`sum(${promql})`))[0]?.value[1] ?? 0)
+        const surfaces = async () => ({
+          audits: await total(`process_terminated_total{job="demo",process_name="order-audit",result="completed"}`),
+          sent: await total(
+            `messaging_client_sent_messages_total{job="demo",messaging_destination_name="order-events"}`
+          ),
+          consumed: await total(
+            `messaging_client_consumed_messages_total{job="demo",messaging_destination_name="order-events"}`
+          ),
+          processing: await total(`messaging_process_active{job="demo"}`),
+          workflows: await total(`workflow_completed_total{job="demo",workflow_name="Fulfilment"}`),
+          cdcInserts: await total(`cdc_changes_total{job="demo",cdc_table="public.demo_orders",cdc_operation="insert"}`)
+        })
+        const want = {
+          audits: placed,
+          sent: placed,
+          consumed: placed,
+          processing: 0,
+          workflows: placed,
+          cdcInserts: placed
+        }
+        let seen: Awaited<ReturnType<typeof surfaces>> | undefined
+        await waitFor("every surface to have seen each placed order", async () => {
+          seen = await surfaces()
+          return JSON.stringify(seen) === JSON.stringify(want) ? true : undefined
+        }, 30_000).catch((error) => {
+          throw new Error(`${error}: scraped ${JSON.stringify(seen)}, want ${JSON.stringify(want)}`)
+        })
+
+        const p90 = await query(
+          `histogram_quantile(0.9, sum by (le) (rate(http_server_request_duration_seconds_bucket{job="demo"}[1m])))`
+        )
+        expect(Number.isFinite(Number(p90[0]!.value[1]))).toBe(true)
+
+        // One emit, one count, on both paths, for every metric: after another idle wait (the
+        // surfaces above finished just now), each series' last OTLP point equals the scrape.
+        await sleep(3_500)
+        const all = await compareAll(receiver, query)
+        expect(all.unaccounted).toEqual([])
+        expect(Object.keys(all.otlp)).toContain(seriesKey("process_started_total", { process_name: "order-audit" }))
+        expect(all.otlp).toEqual(all.prometheus)
+
+        // Graceful stop: layers close, spans and a final metric collection are flushed, and the
+        // runtime (not a library's own signal hook) ends the process, with code 0.
+        const code = await stop(demo, "SIGTERM")
+        expect(code, demo.output()).toBe(0)
+
+        // Every server span arrived (one per request the load generator sent).
+        const spans = spansOf(receiver)
+        const serverSpans = spans.filter((s) => s.kind === "server")
+        const byName: Record<string, number> = {}
+        for (const s of serverSpans) {
+          byName[`${s.name} ${s.attributes["http.response.status_code"]}`] =
+            (byName[`${s.name} ${s.attributes["http.response.status_code"]}`] ?? 0) + 1
+        }
+        expect(serverSpans.length, JSON.stringify({ byName, counts: report.counts })).toBe(report.requests)
+        // And the spans below them: one of each per placed order, as many as the metrics counted,
+        // and no span whose parent is missing.
+        expect(perOrder(spans)).toEqual({
+          insert: placed,
+          audit: placed,
+          send: placed,
+          process: placed,
+          workflow: placed
+        })
+        expect(orphans(spans)).toEqual([])
+
+        // The final collection at shutdown agrees too: the last OTLP totals of the request
+        // duration equal the scrape.
+        const latest = new Map<string, number>()
+        for (const point of lastPoints(receiver)) {
+          if (point.name !== "http.server.request.duration" || point.histogram === undefined) continue
+          const key = `${point.attributes["http.request.method"]} ${point.attributes["http.route"]} ${
+            point.attributes["http.response.status_code"]
+          }`
+          latest.set(key, (latest.get(key) ?? 0) + point.histogram.count)
+        }
+        expect(Object.fromEntries(latest)).toEqual(Object.fromEntries(expected))
+      } finally {
+        demo?.child.kill("SIGKILL")
+        prometheus?.kill("SIGTERM")
+        await receiver.close()
+        if (prometheus) await exited(prometheus)
+        rmSync(dir, { recursive: true, force: true })
       }
-
-      writeFileSync(
-        join(dir, "prometheus.yml"),
-        `global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: demo\n    static_configs:\n      - targets: ["127.0.0.1:${metricsPort}"]\n`
-      )
-      prometheus = spawn(prometheusBinary, [
-        `--config.file=${join(dir, "prometheus.yml")}`,
-        `--storage.tsdb.path=${join(dir, "data")}`,
-        `--web.listen-address=127.0.0.1:${promPort}`
-      ], { stdio: "ignore" })
-      const query: Query = async (promql) => {
-        const r = await fetch(`http://127.0.0.1:${promPort}/api/v1/query?query=${encodeURIComponent(promql)}`)
-        const body = (await r.json()) as { status: string; data: { result: Awaited<ReturnType<Query>> } }
-        if (body.status !== "success") throw new Error(`query failed: ${promql}`)
-        return body.data.result
-      }
-      await waitFor("Prometheus to scrape the demo", async () => {
-        const up = await query(`up{job="demo"}`)
-        return up[0]?.value[1] === "1" ? true : undefined
-      }, 30_000)
-
-      // The load generator drives every endpoint and reports what it got, per route and status.
-      const load = spawnSync(process.execPath, ["--import", "tsx", "packages/demo/src/load.ts", "--url", base, "--requests", "120", "--duration", "60", "--concurrency", "4"], {
-        cwd: root,
-        encoding: "utf8"
-      })
-      expect(load.status, load.stderr).toBe(0)
-      const report = JSON.parse(load.stdout) as { requests: number; counts: Record<string, number> }
-      expect(report.requests).toBe(120)
-
-      const expected = new Map<string, number>()
-      for (const [key, count] of Object.entries(report.counts)) {
-        const [method, route, status] = key.split(" ")
-        expect(method, `unexpected load outcome ${key}`).not.toBe("error")
-        const k = `${method} ${route} ${status}`
-        expected.set(k, (expected.get(k) ?? 0) + count)
-      }
-
-      // Let two scrapes and two OTLP exports pass with no traffic, so both sinks hold the final values.
-      await sleep(3_500)
-      const scraped = await query(
-        `sum by (http_request_method, http_route, http_response_status_code) (http_server_request_duration_seconds_count{job="demo"})`
-      )
-      const actual = new Map(scraped.map((s) => [
-        `${s.metric.http_request_method} ${s.metric.http_route} ${s.metric.http_response_status_code}`,
-        Number(s.value[1])
-      ]))
-      expect(Object.fromEntries(actual)).toEqual(Object.fromEntries(expected))
-
-      const inFlight = await query(`sum(http_server_active_requests{job="demo"})`)
-      expect(Number(inFlight[0]!.value[1])).toBe(0)
-      const functionsInFlight = await query(`sum(function_active{job="demo"})`)
-      expect(Number(functionsInFlight[0]!.value[1])).toBe(0)
-
-      // Every placed order went through every other surface: the audit process, the queue (sent =
-      // consumed, none in flight), the workflow, and the CDC consumer of the embedded database.
-      // They run after the response, so wait until the scrape shows them all.
-      const placed = expected.get("POST /orders 201") ?? 0
-      expect(placed).toBeGreaterThan(0)
-      const total = async (promql: string) => Number((await query(`sum(${promql})`))[0]?.value[1] ?? 0)
-      const surfaces = async () => ({
-        audits: await total(`process_terminated_total{job="demo",process_name="order-audit",result="completed"}`),
-        sent: await total(`messaging_client_sent_messages_total{job="demo",messaging_destination_name="order-events"}`),
-        consumed: await total(`messaging_client_consumed_messages_total{job="demo",messaging_destination_name="order-events"}`),
-        processing: await total(`messaging_process_active{job="demo"}`),
-        workflows: await total(`workflow_completed_total{job="demo",workflow_name="Fulfilment"}`),
-        cdcInserts: await total(`cdc_changes_total{job="demo",cdc_table="public.demo_orders",cdc_operation="insert"}`)
-      })
-      const want = { audits: placed, sent: placed, consumed: placed, processing: 0, workflows: placed, cdcInserts: placed }
-      let seen: Awaited<ReturnType<typeof surfaces>> | undefined
-      await waitFor("every surface to have seen each placed order", async () => {
-        seen = await surfaces()
-        return JSON.stringify(seen) === JSON.stringify(want) ? true : undefined
-      }, 30_000).catch((error) => {
-        throw new Error(`${error}: scraped ${JSON.stringify(seen)}, want ${JSON.stringify(want)}`)
-      })
-
-      const p90 = await query(
-        `histogram_quantile(0.9, sum by (le) (rate(http_server_request_duration_seconds_bucket{job="demo"}[1m])))`
-      )
-      expect(Number.isFinite(Number(p90[0]!.value[1]))).toBe(true)
-
-      // One emit, one count, on both paths, for every metric: after another idle wait (the
-      // surfaces above finished just now), each series' last OTLP point equals the scrape.
-      await sleep(3_500)
-      const all = await compareAll(receiver, query)
-      expect(all.unaccounted).toEqual([])
-      expect(Object.keys(all.otlp)).toContain(seriesKey("process_started_total", { process_name: "order-audit" }))
-      expect(all.otlp).toEqual(all.prometheus)
-
-      // Graceful stop: layers close, spans and a final metric collection are flushed, and the
-      // runtime (not a library's own signal hook) ends the process, with code 0.
-      const code = await stop(demo, "SIGTERM")
-      expect(code, demo.output()).toBe(0)
-
-      // Every server span arrived (one per request the load generator sent).
-      const spans = spansOf(receiver)
-      const serverSpans = spans.filter((s) => s.kind === "server")
-      const byName: Record<string, number> = {}
-      for (const s of serverSpans) byName[`${s.name} ${s.attributes["http.response.status_code"]}`] = (byName[`${s.name} ${s.attributes["http.response.status_code"]}`] ?? 0) + 1
-      expect(serverSpans.length, JSON.stringify({ byName, counts: report.counts })).toBe(report.requests)
-      // And the spans below them: one of each per placed order, as many as the metrics counted,
-      // and no span whose parent is missing.
-      expect(perOrder(spans)).toEqual({ insert: placed, audit: placed, send: placed, process: placed, workflow: placed })
-      expect(orphans(spans)).toEqual([])
-
-      // The final collection at shutdown agrees too: the last OTLP totals of the request
-      // duration equal the scrape.
-      const latest = new Map<string, number>()
-      for (const point of lastPoints(receiver)) {
-        if (point.name !== "http.server.request.duration" || point.histogram === undefined) continue
-        const key = `${point.attributes["http.request.method"]} ${point.attributes["http.route"]} ${point.attributes["http.response.status_code"]}`
-        latest.set(key, (latest.get(key) ?? 0) + point.histogram.count)
-      }
-      expect(Object.fromEntries(latest)).toEqual(Object.fromEntries(expected))
-    } finally {
-      demo?.child.kill("SIGKILL")
-      prometheus?.kill("SIGTERM")
-      await receiver.close()
-      if (prometheus) await exited(prometheus)
-      rmSync(dir, { recursive: true, force: true })
-    }
-  }, 240_000)
+    },
+    240_000
+  )
 })
 
 describe("demo stopped with SIGINT", () => {
@@ -384,8 +433,11 @@ describe("demo stopped with SIGINT", () => {
         audits: otlpTotal(receiver, "process.terminated", { "process.name": "order-audit", result: "completed" }),
         workflows: otlpTotal(receiver, "workflow.completed", { "workflow.name": "Fulfilment" })
       })
-      await waitFor("the audits and workflows to complete", async () =>
-        JSON.stringify(done()) === JSON.stringify({ audits: placed, workflows: placed }) ? true : undefined, 30_000)
+      await waitFor(
+        "the audits and workflows to complete",
+        async () => JSON.stringify(done()) === JSON.stringify({ audits: placed, workflows: placed }) ? true : undefined,
+        30_000
+      )
         .catch((error) => {
           throw new Error(`${error}: ${JSON.stringify(done())}`)
         })
@@ -396,9 +448,17 @@ describe("demo stopped with SIGINT", () => {
       expect(spans.filter((s) => s.kind === "server").map((s) => s.name).sort()).toEqual(
         [...Array.from({ length: placed }, () => "POST /orders"), "GET /fail"].sort()
       )
-      expect(perOrder(spans)).toEqual({ insert: placed, audit: placed, send: placed, process: placed, workflow: placed })
+      expect(perOrder(spans)).toEqual({
+        insert: placed,
+        audit: placed,
+        send: placed,
+        process: placed,
+        workflow: placed
+      })
       // The consumers' spans end only when their layers close: they arrived, so the flush came after.
-      for (const name of ["process order-consumer", "process cdc-consumer"]) expect(spans.map((s) => s.name)).toContain(name)
+      for (const name of ["process order-consumer", "process cdc-consumer"]) {
+        expect(spans.map((s) => s.name)).toContain(name)
+      }
       expect(orphans(spans)).toEqual([])
     } finally {
       demo?.child.kill("SIGKILL")

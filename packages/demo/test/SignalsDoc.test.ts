@@ -71,11 +71,15 @@ describe("docs/SIGNALS.md", () => {
       }
       const [, kind, unit, , , prometheus] = row
       const exposed = PrometheusMetrics.exposedName(descriptor)
-      if (kind !== kindLabel[descriptor.kind]) problems.push(`${descriptor.name}: kind "${kind}", declared ${kindLabel[descriptor.kind]}`)
+      if (kind !== kindLabel[descriptor.kind]) {
+        problems.push(`${descriptor.name}: kind "${kind}", declared ${kindLabel[descriptor.kind]}`)
+      }
       if (unit !== (descriptor.unit === "" ? "" : `\`${descriptor.unit}\``)) {
         problems.push(`${descriptor.name}: unit ${unit}, declared \`${descriptor.unit}\``)
       }
-      if (!prometheus?.includes(`\`${exposed}\``)) problems.push(`${descriptor.name}: Prometheus ${prometheus}, exposed as \`${exposed}\``)
+      if (!prometheus?.includes(`\`${exposed}\``)) {
+        problems.push(`${descriptor.name}: Prometheus ${prometheus}, exposed as \`${exposed}\``)
+      }
     }
     expect(problems).toEqual([])
   })

@@ -26,13 +26,18 @@ const dashboard = JSON.parse(read("deploy/grafana/dashboards/effect-telemetry.js
 
 const service = (name: string): any => {
   const s = compose.services?.[name]
-  if (s === undefined) throw new Error(`docker-compose.yml has no service ${name}; it has ${Object.keys(compose.services ?? {}).join(", ")}`)
+  if (s === undefined) {
+    throw new Error(
+      `docker-compose.yml has no service ${name}; it has ${Object.keys(compose.services ?? {}).join(", ")}`
+    )
+  }
   return s
 }
 const demoEnv: Record<string, string> = Object.fromEntries(
   Object.entries(service("demo").environment ?? {}).map(([k, v]) => [k, String(v)])
 )
-const portOf = (url: URL) => Number(url.port !== "" ? url.port : ({ "http:": 80, "https:": 443 } as Record<string, number>)[url.protocol])
+const portOf = (url: URL) =>
+  Number(url.port !== "" ? url.port : ({ "http:": 80, "https:": 443 } as Record<string, number>)[url.protocol])
 const portOfEndpoint = (endpoint: string) => Number(endpoint.slice(endpoint.lastIndexOf(":") + 1))
 /** Container ports a service publishes (`"host:container"` entries). */
 const containerPorts = (s: any): Array<number> =>
@@ -46,8 +51,22 @@ const scrapeTargets = (job: string): Array<string> => {
 // --- PromQL ---------------------------------------------------------------------------------
 
 const keywords = new Set([
-  "and", "or", "unless", "bool", "offset", "by", "without", "on", "ignoring", "group_left", "group_right", "inf", "nan",
-  "atan2", "start", "end"
+  "and",
+  "or",
+  "unless",
+  "bool",
+  "offset",
+  "by",
+  "without",
+  "on",
+  "ignoring",
+  "group_left",
+  "group_right",
+  "inf",
+  "nan",
+  "atan2",
+  "start",
+  "end"
 ])
 
 /**
@@ -59,10 +78,13 @@ const namesIn = (expression: string): { metrics: Set<string>; labels: Set<string
   const metrics = new Set<string>()
   const labels = new Set<string>()
   let expr = expression.replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`/g, "\"\"")
-  expr = expr.replace(/\blabel_values\(\s*(?:([^,()]*(?:\{[^}]*\})?)\s*,)?\s*([a-zA-Z_]\w*)\s*\)/g, (_, selector, label) => {
-    labels.add(label)
-    return selector ?? ""
-  })
+  expr = expr.replace(
+    /\blabel_values\(\s*(?:([^,()]*(?:\{[^}]*\})?)\s*,)?\s*([a-zA-Z_]\w*)\s*\)/g,
+    (_, selector, label) => {
+      labels.add(label)
+      return selector ?? ""
+    }
+  )
   expr = expr.replace(/\{([^}]*)\}/g, (_, matchers: string) => {
     for (const matcher of matchers.split(",")) {
       const name = /^\s*([a-zA-Z_]\w*)\s*(?:=~|!~|!=|=)/.exec(matcher)?.[1]
@@ -81,8 +103,9 @@ const namesIn = (expression: string): { metrics: Set<string>; labels: Set<string
   return { metrics, labels }
 }
 
-const alertRules: Array<{ alert: string; expr: string; annotations?: Record<string, string> }> = (alerts.groups as Array<any>)
-  .flatMap((g) => g.rules)
+const alertRules: Array<{ alert: string; expr: string; annotations?: Record<string, string> }> =
+  (alerts.groups as Array<any>)
+    .flatMap((g) => g.rules)
 const alertingRules = alertRules.filter((r) => typeof (r as any).alert === "string")
 
 /** Every PromQL string in the dashboard: panel targets and templating queries. */
@@ -94,7 +117,11 @@ const dashboardQueries = (): Array<{ where: string; expr: string; legend?: strin
     const o = node as Record<string, unknown>
     const title = typeof o.title === "string" ? `${where} "${o.title}"` : where
     if (typeof o.expr === "string") {
-      found.push({ where: title, expr: o.expr, ...(typeof o.legendFormat === "string" ? { legend: o.legendFormat } : {}) })
+      found.push({
+        where: title,
+        expr: o.expr,
+        ...(typeof o.legendFormat === "string" ? { legend: o.legendFormat } : {})
+      })
     }
     for (const [key, value] of Object.entries(o)) {
       if (key === "expr") continue
@@ -207,8 +234,17 @@ describe("docker-compose.yml", () => {
   it("gives the demo every variable it reads, listening on all interfaces", () => {
     for (
       const name of [
-        "DATABASE_URL", "REDIS_URL", "AMQP_URL", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME", "OTEL_METRICS_EXPORTER",
-        "OTEL_EXPORTER_PROMETHEUS_HOST", "OTEL_EXPORTER_PROMETHEUS_PORT", "PORT", "TRACE_VIEW", "HOST"
+        "DATABASE_URL",
+        "REDIS_URL",
+        "AMQP_URL",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_SERVICE_NAME",
+        "OTEL_METRICS_EXPORTER",
+        "OTEL_EXPORTER_PROMETHEUS_HOST",
+        "OTEL_EXPORTER_PROMETHEUS_PORT",
+        "PORT",
+        "TRACE_VIEW",
+        "HOST"
       ]
     ) expect(demoEnv[name], name).toBeTruthy()
     // Both default to loopback, which no other container can reach.
@@ -225,19 +261,30 @@ describe("docker-compose.yml", () => {
   it("points the demo at the services by name, on the ports and with the credentials they use", () => {
     const postgres = service("postgres").environment
     const db = new URL(demoEnv.DATABASE_URL!)
-    expect([db.protocol, db.hostname, portOf(new URL(db.href.replace(/^postgres/, "http")))]).toEqual(["postgres:", "postgres", 5432])
+    expect([db.protocol, db.hostname, portOf(new URL(db.href.replace(/^postgres/, "http")))]).toEqual([
+      "postgres:",
+      "postgres",
+      5432
+    ])
     expect([decodeURIComponent(db.username), decodeURIComponent(db.password), db.pathname]).toEqual(
       [postgres.POSTGRES_USER, postgres.POSTGRES_PASSWORD, `/${postgres.POSTGRES_DB}`]
     )
 
     const redis = new URL(demoEnv.REDIS_URL!)
-    expect([redis.protocol, redis.hostname, Number(redis.port)]).toEqual(["redis:", "redis", containerPorts(service("redis"))[0]])
+    expect([redis.protocol, redis.hostname, Number(redis.port)]).toEqual([
+      "redis:",
+      "redis",
+      containerPorts(service("redis"))[0]
+    ])
 
     const rabbit = service("rabbitmq")
     const amqp = new URL(demoEnv.AMQP_URL!)
     expect([amqp.protocol, amqp.hostname, Number(amqp.port)]).toEqual(["amqp:", "rabbitmq", 5672])
     expect(containerPorts(rabbit)).toContain(5672)
-    expect([amqp.username, amqp.password]).toEqual([rabbit.environment.RABBITMQ_DEFAULT_USER, rabbit.environment.RABBITMQ_DEFAULT_PASS])
+    expect([amqp.username, amqp.password]).toEqual([
+      rabbit.environment.RABBITMQ_DEFAULT_USER,
+      rabbit.environment.RABBITMQ_DEFAULT_PASS
+    ])
 
     // The demo exports OTLP/HTTP (the only protocol bundled) to the collector's HTTP receiver.
     const otlp = new URL(demoEnv.OTEL_EXPORTER_OTLP_ENDPOINT!)
@@ -264,7 +311,9 @@ describe("docker-compose.yml", () => {
     const beforeInstall = dockerfile.slice(0, dockerfile.search(/^RUN npm ci\b/m))
     for (const pkg of Fs.readdirSync(Path.join(root, "packages"))) {
       if (!Fs.existsSync(Path.join(root, "packages", pkg, "package.json"))) continue
-      expect(beforeInstall, `packages/${pkg}/package.json copied before npm ci`).toContain(`packages/${pkg}/package.json`)
+      expect(beforeInstall, `packages/${pkg}/package.json copied before npm ci`).toContain(
+        `packages/${pkg}/package.json`
+      )
     }
   })
 
@@ -305,7 +354,9 @@ describe("deploy/otel-collector.yaml", () => {
 
     const promExporter = pipelines.metrics!.exporters!.find((e) => e.split("/")[0] === "prometheus")
     expect(promExporter, "a metrics exporter exposes Prometheus").toBeDefined()
-    expect(scrapeTargets("otel-collector")).toContain(`otel-collector:${portOfEndpoint(collector.exporters[promExporter!].endpoint)}`)
+    expect(scrapeTargets("otel-collector")).toContain(
+      `otel-collector:${portOfEndpoint(collector.exporters[promExporter!].endpoint)}`
+    )
   })
 
   it("is mounted where the collector reads its configuration", () => {
@@ -360,7 +411,12 @@ describe("promtool", () => {
   promtoolIt("parses every dashboard query", () => {
     // promtool has no expression check of its own; a recording rule per query gets one.
     const queries = dashboardQueries().filter((q) => !q.where.startsWith("templating"))
-    const rules = { groups: [{ name: "dashboard", rules: queries.map((q, i) => ({ record: `dashboard:query_${i}`, expr: asPrometheusSees(q.expr) })) }] }
+    const rules = {
+      groups: [{
+        name: "dashboard",
+        rules: queries.map((q, i) => ({ record: `dashboard:query_${i}`, expr: asPrometheusSees(q.expr) }))
+      }]
+    }
     const file = Path.join(Fs.mkdtempSync(Path.join(Os.tmpdir(), "deploy-test-")), "dashboard-rules.yml")
     Fs.writeFileSync(file, Yaml.stringify(rules))
     const result = runPromtool("check", "rules", file)
@@ -457,7 +513,9 @@ describe("grafana provisioning", () => {
     const prom = datasources.find((d) => d.type === "prometheus")
     expect(prom.url).toBe(`http://prometheus:${containerPorts(service("prometheus"))[0]}`)
     expect(prom.isDefault).toBe(true)
-    expect(datasources.find((d) => d.type === "jaeger")?.url).toBe(`http://jaeger:${containerPorts(service("jaeger"))[0]}`)
+    expect(datasources.find((d) => d.type === "jaeger")?.url).toBe(
+      `http://jaeger:${containerPorts(service("jaeger"))[0]}`
+    )
 
     const providers = readYaml("deploy/grafana/provisioning/dashboards/dashboards.yml").providers as Array<any>
     expect(providers.map((p) => p.options.path)).toEqual([mounts.get("./deploy/grafana/dashboards")])
@@ -468,7 +526,19 @@ describe("grafana provisioning", () => {
 
   it("has one row per surface, unique panel ids, and a job selector defaulting to the demo's scrape job", () => {
     const rows = (dashboard.panels as Array<any>).filter((p) => p.type === "row").map((p) => p.title)
-    expect(rows).toEqual(expect.arrayContaining(["HTTP server", "HTTP client", "Functions", "SQL", "Key-value store", "Queue", "Workflow", "CDC", "Telemetry pipeline"]))
+    expect(rows).toEqual(
+      expect.arrayContaining([
+        "HTTP server",
+        "HTTP client",
+        "Functions",
+        "SQL",
+        "Key-value store",
+        "Queue",
+        "Workflow",
+        "CDC",
+        "Telemetry pipeline"
+      ])
+    )
     const ids = (dashboard.panels as Array<any>).map((p) => p.id)
     expect(new Set(ids).size).toBe(ids.length)
     const job = (dashboard.templating.list as Array<any>).find((v) => v.name === "job")

@@ -48,8 +48,10 @@ const check = (options: Options | undefined): Options | undefined => {
  * @since 0.1.0
  * @category constructors
  */
-export const make = <E, R>(client: HttpClient.HttpClient.With<E, R>, options?: Options): HttpClient.HttpClient.With<E, R> =>
-  internal.instrument(client, check(options))
+export const make = <E, R>(
+  client: HttpClient.HttpClient.With<E, R>,
+  options?: Options
+): HttpClient.HttpClient.With<E, R> => internal.instrument(client, check(options))
 
 /**
  * Decorates the `HttpClient` service provided below it. Fails with a `TelemetryOptionsError`
@@ -58,7 +60,10 @@ export const make = <E, R>(client: HttpClient.HttpClient.With<E, R>, options?: O
  * @since 0.1.0
  * @category layers
  */
-export const layer = Instrumentation.decorate<HttpClient.HttpClient, HttpClient.HttpClient, Options>(HttpClient.HttpClient, make)
+export const layer = Instrumentation.decorate<HttpClient.HttpClient, HttpClient.HttpClient, Options>(
+  HttpClient.HttpClient,
+  make
+)
 
 /**
  * {@link layer} with options read from `Config`.
@@ -66,4 +71,7 @@ export const layer = Instrumentation.decorate<HttpClient.HttpClient, HttpClient.
  * @since 0.1.0
  * @category layers
  */
-export const layerConfig = Instrumentation.decorateConfig<HttpClient.HttpClient, HttpClient.HttpClient, Options>(HttpClient.HttpClient, make)
+export const layerConfig = Instrumentation.decorateConfig<HttpClient.HttpClient, HttpClient.HttpClient, Options>(
+  HttpClient.HttpClient,
+  make
+)

@@ -118,7 +118,10 @@ export const middleware = (options?: Options): HttpMiddleware.HttpMiddleware => 
  * @since 0.1.0
  * @category layers
  */
-export const platformTracerOff: Layer.Layer<never> = Layer.locallyScoped(HttpMiddleware.currentTracerDisabledWhen, constTrue)
+export const platformTracerOff: Layer.Layer<never> = Layer.locallyScoped(
+  HttpMiddleware.currentTracerDisabledWhen,
+  constTrue
+)
 
 /**
  * Wraps a server: everything it serves is instrumented and the platform tracer is off for it.
@@ -146,4 +149,7 @@ export const layer = Instrumentation.decorate(HttpServer.HttpServer, make)
  * @since 0.1.0
  * @category layers
  */
-export const layerConfig = Instrumentation.decorateConfig<HttpServer.HttpServer, HttpServer.HttpServer, ConfigOptions>(HttpServer.HttpServer, make)
+export const layerConfig = Instrumentation.decorateConfig<HttpServer.HttpServer, HttpServer.HttpServer, ConfigOptions>(
+  HttpServer.HttpServer,
+  make
+)

@@ -4,9 +4,9 @@
  * nothing throws.
  */
 import { TestTelemetry } from "@effect-telemetry/testing"
-import { describe, expect, it } from "@effect/vitest"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import { describe, expect, it } from "@effect/vitest"
 import type { ReadableSpan } from "@opentelemetry/sdk-trace-base"
 import * as Effect from "effect/Effect"
 import * as Runtime from "effect/Runtime"
@@ -33,7 +33,9 @@ const raw = (base: string, headerLines: ReadonlyArray<string>) =>
     let data = ""
     socket.setEncoding("latin1")
     socket.on("connect", () =>
-      socket.write([`GET /ok HTTP/1.1`, `Host: 127.0.0.1:${port}`, ...headerLines, "Connection: close", "", ""].join("\r\n")))
+      socket.write(
+        [`GET /ok HTTP/1.1`, `Host: 127.0.0.1:${port}`, ...headerLines, "Connection: close", "", ""].join("\r\n")
+      ))
     socket.on("data", (chunk: string) => (data += chunk))
     socket.on("error", (error) => resume(Effect.fail(error)))
     socket.on("close", () => {
@@ -71,7 +73,10 @@ const hostileTraceparents: ReadonlyArray<readonly [string, ReadonlyArray<string>
   ["upper-case hex", [`traceparent: 00-${TRACE_ID.toUpperCase()}-${PARENT_ID}-01`]],
   ["extra field on version 00", [`traceparent: ${VALID}-extra`]],
   ["8 KiB traceparent", [`traceparent: ${VALID}${"0".repeat(8192)}`]],
-  ["duplicated traceparent headers", [`traceparent: ${VALID}`, `traceparent: 00-${"1".repeat(32)}-${"2".repeat(16)}-01`]],
+  ["duplicated traceparent headers", [
+    `traceparent: ${VALID}`,
+    `traceparent: 00-${"1".repeat(32)}-${"2".repeat(16)}-01`
+  ]],
   ["duplicated identical traceparent headers", [`traceparent: ${VALID}`, `traceparent: ${VALID}`]],
   ["empty traceparent", ["traceparent: "]],
   ["tracestate without traceparent", ["tracestate: vendor=abc"]]
@@ -124,48 +129,53 @@ describe("HttpServerTelemetry under hostile trace context headers", () => {
       expect(TestTelemetry.traceId(span)).toBe(TRACE_ID)
     }).pipe(Effect.provide(TestTelemetry.layer())))
 
-  it.scopedLive("generated header values: always 200, a parent only from a valid traceparent", () =>
-    Effect.gen(function*() {
-      const base = yield* serve(HttpRouter.toHttpApp(router).pipe(Effect.runSync))
-      // Field-value characters HTTP allows (visible ASCII, space, tab), biased toward near misses.
-      const fieldChar = fc.constantFrom(..."0123456789abcdefABCDEF-_=,;% \t\"\\xyz")
-      const value = fc.oneof(
-        fc.string({ unit: fieldChar, maxLength: 80 }),
-        fc.tuple(fc.nat(70), fc.string({ unit: fieldChar, minLength: 1, maxLength: 3 })).map(([at, noise]) =>
-          VALID.slice(0, at) + noise + VALID.slice(at + noise.length)
+  it.scopedLive(
+    "generated header values: always 200, a parent only from a valid traceparent",
+    () =>
+      Effect.gen(function*() {
+        const base = yield* serve(HttpRouter.toHttpApp(router).pipe(Effect.runSync))
+        // Field-value characters HTTP allows (visible ASCII, space, tab), biased toward near misses.
+        const fieldChar = fc.constantFrom(..."0123456789abcdefABCDEF-_=,;% \t\"\\xyz")
+        const value = fc.oneof(
+          fc.string({ unit: fieldChar, maxLength: 80 }),
+          fc.tuple(fc.nat(70), fc.string({ unit: fieldChar, minLength: 1, maxLength: 3 })).map(([at, noise]) =>
+            VALID.slice(0, at) + noise + VALID.slice(at + noise.length)
+          )
         )
-      )
-      const runtime = yield* Effect.runtime<TestTelemetry.TestTelemetry>()
-      yield* Effect.promise(() =>
-        fc.assert(
-          fc.asyncProperty(value, value, value, (traceparent, tracestate, baggage) =>
-            Effect.gen(function*() {
-              yield* TestTelemetry.resetSpans
-              const response = yield* raw(base, [
-                `traceparent: ${traceparent}`,
-                `tracestate: ${tracestate}`,
-                `baggage: ${baggage}`
-              ])
-              if (response.status !== 200) return false
-              // The server sees the value with surrounding whitespace stripped (RFC 9110 OWS).
-              // W3C: any version but ff; only a later version may carry more fields.
-              const match = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/.exec(traceparent.trim())
-              const valid = match !== null && match[1] !== "ff" && !(match[1] === "00" && match[5] !== undefined) &&
-                !/^0+$/.test(match[2]!) && !/^0+$/.test(match[3]!)
-              if (valid && (parseInt(match[4]!, 16) & 1) === 0) {
-                // A valid parent that was not sampled: the trace continues unrecorded (no span
-                // to read), and the response says so with the caller's trace id and flags 00.
-                const echoed = /^00-([0-9a-f]{32})-([0-9a-f]{16})-00$/.exec(response.headers["traceparent"] ?? "")
-                return echoed !== null && echoed[1] === match[2]
-              }
-              const span = yield* onlyServerSpan
-              const continued = TestTelemetry.parentSpanId(span) !== undefined
-              return continued === valid && span.events.every((e) => e.name !== "exception")
-            }).pipe(Runtime.runPromise(runtime))
-          ),
-          // The shrunk case that once failed: a valid, unsampled parent (and repeated values).
-          { numRuns: 60, examples: [[`00-${TRACE_ID}-${PARENT_ID}-00`, VALID, VALID]] }
+        const runtime = yield* Effect.runtime<TestTelemetry.TestTelemetry>()
+        yield* Effect.promise(() =>
+          fc.assert(
+            fc.asyncProperty(value, value, value, (traceparent, tracestate, baggage) =>
+              Effect.gen(function*() {
+                yield* TestTelemetry.resetSpans
+                const response = yield* raw(base, [
+                  `traceparent: ${traceparent}`,
+                  `tracestate: ${tracestate}`,
+                  `baggage: ${baggage}`
+                ])
+                if (response.status !== 200) return false
+                // The server sees the value with surrounding whitespace stripped (RFC 9110 OWS).
+                // W3C: any version but ff; only a later version may carry more fields.
+                const match = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/.exec(
+                  traceparent.trim()
+                )
+                const valid = match !== null && match[1] !== "ff" && !(match[1] === "00" && match[5] !== undefined) &&
+                  !/^0+$/.test(match[2]!) && !/^0+$/.test(match[3]!)
+                if (valid && (parseInt(match[4]!, 16) & 1) === 0) {
+                  // A valid parent that was not sampled: the trace continues unrecorded (no span
+                  // to read), and the response says so with the caller's trace id and flags 00.
+                  const echoed = /^00-([0-9a-f]{32})-([0-9a-f]{16})-00$/.exec(response.headers["traceparent"] ?? "")
+                  return echoed !== null && echoed[1] === match[2]
+                }
+                const span = yield* onlyServerSpan
+                const continued = TestTelemetry.parentSpanId(span) !== undefined
+                return continued === valid && span.events.every((e) => e.name !== "exception")
+              }).pipe(Runtime.runPromise(runtime))),
+            // The shrunk case that once failed: a valid, unsampled parent (and repeated values).
+            { numRuns: 60, examples: [[`00-${TRACE_ID}-${PARENT_ID}-00`, VALID, VALID]] }
+          )
         )
-      )
-    }).pipe(Effect.provide(TestTelemetry.layer())), 60_000)
+      }).pipe(Effect.provide(TestTelemetry.layer())),
+    60_000
+  )
 })

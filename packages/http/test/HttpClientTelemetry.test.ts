@@ -1,11 +1,11 @@
 import { Propagation, TelemetryOptionsError } from "@effect-telemetry/core"
 import { TestTelemetry } from "@effect-telemetry/testing"
-import { describe, expect, it } from "@effect/vitest"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Http from "node:http"
@@ -13,14 +13,17 @@ import type { AddressInfo } from "node:net"
 import { HttpClientTelemetry } from "../src/index.js"
 import { allAttributeText, eventually, serve, serverSpan, start } from "./servers.js"
 
-const withTelemetry = (overrides?: Parameters<typeof TestTelemetry.layer>[0]) => Effect.provide(TestTelemetry.layer(overrides))
+const withTelemetry = (overrides?: Parameters<typeof TestTelemetry.layer>[0]) =>
+  Effect.provide(TestTelemetry.layer(overrides))
 
 const ClientLive = HttpClientTelemetry.layer().pipe(Layer.provide(NodeHttpClient.layerUndici))
 const NodeClientLive = HttpClientTelemetry.layer().pipe(Layer.provide(NodeHttpClient.layer))
 
 /** A plain node server answering `/status/<code>` and remembering the headers it received. */
 const recordingServer = Effect.acquireRelease(
-  Effect.async<{ readonly base: string; readonly received: Array<Http.IncomingHttpHeaders>; readonly server: Http.Server }>(
+  Effect.async<
+    { readonly base: string; readonly received: Array<Http.IncomingHttpHeaders>; readonly server: Http.Server }
+  >(
     (resume) => {
       const received: Array<Http.IncomingHttpHeaders> = []
       const server = Http.createServer((req, res) => {
@@ -28,13 +31,20 @@ const recordingServer = Effect.acquireRelease(
         const status = Number(/\/status\/(\d+)/.exec(req.url ?? "")?.[1] ?? 200)
         res.writeHead(status, { "content-type": "text/plain" }).end("body")
       })
-      server.listen(0, "127.0.0.1", () =>
-        resume(Effect.succeed({ base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, received, server })))
+      server.listen(
+        0,
+        "127.0.0.1",
+        () =>
+          resume(
+            Effect.succeed({ base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, received, server })
+          )
+      )
     }
   ),
-  ({ server }) => Effect.async<void>((resume) => {
-    server.close(() => resume(Effect.void))
-  })
+  ({ server }) =>
+    Effect.async<void>((resume) => {
+      server.close(() => resume(Effect.void))
+    })
 )
 
 const call = (url: string) =>
@@ -48,8 +58,16 @@ describe("HttpClientTelemetry", () => {
       yield* call(`${base}/status/503`).pipe(Effect.withTracerEnabled(false))
       expect((yield* TestTelemetry.spans).filter((s) => TestTelemetry.kindOf(s) === "client")).toEqual([])
       const port = Number(new URL(base).port)
-      const common = { "http.request.method": "GET", "server.address": "127.0.0.1", "server.port": port, "url.scheme": "http" }
-      const ok = yield* TestTelemetry.metricPoint("http.client.request.duration", { ...common, "http.response.status_code": 200 })
+      const common = {
+        "http.request.method": "GET",
+        "server.address": "127.0.0.1",
+        "server.port": port,
+        "url.scheme": "http"
+      }
+      const ok = yield* TestTelemetry.metricPoint("http.client.request.duration", {
+        ...common,
+        "http.response.status_code": 200
+      })
       expect(typeof ok.value === "number" ? -1 : ok.value.count).toBe(1)
       const failed = yield* TestTelemetry.metricPoint("http.client.request.duration", {
         ...common,
@@ -69,7 +87,10 @@ describe("HttpClientTelemetry", () => {
         )
       )
       const upstreamApp = HttpRouter.empty.pipe(
-        HttpRouter.get("/front", Effect.map(call(`${downstream}/items/3`), (body) => HttpServerResponse.text(`front:${body}`))),
+        HttpRouter.get(
+          "/front",
+          Effect.map(call(`${downstream}/items/3`), (body) => HttpServerResponse.text(`front:${body}`))
+        ),
         HttpRouter.toHttpApp,
         Effect.runSync
       )
@@ -119,8 +140,8 @@ describe("HttpClientTelemetry", () => {
     Effect.gen(function*() {
       const { base, server } = yield* recordingServer
       yield* Effect.async<void>((resume) => {
-    server.close(() => resume(Effect.void))
-  })
+        server.close(() => resume(Effect.void))
+      })
       const exit = yield* Effect.exit(call(`${base}/gone`))
       expect(exit._tag).toBe("Failure")
       const span = yield* TestTelemetry.spanNamed("GET")
@@ -185,10 +206,14 @@ describe("HttpClientTelemetry options", () => {
   it.effect("an option of the wrong type fails the layer with the TelemetryOptionsError naming it; make throws it", () =>
     Effect.gen(function*() {
       const error = yield* Layer.build(
-        HttpClientTelemetry.layer({ sensitiveQueryParams: "token" as any }).pipe(Layer.provide(NodeHttpClient.layerUndici))
+        HttpClientTelemetry.layer({ sensitiveQueryParams: "token" as any }).pipe(
+          Layer.provide(NodeHttpClient.layerUndici)
+        )
       ).pipe(Effect.scoped, Effect.flip)
       expect(error).toBeInstanceOf(TelemetryOptionsError.TelemetryOptionsError)
-      expect(error.message).toBe(`HttpClientTelemetry: option sensitiveQueryParams must be an array of strings, got "token"`)
+      expect(error.message).toBe(
+        `HttpClientTelemetry: option sensitiveQueryParams must be an array of strings, got "token"`
+      )
       const client = yield* HttpClient.HttpClient.pipe(Effect.provide(NodeHttpClient.layerUndici))
       expect(() => HttpClientTelemetry.make(client, { captureResponseHeaders: "etag" as any })).toThrow(
         `HttpClientTelemetry: option captureResponseHeaders must be an array of strings, got "etag"`

@@ -1,24 +1,25 @@
 import { TestTelemetry } from "@effect-telemetry/testing"
-import { HttpServerTelemetry } from "../src/index.js"
-import { describe, expect, it } from "@effect/vitest"
 import * as HttpApi from "@effect/platform/HttpApi"
-import * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
+import * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
+import { HttpServerTelemetry } from "../src/index.js"
 import { fullRoute } from "../src/internal/server.js"
 import { eventually, serve, serverSpan, start } from "./servers.js"
 
 const withTelemetry = Effect.provide(TestTelemetry.layer())
-const fetchText = (url: string) => Effect.promise(() => fetch(url).then(async (r) => ({ status: r.status, body: await r.text() })))
+const fetchText = (url: string) =>
+  Effect.promise(() => fetch(url).then(async (r) => ({ status: r.status, body: await r.text() })))
 
 class UsersGroup extends HttpApiGroup.make("users").add(
   HttpApiEndpoint.get("get", "/users/:id")
@@ -26,8 +27,11 @@ class UsersGroup extends HttpApiGroup.make("users").add(
     .addSuccess(Schema.String)
 ) {}
 class Api extends HttpApi.make("api").add(UsersGroup) {}
-const UsersLive = HttpApiBuilder.group(Api, "users", (handlers) =>
-  handlers.handle("get", ({ path }) => Effect.succeed(`user ${path.id}`)))
+const UsersLive = HttpApiBuilder.group(
+  Api,
+  "users",
+  (handlers) => handlers.handle("get", ({ path }) => Effect.succeed(`user ${path.id}`))
+)
 
 describe("HttpServerTelemetry with each router", () => {
   it.scopedLive("HttpLayerRouter: a prefixed route is named by its full template", () =>
@@ -60,7 +64,10 @@ describe("HttpServerTelemetry with each router", () => {
       expect((yield* fetchText(`${base}/users/5`)).body).toBe("\"user 5\"")
       expect((yield* fetchText(`${base}/users/not-a-number`)).status).toBe(400)
       const spans = yield* eventually(
-        Effect.flatMap(TestTelemetry.spansNamed("GET /users/:id"), (s) => s.length === 2 ? Effect.succeed(s) : Effect.fail(s.length))
+        Effect.flatMap(
+          TestTelemetry.spansNamed("GET /users/:id"),
+          (s) => s.length === 2 ? Effect.succeed(s) : Effect.fail(s.length)
+        )
       )
       const codes = spans.map((s) => s.attributes["http.response.status_code"]).sort()
       expect(codes).toEqual([200, 400])

@@ -1,17 +1,17 @@
 import { TestTelemetry } from "@effect-telemetry/testing"
-import { describe, expect, it } from "@effect/vitest"
 import type * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import * as Deferred from "effect/Deferred"
+import { describe, expect, it } from "@effect/vitest"
 import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as HashMap from "effect/HashMap"
-import * as Layer from "effect/Layer"
+import type * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as Queue from "effect/Queue"
 import * as Schema from "effect/Schema"
@@ -76,10 +76,12 @@ const abortingRequest = (url: string, destroyOnFirstByte: boolean) =>
 
 const activeIsZero = Effect.gen(function*() {
   expect(yield* TestTelemetry.metricValue("http.server.active_requests", active)).toBe(0)
-  expect(yield* TestTelemetry.prometheusValue("http_server_active_requests", {
-    http_request_method: "GET",
-    url_scheme: "http"
-  })).toBe(0)
+  expect(
+    yield* TestTelemetry.prometheusValue("http_server_active_requests", {
+      http_request_method: "GET",
+      url_scheme: "http"
+    })
+  ).toBe(0)
 })
 
 describe("HttpServerTelemetry active requests", () => {
@@ -184,7 +186,10 @@ describe("HttpServerTelemetry streaming", () => {
         })
       )
       const app = HttpRouter.empty.pipe(
-        HttpRouter.get("/events", Effect.succeed(HttpServerResponse.stream(events, { contentType: "text/event-stream" }))),
+        HttpRouter.get(
+          "/events",
+          Effect.succeed(HttpServerResponse.stream(events, { contentType: "text/event-stream" }))
+        ),
         HttpRouter.toHttpApp,
         Effect.runSync
       )
@@ -241,7 +246,10 @@ describe("HttpServerTelemetry streaming", () => {
  */
 const serveWithPlatformMiddleware = <E, R>(app: HttpApp.Default<E, R>) =>
   start(
-    HttpServer.serve(app.pipe(HttpMiddleware.xForwardedHeaders, HttpMiddleware.cors()), HttpMiddleware.logger) as Layer.Layer<
+    HttpServer.serve(
+      app.pipe(HttpMiddleware.xForwardedHeaders, HttpMiddleware.cors()),
+      HttpMiddleware.logger
+    ) as Layer.Layer<
       never,
       never,
       never
@@ -305,7 +313,10 @@ describe("HttpServerTelemetry streaming through logger, cors and xForwardedHeade
         Stream.ensuring(Effect.sync(() => void (streamEndedAt = now())))
       )
       const app = HttpRouter.empty.pipe(
-        HttpRouter.get("/events", Effect.succeed(HttpServerResponse.stream(events, { contentType: "text/event-stream" }))),
+        HttpRouter.get(
+          "/events",
+          Effect.succeed(HttpServerResponse.stream(events, { contentType: "text/event-stream" }))
+        ),
         HttpRouter.toHttpApp,
         Effect.runSync
       )
@@ -359,7 +370,9 @@ describe("HttpServerTelemetry streaming through logger, cors and xForwardedHeade
   it.scopedLive("a stream that fails after its headers is still Error under the middleware", () =>
     Effect.gen(function*() {
       const base = yield* serveWithPlatformMiddleware(brokenStreamApp)
-      yield* Effect.promise(() => fetch(`${base}/broken`, { headers: proxied }).then((r) => r.text()).catch(() => "broken"))
+      yield* Effect.promise(() =>
+        fetch(`${base}/broken`, { headers: proxied }).then((r) => r.text()).catch(() => "broken")
+      )
       const span = yield* serverSpan("GET /broken")
       expect(span.attributes["http.response.status_code"]).toBe(200)
       expect(TestTelemetry.statusOf(span)).toBe("error")

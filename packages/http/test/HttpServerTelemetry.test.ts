@@ -1,11 +1,11 @@
 import { TelemetryOptionsError } from "@effect-telemetry/core"
 import { TestTelemetry } from "@effect-telemetry/testing"
-import { describe, expect, it } from "@effect/vitest"
 import * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as HttpRouter from "@effect/platform/HttpRouter"
-import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as HttpServer from "@effect/platform/HttpServer"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import { describe, expect, it } from "@effect/vitest"
 import * as Config from "effect/Config"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
@@ -31,7 +31,10 @@ const router = HttpRouter.empty.pipe(
 
 const withTelemetry = Effect.provide(TestTelemetry.layer())
 
-const get = (url: string, init?: RequestInit) => Effect.promise(() => fetch(url, init).then(async (r) => ({ status: r.status, headers: r.headers, body: await r.text() })))
+const get = (url: string, init?: RequestInit) =>
+  Effect.promise(() =>
+    fetch(url, init).then(async (r) => ({ status: r.status, headers: r.headers, body: await r.text() }))
+  )
 
 describe("HttpServerTelemetry route naming", () => {
   it.scopedLive("a static route names the span {METHOD} {route}", () =>
@@ -179,7 +182,9 @@ describe("HttpServerTelemetry trace context", () => {
       const served = HttpServer.serve(HttpRouter.toHttpApp(router).pipe(Effect.runSync)).pipe(
         Layer.provide(Layer.locallyScoped(
           HttpApp.currentPreResponseHandlers,
-          Option.some((_request, response) => Effect.succeed(HttpServerResponse.setHeader(response, "x-server-wide", "yes")))
+          Option.some((_request, response) =>
+            Effect.succeed(HttpServerResponse.setHeader(response, "x-server-wide", "yes"))
+          )
         ))
       )
       const base = yield* start(served as Layer.Layer<never, never, never>)
@@ -215,7 +220,10 @@ describe("HttpServerTelemetry trace context", () => {
   it.scopedLive("a server instrumented twice by mistake answers as usual with one server span", () =>
     Effect.gen(function*() {
       const twice = Layer.provideMerge(HttpServerTelemetry.layer(), HttpServerTelemetry.layer())
-      const base = yield* startWith(HttpServer.serve(HttpRouter.toHttpApp(router).pipe(Effect.runSync)) as Layer.Layer<never, never, never>, twice)
+      const base = yield* startWith(
+        HttpServer.serve(HttpRouter.toHttpApp(router).pipe(Effect.runSync)) as Layer.Layer<never, never, never>,
+        twice
+      )
       const res = yield* get(`${base}/ok`)
       expect(res.body).toBe("ok")
       const span = yield* serverSpan("GET /ok")
@@ -357,16 +365,25 @@ describe("HttpServerTelemetry metrics", () => {
       expect(yield* TestTelemetry.prometheusValue("http_server_request_duration_seconds_count", labels)).toBe(1)
       expect(yield* TestTelemetry.prometheusValue("http_server_request_body_size_bytes_sum", labels)).toBe(5)
       expect(yield* TestTelemetry.prometheusValue("http_server_response_body_size_bytes_sum", labels)).toBe(3)
-      expect(yield* TestTelemetry.prometheusValue("http_server_active_requests", {
-        http_request_method: "POST",
-        url_scheme: "http"
-      })).toBe(0)
+      expect(
+        yield* TestTelemetry.prometheusValue("http_server_active_requests", {
+          http_request_method: "POST",
+          url_scheme: "http"
+        })
+      ).toBe(0)
     }).pipe(withTelemetry))
 })
 
 describe("HttpServerTelemetry options", () => {
   it("every entry point is a function, also with every option left out", () => {
-    for (const entry of [HttpServerTelemetry.layer, HttpServerTelemetry.layerConfig, HttpServerTelemetry.make, HttpServerTelemetry.middleware]) {
+    for (
+      const entry of [
+        HttpServerTelemetry.layer,
+        HttpServerTelemetry.layerConfig,
+        HttpServerTelemetry.make,
+        HttpServerTelemetry.middleware
+      ]
+    ) {
       expect(typeof entry).toBe("function")
     }
   })
@@ -376,7 +393,7 @@ describe("HttpServerTelemetry options", () => {
       const error = yield* start(HttpServer.serve(router), { excludePaths: "/health" as any }).pipe(Effect.flip)
       expect(error).toBeInstanceOf(TelemetryOptionsError.TelemetryOptionsError)
       expect((error as TelemetryOptionsError.TelemetryOptionsError).message).toBe(
-          `HttpServerTelemetry: option excludePaths must be an array of strings and regular expressions, got "/health"`
+        `HttpServerTelemetry: option excludePaths must be an array of strings and regular expressions, got "/health"`
       )
       const fromConfig = yield* startWith(
         HttpServer.serve(router),

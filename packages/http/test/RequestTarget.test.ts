@@ -4,12 +4,12 @@
  * targets (dot segments, escapes, characters URL rewrites, absolute form) are compared with
  * the platform's `toURL`.
  */
-import { describe, expect, it } from "@effect/vitest"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import { describe, expect, it } from "@effect/vitest"
 import * as Option from "effect/Option"
 import * as fc from "fast-check"
-import { targetOf } from "../src/internal/server.js"
 import { portOf } from "../src/internal/semantics.js"
+import { targetOf } from "../src/internal/server.js"
 
 const requestOf = (url: string, headers: Record<string, string>) =>
   ({ url, headers }) as unknown as HttpServerRequest.HttpServerRequest
@@ -36,7 +36,18 @@ const target = fc.tuple(
 ).map(([segments, query]) => `/${segments.join("/")}${query === undefined ? "" : `?${query}`}`)
 const host = fc.option(
   fc.oneof(
-    fc.constantFrom("example.com", "EXAMPLE.com:80", "example.com:8443", "[::1]:3000", "[::1]", "127.0.0.1:9", "h:0", "bad host", "a@b", "x:99999"),
+    fc.constantFrom(
+      "example.com",
+      "EXAMPLE.com:80",
+      "example.com:8443",
+      "[::1]:3000",
+      "[::1]",
+      "127.0.0.1:9",
+      "h:0",
+      "bad host",
+      "a@b",
+      "x:99999"
+    ),
     fc.stringMatching(/^[a-z0-9.:[\]-]{1,12}$/)
   ),
   { nil: undefined }
@@ -56,14 +67,20 @@ describe("the request target without a URL per request", () => {
           expect(actual).toMatchObject({ scheme: "http", path: url.split("?")[0], search: "" })
           return
         }
-        expect({ ...actual, query: actual.search.replace(/^\?/, ""), search: undefined }).toEqual({ ...expected, search: undefined })
+        expect({ ...actual, query: actual.search.replace(/^\?/, ""), search: undefined }).toEqual({
+          ...expected,
+          search: undefined
+        })
       }),
       { numRuns: 2000 }
     )
   })
 
   it("an absolute-form target and a protocol-relative one go through URL", () => {
-    expect(targetOf(requestOf("http://other:81/p?q=1", { host: "h" }), listening)).toMatchObject({ path: "/p", search: "?q=1" })
+    expect(targetOf(requestOf("http://other:81/p?q=1", { host: "h" }), listening)).toMatchObject({
+      path: "/p",
+      search: "?q=1"
+    })
     expect(targetOf(requestOf("//evil/p", { host: "h:1" }), listening)).toMatchObject({ address: "evil" })
   })
 })

@@ -17,7 +17,7 @@
  * @since 0.1.0
  */
 import { Redaction, TelemetryOptionsError } from "@effect-telemetry/core"
-import * as PlatformError from "@effect/platform/Error"
+import type * as PlatformError from "@effect/platform/Error"
 import * as KeyValueStore from "@effect/platform/KeyValueStore"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
@@ -118,8 +118,10 @@ export const make = (
  */
 export const layer = (
   options: Options
-): Layer.Layer<KeyValueStore.KeyValueStore, PlatformError.PlatformError | TelemetryOptionsError.TelemetryOptionsError> =>
-  Layer.scoped(KeyValueStore.KeyValueStore, make(options))
+): Layer.Layer<
+  KeyValueStore.KeyValueStore,
+  PlatformError.PlatformError | TelemetryOptionsError.TelemetryOptionsError
+> => Layer.scoped(KeyValueStore.KeyValueStore, make(options))
 
 /**
  * {@link layer} connecting to a `url`, read from Effect `Config`.

@@ -1,9 +1,9 @@
 import { TelemetryOptionsError } from "@effect-telemetry/core"
 import { TestTelemetry } from "@effect-telemetry/testing"
-import { describe, expect, it } from "@effect/vitest"
+import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as KeyValueStore from "@effect/platform/KeyValueStore"
-import * as NodeContext from "@effect/platform-node/NodeContext"
+import { describe, expect, it } from "@effect/vitest"
 import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -59,8 +59,10 @@ const durationCount = (namespace: string, operation: string, result: string) =>
     (p) => (p.value as { count: number }).count
   )
 
-const total = Effect.map(TestTelemetry.metricData("kv.operations"), (data) =>
-  (data?.dataPoints ?? []).reduce((sum, p) => sum + (p.value as number), 0))
+const total = Effect.map(
+  TestTelemetry.metricData("kv.operations"),
+  (data) => (data?.dataPoints ?? []).reduce((sum, p) => sum + (p.value as number), 0)
+)
 
 for (const backend of backends) {
   describe.skipIf(backend.skip)(`KvTelemetry on the ${backend.name} store`, () => {
@@ -166,7 +168,9 @@ describe("KvTelemetry on a failing backend", () => {
 
 describe("KvTelemetry options", () => {
   it("every entry point is a function, also with every option left out", () => {
-    for (const entry of [KvTelemetry.layer, KvTelemetry.layerConfig, KvTelemetry.make]) expect(typeof entry).toBe("function")
+    for (const entry of [KvTelemetry.layer, KvTelemetry.layerConfig, KvTelemetry.make]) {
+      expect(typeof entry).toBe("function")
+    }
   })
 
   it.effect("a blank namespace or a non-boolean spans fails the layer with the TelemetryOptionsError naming it", () =>

@@ -1,6 +1,6 @@
 import { TestTelemetry } from "@effect-telemetry/testing"
-import { describe, expect, it } from "@effect/vitest"
 import * as KeyValueStore from "@effect/platform/KeyValueStore"
+import { describe, expect, it } from "@effect/vitest"
 import * as Config from "effect/Config"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Context from "effect/Context"
@@ -111,13 +111,19 @@ describe.skipIf(unavailable !== undefined)("RedisKeyValueStore (real Redis)", ()
       yield* store.set("x", "1")
       yield* store.clear
       expect(
-        yield* TestTelemetry.metricValue("kv.operations", { "kv.namespace": "default", "kv.operation": "set", "kv.result": "ok" })
+        yield* TestTelemetry.metricValue("kv.operations", {
+          "kv.namespace": "default",
+          "kv.operation": "set",
+          "kv.result": "ok"
+        })
       ).toBe(1)
     }).pipe(
-      Effect.provide(KvTelemetry.layer().pipe(
-        Layer.provide(RedisKeyValueStore.layer({ url: redisUrl, prefix: uniquePrefix("layer") })),
-        Layer.merge(TestTelemetry.layer())
-      ))
+      Effect.provide(
+        KvTelemetry.layer().pipe(
+          Layer.provide(RedisKeyValueStore.layer({ url: redisUrl, prefix: uniquePrefix("layer") })),
+          Layer.merge(TestTelemetry.layer())
+        )
+      )
     ))
 })
 
@@ -129,22 +135,29 @@ describe("RedisKeyValueStore bad input", () => {
       expect(error.message).toBe(
         `RedisKeyValueStore: option prefix must be a non-empty string (clear and size are scoped to it), got ""`
       )
-      const keyPrefix = yield* RedisKeyValueStore.make({ url: redisUrl, prefix: "p:", redisOptions: { keyPrefix: "x:" } })
+      const keyPrefix = yield* RedisKeyValueStore.make({
+        url: redisUrl,
+        prefix: "p:",
+        redisOptions: { keyPrefix: "x:" }
+      })
         .pipe(Effect.flip)
       expect(keyPrefix.message).toMatch(/^RedisKeyValueStore: option redisOptions.keyPrefix must be unset.*got "x:"$/)
     }))
 
-  it.scoped.skipIf(unavailable !== undefined)("layerConfig reads the url and prefix from Effect Config", () =>
-    Effect.gen(function*() {
-      const prefix = uniquePrefix("config")
-      const context = yield* Layer.build(
-        RedisKeyValueStore.layerConfig({ url: Config.redacted("REDIS_URL"), prefix: Config.succeed(prefix) })
-      ).pipe(Effect.withConfigProvider(ConfigProvider.fromJson({ REDIS_URL: redisUrl })))
-      const store = Context.get(context, KeyValueStore.KeyValueStore)
-      yield* store.set("k", "v")
-      expect(yield* store.get("k")).toEqual(Option.some("v"))
-      yield* store.clear
-    }))
+  it.scoped.skipIf(unavailable !== undefined)(
+    "layerConfig reads the url and prefix from Effect Config",
+    () =>
+      Effect.gen(function*() {
+        const prefix = uniquePrefix("config")
+        const context = yield* Layer.build(
+          RedisKeyValueStore.layerConfig({ url: Config.redacted("REDIS_URL"), prefix: Config.succeed(prefix) })
+        ).pipe(Effect.withConfigProvider(ConfigProvider.fromJson({ REDIS_URL: redisUrl })))
+        const store = Context.get(context, KeyValueStore.KeyValueStore)
+        yield* store.set("k", "v")
+        expect(yield* store.get("k")).toEqual(Option.some("v"))
+        yield* store.clear
+      })
+  )
 
   it.scopedLive("an unreachable server fails with a SystemError whose message has no password", () =>
     Effect.gen(function*() {

@@ -22,7 +22,7 @@
  */
 import { Instrumentation, type Propagation, TelemetryOptionsError } from "@effect-telemetry/core"
 import * as CommandExecutor from "@effect/platform/CommandExecutor"
-import * as Effect from "effect/Effect"
+import type * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
 import type * as Tracer from "effect/Tracer"
 import * as internal from "./internal/command.js"
@@ -86,7 +86,11 @@ export const layer = Instrumentation.decorate(CommandExecutor.CommandExecutor, m
  * @since 0.1.0
  * @category layers
  */
-export const layerConfig = Instrumentation.decorateConfig<CommandExecutor.CommandExecutor, CommandExecutor.CommandExecutor, ConfigOptions>(CommandExecutor.CommandExecutor, make)
+export const layerConfig = Instrumentation.decorateConfig<
+  CommandExecutor.CommandExecutor,
+  CommandExecutor.CommandExecutor,
+  ConfigOptions
+>(CommandExecutor.CommandExecutor, make)
 
 /**
  * The environment variables carrying `span`'s context (`TRACEPARENT`, `TRACESTATE`, ...), for

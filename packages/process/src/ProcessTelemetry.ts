@@ -79,7 +79,11 @@ export interface Fork<RS = never> {
   (name: string, options?: Options): <A, E, R>(
     self: Effect.Effect<A, E, R>
   ) => Effect.Effect<Fiber.RuntimeFiber<A, E>, never, R | RS>
-  <A, E, R>(self: Effect.Effect<A, E, R>, name: string, options?: Options): Effect.Effect<Fiber.RuntimeFiber<A, E>, never, R | RS>
+  <A, E, R>(
+    self: Effect.Effect<A, E, R>,
+    name: string,
+    options?: Options
+  ): Effect.Effect<Fiber.RuntimeFiber<A, E>, never, R | RS>
 }
 
 const forkWith = <RS>(

@@ -1,8 +1,8 @@
 import { Propagation, TelemetryOptionsError } from "@effect-telemetry/core"
 import { CommandTelemetry } from "@effect-telemetry/process"
 import { TestTelemetry } from "@effect-telemetry/testing"
-import * as Command from "@effect/platform/Command"
 import { NodeContext } from "@effect/platform-node"
+import * as Command from "@effect/platform/Command"
 import { describe, expect, it } from "@effect/vitest"
 import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
@@ -63,10 +63,12 @@ describe("CommandTelemetry", () => {
       })
       expect(point.value).toMatchObject({ count: 1 })
       expect((point.value as { sum: number }).sum).toBeGreaterThan(0)
-      expect(yield* TestTelemetry.prometheusValue("process_command_duration_seconds_count", {
-        process_executable_name: "node",
-        process_exit_code: "0"
-      })).toBe(1)
+      expect(
+        yield* TestTelemetry.prometheusValue("process_command_duration_seconds_count", {
+          process_executable_name: "node",
+          process_exit_code: "0"
+        })
+      ).toBe(1)
     }).pipe(withCommands()))
 
   it.live("the tracestate of a remote parent reaches the child", () =>

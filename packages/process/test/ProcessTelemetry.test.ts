@@ -49,13 +49,18 @@ describe("ProcessTelemetry", () => {
       expect(yield* TestTelemetry.metricValue("process.active", { "process.name": "mailer" })).toBe(0)
       expect(yield* TestTelemetry.prometheusValue("process_started_total", { process_name: "mailer" })).toBe(1)
       expect(
-        yield* TestTelemetry.prometheusValue("process_terminated_total", { process_name: "mailer", result: "completed" })
+        yield* TestTelemetry.prometheusValue("process_terminated_total", {
+          process_name: "mailer",
+          result: "completed"
+        })
       ).toBe(1)
       expect(yield* TestTelemetry.prometheusValue("process_active", { process_name: "mailer" })).toBe(0)
-      expect(yield* TestTelemetry.prometheusValue("process_duration_seconds_count", {
-        process_name: "mailer",
-        result: "completed"
-      })).toBe(1)
+      expect(
+        yield* TestTelemetry.prometheusValue("process_duration_seconds_count", {
+          process_name: "mailer",
+          result: "completed"
+        })
+      ).toBe(1)
     }).pipe(Effect.provide(TestTelemetry.layer())))
 
   it.effect("a daemon forked outside any span is a root span, not invisible", () =>
@@ -95,7 +100,9 @@ describe("ProcessTelemetry", () => {
       const span = yield* TestTelemetry.spanNamed("process consumer")
       expect(TestTelemetry.statusOf(span)).toBe("unset")
       expect(span.attributes["effect.interrupted"]).toBe(true)
-      expect(yield* TestTelemetry.metricValue("process.terminated", { "process.name": "consumer", result: "interrupted" }))
+      expect(
+        yield* TestTelemetry.metricValue("process.terminated", { "process.name": "consumer", result: "interrupted" })
+      )
         .toBe(1)
       expect(yield* TestTelemetry.metricValue("process.active", { "process.name": "consumer" })).toBe(0)
     }).pipe(Effect.provide(TestTelemetry.layer())))

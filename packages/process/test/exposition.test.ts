@@ -1,7 +1,7 @@
 import { CommandTelemetry, ProcessTelemetry } from "@effect-telemetry/process"
 import { TestTelemetry } from "@effect-telemetry/testing"
-import * as Command from "@effect/platform/Command"
 import { NodeContext } from "@effect/platform-node"
+import * as Command from "@effect/platform/Command"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"

@@ -31,9 +31,9 @@
  * @since 0.1.0
  */
 import type * as PersistedQueue from "@effect/experimental/PersistedQueue"
+import { PersistedQueueFactory } from "@effect/experimental/PersistedQueue"
 import * as Layer from "effect/Layer"
 import * as internal from "./internal/persistedQueue.js"
-import { PersistedQueueFactory } from "@effect/experimental/PersistedQueue"
 
 /** The key whose presence (value `1`) marks a stored element as an envelope. @since 0.1.0 @category envelope */
 export const ENVELOPE_KEY: typeof internal.ENVELOPE_KEY = internal.ENVELOPE_KEY

@@ -30,8 +30,8 @@
 import type { TelemetryOptionsError } from "@effect-telemetry/core"
 import type * as amqp from "amqplib"
 import * as Config from "effect/Config"
-import type * as Context from "effect/Context"
 import type * as ConfigError from "effect/ConfigError"
+import type * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
@@ -90,7 +90,11 @@ export interface RabbitMqService {
     options?: PublishOptions
   ) => Effect.Effect<void, RabbitMqError>
   /** Publishes to `queue` through the default exchange and waits for the confirm. */
-  readonly sendToQueue: (queue: string, content: Uint8Array | string, options?: PublishOptions) => Effect.Effect<void, RabbitMqError>
+  readonly sendToQueue: (
+    queue: string,
+    content: Uint8Array | string,
+    options?: PublishOptions
+  ) => Effect.Effect<void, RabbitMqError>
   /** Runs `f` on a fresh channel closed afterwards: declarations, bindings, purges (not traced). */
   readonly withChannel: <A>(f: (channel: amqp.Channel) => PromiseLike<A>) => Effect.Effect<A, RabbitMqError>
 }

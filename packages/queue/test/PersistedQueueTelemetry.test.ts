@@ -1,6 +1,6 @@
+import { TestTelemetry } from "@effect-telemetry/testing"
 import * as PersistedQueue from "@effect/experimental/PersistedQueue"
 import * as PersistedQueueRedis from "@effect/experimental/PersistedQueue/Redis"
-import { TestTelemetry } from "@effect-telemetry/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
@@ -68,7 +68,10 @@ const processCount = (name: string, attributes: Record<string, string>) =>
   )
 
 const inFlight = (name: string) =>
-  TestTelemetry.metricValue("messaging.process.active", { "messaging.system": system, "messaging.destination.name": name })
+  TestTelemetry.metricValue("messaging.process.active", {
+    "messaging.system": system,
+    "messaging.destination.name": name
+  })
 
 for (const { layer: storeLayer, store, unavailable } of stores) {
   describe.skipIf(unavailable !== undefined)(`PersistedQueueTelemetry (${store} store)`, () => {
@@ -89,7 +92,9 @@ for (const { layer: storeLayer, store, unavailable } of stores) {
         const consumer = yield* queue.take((order) =>
           Effect.void.pipe(Effect.withSpan("charge card"), Effect.zipRight(Deferred.succeed(received, order)))
         ).pipe(Effect.fork)
-        const id = yield* queue.offer({ id: "o-1", amount: 3 }).pipe(Effect.withSpan("POST /orders", { kind: "server" }))
+        const id = yield* queue.offer({ id: "o-1", amount: 3 }).pipe(
+          Effect.withSpan("POST /orders", { kind: "server" })
+        )
         yield* Fiber.join(consumer)
         expect(yield* Deferred.await(received)).toEqual({ id: "o-1", amount: 3 })
 
@@ -142,7 +147,10 @@ for (const { layer: storeLayer, store, unavailable } of stores) {
         const send = yield* TestTelemetry.spanNamed(`send ${name}`)
         const runs = yield* TestTelemetry.spansNamed(`process ${name}`)
         expect(runs.map((s) => s.attributes["effect.messaging.delivery.attempt"])).toEqual([1, 2])
-        expect(runs.map((s) => TestTelemetry.parentSpanId(s))).toEqual([send.spanContext().spanId, send.spanContext().spanId])
+        expect(runs.map((s) => TestTelemetry.parentSpanId(s))).toEqual([
+          send.spanContext().spanId,
+          send.spanContext().spanId
+        ])
         expect(runs.map(TestTelemetry.statusOf)).toEqual(["error", "unset"])
         expect(runs[0]!.attributes["error.type"]).toBe("PaymentDeclined")
         expect(runs.map((s) => s.attributes.result)).toEqual(["error", "ack"])
@@ -177,9 +185,10 @@ for (const { layer: storeLayer, store, unavailable } of stores) {
         const queue = yield* PersistedQueue.make({ name, schema: Order })
         const id = yield* queue.offer({ id: "o-4", amount: 2 })
         const started = yield* Deferred.make<void>()
-        const fiber = yield* queue.take(() => Deferred.succeed(started, undefined).pipe(Effect.zipRight(Effect.never))).pipe(
-          Effect.fork
-        )
+        const fiber = yield* queue.take(() => Deferred.succeed(started, undefined).pipe(Effect.zipRight(Effect.never)))
+          .pipe(
+            Effect.fork
+          )
         yield* Deferred.await(started)
         expect(yield* inFlight(name)).toBe(1)
         yield* Fiber.interrupt(fiber)
@@ -204,7 +213,10 @@ for (const { layer: storeLayer, store, unavailable } of stores) {
         expect(TestTelemetry.statusOf(send)).toBe("error")
         expect(send.attributes["error.type"]).toBe("ParseError")
         expect(
-          yield* TestTelemetry.metricValue("messaging.client.sent.messages", { ...base(name, "send"), "error.type": "ParseError" })
+          yield* TestTelemetry.metricValue("messaging.client.sent.messages", {
+            ...base(name, "send"),
+            "error.type": "ParseError"
+          })
         ).toBe(1)
       }).pipe(Effect.provide(env())))
   })
@@ -284,7 +296,9 @@ describe.skipIf(redisUnavailable !== undefined)("PersistedQueueTelemetry (Redis,
       yield* queue.offer({ id: "o-7", amount: 1 }).pipe(Effect.withSpan("POST /orders", { kind: "server" }))
       // While the handler runs, the pending hash becomes a string: the completion's HDEL fails.
       const exit = yield* queue.take(() =>
-        Effect.promise(() => redis.del(`${prefix}${name}:pending`).then(() => redis.set(`${prefix}${name}:pending`, "x")))
+        Effect.promise(() =>
+          redis.del(`${prefix}${name}:pending`).then(() => redis.set(`${prefix}${name}:pending`, "x"))
+        )
       ).pipe(Effect.exit)
       expect(Exit.isFailure(exit)).toBe(true)
 

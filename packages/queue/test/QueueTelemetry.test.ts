@@ -62,8 +62,10 @@ describe("QueueTelemetry", () => {
           ))
       )
       const unsampledCaller = { traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00" }
-      yield* QueueTelemetry.send({ ...destination, operationName: "put" }, (headers) =>
-        Queue.offer(transport, { body: "x", headers })).pipe(Propagation.withParentFrom(unsampledCaller))
+      yield* QueueTelemetry.send(
+        { ...destination, operationName: "put" },
+        (headers) => Queue.offer(transport, { body: "x", headers })
+      ).pipe(Propagation.withParentFrom(unsampledCaller))
       yield* Fiber.join(consumer)
       expect(yield* TestTelemetry.spans).toEqual([])
       expect(
@@ -96,7 +98,12 @@ describe("QueueTelemetry", () => {
         "error.type": "RangeError"
       })
       expect((point.value as { count: number }).count).toBe(1)
-      expect(yield* TestTelemetry.metricValue("messaging.process.active", { "messaging.system": "inproc", "messaging.destination.name": "jobs" }))
+      expect(
+        yield* TestTelemetry.metricValue("messaging.process.active", {
+          "messaging.system": "inproc",
+          "messaging.destination.name": "jobs"
+        })
+      )
         .toBe(0)
     }).pipe(Effect.provide(TestTelemetry.layer())))
 

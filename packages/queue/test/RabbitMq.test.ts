@@ -1,8 +1,8 @@
 import { TelemetryOptionsError } from "@effect-telemetry/core"
 import { TestTelemetry } from "@effect-telemetry/testing"
 import { describe, expect, it } from "@effect/vitest"
-import * as ConfigProvider from "effect/ConfigProvider"
 import * as Config from "effect/Config"
+import * as ConfigProvider from "effect/ConfigProvider"
 import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
@@ -39,7 +39,10 @@ const processCount = (queue: string, attributes: Record<string, string>) =>
   )
 
 const inFlight = (queue: string) =>
-  TestTelemetry.metricValue("messaging.process.active", { "messaging.system": "rabbitmq", "messaging.destination.name": queue })
+  TestTelemetry.metricValue("messaging.process.active", {
+    "messaging.system": "rabbitmq",
+    "messaging.destination.name": queue
+  })
 
 /** A fresh queue, deleted with the scope. */
 const tempQueue = (label: string, options?: Record<string, unknown>) =>
@@ -54,8 +57,10 @@ const tempQueue = (label: string, options?: Record<string, unknown>) =>
   })
 
 const messageCount = (queue: string) =>
-  Effect.flatMap(RabbitMq.RabbitMq, (rabbit) =>
-    rabbit.withChannel((channel) => channel.checkQueue(queue).then((q) => q.messageCount)))
+  Effect.flatMap(
+    RabbitMq.RabbitMq,
+    (rabbit) => rabbit.withChannel((channel) => channel.checkQueue(queue).then((q) => q.messageCount))
+  )
 
 /** A second connection: the consumer side of the tests, as in another service. */
 const otherConnection = RabbitMq.make({ url: amqpUrl })
@@ -72,7 +77,9 @@ describe.skipIf(amqpUnavailable !== undefined)("RabbitMq (real RabbitMQ)", () =>
           Effect.withSpan("charge card"),
           Effect.zipRight(Deferred.succeed(received, message.content.toString()))
         )).pipe(Effect.provideService(RabbitMq.RabbitMq, consumerSide))
-      yield* rabbit.sendToQueue(queue, "o-1", { messageId: "m-1" }).pipe(Effect.withSpan("POST /orders", { kind: "server" }))
+      yield* rabbit.sendToQueue(queue, "o-1", { messageId: "m-1" }).pipe(
+        Effect.withSpan("POST /orders", { kind: "server" })
+      )
       expect(yield* Deferred.await(received)).toBe("o-1")
 
       const processed = yield* eventually(TestTelemetry.spanNamed(`process ${queue}`))
@@ -86,7 +93,10 @@ describe.skipIf(amqpUnavailable !== undefined)("RabbitMq (real RabbitMQ)", () =>
       expect(TestTelemetry.parentSpanId(charge)).toBe(processed.spanContext().spanId)
       expect(new Set([server, send, processed, charge].map(TestTelemetry.traceId)).size).toBe(1)
       const url = new URL(amqpUrl)
-      const serverAttributes = { "server.address": url.hostname, "server.port": url.port === "" ? 5672 : Number(url.port) }
+      const serverAttributes = {
+        "server.address": url.hostname,
+        "server.port": url.port === "" ? 5672 : Number(url.port)
+      }
       expect(send.attributes).toEqual({
         ...base(queue, "send"),
         "messaging.message.id": "m-1",
@@ -145,7 +155,10 @@ describe.skipIf(amqpUnavailable !== undefined)("RabbitMq (real RabbitMQ)", () =>
       const rabbit = yield* RabbitMq.RabbitMq
       const queue = yield* tempQueue("redeliver")
       let calls = 0
-      yield* RabbitMq.consume(queue, () => Effect.suspend(() => (++calls === 1 ? Effect.fail(new PaymentDeclined()) : Effect.void)))
+      yield* RabbitMq.consume(
+        queue,
+        () => Effect.suspend(() => (++calls === 1 ? Effect.fail(new PaymentDeclined()) : Effect.void))
+      )
       yield* rabbit.sendToQueue(queue, "o-2").pipe(Effect.withSpan("POST /orders", { kind: "server" }))
 
       yield* equalsEventually(processCount(queue, { result: "ack" }), 1)
@@ -154,7 +167,11 @@ describe.skipIf(amqpUnavailable !== undefined)("RabbitMq (real RabbitMQ)", () =>
       expect(yield* inFlight(queue)).toBe(0)
       const send = yield* TestTelemetry.spanNamed(`send ${queue}`)
       const runs = yield* eventually(
-        Effect.filterOrFail(TestTelemetry.spansNamed(`process ${queue}`), (spans) => spans.length === 2, () => "waiting")
+        Effect.filterOrFail(
+          TestTelemetry.spansNamed(`process ${queue}`),
+          (spans) => spans.length === 2,
+          () => "waiting"
+        )
       )
       expect(runs.map((s) => s.attributes["effect.messaging.redelivered"])).toEqual([false, true])
       expect(runs.map(TestTelemetry.statusOf)).toEqual(["error", "unset"])
@@ -207,10 +224,16 @@ describe.skipIf(amqpUnavailable !== undefined)("RabbitMq (real RabbitMQ)", () =>
       yield* rabbit.sendToQueue(queue, "ok")
 
       expect(
-        yield* TestTelemetry.metricValue("messaging.client.sent.messages", { ...base(missingExchange, "send"), "error.type": "NOT_FOUND" })
+        yield* TestTelemetry.metricValue("messaging.client.sent.messages", {
+          ...base(missingExchange, "send"),
+          "error.type": "NOT_FOUND"
+        })
       ).toBe(1)
       expect(
-        yield* TestTelemetry.metricValue("messaging.client.sent.messages", { ...base(missingQueue, "send"), "error.type": "unroutable" })
+        yield* TestTelemetry.metricValue("messaging.client.sent.messages", {
+          ...base(missingQueue, "send"),
+          "error.type": "unroutable"
+        })
       ).toBe(1)
       expect(yield* TestTelemetry.metricValue("messaging.client.sent.messages", base(queue, "send"))).toBe(1)
       const failedSend = yield* TestTelemetry.spanNamed(`send ${missingQueue}`)
@@ -243,9 +266,10 @@ describe.skipIf(amqpUnavailable !== undefined)("RabbitMq (real RabbitMQ)", () =>
       const queue = yield* tempQueue("interrupt")
       const scope = yield* Scope.make()
       const started = yield* Deferred.make<void>()
-      yield* RabbitMq.consume(queue, () => Deferred.succeed(started, undefined).pipe(Effect.zipRight(Effect.never))).pipe(
-        Scope.extend(scope)
-      )
+      yield* RabbitMq.consume(queue, () => Deferred.succeed(started, undefined).pipe(Effect.zipRight(Effect.never)))
+        .pipe(
+          Scope.extend(scope)
+        )
       yield* rabbit.sendToQueue(queue, "o-4")
       yield* Deferred.await(started)
       expect(yield* inFlight(queue)).toBe(1)
@@ -282,9 +306,15 @@ describe.skipIf(amqpUnavailable !== undefined)("RabbitMq (real RabbitMQ)", () =>
       expect(prefetch).toBeInstanceOf(TelemetryOptionsError.TelemetryOptionsError)
       expect(prefetch.message).toBe("RabbitMq: option prefetch must be a positive integer, got 0")
       const requeue = yield* Effect.flip(
-        RabbitMq.consumeBatch(queue, () => Effect.void, { size: 2, within: "1 second", requeueOnFailure: "twice" as any })
+        RabbitMq.consumeBatch(queue, () => Effect.void, {
+          size: 2,
+          within: "1 second",
+          requeueOnFailure: "twice" as any
+        })
       )
-      expect(requeue.message).toBe(`RabbitMq: option requeueOnFailure must be one of "once", "always", "never", got "twice"`)
+      expect(requeue.message).toBe(
+        `RabbitMq: option requeueOnFailure must be one of "once", "always", "never", got "twice"`
+      )
     }).pipe(Effect.scoped, Effect.provide(env())))
 
   it.live("a batch is one root process span linked to each message's producer", () =>
@@ -305,7 +335,9 @@ describe.skipIf(amqpUnavailable !== undefined)("RabbitMq (real RabbitMQ)", () =>
       expect(TestTelemetry.parentSpanId(batch)).toBeUndefined()
       expect(batch.attributes["messaging.batch.message_count"]).toBe(3)
       const sends = yield* TestTelemetry.spansNamed(`send ${queue}`)
-      expect(batch.links.map((link) => link.context.spanId).sort()).toEqual(sends.map((s) => s.spanContext().spanId).sort())
+      expect(batch.links.map((link) => link.context.spanId).sort()).toEqual(
+        sends.map((s) => s.spanContext().spanId).sort()
+      )
       expect(yield* TestTelemetry.metricValue("messaging.client.consumed.messages", base(queue, "process"))).toBe(3)
       expect(yield* inFlight(queue)).toBe(0)
       yield* equalsEventually(messageCount(queue), 0)

@@ -4,12 +4,12 @@
 // recovery) ends with every message acknowledged exactly once.
 import { TcpProxy, TestTelemetry } from "@effect-telemetry/testing"
 import { describe, expect, it } from "@effect/vitest"
+import type * as amqp from "amqplib"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
-import type * as amqp from "amqplib"
 import * as RabbitMq from "../src/RabbitMq.js"
 import { amqpUnavailable, amqpUrl, unique } from "./services.js"
 
@@ -30,7 +30,10 @@ const processCount = (queue: string, attributes: Record<string, string>) =>
   )
 
 const inFlight = (queue: string) =>
-  TestTelemetry.metricValue("messaging.process.active", { "messaging.system": "rabbitmq", "messaging.destination.name": queue })
+  TestTelemetry.metricValue("messaging.process.active", {
+    "messaging.system": "rabbitmq",
+    "messaging.destination.name": queue
+  })
 
 const consumerErrors = (queue: string, errorType: string) =>
   TestTelemetry.metricValue("messaging.consumer.errors", {
@@ -43,7 +46,8 @@ const consumerErrors = (queue: string, errorType: string) =>
 const ackedIds = (queue: string) =>
   Effect.map(
     TestTelemetry.spansNamed(`process ${queue}`),
-    (spans) => spans.filter((s) => s.attributes.result === "ack").map((s) => String(s.attributes["messaging.message.id"]))
+    (spans) =>
+      spans.filter((s) => s.attributes.result === "ack").map((s) => String(s.attributes["messaging.message.id"]))
   )
 
 /**
@@ -142,41 +146,44 @@ const scenario = (fault: "cut" | "down") =>
     expect(afterLoss.filter((h) => h.id === ids[K - 1])).toEqual([{ id: ids[K - 1], redelivered: true }])
   }).pipe(Effect.scoped, Effect.provide(Layer.mergeAll(RabbitMq.layer({ url: amqpUrl }), TestTelemetry.layer())))
 
-describe.skipIf(amqpUnavailable !== undefined)("RabbitMQ connection loss during consume (real RabbitMQ behind a TcpProxy)", () => {
-  it.live(
-    "a cut connection fails the consumer with ConnectionLost and settle_error; reconnected, every message is acked exactly once",
-    () => scenario("cut")
-  )
+describe.skipIf(amqpUnavailable !== undefined)(
+  "RabbitMQ connection loss during consume (real RabbitMQ behind a TcpProxy)",
+  () => {
+    it.live(
+      "a cut connection fails the consumer with ConnectionLost and settle_error; reconnected, every message is acked exactly once",
+      () => scenario("cut")
+    )
 
-  it.live(
-    "RabbitMQ down: reconnecting fails with Connect until it is up; then every message is acked exactly once",
-    () => scenario("down")
-  )
+    it.live(
+      "RabbitMQ down: reconnecting fails with Connect until it is up; then every message is acked exactly once",
+      () => scenario("down")
+    )
 
-  it.live("an idle consumer whose connection is lost is counted in messaging.consumer.errors (it has no span to show it)", () =>
-    Effect.gen(function*() {
-      const publisher = yield* RabbitMq.RabbitMq
-      const queue = unique("faults_idle")
-      yield* Effect.acquireRelease(
-        publisher.withChannel((channel) => channel.assertQueue(queue, { durable: false })),
-        () => Effect.ignore(publisher.withChannel((channel) => channel.deleteQueue(queue)))
-      )
-      const proxy = yield* TcpProxy.make({ target: TcpProxy.targetOf(amqpUrl) })
-      const consumer = yield* Effect.scoped(
-        Effect.flatMap(RabbitMq.consume(queue, () => Effect.void), Fiber.join).pipe(
-          // the options are valid: only the connection can fail here
-          Effect.catchTag("TelemetryOptionsError", Effect.die)
+    it.live("an idle consumer whose connection is lost is counted in messaging.consumer.errors (it has no span to show it)", () =>
+      Effect.gen(function*() {
+        const publisher = yield* RabbitMq.RabbitMq
+        const queue = unique("faults_idle")
+        yield* Effect.acquireRelease(
+          publisher.withChannel((channel) => channel.assertQueue(queue, { durable: false })),
+          () => Effect.ignore(publisher.withChannel((channel) => channel.deleteQueue(queue)))
         )
-      ).pipe(Effect.provide(RabbitMq.layer({ url: proxy.urlFor(amqpUrl) })), Effect.flip, Effect.fork)
-      // Subscribed (the broker counts the consumer), so the cut hits an idle consumer.
-      yield* eventually(Effect.filterOrFail(
-        publisher.withChannel((channel) => channel.checkQueue(queue)),
-        (info) => info.consumerCount === 1
-      ))
-      yield* proxy.cut
-      const error = yield* Fiber.join(consumer)
-      expect(error.reason).toBe("ConnectionLost")
-      expect(yield* consumerErrors(queue, "ConnectionLost")).toBe(1)
-      expect(yield* TestTelemetry.spansNamed(`process ${queue}`)).toEqual([])
-    }).pipe(Effect.scoped, Effect.provide(Layer.mergeAll(RabbitMq.layer({ url: amqpUrl }), TestTelemetry.layer()))))
-})
+        const proxy = yield* TcpProxy.make({ target: TcpProxy.targetOf(amqpUrl) })
+        const consumer = yield* Effect.scoped(
+          Effect.flatMap(RabbitMq.consume(queue, () => Effect.void), Fiber.join).pipe(
+            // the options are valid: only the connection can fail here
+            Effect.catchTag("TelemetryOptionsError", Effect.die)
+          )
+        ).pipe(Effect.provide(RabbitMq.layer({ url: proxy.urlFor(amqpUrl) })), Effect.flip, Effect.fork)
+        // Subscribed (the broker counts the consumer), so the cut hits an idle consumer.
+        yield* eventually(Effect.filterOrFail(
+          publisher.withChannel((channel) => channel.checkQueue(queue)),
+          (info) => info.consumerCount === 1
+        ))
+        yield* proxy.cut
+        const error = yield* Fiber.join(consumer)
+        expect(error.reason).toBe("ConnectionLost")
+        expect(yield* consumerErrors(queue, "ConnectionLost")).toBe(1)
+        expect(yield* TestTelemetry.spansNamed(`process ${queue}`)).toEqual([])
+      }).pipe(Effect.scoped, Effect.provide(Layer.mergeAll(RabbitMq.layer({ url: amqpUrl }), TestTelemetry.layer()))))
+  }
+)

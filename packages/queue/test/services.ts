@@ -11,7 +11,12 @@ export const amqpUrl = TestServices.amqpUrl
 export const redisUnavailable = TestServices.required(
   "Redis queue",
   await TestServices.probe("Redis", redisUrl, async () => {
-    const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 3_000, retryStrategy: () => null })
+    const redis = new Redis(redisUrl, {
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      connectTimeout: 3_000,
+      retryStrategy: () => null
+    })
     redis.on("error", () => {})
     try {
       await redis.connect()

@@ -19,8 +19,8 @@
  * @since 0.1.0
  */
 import { TelemetryOptionsError } from "@effect-telemetry/core"
-import * as SqlClient from "@effect/sql/SqlClient"
 import * as PgClient from "@effect/sql-pg/PgClient"
+import * as SqlClient from "@effect/sql/SqlClient"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
@@ -37,12 +37,17 @@ import * as SqlTelemetry from "./SqlTelemetry.js"
  */
 export const layer = (
   options?: SqlTelemetry.Options
-): Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, TelemetryOptionsError.TelemetryOptionsError, PgClient.PgClient> =>
+): Layer.Layer<
+  PgClient.PgClient | SqlClient.SqlClient,
+  TelemetryOptionsError.TelemetryOptionsError,
+  PgClient.PgClient
+> =>
   Layer.effectContext(
     Effect.flatMap(PgClient.PgClient, (client) =>
       Effect.map(
         TelemetryOptionsError.attempt(() => SqlTelemetry.make(client, options)),
-        (instrumented) => Context.make(PgClient.PgClient, instrumented).pipe(Context.add(SqlClient.SqlClient, instrumented))
+        (instrumented) =>
+          Context.make(PgClient.PgClient, instrumented).pipe(Context.add(SqlClient.SqlClient, instrumented))
       ))
   )
 

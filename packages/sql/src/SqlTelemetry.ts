@@ -59,7 +59,10 @@ export const make = <C extends SqlClient.SqlClient>(client: C, options?: Options
  * @since 0.1.0
  * @category layers
  */
-export const layer = Instrumentation.decorate<SqlClient.SqlClient, SqlClient.SqlClient, Options>(SqlClient.SqlClient, make)
+export const layer = Instrumentation.decorate<SqlClient.SqlClient, SqlClient.SqlClient, Options>(
+  SqlClient.SqlClient,
+  make
+)
 
 /**
  * {@link layer} with options read from Effect `Config`.
@@ -72,4 +75,7 @@ export const layer = Instrumentation.decorate<SqlClient.SqlClient, SqlClient.Sql
  * @since 0.1.0
  * @category layers
  */
-export const layerConfig = Instrumentation.decorateConfig<SqlClient.SqlClient, SqlClient.SqlClient, Options>(SqlClient.SqlClient, make)
+export const layerConfig = Instrumentation.decorateConfig<SqlClient.SqlClient, SqlClient.SqlClient, Options>(
+  SqlClient.SqlClient,
+  make
+)

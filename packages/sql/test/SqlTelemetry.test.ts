@@ -1,10 +1,10 @@
 import { TelemetryOptionsError } from "@effect-telemetry/core"
 import { TestTelemetry } from "@effect-telemetry/testing"
-import { describe, expect, it } from "@effect/vitest"
+import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as SqlResolver from "@effect/sql/SqlResolver"
 import * as SqlSchema from "@effect/sql/SqlSchema"
-import * as PgClient from "@effect/sql-pg/PgClient"
+import { describe, expect, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
@@ -13,11 +13,11 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
-import * as Str from "effect/String"
 import * as Stream from "effect/Stream"
-import * as PgClientTelemetry from "../src/PgClientTelemetry.js"
+import * as Str from "effect/String"
 import { SqlTelemetry } from "../src/index.js"
-import { connection, databaseUrl, pgLayer, uniqueTable, unavailable, withTable } from "./postgres.js"
+import * as PgClientTelemetry from "../src/PgClientTelemetry.js"
+import { connection, databaseUrl, pgLayer, unavailable, uniqueTable, withTable } from "./postgres.js"
 
 const instrumented = (options: SqlTelemetry.Options = {}) =>
   Layer.mergeAll(SqlTelemetry.layer(options).pipe(Layer.provide(pgLayer())), TestTelemetry.layer())
@@ -32,13 +32,20 @@ const durationCount = (attributes: Record<string, unknown>) =>
   )
 
 /** Sum of the counter over every attribute set: what "counted once" is checked against. */
-const totalOperations = Effect.map(TestTelemetry.metricData("db.client.operations"), (data) =>
-  (data?.dataPoints ?? []).reduce((sum, p) => sum + (p.value as number), 0))
+const totalOperations = Effect.map(
+  TestTelemetry.metricData("db.client.operations"),
+  (data) => (data?.dataPoints ?? []).reduce((sum, p) => sum + (p.value as number), 0)
+)
 
-const clientSpans = Effect.map(TestTelemetry.spans, (spans) => spans.filter((s) => TestTelemetry.kindOf(s) === "client"))
+const clientSpans = Effect.map(
+  TestTelemetry.spans,
+  (spans) => spans.filter((s) => TestTelemetry.kindOf(s) === "client")
+)
 
-const allAttributeText = Effect.map(TestTelemetry.spans, (spans) =>
-  JSON.stringify(spans.map((s) => ({ name: s.name, attributes: s.attributes, events: s.events }))))
+const allAttributeText = Effect.map(
+  TestTelemetry.spans,
+  (spans) => JSON.stringify(spans.map((s) => ({ name: s.name, attributes: s.attributes, events: s.events })))
+)
 
 describe.skipIf(unavailable !== undefined)("SqlTelemetry (real Postgres)", () => {
   it.scopedLive("every way of running a statement is counted once and is one client span in the caller's trace", () =>
@@ -261,7 +268,9 @@ describe.skipIf(unavailable !== undefined)("SqlTelemetry (real Postgres)", () =>
       expect(TestTelemetry.statusOf(notify)).toBe(Exit.isSuccess(exit) ? "unset" : "error")
       expect(notify.attributes["db.query.text"]).toBe(`NOTIFY "sqltel_channel", $1`)
       expect(yield* allAttributeText).not.toContain("payload-s3cr3t")
-    }).pipe(Effect.provide(Layer.mergeAll(PgClientTelemetry.layer().pipe(Layer.provide(pgLayer())), TestTelemetry.layer()))))
+    }).pipe(
+      Effect.provide(Layer.mergeAll(PgClientTelemetry.layer().pipe(Layer.provide(pgLayer())), TestTelemetry.layer()))
+    ))
 })
 
 describe.skipIf(unavailable !== undefined)("SqlTelemetry with the libraries built on SqlClient (real Postgres)", () => {
@@ -319,7 +328,15 @@ describe.skipIf(unavailable !== undefined)("SqlTelemetry with the libraries buil
 
 describe("SqlTelemetry options", () => {
   it("every entry point is a function, also with every option left out", () => {
-    for (const entry of [SqlTelemetry.layer, PgClientTelemetry.layer, SqlTelemetry.layerConfig, PgClientTelemetry.layerConfig, SqlTelemetry.make]) {
+    for (
+      const entry of [
+        SqlTelemetry.layer,
+        PgClientTelemetry.layer,
+        SqlTelemetry.layerConfig,
+        PgClientTelemetry.layerConfig,
+        SqlTelemetry.make
+      ]
+    ) {
       expect(typeof entry).toBe("function")
     }
   })
@@ -327,10 +344,11 @@ describe("SqlTelemetry options", () => {
   it.effect("a layer given a non-boolean option fails with the TelemetryOptionsError naming it, before any query", () =>
     Effect.gen(function*() {
       for (const layer of [SqlTelemetry.layer, PgClientTelemetry.layer]) {
-        const error = yield* Layer.build(layer({ spans: "yes" as unknown as boolean }).pipe(Layer.provide(pgLayer()))).pipe(
-          Effect.scoped,
-          Effect.flip
-        )
+        const error = yield* Layer.build(layer({ spans: "yes" as unknown as boolean }).pipe(Layer.provide(pgLayer())))
+          .pipe(
+            Effect.scoped,
+            Effect.flip
+          )
         expect(error).toBeInstanceOf(TelemetryOptionsError.TelemetryOptionsError)
         expect(error.message).toBe(`SqlTelemetry: option spans must be a boolean, got "yes"`)
       }

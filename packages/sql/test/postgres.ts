@@ -1,8 +1,8 @@
 // The real Postgres the tests run against: its URL, whether it answers, the connection
 // attributes a client of it reports, and a table unique to this run.
 import { TestServices } from "@effect-telemetry/testing"
-import * as SqlClient from "@effect/sql/SqlClient"
 import * as PgClient from "@effect/sql-pg/PgClient"
+import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 
@@ -16,7 +16,11 @@ export const unavailable = TestServices.required(
   "sql",
   await TestServices.probe("Postgres", databaseUrl, () =>
     Effect.runPromise(
-      Effect.flatMap(SqlClient.SqlClient, (sql) => sql`SELECT 1`).pipe(Effect.provide(pgLayer()), Effect.timeout("5 seconds"), Effect.asVoid)
+      Effect.flatMap(SqlClient.SqlClient, (sql) => sql`SELECT 1`).pipe(
+        Effect.provide(pgLayer()),
+        Effect.timeout("5 seconds"),
+        Effect.asVoid
+      )
     ))
 )
 

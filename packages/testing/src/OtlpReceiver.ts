@@ -456,8 +456,9 @@ const integer = (u: unknown): number | bigint => {
 const hexId = (u: unknown): string | undefined => {
   let hex: string
   if (typeof u === "string") hex = u.toLowerCase()
-  else if (Array.isArray(u) || u instanceof Uint8Array) hex = Buffer.from(Uint8Array.from(u as ArrayLike<number>)).toString("hex")
-  else return undefined
+  else if (Array.isArray(u) || u instanceof Uint8Array) {
+    hex = Buffer.from(Uint8Array.from(u as ArrayLike<number>)).toString("hex")
+  } else return undefined
   return hex === "" || /^0+$/.test(hex) ? undefined : hex
 }
 
@@ -886,19 +887,19 @@ class ReceiverState {
       case "traces": {
         const spans = decodeSpans(decoded, encoding)
         this.spanCount += spans.length
-        if (this.retain) for (const span of spans) this.spans.push(span)
+        if (this.retain) { for (const span of spans) this.spans.push(span) }
         break
       }
       case "metrics": {
         const points = decodeDataPoints(decoded, encoding)
         this.dataPointCount += points.length
-        if (this.retain) for (const p of points) this.dataPoints.push(p)
+        if (this.retain) { for (const p of points) this.dataPoints.push(p) }
         break
       }
       case "logs": {
         const logs = decodeLogRecords(decoded, encoding)
         this.logRecordCount += logs.length
-        if (this.retain) for (const l of logs) this.logRecords.push(l)
+        if (this.retain) { for (const l of logs) this.logRecords.push(l) }
         break
       }
     }
@@ -1103,13 +1104,15 @@ export const make = (options: Options = {}): Effect.Effect<OtlpReceiver, never, 
       logRecordCount: () => state.logRecordCount,
       requests: () => state.requests.map((r) => ({ ...r })),
       requestCount: (filter) =>
-        filter === undefined ? state.requests.length : state.requests.filter((r) =>
-          (filter.path === undefined || r.path === filter.path) &&
-          (filter.signal === undefined || r.signal === filter.signal) &&
-          (filter.contentType === undefined || r.contentType === filter.contentType.toLowerCase()) &&
-          (filter.contentEncoding === undefined || r.contentEncoding === filter.contentEncoding.toLowerCase()) &&
-          (filter.status === undefined || r.status === filter.status)
-        ).length,
+        filter === undefined ?
+          state.requests.length :
+          state.requests.filter((r) =>
+            (filter.path === undefined || r.path === filter.path) &&
+            (filter.signal === undefined || r.signal === filter.signal) &&
+            (filter.contentType === undefined || r.contentType === filter.contentType.toLowerCase()) &&
+            (filter.contentEncoding === undefined || r.contentEncoding === filter.contentEncoding.toLowerCase()) &&
+            (filter.status === undefined || r.status === filter.status)
+          ).length,
       statusCounts: () => {
         const counts: Record<number, number> = {}
         for (const r of state.requests) {

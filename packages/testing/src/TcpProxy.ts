@@ -79,7 +79,9 @@ const defaultPorts: Record<string, number> = {
 export const targetOf = (serviceUrl: string): Target => {
   const url = new URL(serviceUrl)
   const port = url.port === "" ? defaultPorts[url.protocol] : Number(url.port)
-  if (port === undefined) throw new TypeError(`TcpProxy: no port in ${url.protocol}//${url.host} and no default for its scheme`)
+  if (port === undefined) {
+    throw new TypeError(`TcpProxy: no port in ${url.protocol}//${url.host} and no default for its scheme`)
+  }
   return { host: url.hostname.replace(/^\[(.*)\]$/, "$1"), port }
 }
 

@@ -17,7 +17,6 @@
  *
  * @since 0.1.0
  */
-import { Resource } from "@effect/opentelemetry/Resource"
 import {
   FunctionTelemetry,
   Instrument,
@@ -28,6 +27,7 @@ import {
   TelemetryResource,
   Tracing
 } from "@effect-telemetry/core"
+import { Resource } from "@effect/opentelemetry/Resource"
 import type { HrTime } from "@opentelemetry/api"
 import type { DataPoint, Histogram, MetricData, ResourceMetrics } from "@opentelemetry/sdk-metrics"
 import { AggregationTemporality, DataPointType, MeterProvider, MetricReader } from "@opentelemetry/sdk-metrics"
@@ -99,7 +99,8 @@ export const layer = (
     const provider = yield* Effect.acquireRelease(
       Effect.sync(() => Tracing.makeProvider({ config, resource, exporter: spanExporter, simple: true })),
       // In memory nothing is lost: the shutdown line would only repeat "all exported" per test.
-      (provider) => Tracing.shutdown(provider, config.shutdownTimeoutMillis).pipe(Logger.withMinimumLogLevel(LogLevel.Warning))
+      (provider) =>
+        Tracing.shutdown(provider, config.shutdownTimeoutMillis).pipe(Logger.withMinimumLogLevel(LogLevel.Warning))
     )
     const metricReader = new ManualMetricReader({
       metricProducers: [
@@ -174,7 +175,9 @@ export const spanNamed = (name: string): Effect.Effect<ReadableSpan, TelemetryAs
     return Effect.fail(
       new TelemetryAssertionError({
         message: found.length === 0
-          ? `no span named ${JSON.stringify(name)}; spans present: [${all.map((s) => JSON.stringify(s.name)).join(", ")}]`
+          ? `no span named ${JSON.stringify(name)}; spans present: [${
+            all.map((s) => JSON.stringify(s.name)).join(", ")
+          }]`
           : `${found.length} spans named ${JSON.stringify(name)}, expected one`
       })
     )
@@ -199,7 +202,10 @@ export const statusOf = (span: ReadableSpan): "unset" | "ok" | "error" =>
   (["unset", "ok", "error"] as const)[span.status.code]!
 
 /** Forgets finished spans (within one test). @since 0.1.0 @category spans */
-export const resetSpans: Effect.Effect<void, never, TestTelemetry> = Effect.map(TestTelemetry, (t) => t.spanExporter.reset())
+export const resetSpans: Effect.Effect<void, never, TestTelemetry> = Effect.map(
+  TestTelemetry,
+  (t) => t.spanExporter.reset()
+)
 
 // --- metrics (OTLP side) ---------------------------------------------------------------------
 
@@ -304,8 +310,7 @@ export interface Sample {
   readonly value: number
 }
 
-const unescape = (value: string) =>
-  value.replace(/\\(.)/g, (_, c: string) => (c === "n" ? "\n" : c))
+const unescape = (value: string) => value.replace(/\\(.)/g, (_, c: string) => (c === "n" ? "\n" : c))
 
 /**
  * Parses the samples of a Prometheus text exposition (HELP/TYPE lines skipped), unescaping
@@ -328,7 +333,11 @@ export const parseExposition = (text: string): Array<Sample> => {
       while ((m = re.exec(body)) !== null) labels[m[1]!] = unescape(m[2]!)
     }
     const raw = match[4]!
-    samples.push({ name: match[1]!, labels, value: raw === "+Inf" ? Infinity : raw === "-Inf" ? -Infinity : Number(raw) })
+    samples.push({
+      name: match[1]!,
+      labels,
+      value: raw === "+Inf" ? Infinity : raw === "-Inf" ? -Infinity : Number(raw)
+    })
   }
   return samples
 }
@@ -439,9 +448,14 @@ export const metricPoints = (
  * @since 0.1.0
  * @category metrics
  */
-export const metricTotal = (name: string, subset?: Record<string, unknown>): Effect.Effect<number, never, TestTelemetry> =>
-  Effect.map(metricPoints(name, subset), (points) =>
-    points.reduce((sum, p) => sum + (typeof p.value === "number" ? p.value : p.value.count), 0))
+export const metricTotal = (
+  name: string,
+  subset?: Record<string, unknown>
+): Effect.Effect<number, never, TestTelemetry> =>
+  Effect.map(
+    metricPoints(name, subset),
+    (points) => points.reduce((sum, p) => sum + (typeof p.value === "number" ? p.value : p.value.count), 0)
+  )
 
 /**
  * Runs `self` and returns its result with the change it made to {@link metricTotal} of `name`

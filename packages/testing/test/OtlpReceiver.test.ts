@@ -190,7 +190,9 @@ const expectMetricsDecoded = (
 }
 
 const post = (url: string, body: Uint8Array | string, headers: Record<string, string>) =>
-  Effect.promise(() => fetch(url, { method: "POST", body, headers }).then(async (r) => ({ status: r.status, text: await r.text() })))
+  Effect.promise(() =>
+    fetch(url, { method: "POST", body, headers }).then(async (r) => ({ status: r.status, text: await r.text() }))
+  )
 
 describe("OtlpReceiver", () => {
   it.scoped("decodes protobuf spans from the real OTLP/proto exporter: ids, parents, kinds, status, attributes", () =>
@@ -204,7 +206,9 @@ describe("OtlpReceiver", () => {
       expect(receiver.requestCount({ path: "/v1/traces", contentType: "application/x-protobuf" })).toBe(3)
       expect(receiver.requestCount({ contentType: "application/json" })).toBe(0)
       expect(receiver.statusCounts()).toEqual({ 200: 3 })
-      expect(byName(produced, "charge").parentSpanContext?.spanId).toBe(byName(produced, "checkout").spanContext().spanId)
+      expect(byName(produced, "charge").parentSpanContext?.spanId).toBe(
+        byName(produced, "checkout").spanContext().spanId
+      )
     }))
 
   it.scoped("decodes OTLP/JSON spans from the real OTLP/http exporter into the same shape", () =>
@@ -377,7 +381,11 @@ describe("OtlpReceiver", () => {
     Effect.gen(function*() {
       const receiver = yield* OtlpReceiver.make({ behaviour: { refuse: true } })
       const attempt = Effect.promise(() =>
-        fetch(receiver.endpoints.traces, { method: "POST", body: "{}", headers: { "content-type": "application/json" } }).then(
+        fetch(receiver.endpoints.traces, {
+          method: "POST",
+          body: "{}",
+          headers: { "content-type": "application/json" }
+        }).then(
           (response) => `answered ${response.status}`,
           (error: any) => String(error?.cause?.code ?? error)
         )
@@ -469,7 +477,9 @@ describe("OtlpReceiver", () => {
       const garbage = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff])
       expect((yield* post(receiver.endpoints.traces, garbage, { "content-type": "application/x-protobuf" })).status)
         .toBe(400)
-      expect((yield* post(`${receiver.url}/v1/profiles`, "{}", { "content-type": "application/json" })).status).toBe(404)
+      expect((yield* post(`${receiver.url}/v1/profiles`, "{}", { "content-type": "application/json" })).status).toBe(
+        404
+      )
       expect(receiver.statusCounts()).toEqual({ 200: 2, 415: 1, 400: 1, 404: 1 })
       expect(receiver.requests().find((r) => r.status === 400)!.error).toContain("undecodable")
       expect(receiver.spanCount()).toBe(0)

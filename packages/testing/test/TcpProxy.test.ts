@@ -1,9 +1,9 @@
 import { TcpProxy } from "@effect-telemetry/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
-import * as Exit from "effect/Exit"
 import * as Net from "node:net"
 
 /** A real echo server on loopback, closed with the scope. */
@@ -128,7 +128,11 @@ describe("TcpProxy (real loopback echo server)", () => {
   it.scopedLive("urlFor points a service URL at the proxy", () =>
     Effect.gen(function*() {
       const proxy = yield* TcpProxy.make({ target: { host: "127.0.0.1", port: 1 } })
-      expect(proxy.urlFor("amqp://guest:secret@127.0.0.1:5672/vhost")).toBe(`amqp://guest:secret@127.0.0.1:${proxy.port}/vhost`)
-      expect(proxy.urlFor("postgres://postgres@localhost/test")).toBe(`postgres://postgres@127.0.0.1:${proxy.port}/test`)
+      expect(proxy.urlFor("amqp://guest:secret@127.0.0.1:5672/vhost")).toBe(
+        `amqp://guest:secret@127.0.0.1:${proxy.port}/vhost`
+      )
+      expect(proxy.urlFor("postgres://postgres@localhost/test")).toBe(
+        `postgres://postgres@127.0.0.1:${proxy.port}/test`
+      )
     }))
 })

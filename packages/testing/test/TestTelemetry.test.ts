@@ -57,8 +57,16 @@ describe("TestTelemetry", () => {
     }).pipe(Effect.provide(TestTelemetry.layer())))
 })
 
-const requests = Instrument.counter({ name: "harness.requests", unit: "{request}", description: "Requests seen by the harness test." })
-const latency = Instrument.histogram({ name: "harness.latency", unit: "s", description: "Latency seen by the harness test." })
+const requests = Instrument.counter({
+  name: "harness.requests",
+  unit: "{request}",
+  description: "Requests seen by the harness test."
+})
+const latency = Instrument.histogram({
+  name: "harness.latency",
+  unit: "s",
+  description: "Latency seen by the harness test."
+})
 
 describe("TestTelemetry assertions for shared layers", () => {
   it.effect("metricTotal matches a subset of the attributes and sums the series it covers", () =>
@@ -70,7 +78,9 @@ describe("TestTelemetry assertions for shared layers", () => {
       expect(yield* TestTelemetry.metricTotal("harness.requests", { route: "/b" })).toBe(7)
       expect(yield* TestTelemetry.metricTotal("harness.requests")).toBe(8)
       expect(yield* TestTelemetry.metricTotal("harness.requests", { route: "/c" })).toBe(0)
-      expect((yield* TestTelemetry.metricPoints("harness.requests", { route: "/b" })).map((p) => p.attributes.status).sort())
+      expect(
+        (yield* TestTelemetry.metricPoints("harness.requests", { route: "/b" })).map((p) => p.attributes.status).sort()
+      )
         .toEqual([200, 500])
     }).pipe(Effect.provide(TestTelemetry.layer())))
 

@@ -22,12 +22,12 @@
  * @since 0.1.0
  */
 import { TelemetryOptionsError, Tracing } from "@effect-telemetry/core"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
 import type * as HttpServerError from "@effect/platform/HttpServerError"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import type { SpanProcessor } from "@opentelemetry/sdk-trace-base"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
@@ -161,8 +161,7 @@ export const layerConfig = (
 ): Layer.Layer<
   TraceView | Tracing.ExtraSpanProcessors,
   ConfigError.ConfigError | TelemetryOptionsError.TelemetryOptionsError
-> =>
-  Layer.unwrapEffect(Effect.map(Config.unwrap(config), layer))
+> => Layer.unwrapEffect(Effect.map(Config.unwrap(config), layer))
 
 /**
  * The pages, to mount under a prefix: `GET /` lists recent traces (query `service`, `name`,
@@ -191,8 +190,10 @@ export const layerRoutes = (
   options?: { readonly prefix?: `/${string}` | undefined }
 ): Layer.Layer<never, never, TraceView> =>
   HttpRouter.Default.use((routes) =>
-    Effect.flatMap(TraceView, (service) =>
-      routes.mount(options?.prefix ?? "/traces", HttpRouter.provideService(router, TraceView, service)))
+    Effect.flatMap(
+      TraceView,
+      (service) => routes.mount(options?.prefix ?? "/traces", HttpRouter.provideService(router, TraceView, service))
+    )
   )
 
 /** @since 0.1.0 @category models */

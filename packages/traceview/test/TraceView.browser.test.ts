@@ -8,10 +8,10 @@ import { Telemetry } from "@effect-telemetry/core"
 import { HttpServerTelemetry } from "@effect-telemetry/http"
 import { PersistedQueueTelemetry } from "@effect-telemetry/queue"
 import * as PersistedQueue from "@effect/experimental/PersistedQueue"
+import { NodeHttpServer } from "@effect/platform-node"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import { NodeHttpServer } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -66,18 +66,26 @@ const app = Effect.gen(function*() {
     yield* queue.offer({ id, sku })
     return id
   })
-  yield* queue.take((order) => Effect.void.pipe(Effect.withSpan("orders.fulfil", { attributes: { "order.id": order.id } }))).pipe(
+  yield* queue.take((order) =>
+    Effect.void.pipe(Effect.withSpan("orders.fulfil", { attributes: { "order.id": order.id } }))
+  ).pipe(
     Effect.forever,
     Effect.forkScoped
   )
   const viewer = yield* TraceView.TraceView
   const router = HttpRouter.empty.pipe(
-    HttpRouter.post("/orders/:sku", Effect.flatMap(HttpRouter.params, ({ sku }) => placeOrder(sku ?? "none")).pipe(
-      Effect.map((id) => HttpServerResponse.unsafeJson({ id }, { status: 201 }))
-    )),
-    HttpRouter.get("/hostile", Effect.as(Effect.annotateCurrentSpan("note", "<img src=x onerror=alert(2)>"), HttpServerResponse.empty()).pipe(
-      Effect.withSpan("<script>alert(1)</script>")
-    )),
+    HttpRouter.post(
+      "/orders/:sku",
+      Effect.flatMap(HttpRouter.params, ({ sku }) => placeOrder(sku ?? "none")).pipe(
+        Effect.map((id) => HttpServerResponse.unsafeJson({ id }, { status: 201 }))
+      )
+    ),
+    HttpRouter.get(
+      "/hostile",
+      Effect.as(Effect.annotateCurrentSpan("note", "<img src=x onerror=alert(2)>"), HttpServerResponse.empty()).pipe(
+        Effect.withSpan("<script>alert(1)</script>")
+      )
+    ),
     HttpRouter.mount("/traces", TraceView.router),
     HttpRouter.provideService(TraceView.TraceView, viewer)
   )
@@ -177,24 +185,32 @@ describe.skipIf(chromiumMissing)("TraceView in Chromium", () => {
       // Clicking a row shows its attributes.
       yield* Effect.promise(() => page.click(`tr.span[data-span-id="${rows[2]!.spanId}"]`))
       const attributes = yield* Effect.promise(() =>
-        page.$$eval("#details table.attributes tr", (trs) =>
-          Object.fromEntries(trs.map((tr) => [tr.querySelector("th")!.textContent, tr.querySelector("td")!.textContent])))
+        page.$$eval(
+          "#details table.attributes tr",
+          (trs) =>
+            Object.fromEntries(
+              trs.map((tr) => [tr.querySelector("th")!.textContent, tr.querySelector("td")!.textContent])
+            )
+        )
       )
       expect(attributes).toMatchObject({
         "messaging.system": "effect_persisted_queue",
         "messaging.destination.name": "orders",
         "messaging.operation.type": "send"
       })
-      expect(yield* Effect.promise(() => page.getAttribute(`tr.span[data-span-id="${rows[2]!.spanId}"]`, "class"))).toContain(
-        "selected"
-      )
+      expect(yield* Effect.promise(() => page.getAttribute(`tr.span[data-span-id="${rows[2]!.spanId}"]`, "class")))
+        .toContain(
+          "selected"
+        )
       mkdirSync(dirname(screenshotPath), { recursive: true })
       yield* Effect.promise(() => page.screenshot({ path: screenshotPath, fullPage: true }))
 
       // The hostile trace renders its name as text and runs no injected script.
       const hostile = traces.find((t) => t.rootName === "GET /hostile")!
       yield* Effect.promise(() => page.goto(`${base}/traces/${hostile.traceId}`))
-      const names = yield* Effect.promise(() => page.$$eval("#waterfall .span-name", (els) => els.map((e) => e.textContent)))
+      const names = yield* Effect.promise(() =>
+        page.$$eval("#waterfall .span-name", (els) => els.map((e) => e.textContent))
+      )
       expect(names).toEqual(["GET /hostile", "<script>alert(1)</script>"])
       yield* Effect.promise(() => page.click("tr.span[data-depth='1']"))
       expect(yield* Effect.promise(() => page.textContent("#details"))).toContain("<img src=x onerror=alert(2)>")

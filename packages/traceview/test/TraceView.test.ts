@@ -1,8 +1,8 @@
 import { Telemetry, TelemetryOptionsError } from "@effect-telemetry/core"
+import { NodeHttpServer } from "@effect/platform-node"
 import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
-import { NodeHttpServer } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import * as Config from "effect/Config"
 import * as ConfigProvider from "effect/ConfigProvider"
@@ -113,7 +113,11 @@ describe("TraceView", () => {
       "TraceView: option maxSpansPerTrace must be a positive integer, got 1.5"
     )
     // maxSpans never below one trace's worth, so the newest trace always fits.
-    expect(TraceView.make({ enabled: true, maxSpans: 10 }).limits).toEqual({ maxTraces: 200, maxSpansPerTrace: 1000, maxSpans: 1000 })
+    expect(TraceView.make({ enabled: true, maxSpans: 10 }).limits).toEqual({
+      maxTraces: 200,
+      maxSpansPerTrace: 1000,
+      maxSpans: 1000
+    })
   })
 
   it.effect("the layers fail with the same TelemetryOptionsError, in their error channel", () =>
@@ -211,7 +215,8 @@ describe("TraceView pages", () => {
         return yield* Effect.map(Effect.currentSpan, (span) => span.traceId)
       }).pipe(Effect.orDie, Effect.withSpan("POST /orders", { root: true }))
       const base = yield* serveViewer()
-      const rowsOf = (body: string) => Array.from(body.matchAll(/<tr class="trace" data-trace-id="([0-9a-f]+)"/g), (m) => m[1])
+      const rowsOf = (body: string) =>
+        Array.from(body.matchAll(/<tr class="trace" data-trace-id="([0-9a-f]+)"/g), (m) => m[1])
       expect(rowsOf((yield* get(`${base}/traces/`)).body)).toEqual([failed, ok])
       expect(rowsOf((yield* get(`${base}/traces/?error=1`)).body)).toEqual([failed])
       expect(rowsOf((yield* get(`${base}/traces/?name=DB.QUE`)).body)).toEqual([failed])

@@ -1,8 +1,8 @@
 import { Propagation, TelemetryConfig, TelemetryResource, Tracing } from "@effect-telemetry/core"
+import { NodeHttpServer } from "@effect/platform-node"
 import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
-import { NodeHttpServer } from "@effect/platform-node"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { createServer } from "node:http"
@@ -37,8 +37,16 @@ export const serve = <E, R>(router: HttpRouter.HttpRouter<E, R>, options?: { rea
 
 /** The viewer mounted at `prefix` (default `/traces`), its own requests untraced (as an app should exclude them). */
 export const serveViewer = (prefix: `/${string}` = "/traces") =>
-  Effect.flatMap(TraceView.TraceView, (service) =>
-    serve(HttpRouter.empty.pipe(HttpRouter.mount(prefix, TraceView.router), HttpRouter.provideService(TraceView.TraceView, service))))
+  Effect.flatMap(
+    TraceView.TraceView,
+    (service) =>
+      serve(
+        HttpRouter.empty.pipe(
+          HttpRouter.mount(prefix, TraceView.router),
+          HttpRouter.provideService(TraceView.TraceView, service)
+        )
+      )
+  )
 
 export const get = (url: string) =>
   Effect.promise(async () => {

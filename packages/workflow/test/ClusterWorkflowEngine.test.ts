@@ -38,8 +38,10 @@ const OrderLive = Order.toLayer(Effect.fn(function*({ id }) {
     name: "Charge",
     success: Schema.Number,
     error: ChargeDeclined,
-    execute: Effect.flatMap(Activity.CurrentAttempt, (attempt) =>
-      attempt === 1 ? Effect.fail(new ChargeDeclined({ attempt })) : Effect.succeed(attempt))
+    execute: Effect.flatMap(
+      Activity.CurrentAttempt,
+      (attempt) => attempt === 1 ? Effect.fail(new ChargeDeclined({ attempt })) : Effect.succeed(attempt)
+    )
   }).pipe(Activity.retry({ times: 3 }))
   const approvedBy = yield* DurableDeferred.await(Approval)
   yield* Activity.make({ name: "Ship", execute: Effect.void })
@@ -81,8 +83,12 @@ afterAll(() => (unavailable === undefined ? Effect.runPromise(dropTables) : unde
 
 /** One "process": the engine and the workflow, built and torn down around `effect`. */
 const inProcess = <A, E>(effect: Effect.Effect<A, E, WorkflowEngine.WorkflowEngine>) =>
-  Effect.scoped(Effect.flatMap(Layer.build(OrderLive.pipe(Layer.provideMerge(Engine))), (context) =>
-    Effect.provide(effect, context)))
+  Effect.scoped(
+    Effect.flatMap(
+      Layer.build(OrderLive.pipe(Layer.provideMerge(Engine))),
+      (context) => Effect.provide(effect, context)
+    )
+  )
 
 describe.skipIf(unavailable !== undefined)("WorkflowTelemetry on the cluster engine (Postgres)", () => {
   it.live("a retry and a suspension across two engine lifetimes: the resumed run continues the caller's trace from the journal", () =>

@@ -97,7 +97,9 @@ const scenario = async (
     b.send({ join: true })
     await b.waitFor((e) => e.event === "ready")
     // SIGTERM: runMain interrupts the program, closes the layers and exits 0
-    expect(await stopRunner(a, signal)).toEqual(signal === "SIGTERM" ? { code: 0, signal: null } : { code: null, signal })
+    expect(await stopRunner(a, signal)).toEqual(
+      signal === "SIGTERM" ? { code: 0, signal: null } : { code: null, signal }
+    )
     // The clocks were scheduled after `started`: A must be gone before the first is due, or
     // A itself resumed the sleeps and this test would not test B's takeover.
     expect(Date.now(), "A stopped before the clocks were due").toBeLessThan(
@@ -108,9 +110,9 @@ const scenario = async (
     b.send({ approve: approve.executionId })
     const approved = await b.waitFor((e) => e.event === "approved")
     started.forEach((s) => b.send({ await: s.executionId, kind: s.kind }))
-    const completed: Array<RunnerEvent> = await Promise.all(started.map((s) =>
-      b.waitFor((e) => e.event === "completed" && e.executionId === s.executionId, 60_000)
-    ))
+    const completed: Array<RunnerEvent> = await Promise.all(
+      started.map((s) => b.waitFor((e) => e.event === "completed" && e.executionId === s.executionId, 60_000))
+    )
     expect(completed.map((e) => e.exit)).toEqual(["Success", "Success", "Success"])
     expect(b.events.filter((e) => e.event === "error")).toEqual([])
     const resumeMillis = Math.max(...completed.map((e) => e.at)) - stoppedAt
@@ -137,7 +139,9 @@ const aboutExecution = (spans: ReadonlyArray<OtlpReceiver.ReceivedSpan>, executi
 
 const runsOf = (spans: ReadonlyArray<OtlpReceiver.ReceivedSpan>, kind: Kind, executionId: string) =>
   spans
-    .filter((s) => s.name === `workflow ${workflowNames[kind]}` && s.attributes["workflow.execution.id"] === executionId)
+    .filter((s) =>
+      s.name === `workflow ${workflowNames[kind]}` && s.attributes["workflow.execution.id"] === executionId
+    )
     .sort((x, y) => Number(x.startTimeUnixNano - y.startTimeUnixNano))
 
 /**
@@ -154,124 +158,135 @@ const total = (points: ReadonlyArray<OtlpReceiver.ReceivedDataPoint>, name: stri
 }
 
 describe.skipIf(unavailable !== undefined)("two runner processes over Postgres", () => {
-  it("SIGTERM of A mid-sleep: B resumes; one trace per execution with intact parents, counts once across runners", async () => {
-    const receiver = await OtlpReceiver.start()
-    try {
-      const { resumeMillis, started, webhook } = await scenario(receiver, `${tablePrefix}_term`, "SIGTERM")
-      console.log(`SIGTERM: B completed the executions ${resumeMillis} ms after A exited (clocks due 3 s after they were scheduled)`)
-      const spans = receiver.spans()
-      const byId = new Map(spans.map((s) => [s.spanId, s]))
-
-      // Every trace received is one execution's (its checkout's) or the webhook's: the
-      // wake-ups start no trace of their own, however the body is written.
-      expect(new Set(spans.map((s) => s.traceId))).toEqual(
-        new Set([...started.map((s) => s.traceId), webhook.traceId])
-      )
-
-      for (const { executionId, kind, spanId, traceId } of started) {
-        const runs = runsOf(spans, kind, executionId)
-        expect(runs.map(runnerOf), kind).toEqual(["runner-a", "runner-b"])
-        expect(runs.map((r) => r.attributes["workflow.resumed"])).toEqual([false, true])
-        expect(runs.map((r) => r.attributes["workflow.run.result"])).toEqual(["suspended", "completed"])
-        const [first, resumed] = runs as [OtlpReceiver.ReceivedSpan, OtlpReceiver.ReceivedSpan]
-        // B's run is a child of the origin A journaled, in the caller's trace
-        expect(resumed.parentSpanId).toBe(first.parentSpanId)
-
-        // one trace per execution, with intact parents: every span of the checkout's trace
-        // but the checkout itself has its parent among the received spans
-        const trace = spans.filter((s) => s.traceId === traceId)
-        expect(trace.filter((s) => s.parentSpanId === undefined).map((s) => s.spanId)).toEqual([spanId])
-        for (const span of trace) {
-          if (span.parentSpanId !== undefined) expect(byId.get(span.parentSpanId)?.traceId, span.name).toBe(traceId)
-        }
-        const elsewhere = aboutExecution(spans, executionId).filter((s) => s.traceId !== traceId)
-        if (kind === "approve") {
-          // the approval's own request: the webhook and the cluster's delivery of the deferred
-          expect(elsewhere.map((s) => s.name)).toEqual([`Workflow/Approve(${executionId}).deferred`])
-          expect(elsewhere[0]!.parentSpanId).toBe(webhook.spanId)
-        } else {
-          expect(elsewhere.map((s) => s.name), kind).toEqual([])
-        }
-
-        // activities: Before ran on A, After on B; B's replay of Before made no span of ours
-        const attempts = (name: string) =>
-          trace.filter((s) => s.name === `activity ${name}`).map(runnerOf)
-        expect(attempts("Before")).toEqual(["runner-a"])
-        expect(attempts("After")).toEqual(["runner-b"])
-
-        // counted once across both runners
-        const name = workflowNames[kind]
-        expect(total(receiver.dataPoints(), "workflow.started", name), kind).toBe(1)
-        expect(total(receiver.dataPoints(), "workflow.suspended", name), kind).toBe(1)
-        expect(total(receiver.dataPoints(), "workflow.completed", name), kind).toBe(1)
-      }
-
-      // The DurableDeferred, as the README says for the cluster engine: the resumed run links
-      // to the cluster's re-delivery of the stored run request (B's `.run` span, in the
-      // execution's trace), not to the webhook; the webhook's trace holds the delivery of
-      // the deferred, a child of the webhook.
-      const approve = started.find((s) => s.kind === "approve")!
-      const [, resumed] = runsOf(spans, "approve", approve.executionId)
-      expect(resumed!.links).toHaveLength(1)
-      const linked = byId.get(resumed!.links[0]!.spanId)!
-      expect(linked.name).toBe(`Workflow/Approve(${approve.executionId}).run`)
-      expect(runnerOf(linked)).toBe("runner-b")
-      expect(linked.traceId).toBe(approve.traceId)
-      expect(spans.filter((s) => s.traceId === webhook.traceId).map((s) => s.name).sort()).toEqual(
-        ["approval-webhook", `Workflow/Approve(${approve.executionId}).deferred`].sort()
-      )
-    } finally {
-      await receiver.close()
-    }
-  }, 90_000)
-
-  it("SIGKILL of A mid-sleep: B resumes after A's shard locks expire, in A's traces; A's unexported spans and counters are lost", async () => {
-    const receiver = await OtlpReceiver.start()
-    try {
-      // A's batch delay and metric interval outlast its life: nothing of A is exported
-      // before the kill, the case the README describes (by default up to 5 s of spans and
-      // 60 s of counters).
-      const { resumeMillis, started, webhook } = await scenario(receiver, `${tablePrefix}_kill`, "SIGKILL", {
-        OTEL_BSP_SCHEDULE_DELAY: "60000",
-        OTEL_METRIC_EXPORT_INTERVAL: "60000"
-      })
-      const spans = receiver.spans()
-      const byId = new Map(spans.map((s) => [s.spanId, s]))
-      expect(spans.filter((s) => runnerOf(s) === "runner-a")).toEqual([])
-      expect(receiver.dataPoints().filter((p) => runnerOf(p) === "runner-a")).toEqual([])
-      expect(new Set(spans.map((s) => s.traceId))).toEqual(
-        new Set([...started.map((s) => s.traceId), webhook.traceId])
-      )
-
-      for (const { executionId, kind, traceId } of started) {
-        // only B's run arrived: resumed, in the trace A's checkout started, its parent (the
-        // origin, on A) lost with A
-        const runs = runsOf(spans, kind, executionId)
-        expect(runs.map(runnerOf), kind).toEqual(["runner-b"])
-        const [resumed] = runs as [OtlpReceiver.ReceivedSpan]
-        expect(resumed.attributes["workflow.resumed"]).toBe(true)
-        expect(resumed.attributes["workflow.run.result"]).toBe("completed")
-        expect(resumed.traceId).toBe(traceId)
-        expect(byId.has(resumed.parentSpanId!)).toBe(false)
-        for (const span of aboutExecution(spans, executionId)) {
-          if (span.name !== `Workflow/Approve(${executionId}).deferred`) expect(span.traceId, span.name).toBe(traceId)
-        }
-
-        // A's counters never left A: the execution's start and suspension are not counted;
-        // its completion on B is, and its duration from the journaled start
-        const name = workflowNames[kind]
-        expect(total(receiver.dataPoints(), "workflow.started", name), kind).toBe(0)
-        expect(total(receiver.dataPoints(), "workflow.suspended", name), kind).toBe(0)
-        expect(total(receiver.dataPoints(), "workflow.completed", name), kind).toBe(1)
-        const duration = receiver.dataPoints().find((p) =>
-          p.name === "workflow.duration" && p.attributes["workflow.name"] === name
+  it(
+    "SIGTERM of A mid-sleep: B resumes; one trace per execution with intact parents, counts once across runners",
+    async () => {
+      const receiver = await OtlpReceiver.start()
+      try {
+        const { resumeMillis, started, webhook } = await scenario(receiver, `${tablePrefix}_term`, "SIGTERM")
+        console.log(
+          `SIGTERM: B completed the executions ${resumeMillis} ms after A exited (clocks due 3 s after they were scheduled)`
         )
-        expect(duration?.histogram?.count).toBe(1)
+        const spans = receiver.spans()
+        const byId = new Map(spans.map((s) => [s.spanId, s]))
+
+        // Every trace received is one execution's (its checkout's) or the webhook's: the
+        // wake-ups start no trace of their own, however the body is written.
+        expect(new Set(spans.map((s) => s.traceId))).toEqual(
+          new Set([...started.map((s) => s.traceId), webhook.traceId])
+        )
+
+        for (const { executionId, kind, spanId, traceId } of started) {
+          const runs = runsOf(spans, kind, executionId)
+          expect(runs.map(runnerOf), kind).toEqual(["runner-a", "runner-b"])
+          expect(runs.map((r) => r.attributes["workflow.resumed"])).toEqual([false, true])
+          expect(runs.map((r) => r.attributes["workflow.run.result"])).toEqual(["suspended", "completed"])
+          const [first, resumed] = runs as [OtlpReceiver.ReceivedSpan, OtlpReceiver.ReceivedSpan]
+          // B's run is a child of the origin A journaled, in the caller's trace
+          expect(resumed.parentSpanId).toBe(first.parentSpanId)
+
+          // one trace per execution, with intact parents: every span of the checkout's trace
+          // but the checkout itself has its parent among the received spans
+          const trace = spans.filter((s) => s.traceId === traceId)
+          expect(trace.filter((s) => s.parentSpanId === undefined).map((s) => s.spanId)).toEqual([spanId])
+          for (const span of trace) {
+            if (span.parentSpanId !== undefined) expect(byId.get(span.parentSpanId)?.traceId, span.name).toBe(traceId)
+          }
+          const elsewhere = aboutExecution(spans, executionId).filter((s) => s.traceId !== traceId)
+          if (kind === "approve") {
+            // the approval's own request: the webhook and the cluster's delivery of the deferred
+            expect(elsewhere.map((s) => s.name)).toEqual([`Workflow/Approve(${executionId}).deferred`])
+            expect(elsewhere[0]!.parentSpanId).toBe(webhook.spanId)
+          } else {
+            expect(elsewhere.map((s) => s.name), kind).toEqual([])
+          }
+
+          // activities: Before ran on A, After on B; B's replay of Before made no span of ours
+          const attempts = (name: string) => trace.filter((s) => s.name === `activity ${name}`).map(runnerOf)
+          expect(attempts("Before")).toEqual(["runner-a"])
+          expect(attempts("After")).toEqual(["runner-b"])
+
+          // counted once across both runners
+          const name = workflowNames[kind]
+          expect(total(receiver.dataPoints(), "workflow.started", name), kind).toBe(1)
+          expect(total(receiver.dataPoints(), "workflow.suspended", name), kind).toBe(1)
+          expect(total(receiver.dataPoints(), "workflow.completed", name), kind).toBe(1)
+        }
+
+        // The DurableDeferred, as the README says for the cluster engine: the resumed run links
+        // to the cluster's re-delivery of the stored run request (B's `.run` span, in the
+        // execution's trace), not to the webhook; the webhook's trace holds the delivery of
+        // the deferred, a child of the webhook.
+        const approve = started.find((s) => s.kind === "approve")!
+        const [, resumed] = runsOf(spans, "approve", approve.executionId)
+        expect(resumed!.links).toHaveLength(1)
+        const linked = byId.get(resumed!.links[0]!.spanId)!
+        expect(linked.name).toBe(`Workflow/Approve(${approve.executionId}).run`)
+        expect(runnerOf(linked)).toBe("runner-b")
+        expect(linked.traceId).toBe(approve.traceId)
+        expect(spans.filter((s) => s.traceId === webhook.traceId).map((s) => s.name).sort()).toEqual(
+          ["approval-webhook", `Workflow/Approve(${approve.executionId}).deferred`].sort()
+        )
+      } finally {
+        await receiver.close()
       }
-      // For the README: B took over after the lock expiry (3 s here, 35 s by default).
-      console.log(`SIGKILL: B completed the executions ${resumeMillis} ms after A was killed (shard lock expiry ${SHARD_LOCK_EXPIRATION_SECONDS} s)`)
-    } finally {
-      await receiver.close()
-    }
-  }, 90_000)
+    },
+    90_000
+  )
+
+  it(
+    "SIGKILL of A mid-sleep: B resumes after A's shard locks expire, in A's traces; A's unexported spans and counters are lost",
+    async () => {
+      const receiver = await OtlpReceiver.start()
+      try {
+        // A's batch delay and metric interval outlast its life: nothing of A is exported
+        // before the kill, the case the README describes (by default up to 5 s of spans and
+        // 60 s of counters).
+        const { resumeMillis, started, webhook } = await scenario(receiver, `${tablePrefix}_kill`, "SIGKILL", {
+          OTEL_BSP_SCHEDULE_DELAY: "60000",
+          OTEL_METRIC_EXPORT_INTERVAL: "60000"
+        })
+        const spans = receiver.spans()
+        const byId = new Map(spans.map((s) => [s.spanId, s]))
+        expect(spans.filter((s) => runnerOf(s) === "runner-a")).toEqual([])
+        expect(receiver.dataPoints().filter((p) => runnerOf(p) === "runner-a")).toEqual([])
+        expect(new Set(spans.map((s) => s.traceId))).toEqual(
+          new Set([...started.map((s) => s.traceId), webhook.traceId])
+        )
+
+        for (const { executionId, kind, traceId } of started) {
+          // only B's run arrived: resumed, in the trace A's checkout started, its parent (the
+          // origin, on A) lost with A
+          const runs = runsOf(spans, kind, executionId)
+          expect(runs.map(runnerOf), kind).toEqual(["runner-b"])
+          const [resumed] = runs as [OtlpReceiver.ReceivedSpan]
+          expect(resumed.attributes["workflow.resumed"]).toBe(true)
+          expect(resumed.attributes["workflow.run.result"]).toBe("completed")
+          expect(resumed.traceId).toBe(traceId)
+          expect(byId.has(resumed.parentSpanId!)).toBe(false)
+          for (const span of aboutExecution(spans, executionId)) {
+            if (span.name !== `Workflow/Approve(${executionId}).deferred`) expect(span.traceId, span.name).toBe(traceId)
+          }
+
+          // A's counters never left A: the execution's start and suspension are not counted;
+          // its completion on B is, and its duration from the journaled start
+          const name = workflowNames[kind]
+          expect(total(receiver.dataPoints(), "workflow.started", name), kind).toBe(0)
+          expect(total(receiver.dataPoints(), "workflow.suspended", name), kind).toBe(0)
+          expect(total(receiver.dataPoints(), "workflow.completed", name), kind).toBe(1)
+          const duration = receiver.dataPoints().find((p) =>
+            p.name === "workflow.duration" && p.attributes["workflow.name"] === name
+          )
+          expect(duration?.histogram?.count).toBe(1)
+        }
+        // For the README: B took over after the lock expiry (3 s here, 35 s by default).
+        console.log(
+          `SIGKILL: B completed the executions ${resumeMillis} ms after A was killed (shard lock expiry ${SHARD_LOCK_EXPIRATION_SECONDS} s)`
+        )
+      } finally {
+        await receiver.close()
+      }
+    },
+    90_000
+  )
 })

@@ -37,8 +37,10 @@ const charge = Activity.make({
   name: "Charge",
   success: Schema.Number,
   error: ChargeDeclined,
-  execute: Effect.flatMap(Activity.CurrentAttempt, (attempt) =>
-    attempt === 1 ? Effect.fail(new ChargeDeclined({ attempt })) : Effect.succeed(attempt))
+  execute: Effect.flatMap(
+    Activity.CurrentAttempt,
+    (attempt) => attempt === 1 ? Effect.fail(new ChargeDeclined({ attempt })) : Effect.succeed(attempt)
+  )
 })
 
 const ship = Activity.make({ name: "Ship", success: Schema.String, execute: Effect.succeed("shipped") })
@@ -93,7 +95,11 @@ const Batch = Workflow.make({ name: "Batch", payload: { id: Schema.String }, ide
 const BatchLive = Batch.toLayer(({ id }) => Item.execute({ id: `${id}/1` }))
 
 const engineWith = (
-  telemetry: Layer.Layer<WorkflowEngine.WorkflowEngine, TelemetryOptionsError.TelemetryOptionsError, WorkflowEngine.WorkflowEngine>
+  telemetry: Layer.Layer<
+    WorkflowEngine.WorkflowEngine,
+    TelemetryOptionsError.TelemetryOptionsError,
+    WorkflowEngine.WorkflowEngine
+  >
 ) =>
   Layer.mergeAll(OrderLive, RefundLive, ReminderLive, FragileLive, ItemLive, BatchLive).pipe(
     Layer.provideMerge(telemetry.pipe(Layer.provide(WorkflowEngine.layerMemory)))
@@ -101,15 +107,26 @@ const engineWith = (
 
 const withTelemetry = <A, E, R>(
   effect: Effect.Effect<A, E, R>,
-  telemetry: Layer.Layer<WorkflowEngine.WorkflowEngine, TelemetryOptionsError.TelemetryOptionsError, WorkflowEngine.WorkflowEngine> =
-    WorkflowTelemetry.layer()
+  telemetry: Layer.Layer<
+    WorkflowEngine.WorkflowEngine,
+    TelemetryOptionsError.TelemetryOptionsError,
+    WorkflowEngine.WorkflowEngine
+  > = WorkflowTelemetry.layer()
 ) => effect.pipe(Effect.provide(engineWith(telemetry)), Effect.provide(TestTelemetry.layer()))
 
 /** Polls (without spans of its own) until the execution reports `tag`. */
-const awaitResult = (workflow: Workflow.Any & { readonly poll: (id: string) => any }, executionId: string, tag: string) =>
+const awaitResult = (
+  workflow: Workflow.Any & { readonly poll: (id: string) => any },
+  executionId: string,
+  tag: string
+) =>
   Effect.gen(function*() {
     for (let i = 0; i < 2_000; i++) {
-      const result = yield* (workflow.poll(executionId) as Effect.Effect<{ readonly _tag: string } | undefined, never, WorkflowEngine.WorkflowEngine>)
+      const result = yield* (workflow.poll(executionId) as Effect.Effect<
+        { readonly _tag: string } | undefined,
+        never,
+        WorkflowEngine.WorkflowEngine
+      >)
       if (result?._tag === tag) return result
       yield* Effect.sleep("2 millis")
     }
@@ -231,7 +248,9 @@ describe("WorkflowTelemetry", () => {
       expect(yield* TestTelemetry.prometheusValue("workflow_started_total", labels)).toBe(1)
       expect(yield* TestTelemetry.prometheusValue("workflow_suspended_total", labels)).toBe(1)
       expect(yield* TestTelemetry.prometheusValue("workflow_completed_total", labels)).toBe(1)
-      expect(yield* TestTelemetry.prometheusValue("workflow_duration_seconds_count", { ...labels, result: "ok" })).toBe(1)
+      expect(yield* TestTelemetry.prometheusValue("workflow_duration_seconds_count", { ...labels, result: "ok" })).toBe(
+        1
+      )
       expect(
         yield* TestTelemetry.prometheusValue("activity_attempts_total", {
           ...labels,
@@ -306,8 +325,8 @@ describe("WorkflowTelemetry", () => {
       expect(TestTelemetry.parentSpanId(resumed)).toBe(spanId(first))
       // woken by the clock the first run scheduled: that is the parent already, no extra link
       expect(resumed.links).toEqual([])
-      expect((yield* TestTelemetry.spansNamed("activity Note"))).toHaveLength(1)
-      expect((yield* TestTelemetry.spansNamed("activity Send"))).toHaveLength(1)
+      expect(yield* TestTelemetry.spansNamed("activity Note")).toHaveLength(1)
+      expect(yield* TestTelemetry.spansNamed("activity Send")).toHaveLength(1)
       const wf = { "workflow.name": "Reminder" }
       expect(yield* TestTelemetry.metricValue("workflow.started", wf)).toBe(1)
       expect(yield* TestTelemetry.metricValue("workflow.suspended", wf)).toBe(1)
@@ -392,7 +411,11 @@ describe("WorkflowTelemetry", () => {
       expect(yield* TestTelemetry.metricValue("workflow.started", { "workflow.name": "Item" })).toBe(1)
       expect(yield* TestTelemetry.metricValue("workflow.completed", { "workflow.name": "Item" })).toBe(1)
       expect(
-        yield* TestTelemetry.metricValue("activity.attempts", { "workflow.name": "Item", "activity.name": "Pack", result: "ok" })
+        yield* TestTelemetry.metricValue("activity.attempts", {
+          "workflow.name": "Item",
+          "activity.name": "Pack",
+          result: "ok"
+        })
       ).toBe(1)
     })))
 
@@ -414,7 +437,11 @@ describe("WorkflowTelemetry", () => {
       ) expect(text).toContain(line)
       // whole-workflow buckets reach days, not the 10 s of the request-duration default
       const bucket = (le: string) =>
-        TestTelemetry.prometheusValue("workflow_duration_seconds_bucket", { workflow_name: "Reminder", result: "ok", le })
+        TestTelemetry.prometheusValue("workflow_duration_seconds_bucket", {
+          workflow_name: "Reminder",
+          result: "ok",
+          le
+        })
       expect(yield* bucket("604800")).toBe(1)
       expect(yield* bucket("0.01")).toBe(0)
       expect(TestTelemetry.promtoolCheck(text)).toEqual({ status: 0, output: "" })
@@ -432,7 +459,9 @@ describe("WorkflowTelemetry", () => {
         WorkflowTelemetry.layer({ resumeTrace: "sideways" as any }).pipe(Layer.provide(WorkflowEngine.layerMemory))
       ).pipe(Effect.scoped, Effect.flip)
       expect(error).toBeInstanceOf(TelemetryOptionsError.TelemetryOptionsError)
-      expect(error.message).toBe(`WorkflowTelemetry: option resumeTrace must be one of "child", "linked", got "sideways"`)
+      expect(error.message).toBe(
+        `WorkflowTelemetry: option resumeTrace must be one of "child", "linked", got "sideways"`
+      )
       expect(() => WorkflowTelemetry.make({} as any, { resumeTrace: "sideways" as any })).toThrow(error.message)
     }))
 

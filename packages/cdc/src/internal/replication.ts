@@ -10,7 +10,7 @@
  *
  * @internal
  */
-import { Semconv } from "@effect-telemetry/core"
+import { Semconv, TelemetryOptionsError } from "@effect-telemetry/core"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Mailbox from "effect/Mailbox"
@@ -18,7 +18,6 @@ import * as Runtime from "effect/Runtime"
 import pg from "pg"
 import { PgoutputPlugin } from "pg-logical-replication"
 import type { Pgoutput } from "pg-logical-replication"
-import { TelemetryOptionsError } from "@effect-telemetry/core"
 import * as CdcChange from "../CdcChange.js"
 import { CdcError, type Reason } from "../CdcError.js"
 import * as CdcTelemetry from "../CdcTelemetry.js"
@@ -73,8 +72,7 @@ export const validate = (settings: Omit<Settings, "connectionString" | "createSl
 const confirmedPositions = new Map<string, bigint>()
 const positionKey = (settings: Settings) => `${settings.connectionString}\u0000${settings.slot}`
 
-const quoteTable = (table: string) =>
-  table.split(".").map((part) => pg.escapeIdentifier(part)).join(".")
+const quoteTable = (table: string) => table.split(".").map((part) => pg.escapeIdentifier(part)).join(".")
 
 const errorCode = (error: unknown): string | undefined =>
   typeof error === "object" && error !== null && typeof (error as { code?: unknown }).code === "string"
@@ -343,12 +341,13 @@ export class Source {
     if (message.tag === "truncate") {
       const relations = message.relations.map((r) => this.relationOf(r))
       if (relations.some((r) => r === undefined)) return undefined
-      return (commitLsn) => CdcChange.Truncate({
-        relations: relations as Array<CdcChange.Relation>,
-        commitLsn,
-        cascade: message.cascade,
-        restartIdentity: message.restartIdentity
-      })
+      return (commitLsn) =>
+        CdcChange.Truncate({
+          relations: relations as Array<CdcChange.Relation>,
+          commitLsn,
+          cascade: message.cascade,
+          restartIdentity: message.restartIdentity
+        })
     }
     const relation = this.relationOf(message.relation)
     if (relation === undefined) return undefined

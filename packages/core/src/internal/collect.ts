@@ -3,11 +3,11 @@
  * Prometheus and OTLP can never disagree about what a metric is, only about how to spell it.
  */
 import * as Metric from "effect/Metric"
-import * as AttributeSets from "./attributes.js"
 import type * as MetricKey from "effect/MetricKey"
 import * as MetricKeyType from "effect/MetricKeyType"
 import * as MetricState from "effect/MetricState"
 import * as Option from "effect/Option"
+import * as AttributeSets from "./attributes.js"
 import type { Attributes, Descriptor, Kind } from "./instrument.js"
 import * as Instrument from "./instrument.js"
 

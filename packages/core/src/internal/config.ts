@@ -11,8 +11,8 @@ import type {
   OtlpProtocol,
   Overrides,
   PropagatorName,
-  SamplerName,
   Resolved,
+  SamplerName,
   TemporalityPreference,
   TracesExporterName
 } from "../TelemetryConfig.js"

@@ -23,7 +23,12 @@ import {
   ProtobufMetricsSerializer,
   ProtobufTraceSerializer
 } from "@opentelemetry/otlp-transformer"
-import type { AggregationTemporality, InstrumentType, PushMetricExporter, ResourceMetrics } from "@opentelemetry/sdk-metrics"
+import type {
+  AggregationTemporality,
+  InstrumentType,
+  PushMetricExporter,
+  ResourceMetrics
+} from "@opentelemetry/sdk-metrics"
 import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-base"
 import * as Fs from "node:fs"
 import * as Http from "node:http"
@@ -292,7 +297,9 @@ const exportWith = (
     return Promise.resolve()
   }
   return transport.send(body).then((outcome) =>
-    resultCallback(outcome.ok ? { code: ExportResultCode.SUCCESS } : { code: ExportResultCode.FAILED, error: outcome.error })
+    resultCallback(
+      outcome.ok ? { code: ExportResultCode.SUCCESS } : { code: ExportResultCode.FAILED, error: outcome.error }
+    )
   )
 }
 
@@ -337,7 +344,9 @@ export class OtlpSpanExporter implements SpanExporter, Abortable {
   }
 
   export(spans: Array<ReadableSpan>, resultCallback: (result: ExportResult) => void): void {
-    const body = this.json ? JsonTraceSerializer.serializeRequest(spans) : ProtobufTraceSerializer.serializeRequest(spans)
+    const body = this.json
+      ? JsonTraceSerializer.serializeRequest(spans)
+      : ProtobufTraceSerializer.serializeRequest(spans)
     this.tracked.track(exportWith(this.transport, body, resultCallback))
   }
 

@@ -83,7 +83,9 @@ export const cardinalityLimit = (): number => globalState.cardinalityLimit
  * @internal
  */
 export const resetAll = (): void => {
-  const registry = Metric.globalMetricRegistry as unknown as { map?: MutableHashMap.MutableHashMap<MetricKey.MetricKey.Untyped, unknown> }
+  const registry = Metric.globalMetricRegistry as unknown as {
+    map?: MutableHashMap.MutableHashMap<MetricKey.MetricKey.Untyped, unknown>
+  }
   if (registry.map !== undefined) {
     const owned: Array<MetricKey.MetricKey.Untyped> = []
     for (const [key] of registry.map) {
@@ -276,8 +278,9 @@ export class SeriesCache {
       labels.push(MetricLabel.make(name, String(value)))
     }
     const key = labels.length === 0 ? this.baseKey : MetricKey.taggedWithLabels(this.baseKey, labels)
-    const hook = Metric.globalMetricRegistry.get(key as MetricKey.MetricKey<MetricKeyType.MetricKeyType.Untyped>) as
-      MetricHook.MetricHook<number, unknown>
+    const hook = Metric.globalMetricRegistry.get(
+      key as MetricKey.MetricKey<MetricKeyType.MetricKeyType.Untyped>
+    ) as MetricHook.MetricHook<number, unknown>
     let series = globalState.seriesByKey.get(key)
     if (series === undefined) {
       series = { descriptor: this.descriptor, attributes: Object.freeze(copy), hook, startTimeNanos: nowNanos() }

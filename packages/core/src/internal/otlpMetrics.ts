@@ -112,7 +112,12 @@ export const makeProducer = (options: {
         }
       })
       if (family.kind === "gauge") {
-        metrics.push({ descriptor, aggregationTemporality: temporality, dataPointType: DataPointType.GAUGE, dataPoints })
+        metrics.push({
+          descriptor,
+          aggregationTemporality: temporality,
+          dataPointType: DataPointType.GAUGE,
+          dataPoints
+        })
       } else {
         metrics.push({
           descriptor,
@@ -132,7 +137,10 @@ export const makeProducer = (options: {
       const families = Collect.collect({ effectRuntimeMetrics: options.effectRuntimeMetrics })
       return {
         // The reader replaces this with its MeterProvider's resource, the one shared with traces.
-        resourceMetrics: { resource: emptyResource(), scopeMetrics: [{ scope: SCOPE, metrics: collectFamilies(families, now) }] },
+        resourceMetrics: {
+          resource: emptyResource(),
+          scopeMetrics: [{ scope: SCOPE, metrics: collectFamilies(families, now) }]
+        },
         errors: []
       }
     }

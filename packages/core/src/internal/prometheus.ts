@@ -3,8 +3,8 @@
  * the OpenTelemetry "Prometheus and OpenMetrics compatibility" specification for names.
  */
 import type * as Resources from "@opentelemetry/resources"
-import * as Attributes from "./attributes.js"
 import * as PromClient from "prom-client"
+import * as Attributes from "./attributes.js"
 import type { Family, HistogramValue, SummaryValue } from "./collect.js"
 import * as Collect from "./collect.js"
 
@@ -41,7 +41,15 @@ const unitWords: Record<string, string> = {
   "%": "percent"
 }
 
-const perWords: Record<string, string> = { s: "second", m: "minute", h: "hour", d: "day", w: "week", mo: "month", y: "year" }
+const perWords: Record<string, string> = {
+  s: "second",
+  m: "minute",
+  h: "hour",
+  d: "day",
+  w: "week",
+  mo: "month",
+  y: "year"
+}
 
 /**
  * `s` → `seconds`, `By/s` → `bytes_per_second`, `{request}` → `` (annotations carry no unit),
@@ -248,7 +256,13 @@ export const make = (options: {
       name: "target_info",
       help: "Target metadata",
       type: "gauge",
-      get: () => ({ name: "target_info", help: "Target metadata", type: "gauge", values: [{ value: 1, labels: targetLabels }], aggregator: "sum" })
+      get: () => ({
+        name: "target_info",
+        help: "Target metadata",
+        type: "gauge",
+        values: [{ value: 1, labels: targetLabels }],
+        aggregator: "sum"
+      })
     } as unknown as PromClient.Metric)
     if (options.defaultMetrics) {
       PromClient.collectDefaultMetrics({ register: registry })

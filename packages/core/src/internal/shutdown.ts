@@ -62,7 +62,7 @@ export class ShutdownGroup {
         if (finished) return
         finished = true
         clearTimeout(timer)
-        if (timedOut) for (const participant of participants) participant.abort()
+        if (timedOut) { for (const participant of participants) participant.abort() }
         // Let the settlements of aborted exports reach the accounting before reading it.
         setImmediate(() =>
           resolve({
@@ -74,9 +74,9 @@ export class ShutdownGroup {
         )
       }
       const timer = setTimeout(() => finish(true), timeoutMillis)
-      Promise.all(participants.map((participant) =>
-        Promise.resolve().then(() => participant.close()).catch(() => undefined)
-      )).then(
+      Promise.all(
+        participants.map((participant) => Promise.resolve().then(() => participant.close()).catch(() => undefined))
+      ).then(
         () => finish(false)
       )
     })
@@ -115,8 +115,10 @@ export const group: Effect.Effect<ShutdownGroup> = Effect.map(
  * @internal
  */
 export const finalizer = (shutdownGroup: ShutdownGroup, timeoutMillis: number): Effect.Effect<void> =>
-  Effect.flatMap(Effect.promise(() => shutdownGroup.close(timeoutMillis)), (report) =>
-    shutdownGroup.takeReport() ? log(report) : Effect.void)
+  Effect.flatMap(
+    Effect.promise(() => shutdownGroup.close(timeoutMillis)),
+    (report) => shutdownGroup.takeReport() ? log(report) : Effect.void
+  )
 
 /** The one line (none when no participant had anything to report). @internal */
 export const log = (full: Report): Effect.Effect<void> => {
@@ -124,7 +126,8 @@ export const log = (full: Report): Effect.Effect<void> => {
   if (report.outcomes.length === 0) return Effect.void
   const clean = !report.timedOut && report.outcomes.every((outcome) => outcome.clean)
   const lastError = report.outcomes.map((outcome) => outcome.lastError).filter((e) => e !== undefined).at(-1)
-  const text = `effect-telemetry: shutdown ${report.timedOut ? "reached its deadline" : "finished"} in ${report.millis} ms ` +
+  const text =
+    `effect-telemetry: shutdown ${report.timedOut ? "reached its deadline" : "finished"} in ${report.millis} ms ` +
     `(EFFECT_TELEMETRY_SHUTDOWN_TIMEOUT ${report.timeoutMillis} ms): ` +
     report.outcomes.map((outcome) => outcome.text).join("; ") +
     (lastError === undefined ? "" : `; last error: ${lastError}`)

@@ -17,8 +17,7 @@ export const matcherOf = (include: NameFilter): (name: string) => boolean => {
     else if (entry.endsWith("*")) prefixes.push(entry.slice(0, -1))
     else exact.add(entry)
   }
-  return (name) =>
-    exact.has(name) || prefixes.some((p) => name.startsWith(p)) || patterns.some((p) => p.test(name))
+  return (name) => exact.has(name) || prefixes.some((p) => name.startsWith(p)) || patterns.some((p) => p.test(name))
 }
 
 /** @internal */
@@ -63,21 +62,21 @@ export const wrapTracer = (
   instruments: Instruments
 ): EffectTracer.Tracer =>
   EffectTracer.make({
-  context: tracer.context,
-  span(name, parent, context, links, startTime, kind, options) {
-    const span = tracer.span(name, parent, context, links, startTime, kind, options)
-    if (kind !== "internal" || !matches(name)) return span
-    const attributes = { [Semconv.ATTR_FUNCTION_NAME]: name }
-    instruments.active.unsafeAdd(1, attributes)
-    const end = span.end
-    span.end = function(endTime: bigint, exit: Exit.Exit<unknown, unknown>) {
-      instruments.active.unsafeAdd(-1, attributes)
-      if (!span.attributes.has(Semconv.ATTR_FUNCTION_NAME)) {
-        instruments.duration.unsafeRecord(Number(endTime - startTime) / 1e9, attributes)
-        instruments.calls.unsafeAdd(1, { [Semconv.ATTR_FUNCTION_NAME]: name, [Semconv.ATTR_RESULT]: resultOf(exit) })
+    context: tracer.context,
+    span(name, parent, context, links, startTime, kind, options) {
+      const span = tracer.span(name, parent, context, links, startTime, kind, options)
+      if (kind !== "internal" || !matches(name)) return span
+      const attributes = { [Semconv.ATTR_FUNCTION_NAME]: name }
+      instruments.active.unsafeAdd(1, attributes)
+      const end = span.end
+      span.end = function(endTime: bigint, exit: Exit.Exit<unknown, unknown>) {
+        instruments.active.unsafeAdd(-1, attributes)
+        if (!span.attributes.has(Semconv.ATTR_FUNCTION_NAME)) {
+          instruments.duration.unsafeRecord(Number(endTime - startTime) / 1e9, attributes)
+          instruments.calls.unsafeAdd(1, { [Semconv.ATTR_FUNCTION_NAME]: name, [Semconv.ATTR_RESULT]: resultOf(exit) })
+        }
+        end.call(span, endTime, exit)
       }
-      end.call(span, endTime, exit)
+      return span
     }
-    return span
-  }
-})
+  })

@@ -154,7 +154,12 @@ export class TelemetrySpan implements EffectTracer.Span {
         startTime: nanosToHrTime(startTime),
         kind: kindMap[kind],
         ...(links.length > 0
-          ? { links: links.map((link) => ({ context: spanContextOf(link.span), attributes: toAttributes(link.attributes) })) }
+          ? {
+            links: links.map((link) => ({
+              context: spanContextOf(link.span),
+              attributes: toAttributes(link.attributes)
+            }))
+          }
           : {})
       },
       parentContext
@@ -187,7 +192,9 @@ export class TelemetrySpan implements EffectTracer.Span {
 
   addLinks(links: ReadonlyArray<EffectTracer.SpanLink>): void {
     this.links.push(...links)
-    this.otelSpan.addLinks(links.map((link) => ({ context: spanContextOf(link.span), attributes: toAttributes(link.attributes) })))
+    this.otelSpan.addLinks(
+      links.map((link) => ({ context: spanContextOf(link.span), attributes: toAttributes(link.attributes) }))
+    )
   }
 
   end(endTime: bigint, exit: Exit.Exit<unknown, unknown>): void {
@@ -204,7 +211,9 @@ export class TelemetrySpan implements EffectTracer.Span {
           { name: pretty.name, message: pretty.message, stack: pretty.stack },
           hrTime
         )
-        if (!this.attributes.has(Semconv.ATTR_ERROR_TYPE)) this.otelSpan.setAttribute(Semconv.ATTR_ERROR_TYPE, errorTypeOf(original))
+        if (!this.attributes.has(Semconv.ATTR_ERROR_TYPE)) {
+          this.otelSpan.setAttribute(Semconv.ATTR_ERROR_TYPE, errorTypeOf(original))
+        }
         this.otelSpan.setStatus({ code: OtelApi.SpanStatusCode.ERROR, message: pretty.message })
       }
     } else if (exit._tag === "Failure") {

@@ -31,7 +31,9 @@ import * as semantics from "./semantics.js"
  * combinators rebuild clients from them, they are just not in the public type.
  */
 interface Halves<E, R> {
-  readonly preprocess: (request: HttpClientRequest.HttpClientRequest) => Effect.Effect<HttpClientRequest.HttpClientRequest, unknown, unknown>
+  readonly preprocess: (
+    request: HttpClientRequest.HttpClientRequest
+  ) => Effect.Effect<HttpClientRequest.HttpClientRequest, unknown, unknown>
   readonly postprocess: (
     request: Effect.Effect<HttpClientRequest.HttpClientRequest>
   ) => Effect.Effect<HttpClientResponse.HttpClientResponse, E, R>
@@ -40,7 +42,10 @@ interface Halves<E, R> {
 const firstFailure = (cause: Cause.Cause<unknown>): Option.Option<unknown> =>
   Option.orElse(Chunk.head(Cause.failures(cause)), () => Chunk.head(Cause.defects(cause)))
 
-export const instrument = <E, R>(client: HttpClient.HttpClient.With<E, R>, options?: Options): HttpClient.HttpClient.With<E, R> => {
+export const instrument = <E, R>(
+  client: HttpClient.HttpClient.With<E, R>,
+  options?: Options
+): HttpClient.HttpClient.With<E, R> => {
   const requestHeaders = semantics.lowerSet(options?.captureRequestHeaders ?? [])
   const responseHeaders = semantics.lowerSet(options?.captureResponseHeaders ?? [])
   const sensitiveQuery = semantics.lowerSet(options?.sensitiveQueryParams ?? semantics.DEFAULT_SENSITIVE_QUERY_PARAMS)

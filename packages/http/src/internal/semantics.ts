@@ -48,7 +48,8 @@ export const ALWAYS_REDACTED_HEADERS: ReadonlyArray<string> = [
   "x-api-key"
 ]
 
-export const lowerSet = (names: ReadonlyArray<string>): ReadonlySet<string> => new Set(names.map((n) => n.toLowerCase()))
+export const lowerSet = (names: ReadonlyArray<string>): ReadonlySet<string> =>
+  new Set(names.map((n) => n.toLowerCase()))
 
 /** `Redaction.query`, under the name the server reads it by. */
 export const redactQuery: (search: string, sensitive: ReadonlySet<string>) => string | undefined = Redaction.query

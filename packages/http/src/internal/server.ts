@@ -118,7 +118,10 @@ interface Observed {
 const handledSymbol = Symbol.for("@effect/platform/HttpApp/handled")
 
 /** A request whose `upgrade` records that the connection switched protocols. */
-const watchUpgrade = (request: HttpServerRequest.HttpServerRequest, observed: Observed): HttpServerRequest.HttpServerRequest =>
+const watchUpgrade = (
+  request: HttpServerRequest.HttpServerRequest,
+  observed: Observed
+): HttpServerRequest.HttpServerRequest =>
   Object.create(request, {
     upgrade: {
       get: () => Effect.tap(request.upgrade, () => Effect.sync(() => void (observed.upgraded = true)))
@@ -238,7 +241,10 @@ const hostOf = (scheme: string, host: string): Host | undefined => {
 }
 
 /** @internal */
-export const targetOf = (request: HttpServerRequest.HttpServerRequest, fallback: HttpServer.Address | undefined): Target => {
+export const targetOf = (
+  request: HttpServerRequest.HttpServerRequest,
+  fallback: HttpServer.Address | undefined
+): Target => {
   const raw = request.url
   const scheme = request.headers["x-forwarded-proto"] === "https" ? "https" : "http"
   const listening = fallback?._tag === "TcpAddress" ? { address: fallback.hostname, port: fallback.port } : undefined
@@ -433,19 +439,26 @@ const instrumentRequest = <E, R>(
       })
       const leave = FiberRef.update(FiberRef.currentContext, (context) => previousContext ?? context)
       const exit = <A, E2>(result: Exit.Exit<A, E2>) =>
-        Effect.zipRight(leave, Effect.withFiberRuntime<A, E2>((fiber) => {
-          try {
-            pending?.delete(key!)
-            if (inContext !== request && handledSymbol in inContext) (request as any)[handledSymbol] = true
-            finish(span, result as unknown as Exit.Exit<HttpServerResponse.HttpServerResponse, E>, Cause.interruptors(fiber.getFiberRef(FiberRef.interruptedCause)))
-          } finally {
-            const timing = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
-            const clock = Context.get(fiber.getFiberRef(DefaultServices.currentServices), Clock.Clock)
-            span.end(timing ? clock.unsafeCurrentTimeNanos() : 0n, result)
-            metrics.serverActiveRequests.unsafeAdd(-1, activeAttributes)
-          }
-          return result
-        }))
+        Effect.zipRight(
+          leave,
+          Effect.withFiberRuntime<A, E2>((fiber) => {
+            try {
+              pending?.delete(key!)
+              if (inContext !== request && handledSymbol in inContext) (request as any)[handledSymbol] = true
+              finish(
+                span,
+                result as unknown as Exit.Exit<HttpServerResponse.HttpServerResponse, E>,
+                Cause.interruptors(fiber.getFiberRef(FiberRef.interruptedCause))
+              )
+            } finally {
+              const timing = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
+              const clock = Context.get(fiber.getFiberRef(DefaultServices.currentServices), Clock.Clock)
+              span.end(timing ? clock.unsafeCurrentTimeNanos() : 0n, result)
+              metrics.serverActiveRequests.unsafeAdd(-1, activeAttributes)
+            }
+            return result
+          })
+        )
       return Effect.zipRight(
         enter,
         Effect.matchCauseEffect(restore(served), {
@@ -466,7 +479,10 @@ const instrumentRequest = <E, R>(
  * instrumented twice keeps two independent sets.
  */
 export interface ServerHandler {
-  readonly pending: WeakMap<object, (response: HttpServerResponse.HttpServerResponse) => HttpServerResponse.HttpServerResponse>
+  readonly pending: WeakMap<
+    object,
+    (response: HttpServerResponse.HttpServerResponse) => HttpServerResponse.HttpServerResponse
+  >
   readonly handler: HttpApp.PreResponseHandler
 }
 

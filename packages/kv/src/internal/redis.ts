@@ -60,9 +60,12 @@ export const make = (client: Redis, prefix: string): KeyValueStore.KeyValueStore
     clear: scan("clear", (keys) => client.unlink(...keys)),
     size: Effect.suspend(() => {
       let size = 0
-      return Effect.map(scan("size", async (keys) => {
-        size += keys.length
-      }), () => size)
+      return Effect.map(
+        scan("size", async (keys) => {
+          size += keys.length
+        }),
+        () => size
+      )
     }),
     // Read, apply, write only if the key still exists (`XX`): a key removed meanwhile stays
     // removed. Concurrent modifies of one key are last-writer-wins, as in the other backends.

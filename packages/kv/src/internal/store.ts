@@ -6,7 +6,7 @@
  */
 import { Attributes, Instrumentation, Semconv, Tracing } from "@effect-telemetry/core"
 import * as KeyValueStore from "@effect/platform/KeyValueStore"
-import * as Effect from "effect/Effect"
+import type * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import type * as Schema from "effect/Schema"
@@ -47,7 +47,9 @@ export const makeInstrument = (options: Options) => {
       Attributes.extend(base, { [Semconv.ATTR_KV_RESULT]: "error" as Result, [Semconv.ATTR_ERROR_TYPE]: errorType })
     const timed = (missing: ((a: any) => boolean) | undefined) =>
       Instrumentation.operation<any, unknown>({
-        span: options.spans ? { name: `${operation} ${options.namespace}`, kind: "internal", attributes: base } : undefined,
+        span: options.spans
+          ? { name: `${operation} ${options.namespace}`, kind: "internal", attributes: base }
+          : undefined,
         duration: metrics.operationDuration,
         count: metrics.operations,
         errorType: errorTypeOf,

@@ -1,8 +1,8 @@
 import { Instrument, Instrumentation, Propagation, Redaction, Semconv, Tracing } from "@effect-telemetry/core"
-import * as OtelApi from "@opentelemetry/api"
 import * as Command from "@effect/platform/Command"
 import * as CommandExecutor from "@effect/platform/CommandExecutor"
 import type * as PlatformError from "@effect/platform/Error"
+import * as OtelApi from "@opentelemetry/api"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -13,7 +13,8 @@ import type * as Tracer from "effect/Tracer"
 export const commandDuration = Instrument.histogram({
   name: Semconv.METRIC_PROCESS_COMMAND_DURATION,
   unit: "s",
-  description: "Duration of child process commands, from spawn to exit, by process.executable.name and process.exit.code."
+  description:
+    "Duration of child process commands, from spawn to exit, by process.executable.name and process.exit.code."
 })
 
 /** @internal */
@@ -103,7 +104,10 @@ const errorTypeOfPlatformError = (error: PlatformError.PlatformError): string =>
  *
  * @internal
  */
-export const make = (underlying: CommandExecutor.CommandExecutor, options?: Options): CommandExecutor.CommandExecutor => {
+export const make = (
+  underlying: CommandExecutor.CommandExecutor,
+  options?: Options
+): CommandExecutor.CommandExecutor => {
   const isError = options?.isError ?? ((code: number) => code !== 0)
   const propagate = options?.propagate ?? true
   const start: CommandExecutor.CommandExecutor["start"] = (command) =>
@@ -168,8 +172,10 @@ export const make = (underlying: CommandExecutor.CommandExecutor, options?: Opti
           if (child === undefined) return end(scopeExit, undefined, undefined)
           const process = child
           // Unknown counts as running: waiting on an exit code that never comes would hang the scope.
-          return Effect.flatMap(Effect.orElseSucceed(process.isRunning, () => true), (running) =>
-            running ? end(scopeExit, undefined, undefined) : endWithExitCode(process, killedByScope))
+          return Effect.flatMap(
+            Effect.orElseSucceed(process.isRunning, () => true),
+            (running) => running ? end(scopeExit, undefined, undefined) : endWithExitCode(process, killedByScope)
+          )
         })
       )
       const withContext = propagate ? Command.env(command, envOf(span)) : command
@@ -179,9 +185,11 @@ export const make = (underlying: CommandExecutor.CommandExecutor, options?: Opti
       child = process
       span.attribute(Semconv.ATTR_PROCESS_PID, process.pid)
       // Runs before the executor's finalizer: notes whether the child outlived its scope.
-      yield* Effect.addFinalizer(() => Effect.map(Effect.orElseSucceed(process.isRunning, () => false), (running) => {
-        killedByScope = running
-      }))
+      yield* Effect.addFinalizer(() =>
+        Effect.map(Effect.orElseSucceed(process.isRunning, () => false), (running) => {
+          killedByScope = running
+        })
+      )
       yield* Effect.forkScoped(endWithExitCode(process, false))
       return process
     })

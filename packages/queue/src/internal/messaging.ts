@@ -30,7 +30,8 @@ export const operationDuration = Instrument.histogram({
 export const processDuration = Instrument.histogram({
   name: Semconv.METRIC_MESSAGING_PROCESS_DURATION,
   unit: "s",
-  description: "Duration of processing a message or a batch, settlement included, by result (ack, nack, error, settle_error)."
+  description:
+    "Duration of processing a message or a batch, settlement included, by result (ack, nack, error, settle_error)."
 })
 
 /** @internal */
@@ -176,9 +177,14 @@ export const process = <A, E, R, E2, R2>(
       const settleExit = yield* Effect.exit(settle(exit))
       const settleFailed = Exit.isFailure(settleExit)
       const result: Result = settleFailed ? "settle_error" : resultOf(exit, options.isNack)
-      const attributes: Record<string, string> = Attributes.extend(metricAttributes(options, "process"), { [Semconv.ATTR_RESULT]: result })
+      const attributes: Record<string, string> = Attributes.extend(metricAttributes(options, "process"), {
+        [Semconv.ATTR_RESULT]: result
+      })
       if (Exit.isFailure(settleExit)) {
-        attributes[Semconv.ATTR_ERROR_TYPE] = Instrumentation.errorTypeOfCause(settleExit.cause, options.settleErrorType)
+        attributes[Semconv.ATTR_ERROR_TYPE] = Instrumentation.errorTypeOfCause(
+          settleExit.cause,
+          options.settleErrorType
+        )
       } else if (result === "error" && Exit.isFailure(exit)) {
         attributes[Semconv.ATTR_ERROR_TYPE] = Instrumentation.errorTypeOfCause(exit.cause)
       }

@@ -1,5 +1,5 @@
-import * as PersistedQueue from "@effect/experimental/PersistedQueue"
 import { Propagation, Semconv } from "@effect-telemetry/core"
+import * as PersistedQueue from "@effect/experimental/PersistedQueue"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
@@ -56,7 +56,12 @@ export const makeFactory = Effect.gen(function*() {
               (headers) =>
                 Effect.flatMap(encodeUnknown(value), (element) =>
                   Effect.as(
-                    store.offer({ name: options.name, id, element: wrap(headers, element), isCustomId: opts?.id !== undefined }),
+                    store.offer({
+                      name: options.name,
+                      id,
+                      element: wrap(headers, element),
+                      isCustomId: opts?.id !== undefined
+                    }),
                     id
                   )),
               id

@@ -77,9 +77,12 @@ export const serverOf = (url: string): { readonly address: string; readonly port
 }
 
 const toBuffer = (content: Uint8Array | string): Buffer =>
-  typeof content === "string" ? Buffer.from(content, "utf8") : Buffer.from(content.buffer, content.byteOffset, content.byteLength)
+  typeof content === "string"
+    ? Buffer.from(content, "utf8")
+    : Buffer.from(content.buffer, content.byteOffset, content.byteLength)
 
-const closeQuietly = (closable: { close(): Promise<void> }) => Effect.promise(() => closable.close().catch(() => undefined))
+const closeQuietly = (closable: { close(): Promise<void> }) =>
+  Effect.promise(() => closable.close().catch(() => undefined))
 
 /** Connections this module is closing: their consumers end quietly instead of reporting an error. */
 const closing = new WeakSet<amqp.ChannelModel>()
@@ -115,10 +118,11 @@ export const make = (options: Options): Effect.Effect<RabbitMqService, RabbitMqE
         // The URL may hold credentials: the message names the server only.
         catch: (cause) => fromAmqp("Connect", `cannot connect to RabbitMQ at ${server.address}:${server.port}`, cause)
       }),
-      (connection) => Effect.suspend(() => {
-        closing.add(connection)
-        return closeQuietly(connection)
-      })
+      (connection) =>
+        Effect.suspend(() => {
+          closing.add(connection)
+          return closeQuietly(connection)
+        })
     )
     // Without a listener an 'error' event would crash the process; kept to name the loss.
     connection.on("error", (error) => connectionErrors.set(connection, error))
@@ -148,7 +152,9 @@ export const make = (options: Options): Effect.Effect<RabbitMqService, RabbitMqE
         })
       ))
     }))
-    yield* Effect.addFinalizer(() => Effect.suspend(() => (current === undefined ? Effect.void : closeQuietly(current))))
+    yield* Effect.addFinalizer(() =>
+      Effect.suspend(() => (current === undefined ? Effect.void : closeQuietly(current)))
+    )
 
     const confirm = (
       channel: amqp.ConfirmChannel,
@@ -174,7 +180,15 @@ export const make = (options: Options): Effect.Effect<RabbitMqService, RabbitMqE
             } else if (error.message === "message nacked") {
               resume(Effect.fail(new RabbitMqError({ reason: "Nacked", message: "the broker refused the message" })))
             } else {
-              resume(Effect.fail(fromAmqp("Publish", "the channel closed before the broker confirmed", serverErrors.get(channel) ?? error)))
+              resume(
+                Effect.fail(
+                  fromAmqp(
+                    "Publish",
+                    "the channel closed before the broker confirmed",
+                    serverErrors.get(channel) ?? error
+                  )
+                )
+              )
             }
           })
         } catch (cause) {
@@ -298,8 +312,7 @@ const consumer = <A, E, R>(
     const channel = yield* Effect.acquireRelease(
       Effect.tryPromise({
         try: () => rabbit.connection.createChannel(),
-        catch: (cause) =>
-          failureOn(rabbit.connection, server, "Channel", "cannot open a consumer channel", cause)
+        catch: (cause) => failureOn(rabbit.connection, server, "Channel", "cannot open a consumer channel", cause)
       }),
       closeQuietly
     )
@@ -325,7 +338,11 @@ const consumer = <A, E, R>(
       try: () =>
         channel.consume(queue, (message) => {
           if (message === null) {
-            mailbox.unsafeDone(Exit.fail(new RabbitMqError({ reason: "Consume", message: `the broker cancelled the consumer of ${queue}` })))
+            mailbox.unsafeDone(
+              Exit.fail(
+                new RabbitMqError({ reason: "Consume", message: `the broker cancelled the consumer of ${queue}` })
+              )
+            )
           } else mailbox.unsafeOffer(message)
         }, { noAck: false }),
       catch: (cause) => fromAmqp("Consume", `cannot consume from ${queue}`, serverError ?? cause)
@@ -375,41 +392,46 @@ export const consume = <E, R>(
   RabbitMqError | TelemetryOptionsError.TelemetryOptionsError,
   RabbitMq | R | Scope.Scope
 > =>
-  Effect.flatMap(TelemetryOptionsError.attempt(() => {
-    const concurrency = positive("concurrency", options?.concurrency, 1)
-    return {
-      concurrency,
-      prefetch: positive("prefetch", options?.prefetch, Math.max(10, concurrency)),
-      requeueOnFailure: requeueOf(options?.requeueOnFailure)
-    }
-  }), ({ concurrency, prefetch, requeueOnFailure }) =>
-  consumer(queue, prefetch, (channel, rabbit, messages) =>
-    messages.pipe(
-      Stream.mapEffect(
-        (message) =>
-          Messaging.process(
-            {
-              system: Semconv.MESSAGING_SYSTEM_RABBITMQ,
-              destination: queue,
-              operationName: "consume",
-              messageId: message.properties.messageId,
-              parent: parentOf(message),
-              attributes: processAttributes(rabbit, message),
-              isNack,
-              settleErrorType: errorTypeOf
-            },
-            Effect.suspend(() => handler(message)),
-            (exit) => settleAll(channel, [message], exit, requeueOnFailure)
-          ).pipe(
-            // The span and metrics have the outcome; a failed handler must not stop the consumer.
-            Effect.catchAllCause((cause) =>
-              Cause.isInterruptedOnly(cause) || !Cause.isDie(cause) ? Effect.void : Effect.logWarning("RabbitMQ handler died", cause)
-            )
+  Effect.flatMap(
+    TelemetryOptionsError.attempt(() => {
+      const concurrency = positive("concurrency", options?.concurrency, 1)
+      return {
+        concurrency,
+        prefetch: positive("prefetch", options?.prefetch, Math.max(10, concurrency)),
+        requeueOnFailure: requeueOf(options?.requeueOnFailure)
+      }
+    }),
+    ({ concurrency, prefetch, requeueOnFailure }) =>
+      consumer(queue, prefetch, (channel, rabbit, messages) =>
+        messages.pipe(
+          Stream.mapEffect(
+            (message) =>
+              Messaging.process(
+                {
+                  system: Semconv.MESSAGING_SYSTEM_RABBITMQ,
+                  destination: queue,
+                  operationName: "consume",
+                  messageId: message.properties.messageId,
+                  parent: parentOf(message),
+                  attributes: processAttributes(rabbit, message),
+                  isNack,
+                  settleErrorType: errorTypeOf
+                },
+                Effect.suspend(() => handler(message)),
+                (exit) => settleAll(channel, [message], exit, requeueOnFailure)
+              ).pipe(
+                // The span and metrics have the outcome; a failed handler must not stop the consumer.
+                Effect.catchAllCause((cause) =>
+                  Cause.isInterruptedOnly(cause) || !Cause.isDie(cause)
+                    ? Effect.void
+                    : Effect.logWarning("RabbitMQ handler died", cause)
+                )
+              ),
+            { concurrency, unordered: true }
           ),
-        { concurrency, unordered: true }
-      ),
-      Stream.runDrain
-    )))
+          Stream.runDrain
+        ))
+  )
 
 /** @internal */
 export const consumeBatch = <E, R>(
@@ -421,43 +443,48 @@ export const consumeBatch = <E, R>(
   RabbitMqError | TelemetryOptionsError.TelemetryOptionsError,
   RabbitMq | R | Scope.Scope
 > =>
-  Effect.flatMap(TelemetryOptionsError.attempt(() => {
-    const size = positive("size", options.size, 1)
-    return {
-      size,
-      // Fewer unacknowledged messages than a batch would only ever fill batches by timeout.
-      prefetch: positive("prefetch", options.prefetch, size),
-      requeueOnFailure: requeueOf(options.requeueOnFailure)
-    }
-  }), ({ prefetch, requeueOnFailure, size }) =>
-  consumer(queue, prefetch, (channel, rabbit, messages) =>
-    messages.pipe(
-      Stream.groupedWithin(size, options.within),
-      Stream.mapEffect((chunk) => {
-        const batch = Chunk.toReadonlyArray(chunk)
-        return Messaging.process(
-          {
-            system: Semconv.MESSAGING_SYSTEM_RABBITMQ,
-            destination: queue,
-            operationName: "consume",
-            // A batch has many producers: each is a link, none the parent.
-            parent: Option.none(),
-            links: batch.flatMap((message) => Option.toArray(parentOf(message))),
-            count: batch.length,
-            attributes: {
-              [Semconv.ATTR_SERVER_ADDRESS]: rabbit.serverAddress,
-              [Semconv.ATTR_SERVER_PORT]: rabbit.serverPort
-            },
-            isNack,
-            settleErrorType: errorTypeOf
-          },
-          Effect.suspend(() => handler(batch)),
-          (exit) => settleAll(channel, batch, exit, requeueOnFailure)
-        ).pipe(
-          Effect.catchAllCause((cause) =>
-            Cause.isInterruptedOnly(cause) || !Cause.isDie(cause) ? Effect.void : Effect.logWarning("RabbitMQ batch handler died", cause)
-          )
-        )
-      }),
-      Stream.runDrain
-    )))
+  Effect.flatMap(
+    TelemetryOptionsError.attempt(() => {
+      const size = positive("size", options.size, 1)
+      return {
+        size,
+        // Fewer unacknowledged messages than a batch would only ever fill batches by timeout.
+        prefetch: positive("prefetch", options.prefetch, size),
+        requeueOnFailure: requeueOf(options.requeueOnFailure)
+      }
+    }),
+    ({ prefetch, requeueOnFailure, size }) =>
+      consumer(queue, prefetch, (channel, rabbit, messages) =>
+        messages.pipe(
+          Stream.groupedWithin(size, options.within),
+          Stream.mapEffect((chunk) => {
+            const batch = Chunk.toReadonlyArray(chunk)
+            return Messaging.process(
+              {
+                system: Semconv.MESSAGING_SYSTEM_RABBITMQ,
+                destination: queue,
+                operationName: "consume",
+                // A batch has many producers: each is a link, none the parent.
+                parent: Option.none(),
+                links: batch.flatMap((message) => Option.toArray(parentOf(message))),
+                count: batch.length,
+                attributes: {
+                  [Semconv.ATTR_SERVER_ADDRESS]: rabbit.serverAddress,
+                  [Semconv.ATTR_SERVER_PORT]: rabbit.serverPort
+                },
+                isNack,
+                settleErrorType: errorTypeOf
+              },
+              Effect.suspend(() => handler(batch)),
+              (exit) => settleAll(channel, batch, exit, requeueOnFailure)
+            ).pipe(
+              Effect.catchAllCause((cause) =>
+                Cause.isInterruptedOnly(cause) || !Cause.isDie(cause)
+                  ? Effect.void
+                  : Effect.logWarning("RabbitMQ batch handler died", cause)
+              )
+            )
+          }),
+          Stream.runDrain
+        ))
+  )

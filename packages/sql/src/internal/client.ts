@@ -182,7 +182,9 @@ const runStream = <A>(
       : undefined
     const started = performance.now()
     // Added after the span, so it runs first on close and annotates the span before it ends.
-    yield* Effect.addFinalizer((exit) => Effect.sync(() => prepared.operation.end(exit as Exit.Exit<unknown, SqlError>, started, span)))
+    yield* Effect.addFinalizer((exit) =>
+      Effect.sync(() => prepared.operation.end(exit as Exit.Exit<unknown, SqlError>, started, span))
+    )
     const pull = yield* silenced(Stream.toPull(stream))
     return Stream.fromPull(Effect.succeed(silenced(pull)))
   }))
@@ -224,40 +226,43 @@ const statementHandler = (target: Target): ProxyHandler<Statement.Statement<unkn
   }
 }
 
-const makeWithTransaction = (target: Target, client: SqlClient.SqlClient): SqlClient.SqlClient["withTransaction"] =>
-<R, E, A>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R> =>
-  Effect.gen(function*() {
-    const depth = Option.match(yield* Effect.serviceOption(TransactionConnection), {
-      onNone: () => 0,
-      onSome: ([, n]) => n + 1
-    })
-    const tracerEnabled = yield* FiberRef.get(FiberRef.currentTracerEnabled)
-    const outer = yield* Effect.serviceOption(Tracer.ParentSpan)
-    // The library makes its own span the parent of the user's effect; put ours (or, with
-    // spans off, the caller's) back, and the caller's tracer setting.
-    const inside = (parent: Option.Option<Tracer.AnySpan>) =>
-      effect.pipe(
-        Option.isSome(parent)
-          ? Effect.withParentSpan(parent.value)
-          : Effect.mapInputContext((context: Context.Context<R>) => Context.omit(Tracer.ParentSpan)(context) as any),
-        Effect.withTracerEnabled(tracerEnabled)
-      ) as Effect.Effect<A, E, R>
-    if (!target.options.spans) return yield* silenced(client.withTransaction(inside(outer)))
-    return yield* Effect.useSpan(
-      Semconv.SPAN_DB_TRANSACTION,
-      {
-        kind: "internal",
-        attributes: Attributes.extend(target.spanAttributes, { [Semconv.ATTR_DB_TRANSACTION_DEPTH]: depth }),
-        captureStackTrace: false
-      },
-      (span) =>
-        silenced(client.withTransaction(inside(Option.some(span)))).pipe(
-          Effect.onExit((exit) =>
-            Effect.sync(() => span.attribute(Semconv.ATTR_DB_TRANSACTION_OUTCOME, Exit.isSuccess(exit) ? "commit" : "rollback"))
+const makeWithTransaction =
+  (target: Target, client: SqlClient.SqlClient): SqlClient.SqlClient["withTransaction"] =>
+  <R, E, A>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R> =>
+    Effect.gen(function*() {
+      const depth = Option.match(yield* Effect.serviceOption(TransactionConnection), {
+        onNone: () => 0,
+        onSome: ([, n]) => n + 1
+      })
+      const tracerEnabled = yield* FiberRef.get(FiberRef.currentTracerEnabled)
+      const outer = yield* Effect.serviceOption(Tracer.ParentSpan)
+      // The library makes its own span the parent of the user's effect; put ours (or, with
+      // spans off, the caller's) back, and the caller's tracer setting.
+      const inside = (parent: Option.Option<Tracer.AnySpan>) =>
+        effect.pipe(
+          Option.isSome(parent)
+            ? Effect.withParentSpan(parent.value)
+            : Effect.mapInputContext((context: Context.Context<R>) => Context.omit(Tracer.ParentSpan)(context) as any),
+          Effect.withTracerEnabled(tracerEnabled)
+        ) as Effect.Effect<A, E, R>
+      if (!target.options.spans) return yield* silenced(client.withTransaction(inside(outer)))
+      return yield* Effect.useSpan(
+        Semconv.SPAN_DB_TRANSACTION,
+        {
+          kind: "internal",
+          attributes: Attributes.extend(target.spanAttributes, { [Semconv.ATTR_DB_TRANSACTION_DEPTH]: depth }),
+          captureStackTrace: false
+        },
+        (span) =>
+          silenced(client.withTransaction(inside(Option.some(span)))).pipe(
+            Effect.onExit((exit) =>
+              Effect.sync(() =>
+                span.attribute(Semconv.ATTR_DB_TRANSACTION_OUTCOME, Exit.isSuccess(exit) ? "commit" : "rollback")
+              )
+            )
           )
-        )
-    )
-  })
+      )
+    })
 
 /** @internal */
 export const make = <C extends SqlClient.SqlClient>(client: C, options: Options): C => {

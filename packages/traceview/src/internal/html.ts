@@ -4,8 +4,8 @@
  * the only markup not escaped is our own. Per-span details are rendered into `<template>`
  * elements and cloned by the script, so the script never builds markup from data.
  */
-import type { AttributeValue, Attributes, HrTime } from "@opentelemetry/api"
-import { SpanKind, SpanStatusCode } from "@opentelemetry/api"
+import type { Attributes, AttributeValue, HrTime, SpanKind } from "@opentelemetry/api"
+import { SpanStatusCode } from "@opentelemetry/api"
 import type { ReadableSpan } from "@opentelemetry/sdk-trace-base"
 import type { TraceEntry, TraceStore } from "./store.js"
 import { hrToNanos, serviceOf } from "./store.js"
@@ -106,12 +106,18 @@ export const renderList = (store: TraceStore, filter: ListFilter, base: string, 
     const root = entry.root ?? entry.spans[0]
     return `<tr class="trace" data-trace-id="${escape(entry.traceId)}">` +
       `<td><a class="mono" href="${escape(`${base}/${entry.traceId}`)}">${escape(entry.traceId)}</a></td>` +
-      `<td class="root">${root === undefined ? "" : `<span class="svc">${escape(serviceOf(root))}</span>${escape(root.name)}`}` +
+      `<td class="root">${
+        root === undefined ? "" : `<span class="svc">${escape(serviceOf(root))}</span>${escape(root.name)}`
+      }` +
       `${entry.root === undefined ? ` <span class="orphan">(root not recorded)</span>` : ""}</td>` +
       `<td class="mono">${escape(isoOf(entry.startNanos))}</td>` +
       `<td class="duration">${escape(formatDuration(entry.endNanos - entry.startNanos))}</td>` +
-      `<td class="count">${entry.spans.length}${entry.droppedSpans > 0 ? ` (+${entry.droppedSpans} dropped)` : ""}</td>` +
-      `<td class="errors">${entry.errors > 0 ? `<span class="err">${entry.errors} error${entry.errors === 1 ? "" : "s"}</span>` : ""}</td>` +
+      `<td class="count">${entry.spans.length}${
+        entry.droppedSpans > 0 ? ` (+${entry.droppedSpans} dropped)` : ""
+      }</td>` +
+      `<td class="errors">${
+        entry.errors > 0 ? `<span class="err">${entry.errors} error${entry.errors === 1 ? "" : "s"}</span>` : ""
+      }</td>` +
       `</tr>`
   }).join("")
   const body = `<header><h1>Recent traces</h1></header><main>` +
@@ -121,7 +127,9 @@ export const renderList = (store: TraceStore, filter: ListFilter, base: string, 
     `<form class="filter" method="get" action="${escape(`${base}/`)}">` +
     `<select name="service">${options}</select>` +
     `<input type="text" name="name" placeholder="span name contains" value="${escape(filter.name ?? "")}">` +
-    `<label><input type="checkbox" name="error" value="1"${filter.errorsOnly === true ? " checked" : ""}> errors only</label>` +
+    `<label><input type="checkbox" name="error" value="1"${
+      filter.errorsOnly === true ? " checked" : ""
+    }> errors only</label>` +
     `<button type="submit">Filter</button></form>` +
     (traces.length === 0
       ? `<p id="empty">No traces${size.traces > 0 ? " match the filter" : " recorded yet"}.</p>`
@@ -158,7 +166,10 @@ export const treeRows = (spans: ReadonlyArray<ReadableSpan>): Array<Row> => {
   const byStart = (a: ReadableSpan, b: ReadableSpan) => hrToNanos(a.startTime) - hrToNanos(b.startTime)
   const rows: Array<Row> = []
   const visited = new Set<string>()
-  const stack: Array<{ span: ReadableSpan; depth: number }> = roots.sort(byStart).reverse().map((span) => ({ span, depth: 0 }))
+  const stack: Array<{ span: ReadableSpan; depth: number }> = roots.sort(byStart).reverse().map((span) => ({
+    span,
+    depth: 0
+  }))
   while (stack.length > 0) {
     const { depth, span } = stack.pop()!
     const id = span.spanContext().spanId
@@ -196,8 +207,11 @@ const details = (span: ReadableSpan, store: TraceStore, base: string): string =>
     ["status", status + (span.status.message ? `: ${span.status.message}` : "")],
     ["service", serviceOf(span)],
     ["span id", context.spanId],
-    ["parent span id", span.parentSpanContext === undefined ? "(root)" : span.parentSpanContext.spanId +
-      (span.parentSpanContext.isRemote === true ? " (remote)" : "")],
+    [
+      "parent span id",
+      span.parentSpanContext === undefined ? "(root)" : span.parentSpanContext.spanId +
+        (span.parentSpanContext.isRemote === true ? " (remote)" : "")
+    ],
     ["start", isoOf(start)],
     ["duration", formatDuration(hrToNanos(span.endTime) - start)],
     ["scope", span.instrumentationScope.name]
@@ -279,9 +293,10 @@ export const renderTrace = (store: TraceStore, entry: TraceEntry, base: string, 
   ).join("")
   const root = entry.root ?? rows[0]?.span
   const title = `Trace ${entry.traceId}`
-  const html = `<header><h1>${root === undefined ? "" : `${escape(root.name)} · `}<span class="mono">${
-    escape(entry.traceId)
-  }</span></h1><a href="${escape(`${base}/`)}">← all traces</a></header><main>` +
+  const html =
+    `<header><h1>${root === undefined ? "" : `${escape(root.name)} · `}<span class="mono">${
+      escape(entry.traceId)
+    }</span></h1><a href="${escape(`${base}/`)}">← all traces</a></header><main>` +
     `<p class="meta">${entry.spans.length} spans${
       entry.droppedSpans > 0 ? ` (+${entry.droppedSpans} dropped: over ${store.limits.maxSpansPerTrace} per trace)` : ""
     }, ${escape(formatDuration(entry.endNanos - entry.startNanos))}, started ${escape(isoOf(entry.startNanos))}` +

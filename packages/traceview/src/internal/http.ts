@@ -59,8 +59,12 @@ const notFound = HttpServerResponse.text("Not Found", { status: 404 })
 
 const withPage = <S extends Service, R>(
   tag: Context.Tag<any, S>,
-  render: (service: S, request: HttpServerRequest.HttpServerRequest, base: string, nonce: string) =>
-    Effect.Effect<HttpServerResponse.HttpServerResponse, never, R>
+  render: (
+    service: S,
+    request: HttpServerRequest.HttpServerRequest,
+    base: string,
+    nonce: string
+  ) => Effect.Effect<HttpServerResponse.HttpServerResponse, never, R>
 ) =>
   Effect.gen(function*() {
     const service = yield* tag
@@ -79,11 +83,16 @@ export const listHandler = <S extends Service>(tag: Context.Tag<any, S>) =>
       }
       const error = one("error")
       return html(
-        Html.renderList(service.store, {
-          service: one("service"),
-          name: one("name"),
-          errorsOnly: error === "1" || error === "true"
-        }, base, nonce),
+        Html.renderList(
+          service.store,
+          {
+            service: one("service"),
+            name: one("name"),
+            errorsOnly: error === "1" || error === "true"
+          },
+          base,
+          nonce
+        ),
         nonce
       )
     }))
@@ -94,7 +103,11 @@ export const traceHandler = <S extends Service>(tag: Context.Tag<any, S>) =>
     Effect.map(HttpRouter.params, (params) => {
       const traceId = (params.traceId ?? "").toLowerCase()
       if (!TRACE_ID.test(traceId)) {
-        return html(Html.renderMessage("Invalid trace id", "A trace id is 32 hexadecimal characters.", base, nonce), nonce, 400)
+        return html(
+          Html.renderMessage("Invalid trace id", "A trace id is 32 hexadecimal characters.", base, nonce),
+          nonce,
+          400
+        )
       }
       const entry = service.store.get(traceId)
       if (entry === undefined) {

@@ -147,7 +147,11 @@ const runSpan = (
   workflowName: string,
   executionId: string,
   restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
-): Effect.Effect<{ readonly span: Tracer.Span; readonly origin: Origin; readonly first: boolean }, never, WorkflowInstance> =>
+): Effect.Effect<
+  { readonly span: Tracer.Span; readonly origin: Origin; readonly first: boolean },
+  never,
+  WorkflowInstance
+> =>
   Effect.gen(function*() {
     const trigger = Option.getOrUndefined(yield* Effect.option(Effect.currentParentSpan))
     const attributes = {
@@ -220,59 +224,60 @@ const instrumentRun = <A, E, R>(
 (payload: any, executionId: string): Effect.Effect<A, E, R | WorkflowInstance> =>
   // Uninterruptible between creating the span and guarding its end, so no run span is left open.
   Effect.uninterruptibleMask((restore) =>
-  Effect.gen(function*() {
-    const instance = yield* WorkflowInstance
-    const name = workflow.name
-    const { first, origin, span } = yield* runSpan(underlying, options, name, executionId, restore)
-    const metricAttributes = { [Semconv.ATTR_WORKFLOW_NAME]: name }
-    if (first) Metrics.workflowStarted.unsafeAdd(1, metricAttributes)
-    return yield* restore(execute(payload, executionId)).pipe(
-      Effect.provideService(WorkflowEngine, self()),
-      Effect.withParentSpan(span),
-      Effect.onExit((exit) =>
-        Effect.gen(function*() {
-          let result = runResultOf(exit, instance)
-          if (result === "suspended" && (yield* interruptRequested(underlying))) result = "interrupted"
-          span.attribute(Semconv.ATTR_WORKFLOW_RUN_RESULT, result)
-          const now = yield* Clock.currentTimeMillis
-          const durationSeconds = origin.startedAtMillis === undefined
-            ? undefined
-            : Math.max(0, now - origin.startedAtMillis) / 1000
-          switch (result) {
-            case "completed":
-              Metrics.workflowCompleted.unsafeAdd(1, metricAttributes)
-              break
-            case "failed":
-            case "interrupted":
-              Metrics.workflowFailed.unsafeAdd(
-                1,
+    Effect.gen(function*() {
+      const instance = yield* WorkflowInstance
+      const name = workflow.name
+      const { first, origin, span } = yield* runSpan(underlying, options, name, executionId, restore)
+      const metricAttributes = { [Semconv.ATTR_WORKFLOW_NAME]: name }
+      if (first) Metrics.workflowStarted.unsafeAdd(1, metricAttributes)
+      return yield* restore(execute(payload, executionId)).pipe(
+        Effect.provideService(WorkflowEngine, self()),
+        Effect.withParentSpan(span),
+        Effect.onExit((exit) =>
+          Effect.gen(function*() {
+            let result = runResultOf(exit, instance)
+            if (result === "suspended" && (yield* interruptRequested(underlying))) result = "interrupted"
+            span.attribute(Semconv.ATTR_WORKFLOW_RUN_RESULT, result)
+            const now = yield* Clock.currentTimeMillis
+            const durationSeconds = origin.startedAtMillis === undefined
+              ? undefined
+              : Math.max(0, now - origin.startedAtMillis) / 1000
+            switch (result) {
+              case "completed":
+                Metrics.workflowCompleted.unsafeAdd(1, metricAttributes)
+                break
+              case "failed":
+              case "interrupted":
+                Metrics.workflowFailed.unsafeAdd(
+                  1,
+                  Attributes.extend(metricAttributes, {
+                    [Semconv.ATTR_ERROR_TYPE]: Instrumentation.errorTypeOfExit(exit) ?? Semconv.ERROR_TYPE_OTHER
+                  })
+                )
+                break
+              case "suspended":
+                Metrics.workflowSuspended.unsafeAdd(1, metricAttributes)
+                break
+              case "abandoned":
+                break
+            }
+            if (durationSeconds !== undefined && result !== "suspended" && result !== "abandoned") {
+              Metrics.workflowDuration.unsafeRecord(
+                durationSeconds,
                 Attributes.extend(metricAttributes, {
-                  [Semconv.ATTR_ERROR_TYPE]: Instrumentation.errorTypeOfExit(exit) ?? Semconv.ERROR_TYPE_OTHER
+                  [Semconv.ATTR_RESULT]: result === "completed" ? "ok" : result === "failed" ? "error" : "interrupted"
                 })
               )
-              break
-            case "suspended":
-              Metrics.workflowSuspended.unsafeAdd(1, metricAttributes)
-              break
-            case "abandoned":
-              break
-          }
-          if (durationSeconds !== undefined && result !== "suspended" && result !== "abandoned") {
-            Metrics.workflowDuration.unsafeRecord(
-              durationSeconds,
-              Attributes.extend(metricAttributes, {
-                [Semconv.ATTR_RESULT]: result === "completed" ? "ok" : result === "failed" ? "error" : "interrupted"
-              })
-            )
-          }
-          // A suspension is the workflow waiting, not a cancellation; the span says so by
-          // its result and not by `effect.interrupted`. A suspension caused by a failure
-          // (SuspendOnFailure) keeps the failure on the span.
-          yield* endSpan(span, result === "suspended" && Exit.isInterrupted(exit) ? Exit.void : exit)
-        })
+            }
+            // A suspension is the workflow waiting, not a cancellation; the span says so by
+            // its result and not by `effect.interrupted`. A suspension caused by a failure
+            // (SuspendOnFailure) keeps the failure on the span.
+            yield* endSpan(span, result === "suspended" && Exit.isInterrupted(exit) ? Exit.void : exit)
+          })
+        )
       )
-    )
-  }))
+    })
+  )
 
 /**
  * One executed attempt of `activity`: its span, `activity.attempts` and `activity.duration` by
@@ -310,7 +315,10 @@ export const make = (underlying: Engine, options: Options): Engine => {
   const engine: Engine = WorkflowEngine.of({
     ...underlying,
     register: (workflow, execute) =>
-      underlying.register(workflow, instrumentRun(underlying, () => engine, options, workflow, execute) as typeof execute),
+      underlying.register(
+        workflow,
+        instrumentRun(underlying, () => engine, options, workflow, execute) as typeof execute
+      ),
     execute: (workflow, opts) =>
       Effect.zipRight(
         Effect.annotateCurrentSpan({

@@ -21,7 +21,8 @@ export const workflowCompleted = Instrument.counter({
 export const workflowFailed = Instrument.counter({
   name: Semconv.METRIC_WORKFLOW_FAILED,
   unit: "{execution}",
-  description: "Workflow executions that completed with a failure, a defect or an interruption, by error.type (interrupted for an interruption)."
+  description:
+    "Workflow executions that completed with a failure, a defect or an interruption, by error.type (interrupted for an interruption)."
 })
 
 /** @internal */

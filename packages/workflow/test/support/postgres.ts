@@ -22,7 +22,11 @@ const withClient = async <A>(f: (client: pg.Client) => Promise<A>): Promise<A> =
 /** Why the cluster tests cannot run here, or undefined. With CI=true a reason is a failure. */
 export const unavailable = TestServices.required(
   "workflow cluster",
-  await TestServices.probe("Postgres", databaseUrl, () => withClient(async (client) => void (await client.query("select 1"))))
+  await TestServices.probe(
+    "Postgres",
+    databaseUrl,
+    () => withClient(async (client) => void (await client.query("select 1")))
+  )
 )
 
 /** A table prefix no other run shares, so journals of earlier runs never answer this one. */

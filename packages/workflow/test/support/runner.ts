@@ -34,7 +34,9 @@ const build = (): Promise<string> =>
       }
     }],
     logLevel: "warning"
-  }).then(() => BUNDLE)
+  }).then(() =>
+    BUNDLE
+  )
 
 /** Deletes the bundle (a test worker's exit handlers do not run, so the test calls this). */
 export const removeBundle = (): void => rmSync(BUNDLE, { force: true })
