@@ -87,16 +87,19 @@ const KvLive = Layer.unwrapEffect(
 // for the life of the process.
 // - The cluster's storage gets its own pool, instrumented without spans: its polls and lock
 //   refreshes would otherwise be a root trace every few seconds (its statements still count
-//   in the SQL metrics). That pool is given to the storage layers only: entities run with the
-//   context Sharding was built in, so a SqlClient there would replace the app's in the
-//   workflow's activities, and their SQL spans would be lost.
+//   in the SQL metrics). Without query text too: the message poll is generated with a new
+//   text each time, and SqlTelemetry keeps the attributes of up to 2,000 statement texts;
+//   with the text among them that was ~50 MiB (a sawtooth of the heap) for spans never made.
+//   That pool is given to the storage layers only: entities run with the context Sharding was
+//   built in, so a SqlClient there would replace the app's in the workflow's activities, and
+//   their SQL spans would be lost.
 // - The sharding config is set here, not read by ShardingConfig.layerFromEnv: that one reads
 //   HOST and PORT, the demo's own variables, as the runner's address. Shard locks live in the
 //   `cluster_locks` table instead of Postgres advisory locks, whose numbers ignore the table
 //   prefix: on a shared DATABASE_URL another cluster (the workflow tests') would take the
 //   demo's shards.
 const ClusterLive = Layer.unwrapEffect(Effect.map(Database.DatabaseUrl, ({ url }) => {
-  const storageSql = SqlTelemetry.layer({ spans: false }).pipe(
+  const storageSql = SqlTelemetry.layer({ spans: false, queryText: false }).pipe(
     Layer.provide(PgClient.layer({ url: Redacted.make(url) }))
   )
   return Sharding.layer.pipe(
