@@ -2,7 +2,7 @@
  * The benchmark suite: `npm run bench` runs everything and writes bench/RESULTS.md;
  * `npm run bench -- hot-path span` runs the named parts; `--quick` shortens every part.
  *
- *   parts: http, http-profile, http-middleware, hot-path, span, scrape, shutdown, memory
+ *   parts: http, http-profile, http-middleware, hot-path, span, scrape, shutdown, memory, soak
  */
 import { execSync } from "node:child_process"
 import { mkdirSync, writeFileSync } from "node:fs"
@@ -16,6 +16,7 @@ import type { Table, Target } from "./lib/stats.js"
 import * as Memory from "./memory.js"
 import * as Scrape from "./scrape.js"
 import * as Shutdown from "./shutdown.js"
+import * as Soak from "./soak.js"
 import * as Span from "./span.js"
 
 type Options = { readonly quick: boolean }
@@ -28,10 +29,11 @@ const parts: Record<string, (options: Options) => Promise<Array<Table>>> = {
   span: Span.run,
   scrape: Scrape.run,
   shutdown: Shutdown.run,
-  memory: Memory.run
+  memory: Memory.run,
+  soak: Soak.run
 }
 // `http` already includes the profiles; the separate entry is for profiling alone.
-const defaultParts = ["hot-path", "span", "scrape", "memory", "shutdown", "http-middleware", "http"]
+const defaultParts = ["hot-path", "span", "scrape", "memory", "soak", "shutdown", "http-middleware", "http"]
 
 const args = process.argv.slice(2)
 const quick = args.includes("--quick")
