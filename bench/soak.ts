@@ -187,7 +187,9 @@ export const run = async (options: { readonly quick: boolean }): Promise<Array<T
       met: Math.abs(bytesPerRequest) <= 100 && spread <= 16 && errors === 0,
       note: errors > 0
         ? `${errors} load-generator errors`
-        : `flat = under 100 B per request and the checkpoints after the warm-up within 16 MiB (here ${spread.toFixed(1)}); one retained execution per order was ~7.8 KB per request`
+        : `flat = under 100 B per request and the checkpoints after the warm-up within 16 MiB (here ${
+          spread.toFixed(1)
+        }); one retained execution per order was ~7.8 KB per request`
     }],
     title: "Soak: the whole demo (npm start) across requests on every endpoint",
     header: ["requests served", "heap MiB after GC", "RSS MiB"],
