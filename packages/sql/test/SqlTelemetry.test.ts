@@ -48,6 +48,26 @@ const allAttributeText = Effect.map(
 )
 
 describe.skipIf(unavailable !== undefined)("SqlTelemetry (real Postgres)", () => {
+  it.scopedLive("long generated statements (IN lists of every length) are described right across the cache's size bound", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      // 400 distinct texts of 2-6 KB: past the bound on cached text, so the cache is cleared
+      // on the way; each statement must still be counted and named, and a repeated one too.
+      for (let n = 400; n < 800; n++) {
+        const ids = Array.from({ length: n }, (_, i) => i)
+        yield* sql`SELECT ${sql.literal(String(n))} AS n FROM generate_series(1, 1) WHERE 1 IN ${sql.in(ids)}`
+      }
+      yield* sql`SELECT 1 AS one`
+      yield* sql`SELECT 1 AS one`
+      expect(yield* operations({ "db.operation.name": "SELECT", "db.collection.name": "generate_series", result: "ok" }))
+        .toBe(400)
+      expect(yield* operations({ "db.operation.name": "SELECT", result: "ok" })).toBe(2)
+      const spans = yield* TestTelemetry.spans
+      expect(spans.length).toBe(402)
+      expect(spans.slice(0, 400).every((s) => s.name === "SELECT generate_series")).toBe(true)
+      expect(String(spans[399]!.attributes["db.query.text"]).length).toBeGreaterThan(2_000)
+    }).pipe(Effect.provide(instrumented())))
+
   it.scopedLive("every way of running a statement is counted once and is one client span in the caller's trace", () =>
     Effect.gen(function*() {
       const table = uniqueTable("paths")

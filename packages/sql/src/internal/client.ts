@@ -38,6 +38,8 @@ interface Target {
   readonly system: string
   /** What a statement text yields, by text: statements repeat, their attribute sets need not be rebuilt. */
   readonly prepared: Map<string, Prepared>
+  /** The length of the texts `prepared` holds: long generated statements bound it, not their count. */
+  preparedChars: number
 }
 
 const METRIC_CONNECTION_ATTRIBUTES = [
@@ -76,7 +78,7 @@ const targetOf = (client: SqlClient.SqlClient, options: Options): Target => {
     const value = spanAttributes[key]
     if (typeof value === "string" || typeof value === "number") metricAttributes[key] = value
   }
-  return { options, spanAttributes, metricAttributes, system, prepared: new Map() }
+  return { options, spanAttributes, metricAttributes, system, prepared: new Map(), preparedChars: 0 }
 }
 
 /** SQLSTATE of a failed Postgres (or any driver exposing `code`) statement. */
@@ -103,15 +105,22 @@ const compiled = (statement: Statement.Statement<unknown>, withoutTransform: boo
 }
 
 const PREPARED_LIMIT = 2_000
+// Each entry keeps its text twice (key, and `db.query.text` as sanitized): a pool issuing long
+// generated statements (IN lists, a cluster's polling) would hold 2,000 of them, megabytes each.
+const PREPARED_CHARS_LIMIT = 1_000_000
 
 const prepare = (target: Target, sql: string | undefined): Prepared => {
   const key = sql ?? ""
   const hit = target.prepared.get(key)
   if (hit !== undefined) return hit
   // Generated SQL (IN lists of varying length) would otherwise grow this forever.
-  if (target.prepared.size >= PREPARED_LIMIT) target.prepared.clear()
+  if (target.prepared.size >= PREPARED_LIMIT || target.preparedChars + key.length > PREPARED_CHARS_LIMIT) {
+    target.prepared.clear()
+    target.preparedChars = 0
+  }
   const prepared = build(target, sql)
   target.prepared.set(key, prepared)
+  target.preparedChars += key.length
   return prepared
 }
 
