@@ -59,7 +59,9 @@ describe.skipIf(unavailable !== undefined)("SqlTelemetry (real Postgres)", () =>
       }
       yield* sql`SELECT 1 AS one`
       yield* sql`SELECT 1 AS one`
-      expect(yield* operations({ "db.operation.name": "SELECT", "db.collection.name": "generate_series", result: "ok" }))
+      expect(
+        yield* operations({ "db.operation.name": "SELECT", "db.collection.name": "generate_series", result: "ok" })
+      )
         .toBe(400)
       expect(yield* operations({ "db.operation.name": "SELECT", result: "ok" })).toBe(2)
       const spans = yield* TestTelemetry.spans
