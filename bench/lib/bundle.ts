@@ -1,6 +1,6 @@
 /**
- * A benchmarked program as a production build runs it: our TypeScript compiled once by
- * esbuild (no `keepNames`), every library from its published JS. Run through tsx instead, only
+ * A benchmarked program, or a test's child-process fixture, as a production build runs it: our
+ * TypeScript compiled once by esbuild (no `keepNames`), every library from its published JS. Run through tsx instead, only
  * our code would pay tsx's per-closure `__name` calls, and comparisons would not be like for like.
  */
 import * as esbuild from "esbuild"

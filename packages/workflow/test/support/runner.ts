@@ -2,13 +2,13 @@
 // by esbuild (our packages from source, every library from its published JS, as a production
 // build runs it) and started with `node`, driven by JSON lines on stdin, answering with JSON
 // events on stdout.
-import * as esbuild from "esbuild"
 import { spawn } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
 import { rmSync } from "node:fs"
 import * as Path from "node:path"
 import * as Readline from "node:readline"
 import { fileURLToPath } from "node:url"
+import { bundle } from "../../../../bench/lib/bundle.js"
 
 const here = Path.dirname(fileURLToPath(import.meta.url))
 const FIXTURE = Path.join(here, "..", "fixtures", "runner.ts")
@@ -19,24 +19,8 @@ const BUNDLE = Path.join(ROOT, "node_modules", ".cache", "effect-telemetry", `wo
 let bundled: Promise<string> | undefined
 
 const build = (): Promise<string> =>
-  bundled ??= esbuild.build({
-    entryPoints: [FIXTURE],
-    outfile: BUNDLE,
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    plugins: [{
-      name: "registry-packages-external",
-      setup(build) {
-        build.onResolve({ filter: /^[^./]/ }, (args) =>
-          args.path.startsWith("@effect-telemetry/") ? undefined : { path: args.path, external: true })
-      }
-    }],
-    logLevel: "warning"
-  }).then(() =>
-    BUNDLE
-  )
+  bundled ??= bundle(FIXTURE, BUNDLE)
+    .then(() => BUNDLE)
 
 /** Deletes the bundle (a test worker's exit handlers do not run, so the test calls this). */
 export const removeBundle = (): void => rmSync(BUNDLE, { force: true })
