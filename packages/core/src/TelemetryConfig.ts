@@ -30,6 +30,9 @@ export type TracesExporterName = "otlp" | "console" | "none"
 /** @since 0.1.0 @category models */
 export type MetricsExporterName = "otlp" | "prometheus" | "console" | "none"
 
+/** `OTEL_LOGS_EXPORTER` @since 0.1.0 @category models */
+export type LogsExporterName = "otlp" | "console" | "none"
+
 /** @since 0.1.0 @category models */
 export type OtlpProtocol = "http/protobuf" | "http/json"
 
@@ -51,6 +54,14 @@ export interface OtlpExporterSettings {
 
 /** `OTEL_BSP_*`: the batch span processor. @since 0.1.0 @category models */
 export interface BatchSpanProcessorSettings {
+  readonly scheduleDelayMillis: number
+  readonly exportTimeoutMillis: number
+  readonly maxQueueSize: number
+  readonly maxExportBatchSize: number
+}
+
+/** `OTEL_BLRP_*`: the batch log record processor. @since 0.1.0 @category models */
+export interface BatchLogRecordProcessorSettings {
   readonly scheduleDelayMillis: number
   readonly exportTimeoutMillis: number
   readonly maxQueueSize: number
@@ -96,6 +107,11 @@ export interface Resolved {
   readonly otlpMetrics: OtlpExporterSettings
   readonly temporalityPreference: TemporalityPreference
   readonly batchSpanProcessor: BatchSpanProcessorSettings
+  /** `OTEL_LOGS_EXPORTER` (default `otlp`): where Effect's log output goes as OTLP log records. */
+  readonly logsExporter: LogsExporterName
+  readonly otlpLogs: OtlpExporterSettings
+  /** `OTEL_BLRP_*` */
+  readonly batchLogRecordProcessor: BatchLogRecordProcessorSettings
   /** `OTEL_METRIC_EXPORT_INTERVAL` */
   readonly metricExportIntervalMillis: number
   /** `OTEL_METRIC_EXPORT_TIMEOUT` */
@@ -126,13 +142,19 @@ export interface Resolved {
  */
 export type Overrides =
   & {
-    readonly [K in Exclude<keyof Resolved, "issues" | "otlpTraces" | "otlpMetrics" | "batchSpanProcessor">]?:
-      Resolved[K]
+    readonly [
+      K in Exclude<
+        keyof Resolved,
+        "issues" | "otlpTraces" | "otlpMetrics" | "otlpLogs" | "batchSpanProcessor" | "batchLogRecordProcessor"
+      >
+    ]?: Resolved[K]
   }
   & {
     readonly otlpTraces?: Partial<OtlpExporterSettings>
     readonly otlpMetrics?: Partial<OtlpExporterSettings>
     readonly batchSpanProcessor?: Partial<BatchSpanProcessorSettings>
+    readonly otlpLogs?: Partial<OtlpExporterSettings>
+    readonly batchLogRecordProcessor?: Partial<BatchLogRecordProcessorSettings>
   }
 
 /**

@@ -61,6 +61,20 @@ const expectedDefaults: Omit<Config, "issues"> = {
     maxQueueSize: 16_384,
     maxExportBatchSize: 512
   },
+  logsExporter: "otlp",
+  otlpLogs: {
+    url: "http://localhost:4318/v1/logs",
+    headers: {},
+    protocol: "http/protobuf",
+    timeoutMillis: 10_000,
+    compression: "none"
+  },
+  batchLogRecordProcessor: {
+    scheduleDelayMillis: 1_000,
+    exportTimeoutMillis: 30_000,
+    maxQueueSize: 2_048,
+    maxExportBatchSize: 512
+  },
   metricExportIntervalMillis: 60_000,
   metricExportTimeoutMillis: 30_000,
   prometheusHost: "localhost",
@@ -196,7 +210,18 @@ describe("TelemetryConfig", () => {
       ["EFFECT_TELEMETRY_FUNCTIONS", "True", (c) => c.functionTelemetry, true],
       ["EFFECT_TELEMETRY_RUNTIME_METRICS", "FALSE", (c) => c.effectRuntimeMetrics, false],
       ["EFFECT_TELEMETRY_NODE_METRICS", "false", (c) => c.nodeMetrics, false],
-      ["EFFECT_TELEMETRY_METRIC_CARDINALITY_LIMIT", "500", (c) => c.metricCardinalityLimit, 500]
+      ["EFFECT_TELEMETRY_METRIC_CARDINALITY_LIMIT", "500", (c) => c.metricCardinalityLimit, 500],
+      ["OTEL_LOGS_EXPORTER", "Console", (c) => c.logsExporter, "console"],
+      ["OTEL_LOGS_EXPORTER", "none", (c) => c.logsExporter, "none"],
+      ["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "http://logs:4318/custom", (c) => c.otlpLogs.url, "http://logs:4318/custom"],
+      ["OTEL_EXPORTER_OTLP_LOGS_HEADERS", "x-logs=1", (c) => c.otlpLogs.headers, { "x-logs": "1" }],
+      ["OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "http/json", (c) => c.otlpLogs.protocol, "http/json"],
+      ["OTEL_EXPORTER_OTLP_LOGS_TIMEOUT", "2500", (c) => c.otlpLogs.timeoutMillis, 2500],
+      ["OTEL_EXPORTER_OTLP_LOGS_COMPRESSION", "gzip", (c) => c.otlpLogs.compression, "gzip"],
+      ["OTEL_BLRP_SCHEDULE_DELAY", "0", (c) => c.batchLogRecordProcessor.scheduleDelayMillis, 0],
+      ["OTEL_BLRP_EXPORT_TIMEOUT", "5000", (c) => c.batchLogRecordProcessor.exportTimeoutMillis, 5000],
+      ["OTEL_BLRP_MAX_QUEUE_SIZE", "100", (c) => c.batchLogRecordProcessor.maxQueueSize, 100],
+      ["OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", "64", (c) => c.batchLogRecordProcessor.maxExportBatchSize, 64]
     ]
 
     it("covers every variable", () => {
@@ -498,6 +523,51 @@ describe("TelemetryConfig", () => {
         "2000",
         (c) => c.metricCardinalityLimit,
         2000
+      ],
+      ["OTEL_LOGS_EXPORTER", "syslog", "not one of otlp, console, none", "otlp", (c) => c.logsExporter, "otlp"],
+      [
+        "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+        "logs:4318",
+        "",
+        "http://localhost:4318/v1/logs",
+        (c) => c.otlpLogs.url,
+        "http://localhost:4318/v1/logs"
+      ],
+      ["OTEL_EXPORTER_OTLP_LOGS_HEADERS", "nokey", "has no", "(empty)", (c) => c.otlpLogs.headers, {}],
+      [
+        "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL",
+        "thrift",
+        "not one of",
+        "http/protobuf",
+        (c) => c.otlpLogs.protocol,
+        "http/protobuf"
+      ],
+      ["OTEL_EXPORTER_OTLP_LOGS_TIMEOUT", "10s", "not an integer", "10000", (c) => c.otlpLogs.timeoutMillis, 10_000],
+      ["OTEL_EXPORTER_OTLP_LOGS_COMPRESSION", "zstd", "not one of", "none", (c) => c.otlpLogs.compression, "none"],
+      [
+        "OTEL_BLRP_SCHEDULE_DELAY",
+        "-5",
+        "negative",
+        "1000",
+        (c) => c.batchLogRecordProcessor.scheduleDelayMillis,
+        1000
+      ],
+      [
+        "OTEL_BLRP_EXPORT_TIMEOUT",
+        "0",
+        "less than 1",
+        "30000",
+        (c) => c.batchLogRecordProcessor.exportTimeoutMillis,
+        30_000
+      ],
+      ["OTEL_BLRP_MAX_QUEUE_SIZE", "0", "less than 1", "2048", (c) => c.batchLogRecordProcessor.maxQueueSize, 2048],
+      [
+        "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE",
+        "4096",
+        "greater than the queue size (2048); clamped",
+        "2048",
+        (c) => c.batchLogRecordProcessor.maxExportBatchSize,
+        2048
       ]
     ]
 

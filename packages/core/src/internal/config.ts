@@ -3,9 +3,11 @@ import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type {
+  BatchLogRecordProcessorSettings,
   BatchSpanProcessorSettings,
   Compression,
   ConfigIssue,
+  LogsExporterName,
   MetricsExporterName,
   OtlpExporterSettings,
   OtlpProtocol,
@@ -31,6 +33,7 @@ export const variables = [
   "OTEL_PROPAGATORS",
   "OTEL_TRACES_EXPORTER",
   "OTEL_METRICS_EXPORTER",
+  "OTEL_LOGS_EXPORTER",
   "OTEL_EXPORTER_OTLP_ENDPOINT",
   "OTEL_EXPORTER_OTLP_HEADERS",
   "OTEL_EXPORTER_OTLP_PROTOCOL",
@@ -47,10 +50,19 @@ export const variables = [
   "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT",
   "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION",
   "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
+  "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+  "OTEL_EXPORTER_OTLP_LOGS_HEADERS",
+  "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL",
+  "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT",
+  "OTEL_EXPORTER_OTLP_LOGS_COMPRESSION",
   "OTEL_BSP_SCHEDULE_DELAY",
   "OTEL_BSP_EXPORT_TIMEOUT",
   "OTEL_BSP_MAX_QUEUE_SIZE",
   "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+  "OTEL_BLRP_SCHEDULE_DELAY",
+  "OTEL_BLRP_EXPORT_TIMEOUT",
+  "OTEL_BLRP_MAX_QUEUE_SIZE",
+  "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE",
   "OTEL_METRIC_EXPORT_INTERVAL",
   "OTEL_METRIC_EXPORT_TIMEOUT",
   "OTEL_EXPORTER_PROMETHEUS_HOST",
@@ -80,6 +92,7 @@ export const defaults = {
   propagators: ["tracecontext", "baggage"] as ReadonlyArray<PropagatorName>,
   tracesExporter: "otlp" as TracesExporterName,
   metricsExporters: ["otlp"] as ReadonlyArray<MetricsExporterName>,
+  logsExporter: "otlp" as LogsExporterName,
   otlpEndpoint: "http://localhost:4318",
   otlpProtocol: "http/protobuf" as OtlpProtocol,
   otlpTimeoutMillis: 10_000,
@@ -91,6 +104,11 @@ export const defaults = {
   // then drop most of them before the first export; 16384 absorbs it for ~a few MB of memory.
   maxQueueSize: 16_384,
   maxExportBatchSize: 512,
+  // OTEL_BLRP_* defaults as the spec gives them: 1 s delay, 2048 queued, batches of 512, 30 s.
+  logScheduleDelayMillis: 1_000,
+  logExportTimeoutMillis: 30_000,
+  logMaxQueueSize: 2_048,
+  logMaxExportBatchSize: 512,
   metricExportIntervalMillis: 60_000,
   metricExportTimeoutMillis: 30_000,
   prometheusHost: "localhost",
@@ -300,6 +318,8 @@ const tracesExporter = firstOf(
   "traces exporter"
 )
 
+const logsExporter = firstOf(oneOf<LogsExporterName>(["otlp", "console", "none"]), "logs exporter")
+
 const metricsExporters = listOf(oneOf<MetricsExporterName>(["otlp", "prometheus", "console"]), { none: true })
 
 const protocol = oneOf<OtlpProtocol>(["http/protobuf", "http/json"], { grpc: "only OTLP over HTTP is bundled" })
@@ -420,7 +440,7 @@ export const resolve = (env: Env, overrides: Overrides = {}): Resolved => {
   // Per-signal variables fall back to the general ones; headers merge over them. A per-signal
   // endpoint is the full URL, used as written.
   const otlp = (
-    signal: "TRACES" | "METRICS",
+    signal: "TRACES" | "METRICS" | "LOGS",
     path: string,
     override: Partial<OtlpExporterSettings> = {}
   ): OtlpExporterSettings => ({
@@ -449,6 +469,8 @@ export const resolve = (env: Env, overrides: Overrides = {}): Resolved => {
 
   const otlpTraces = otlp("TRACES", "/v1/traces", overrides.otlpTraces)
   const otlpMetrics = otlp("METRICS", "/v1/metrics", overrides.otlpMetrics)
+  const logsExporter_ = read("OTEL_LOGS_EXPORTER", logsExporter, defaults.logsExporter, overrides.logsExporter)
+  const otlpLogs = otlp("LOGS", "/v1/logs", overrides.otlpLogs)
   const temporalityPreference = read(
     "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
     temporality,
@@ -491,6 +513,44 @@ export const resolve = (env: Env, overrides: Overrides = {}): Resolved => {
     )
   }
 
+  // The same rules as OTEL_BSP_*, for the batch log record processor.
+  const blrp = overrides.batchLogRecordProcessor ?? {}
+  const logMaxQueueSize = read(
+    "OTEL_BLRP_MAX_QUEUE_SIZE",
+    integer({ min: 1 }),
+    defaults.logMaxQueueSize,
+    blrp.maxQueueSize
+  )
+  const batchLogRecordProcessor: BatchLogRecordProcessorSettings = {
+    scheduleDelayMillis: read(
+      "OTEL_BLRP_SCHEDULE_DELAY",
+      millis(0),
+      defaults.logScheduleDelayMillis,
+      blrp.scheduleDelayMillis
+    ),
+    exportTimeoutMillis: read(
+      "OTEL_BLRP_EXPORT_TIMEOUT",
+      millis(),
+      defaults.logExportTimeoutMillis,
+      blrp.exportTimeoutMillis
+    ),
+    maxQueueSize: logMaxQueueSize,
+    maxExportBatchSize: Math.min(
+      read(
+        "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE",
+        integer({
+          min: 1,
+          max: logMaxQueueSize,
+          tooLarge: `greater than the queue size (${logMaxQueueSize}); clamped`,
+          clamp: true
+        }),
+        defaults.logMaxExportBatchSize,
+        blrp.maxExportBatchSize
+      ),
+      logMaxQueueSize
+    )
+  }
+
   return {
     disabled,
     serviceName,
@@ -505,6 +565,9 @@ export const resolve = (env: Env, overrides: Overrides = {}): Resolved => {
     otlpMetrics,
     temporalityPreference,
     batchSpanProcessor,
+    logsExporter: logsExporter_,
+    otlpLogs,
+    batchLogRecordProcessor,
     metricExportIntervalMillis: read(
       "OTEL_METRIC_EXPORT_INTERVAL",
       millis(),
