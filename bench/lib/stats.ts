@@ -82,6 +82,14 @@ export interface Table {
 
 /** One target, its measured value in this run and whether it is met (with the cause if not). */
 export interface Target {
+  /**
+   * The issue target this row measures (run.ts lists them, e.g. `sockets`, `traced-call`):
+   * the summary states that target in the issue's words with this row's figure; several rows
+   * with one id become one (met when all are). Without an id the row is listed as written.
+   */
+  readonly id?: string
+  /** Shown for comparison, not a target to meet: `met` reads "yes/no (informational)". */
+  readonly informational?: boolean
   readonly target: string
   readonly measured: string
   readonly met: boolean
@@ -121,9 +129,12 @@ const has = (command: string): boolean => {
 /** Whether the server child can be pinned to one CPU (and the load generator kept off it). */
 export const canPin = (): boolean => os.cpus().length > 1 && has("taskset")
 
-/** A node command (`args` after `node`) pinned to CPU 0 when `taskset` can, as [command, arguments]. */
-export const onCpu0 = (args: ReadonlyArray<string>): [string, Array<string>] =>
-  canPin() ? ["taskset", ["-c", "0", process.execPath, ...args]] : [process.execPath, [...args]]
+/**
+ * A node command (`args` after `node`; this process's Node unless `node` names another binary)
+ * pinned to CPU 0 when `taskset` can, as [command, arguments].
+ */
+export const onCpu0 = (args: ReadonlyArray<string>, node: string = process.execPath): [string, Array<string>] =>
+  canPin() ? ["taskset", ["-c", "0", node, ...args]] : [node, [...args]]
 
 export const machine = () => ({
   date: new Date().toISOString(),

