@@ -53,7 +53,7 @@ export const active = Messaging.active
  */
 export const consumerErrors = Messaging.consumerErrors
 
-/** `ack` | `nack` | `error` | `settle_error` @since 0.1.0 @category models */
+/** `ack` | `nack` | `error` | `ack_error` | `nack_error` @since 0.1.0 @category models */
 export type Result = Messaging.Result
 
 /** @since 0.1.0 @category models */
@@ -99,7 +99,8 @@ export interface ProcessOptions<E> extends Destination {
 
 /**
  * Runs `handle` in a Consumer span continuing the carrier's trace, then `settle` with its exit
- * (uninterruptibly). A failed `settle` makes the result `settle_error` and fails with its error.
+ * (uninterruptibly): `settle` is taken to ack after a success and nack otherwise, so a failed
+ * `settle` makes the result `ack_error` or `nack_error` and fails with its error.
  *
  * @since 0.1.0
  * @category consumer

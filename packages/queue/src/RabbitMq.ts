@@ -9,7 +9,7 @@
  * `messaging.client.sent.messages` point with `error.type`. A consumer is a fiber in the
  * current scope on its own channel with a prefetch; the handler's exit settles each message:
  * success acks, a {@link Nack} failure nacks as asked, any other failure nacks (requeued once
- * by default), interruption requeues.
+ * by default), interruption requeues. {@link consumeManual} lets the handler settle instead.
  *
  * @example
  * ```ts
@@ -167,6 +167,47 @@ export const consume: <E, R>(
   RabbitMqError | TelemetryOptionsError.TelemetryOptionsError,
   RabbitMq | R | Scope.Scope
 > = internal.consume
+
+/**
+ * A delivery in manual-ack mode ({@link consumeManual}): amqplib's message with its own
+ * `ack()` and `nack(requeue = true)`. The first call settles the message and is the one
+ * outcome recorded; a later call fails with `reason: "AlreadySettled"` without reaching the
+ * broker. A call whose channel is gone fails with `reason: "Settle"` (recorded as `ack_error`
+ * or `nack_error`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ManualMessage extends amqp.ConsumeMessage {
+  readonly ack: () => Effect.Effect<void, RabbitMqError>
+  readonly nack: (requeue?: boolean) => Effect.Effect<void, RabbitMqError>
+}
+
+/**
+ * {@link consume} in manual-ack mode: the handler settles each message itself with
+ * `message.ack()` or `message.nack(requeue?)`, for instance after a side effect whose own
+ * success decides. Telemetry records exactly one outcome per message: the handler's first
+ * settle call (`ack`, `nack`, or `ack_error`/`nack_error` when the call failed), even if the
+ * handler fails afterwards (the span is then Error with its `error.type`).
+ *
+ * A handler that settles nothing is handled as the consumer would: a failure or `Nack` nacks per
+ * `requeueOnFailure`, an interruption requeues, and a handler that succeeds without settling
+ * fails with `reason: "Unsettled"` (result `error`, `error.type=Unsettled`, the message
+ * requeued once then rejected under the default `requeueOnFailure: "once"`), so a forgotten ack
+ * shows as an error and neither blocks a prefetch slot forever nor loops.
+ *
+ * @since 0.1.0
+ * @category consumer
+ */
+export const consumeManual: <E, R>(
+  queue: string,
+  handler: (message: ManualMessage) => Effect.Effect<void, E, R>,
+  options?: ConsumeOptions
+) => Effect.Effect<
+  Fiber.RuntimeFiber<void, RabbitMqError>,
+  RabbitMqError | TelemetryOptionsError.TelemetryOptionsError,
+  RabbitMq | R | Scope.Scope
+> = internal.consumeManual
 
 /** @since 0.1.0 @category models */
 export interface BatchOptions {

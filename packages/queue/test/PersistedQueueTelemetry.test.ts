@@ -288,7 +288,7 @@ describe.skipIf(redisUnavailable !== undefined)("PersistedQueueTelemetry (Redis,
       expect(TestTelemetry.statusOf(yield* TestTelemetry.spanNamed(`send ${name}`))).toBe("error")
     }).pipe(Effect.provide(env())))
 
-  it.scopedLive("a completion Redis rejects is result settle_error, an Error span, and in-flight back to 0", () =>
+  it.scopedLive("a completion Redis rejects is result ack_error, an Error span, and in-flight back to 0", () =>
     Effect.gen(function*() {
       const redis = yield* redisFixture(prefix)
       const name = unique("settle")
@@ -304,9 +304,9 @@ describe.skipIf(redisUnavailable !== undefined)("PersistedQueueTelemetry (Redis,
 
       const processed = yield* TestTelemetry.spanNamed(`process ${name}`)
       expect(TestTelemetry.statusOf(processed)).toBe("error")
-      expect(processed.attributes.result).toBe("settle_error")
+      expect(processed.attributes.result).toBe("ack_error")
       expect(processed.attributes["error.type"]).toBe("ReplyError")
-      expect(yield* processCount(name, { result: "settle_error", "error.type": "ReplyError" })).toBe(1)
+      expect(yield* processCount(name, { result: "ack_error", "error.type": "ReplyError" })).toBe(1)
       expect(yield* inFlight(name)).toBe(0)
     }).pipe(Effect.provide(env())))
 })

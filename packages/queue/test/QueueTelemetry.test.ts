@@ -78,26 +78,38 @@ describe("QueueTelemetry", () => {
       ).toBe(1)
     }).pipe(Effect.provide(TestTelemetry.layer({ sampler: "parentbased_always_on" }))))
 
-  it.live("a settle that dies is result settle_error with the defect's type; the handler's value is not returned", () =>
+  it.live("a settle that dies is ack_error after a success, nack_error after a failure, with the defect's type", () =>
     Effect.gen(function*() {
-      const exit = yield* QueueTelemetry.process(
+      const settleDies = () => Effect.die(new RangeError("lost connection"))
+      const acked = yield* QueueTelemetry.process(
         { ...destination, operationName: "receive" },
         Effect.succeed("done"),
-        () => Effect.die(new RangeError("lost connection"))
+        settleDies
       ).pipe(Effect.exit)
-      expect(Exit.isFailure(exit)).toBe(true)
-      const processed = yield* TestTelemetry.spanNamed("process jobs")
-      expect(TestTelemetry.parentSpanId(processed)).toBeUndefined()
-      expect(TestTelemetry.statusOf(processed)).toBe("error")
-      const point = yield* TestTelemetry.metricPoint("messaging.process.duration", {
-        "messaging.system": "inproc",
-        "messaging.destination.name": "jobs",
-        "messaging.operation.name": "receive",
-        "messaging.operation.type": "process",
-        result: "settle_error",
-        "error.type": "RangeError"
-      })
-      expect((point.value as { count: number }).count).toBe(1)
+      // The handler's value is not returned: the message was not settled.
+      expect(Exit.isFailure(acked)).toBe(true)
+      const nacked = yield* QueueTelemetry.process(
+        { ...destination, operationName: "receive" },
+        Effect.fail("bad input"),
+        settleDies
+      ).pipe(Effect.exit)
+      expect(Exit.isFailure(nacked)).toBe(true)
+      const processed = yield* TestTelemetry.spansNamed("process jobs")
+      expect(processed.map((span) => TestTelemetry.parentSpanId(span))).toEqual([undefined, undefined])
+      expect(processed.map(TestTelemetry.statusOf)).toEqual(["error", "error"])
+      expect(processed.map((span) => span.attributes.result)).toEqual(["ack_error", "nack_error"])
+      expect(processed.map((span) => span.attributes["error.type"])).toEqual(["RangeError", "RangeError"])
+      for (const result of ["ack_error", "nack_error"]) {
+        const point = yield* TestTelemetry.metricPoint("messaging.process.duration", {
+          "messaging.system": "inproc",
+          "messaging.destination.name": "jobs",
+          "messaging.operation.name": "receive",
+          "messaging.operation.type": "process",
+          result,
+          "error.type": "RangeError"
+        })
+        expect((point.value as { count: number }).count).toBe(1)
+      }
       expect(
         yield* TestTelemetry.metricValue("messaging.process.active", {
           "messaging.system": "inproc",

@@ -242,7 +242,7 @@ describe.skipIf(amqpUnavailable !== undefined)("RabbitMq (real RabbitMQ)", () =>
       expect(yield* messageCount(queue)).toBe(1)
     }).pipe(Effect.scoped, Effect.provide(env())))
 
-  it.live("an ack on a connection that closed under the handler is result settle_error, and in-flight returns to 0", () =>
+  it.live("an ack on a connection that closed under the handler is result ack_error, and in-flight returns to 0", () =>
     Effect.gen(function*() {
       const rabbit = yield* RabbitMq.RabbitMq
       const queue = yield* tempQueue("settle")
@@ -251,10 +251,10 @@ describe.skipIf(amqpUnavailable !== undefined)("RabbitMq (real RabbitMQ)", () =>
         Effect.provideService(RabbitMq.RabbitMq, consumerSide)
       )
       yield* rabbit.sendToQueue(queue, "o-3")
-      yield* equalsEventually(processCount(queue, { result: "settle_error", "error.type": "Settle" }), 1)
+      yield* equalsEventually(processCount(queue, { result: "ack_error", "error.type": "Settle" }), 1)
       const processed = yield* eventually(TestTelemetry.spanNamed(`process ${queue}`))
       expect(TestTelemetry.statusOf(processed)).toBe("error")
-      expect(processed.attributes.result).toBe("settle_error")
+      expect(processed.attributes.result).toBe("ack_error")
       expect(yield* inFlight(queue)).toBe(0)
       // The broker never saw the ack: the message is still there.
       yield* equalsEventually(messageCount(queue), 1)

@@ -126,8 +126,8 @@ const scenario = (fault: "cut" | "down") =>
       for (const error of reconnects) expect(error.reason).toBe("Connect")
     } else expect(reconnects).toEqual([])
 
-    // Metrics: K is result=settle_error, once; every message is an ack, once; in-flight is 0.
-    expect(yield* processCount(queue, { result: "settle_error", "error.type": "Settle" })).toBe(1)
+    // Metrics: K is result=ack_error, once; every message is an ack, once; in-flight is 0.
+    expect(yield* processCount(queue, { result: "ack_error", "error.type": "Settle" })).toBe(1)
     expect(yield* processCount(queue, { result: "ack" })).toBe(N)
     expect(yield* inFlight(queue)).toBe(0)
     // The stopped consumer itself is counted once (the refused reconnects never started one).
@@ -150,7 +150,7 @@ describe.skipIf(amqpUnavailable !== undefined)(
   "RabbitMQ connection loss during consume (real RabbitMQ behind a TcpProxy)",
   () => {
     it.live(
-      "a cut connection fails the consumer with ConnectionLost and settle_error; reconnected, every message is acked exactly once",
+      "a cut connection fails the consumer with ConnectionLost and ack_error; reconnected, every message is acked exactly once",
       () => scenario("cut")
     )
 

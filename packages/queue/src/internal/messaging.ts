@@ -31,7 +31,7 @@ export const processDuration = Instrument.histogram({
   name: Semconv.METRIC_MESSAGING_PROCESS_DURATION,
   unit: "s",
   description:
-    "Duration of processing a message or a batch, settlement included, by result (ack, nack, error, settle_error)."
+    "Duration of processing a message or a batch, settlement included, by result (ack, nack, error, ack_error, nack_error)."
 })
 
 /** @internal */
@@ -48,8 +48,26 @@ export const consumerErrors = Instrument.counter({
   description: "Consumers that stopped on a failure (lost connection, cancelled subscription), by error.type."
 })
 
-/** @internal */
-export type Result = "ack" | "nack" | "error" | "settle_error"
+/**
+ * How a message was settled: `ack`, `nack` (on purpose or after an interruption), `error` (nacked
+ * or retried because the handler failed), `ack_error`/`nack_error` (the ack or nack call itself
+ * failed: the broker or store never learnt the outcome).
+ *
+ * @internal
+ */
+export type Result = "ack" | "nack" | "error" | "ack_error" | "nack_error"
+
+/**
+ * What a settle function reports when the message was settled by someone else than the
+ * consumer loop (a handler that acks itself): the result to record and, when that ack or nack
+ * failed, its cause.
+ *
+ * @internal
+ */
+export interface Settled {
+  readonly result: Result
+  readonly failure?: Cause.Cause<unknown> | undefined
+}
 
 /** Where a message goes or comes from: the attributes every metric carries. @internal */
 export interface Destination {
@@ -138,14 +156,21 @@ export interface ProcessOptions<E> extends Destination {
   readonly count?: number | undefined
   /** A failure that is a deliberate rejection, not an error (result `nack`, span not Error). */
   readonly isNack?: ((error: E) => boolean) | undefined
-  readonly settleErrorType?: ((error: unknown) => string) | undefined
+  /** `error.type` of a failure of the settle call, and of a handler failure (default: `_tag` or class). */
+  readonly errorType?: ((error: unknown) => string) | undefined
 }
 
 const resultOf = <A, E>(exit: Exit.Exit<A, E>, isNack: ((error: E) => boolean) | undefined): Result => {
   if (Exit.isSuccess(exit)) return "ack"
-  if (Cause.isInterruptedOnly(exit.cause)) return "nack"
-  const failure = Cause.failureOption(exit.cause)
-  return Option.isSome(failure) && isNack !== undefined && isNack(failure.value) ? "nack" : "error"
+  if (isDeliberate(exit.cause, isNack)) return "nack"
+  return "error"
+}
+
+/** An interruption or a deliberate rejection: the message is nacked, but nothing failed. */
+const isDeliberate = <E>(cause: Cause.Cause<E>, isNack: ((error: E) => boolean) | undefined): boolean => {
+  if (Cause.isInterruptedOnly(cause)) return true
+  const failure = Cause.failureOption(cause)
+  return Option.isSome(failure) && isNack !== undefined && isNack(failure.value)
 }
 
 /**
@@ -153,15 +178,18 @@ const resultOf = <A, E>(exit: Exit.Exit<A, E>, isNack: ((error: E) => boolean) |
  *
  * The handler runs interruptibly; the settle call and the accounting do not, so whatever ends
  * the handler (success, failure, defect, interruption), the message is settled once, one
- * `process.duration` point is recorded and `process.active` returns. A failed settle call wins
- * over the handler's exit: its cause is the result and the span is Error.
+ * `process.duration` point is recorded and `process.active` returns. `settle` either settles
+ * from the handler's exit (an ack after a success, a nack otherwise: a failure of that call is
+ * `ack_error` or `nack_error`) or reports a settlement made by the handler itself
+ * ({@link Settled}). A failed settle call wins over the handler's exit: its cause is the
+ * `error.type` and the span is Error.
  *
  * @internal
  */
 export const process = <A, E, R, E2, R2>(
   options: ProcessOptions<E>,
   handle: Effect.Effect<A, E, R>,
-  settle: (exit: Exit.Exit<A, E>) => Effect.Effect<void, E2, R2>
+  settle: (exit: Exit.Exit<A, E>) => Effect.Effect<Settled | void, E2, R2>
 ): Effect.Effect<A, E | E2, R | R2> => {
   const count = options.count ?? 1
   const activeAttributes = {
@@ -175,29 +203,34 @@ export const process = <A, E, R, E2, R2>(
       consumedMessages.unsafeAdd(count, metricAttributes(options, "process"))
       const exit = yield* Effect.exit(restore(handle))
       const settleExit = yield* Effect.exit(settle(exit))
-      const settleFailed = Exit.isFailure(settleExit)
-      const result: Result = settleFailed ? "settle_error" : resultOf(exit, options.isNack)
+      const settled: Settled = Exit.isFailure(settleExit)
+        ? { result: Exit.isSuccess(exit) ? "ack_error" : "nack_error", failure: settleExit.cause }
+        : settleExit.value ?? { result: resultOf(exit, options.isNack) }
       const attributes: Record<string, string> = Attributes.extend(metricAttributes(options, "process"), {
-        [Semconv.ATTR_RESULT]: result
+        [Semconv.ATTR_RESULT]: settled.result
       })
-      if (Exit.isFailure(settleExit)) {
+      const handlerFailed = Exit.isFailure(exit) && !isDeliberate(exit.cause, options.isNack)
+      if (settled.failure !== undefined) {
         attributes[Semconv.ATTR_ERROR_TYPE] = Instrumentation.errorTypeOfCause(
-          settleExit.cause,
-          options.settleErrorType
+          settled.failure,
+          options.errorType
         )
-      } else if (result === "error" && Exit.isFailure(exit)) {
-        attributes[Semconv.ATTR_ERROR_TYPE] = Instrumentation.errorTypeOfCause(exit.cause)
+      } else if (handlerFailed) {
+        attributes[Semconv.ATTR_ERROR_TYPE] = Instrumentation.errorTypeOfCause(exit.cause, options.errorType)
       }
       processDuration.unsafeRecord((performance.now() - start) / 1000, attributes)
       if (Option.isSome(span)) {
-        span.value.attribute(Semconv.ATTR_RESULT, result)
-        if (settleFailed) {
+        span.value.attribute(Semconv.ATTR_RESULT, settled.result)
+        if (settled.failure !== undefined) {
           span.value.attribute(Semconv.ATTR_ERROR_TYPE, attributes[Semconv.ATTR_ERROR_TYPE])
           Tracing.setSpanStatus(span.value, {
             code: "error",
-            message: Cause.pretty((settleExit as Exit.Failure<void, E2>).cause).split("\n")[0]
+            message: Cause.pretty(settled.failure).split("\n")[0]
           })
-        } else if (result === "nack" && Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)) {
+        } else if (handlerFailed) {
+          // The handler's error.type may be the settle classifier's (a RabbitMqError's reason).
+          span.value.attribute(Semconv.ATTR_ERROR_TYPE, attributes[Semconv.ATTR_ERROR_TYPE])
+        } else if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)) {
           // A deliberate rejection is the handler's decision, not a failure of the consumer.
           Tracing.setSpanStatus(span.value, { code: "unset" })
         }

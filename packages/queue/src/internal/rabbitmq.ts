@@ -13,7 +13,7 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import type { BatchOptions, ConsumeOptions, Options, RabbitMqService } from "../RabbitMq.js"
+import type { BatchOptions, ConsumeOptions, ManualMessage, Options, RabbitMqService } from "../RabbitMq.js"
 import * as Messaging from "./messaging.js"
 
 /** @internal */
@@ -25,6 +25,8 @@ export type Reason =
   | "Nacked"
   | "Unroutable"
   | "Settle"
+  | "AlreadySettled"
+  | "Unsettled"
   | "Consume"
 
 /** @internal */
@@ -271,7 +273,25 @@ const positive = (name: string, value: number | undefined, fallback: number): nu
 const requeueOf = (value: RequeueOnFailure | undefined): RequeueOnFailure =>
   TelemetryOptionsError.literal("RabbitMq", "requeueOnFailure", value, ["once", "always", "never"], "once")
 
-/** How the handler's exit settles the messages; throws when the channel is gone. */
+/**
+ * Whether a message whose handler did not succeed goes back to the queue: an interrupted
+ * handler's always (the consumer is stopping: the work was not done, someone else should do
+ * it), a `Nack`'s as asked, another failure's per `requeueOnFailure`.
+ */
+const requeueAfter = (
+  cause: Cause.Cause<unknown>,
+  message: amqp.ConsumeMessage,
+  requeueOnFailure: RequeueOnFailure
+): boolean => {
+  if (Cause.isInterruptedOnly(cause)) return true
+  const failure = Cause.failureOption(cause)
+  if (Option.isSome(failure) && failure.value instanceof Nack) return failure.value.requeue
+  return requeueOnFailure === "always" || (requeueOnFailure === "once" && !message.fields.redelivered)
+}
+
+const settleFailure = (cause: unknown) => fromAmqp("Settle", "cannot settle the message: the channel is closed", cause)
+
+/** How the handler's exit settles the messages; fails when the channel is gone. */
 const settleAll = (
   channel: amqp.Channel,
   messages: ReadonlyArray<amqp.ConsumeMessage>,
@@ -280,21 +300,12 @@ const settleAll = (
 ) =>
   Effect.try({
     try: () => {
-      if (Exit.isSuccess(exit)) {
-        for (const message of messages) channel.ack(message)
-        return
-      }
-      const failure = Cause.failureOption(exit.cause)
       for (const message of messages) {
-        const requeue = Cause.isInterruptedOnly(exit.cause)
-          ? true // the consumer is stopping: the work was not done, someone else should do it
-          : Option.isSome(failure) && failure.value instanceof Nack
-          ? failure.value.requeue
-          : requeueOnFailure === "always" || (requeueOnFailure === "once" && !message.fields.redelivered)
-        channel.nack(message, false, requeue)
+        if (Exit.isSuccess(exit)) channel.ack(message)
+        else channel.nack(message, false, requeueAfter(exit.cause, message, requeueOnFailure))
       }
     },
-    catch: (cause) => fromAmqp("Settle", "cannot settle the message: the channel is closed", cause)
+    catch: settleFailure
   })
 
 const consumer = <A, E, R>(
@@ -382,6 +393,53 @@ const parentOf = (message: amqp.ConsumeMessage) =>
 
 const isNack = (error: unknown) => error instanceof Nack
 
+/**
+ * One `process {queue}` span over `handle` and `settle` (a message or a batch). The span and
+ * metrics have the outcome, so a failed handler or settle call ends here and never stops the
+ * consumer; only a defect is logged.
+ */
+const handled = <E, R>(
+  queue: string,
+  options: Pick<Messaging.ProcessOptions<E>, "attributes" | "count" | "links" | "messageId" | "parent">,
+  handle: Effect.Effect<void, E, R>,
+  settle: (exit: Exit.Exit<void, E>) => Effect.Effect<Messaging.Settled | void, RabbitMqError>
+): Effect.Effect<void, never, R> =>
+  Messaging.process(
+    {
+      system: Semconv.MESSAGING_SYSTEM_RABBITMQ,
+      destination: queue,
+      operationName: "consume",
+      isNack,
+      errorType: errorTypeOf,
+      ...options
+    },
+    handle,
+    settle
+  ).pipe(
+    Effect.catchAllCause((cause) =>
+      Cause.isInterruptedOnly(cause) || !Cause.isDie(cause)
+        ? Effect.void
+        : Effect.logWarning(`RabbitMQ handler of ${queue} died`, cause)
+    )
+  )
+
+const consumeOptions = (options: ConsumeOptions | undefined) =>
+  TelemetryOptionsError.attempt(() => {
+    const concurrency = positive("concurrency", options?.concurrency, 1)
+    return {
+      concurrency,
+      prefetch: positive("prefetch", options?.prefetch, Math.max(10, concurrency)),
+      requeueOnFailure: requeueOf(options?.requeueOnFailure)
+    }
+  })
+
+/** The span attributes and parent of one message. */
+const messageOptions = (rabbit: RabbitMqService, message: amqp.ConsumeMessage) => ({
+  messageId: message.properties.messageId as string | undefined,
+  parent: parentOf(message),
+  attributes: processAttributes(rabbit, message)
+})
+
 /** @internal */
 export const consume = <E, R>(
   queue: string,
@@ -393,40 +451,117 @@ export const consume = <E, R>(
   RabbitMq | R | Scope.Scope
 > =>
   Effect.flatMap(
-    TelemetryOptionsError.attempt(() => {
-      const concurrency = positive("concurrency", options?.concurrency, 1)
-      return {
-        concurrency,
-        prefetch: positive("prefetch", options?.prefetch, Math.max(10, concurrency)),
-        requeueOnFailure: requeueOf(options?.requeueOnFailure)
-      }
-    }),
+    consumeOptions(options),
     ({ concurrency, prefetch, requeueOnFailure }) =>
       consumer(queue, prefetch, (channel, rabbit, messages) =>
         messages.pipe(
           Stream.mapEffect(
             (message) =>
-              Messaging.process(
-                {
-                  system: Semconv.MESSAGING_SYSTEM_RABBITMQ,
-                  destination: queue,
-                  operationName: "consume",
-                  messageId: message.properties.messageId,
-                  parent: parentOf(message),
-                  attributes: processAttributes(rabbit, message),
-                  isNack,
-                  settleErrorType: errorTypeOf
-                },
+              handled(
+                queue,
+                messageOptions(rabbit, message),
                 Effect.suspend(() => handler(message)),
                 (exit) => settleAll(channel, [message], exit, requeueOnFailure)
-              ).pipe(
-                // The span and metrics have the outcome; a failed handler must not stop the consumer.
-                Effect.catchAllCause((cause) =>
-                  Cause.isInterruptedOnly(cause) || !Cause.isDie(cause)
-                    ? Effect.void
-                    : Effect.logWarning("RabbitMQ handler died", cause)
-                )
               ),
+            { concurrency, unordered: true }
+          ),
+          Stream.runDrain
+        ))
+  )
+
+/**
+ * The message with its own `ack`/`nack`. The first call settles it (and is what the telemetry
+ * records, failed or not); any later call, from the handler or a fiber it left behind, fails
+ * with `AlreadySettled` and never reaches the channel: a second ack of one delivery tag is a
+ * channel error that would close the consumer.
+ */
+const manualMessage = (
+  channel: amqp.Channel,
+  queue: string,
+  message: amqp.ConsumeMessage
+) => {
+  let settled: Messaging.Settled | "by the consumer" | undefined
+  const once = (kind: "ack" | "nack", call: () => void): Effect.Effect<void, RabbitMqError> =>
+    Effect.suspend(() => {
+      if (settled !== undefined) {
+        return Effect.fail(
+          new RabbitMqError({
+            reason: "AlreadySettled",
+            message: `message ${message.fields.deliveryTag} of ${queue} was already settled (${
+              settled === "by the consumer" ? "by the consumer, after the handler ended" : settled.result
+            }); the ${kind} was not sent`
+          })
+        )
+      }
+      try {
+        call()
+        settled = { result: kind }
+        return Effect.void
+      } catch (cause) {
+        const error = settleFailure(cause)
+        settled = { result: kind === "ack" ? "ack_error" : "nack_error", failure: Cause.fail(error) }
+        return Effect.fail(error)
+      }
+    })
+  const manual: ManualMessage = {
+    content: message.content,
+    fields: message.fields,
+    properties: message.properties,
+    ack: () => once("ack", () => channel.ack(message)),
+    nack: (requeue = true) => once("nack", () => channel.nack(message, false, requeue))
+  }
+  /** A handler that ended without settling (success) fails with `Unsettled`. */
+  const checked = <E, R>(handle: Effect.Effect<void, E, R>): Effect.Effect<void, E | RabbitMqError, R> =>
+    Effect.zipRight(
+      handle,
+      Effect.suspend(() =>
+        settled === undefined
+          ? Effect.fail(
+            new RabbitMqError({
+              reason: "Unsettled",
+              message: `the handler of ${queue} ended without acking or nacking message ${message.fields.deliveryTag}`
+            })
+          )
+          : Effect.void
+      )
+    )
+  const settle = (
+    exit: Exit.Exit<void, unknown>,
+    requeueOnFailure: RequeueOnFailure
+  ): Effect.Effect<Messaging.Settled | void, RabbitMqError> =>
+    Effect.suspend(() => {
+      if (settled !== undefined && settled !== "by the consumer") return Effect.succeed(settled)
+      settled = "by the consumer"
+      return settleAll(channel, [message], exit, requeueOnFailure)
+    })
+  return { manual, checked, settle }
+}
+
+/** @internal */
+export const consumeManual = <E, R>(
+  queue: string,
+  handler: (message: ManualMessage) => Effect.Effect<void, E, R>,
+  options?: ConsumeOptions
+): Effect.Effect<
+  Fiber.RuntimeFiber<void, RabbitMqError>,
+  RabbitMqError | TelemetryOptionsError.TelemetryOptionsError,
+  RabbitMq | R | Scope.Scope
+> =>
+  Effect.flatMap(
+    consumeOptions(options),
+    ({ concurrency, prefetch, requeueOnFailure }) =>
+      consumer(queue, prefetch, (channel, rabbit, messages) =>
+        messages.pipe(
+          Stream.mapEffect(
+            (message) => {
+              const { checked, manual, settle } = manualMessage(channel, queue, message)
+              return handled(
+                queue,
+                messageOptions(rabbit, message),
+                checked(Effect.suspend(() => handler(manual))),
+                (exit) => settle(exit, requeueOnFailure)
+              )
+            },
             { concurrency, unordered: true }
           ),
           Stream.runDrain
@@ -459,11 +594,9 @@ export const consumeBatch = <E, R>(
           Stream.groupedWithin(size, options.within),
           Stream.mapEffect((chunk) => {
             const batch = Chunk.toReadonlyArray(chunk)
-            return Messaging.process(
+            return handled(
+              queue,
               {
-                system: Semconv.MESSAGING_SYSTEM_RABBITMQ,
-                destination: queue,
-                operationName: "consume",
                 // A batch has many producers: each is a link, none the parent.
                 parent: Option.none(),
                 links: batch.flatMap((message) => Option.toArray(parentOf(message))),
@@ -471,18 +604,10 @@ export const consumeBatch = <E, R>(
                 attributes: {
                   [Semconv.ATTR_SERVER_ADDRESS]: rabbit.serverAddress,
                   [Semconv.ATTR_SERVER_PORT]: rabbit.serverPort
-                },
-                isNack,
-                settleErrorType: errorTypeOf
+                }
               },
               Effect.suspend(() => handler(batch)),
               (exit) => settleAll(channel, batch, exit, requeueOnFailure)
-            ).pipe(
-              Effect.catchAllCause((cause) =>
-                Cause.isInterruptedOnly(cause) || !Cause.isDie(cause)
-                  ? Effect.void
-                  : Effect.logWarning("RabbitMQ batch handler died", cause)
-              )
             )
           }),
           Stream.runDrain
