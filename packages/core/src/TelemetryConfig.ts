@@ -33,8 +33,8 @@ export type MetricsExporterName = "otlp" | "prometheus" | "console" | "none"
 /** `OTEL_LOGS_EXPORTER` @since 0.1.0 @category models */
 export type LogsExporterName = "otlp" | "console" | "none"
 
-/** @since 0.1.0 @category models */
-export type OtlpProtocol = "http/protobuf" | "http/json"
+/** `OTEL_EXPORTER_OTLP_PROTOCOL`; `grpc` needs the optional peer `@grpc/grpc-js`. @since 0.1.0 @category models */
+export type OtlpProtocol = "http/protobuf" | "http/json" | "grpc"
 
 /** @since 0.1.0 @category models */
 export type Compression = "gzip" | "none"
@@ -42,14 +42,25 @@ export type Compression = "gzip" | "none"
 /** @since 0.1.0 @category models */
 export type TemporalityPreference = "cumulative" | "delta" | "lowmemory"
 
-/** Settings of one OTLP/HTTP exporter (traces or metrics), after per-signal overrides. @since 0.1.0 @category models */
+/** Settings of one OTLP exporter (traces, metrics or logs), after per-signal overrides. @since 0.1.0 @category models */
 export interface OtlpExporterSettings {
-  /** Full URL of the signal endpoint, e.g. `http://127.0.0.1:4318/v1/traces`. */
+  /**
+   * Full URL of the signal endpoint, e.g. `http://127.0.0.1:4318/v1/traces`; for `grpc` the
+   * endpoint as given (`http://host:4317`, `https://host:4317` or `host:4317`).
+   */
   readonly url: string
   readonly headers: Readonly<Record<string, string>>
   readonly protocol: OtlpProtocol
   readonly timeoutMillis: number
   readonly compression: Compression
+  /** `OTEL_EXPORTER_OTLP_INSECURE`: plaintext gRPC to an endpoint given without a scheme. */
+  readonly insecure: boolean
+  /** `OTEL_EXPORTER_OTLP_CERTIFICATE`: PEM file of the CA(s) trusted for the server's certificate. */
+  readonly certificate: string | undefined
+  /** `OTEL_EXPORTER_OTLP_CLIENT_KEY`: PEM file of the client's private key (mTLS). */
+  readonly clientKey: string | undefined
+  /** `OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE`: PEM file of the client's certificate chain (mTLS). */
+  readonly clientCertificate: string | undefined
 }
 
 /** `OTEL_BSP_*`: the batch span processor. @since 0.1.0 @category models */

@@ -5,9 +5,14 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as internal from "../src/internal/config.js"
+import { makePki } from "./fixtures/tls.js"
 
 type Config = TelemetryConfig.Resolved
 type Env = Readonly<Record<string, string>>
+
+// PEM files for the TLS variables (removed when the process exits).
+const pki = makePki()
+process.on("exit", pki.remove)
 
 // The environment is always a map: never process.env, so a developer's OTEL_* cannot leak in.
 const withEnv = (env: Env) => Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
@@ -45,14 +50,22 @@ const expectedDefaults: Omit<Config, "issues"> = {
     headers: {},
     protocol: "http/protobuf",
     timeoutMillis: 10_000,
-    compression: "none"
+    compression: "none",
+    insecure: false,
+    certificate: undefined,
+    clientKey: undefined,
+    clientCertificate: undefined
   },
   otlpMetrics: {
     url: "http://localhost:4318/v1/metrics",
     headers: {},
     protocol: "http/protobuf",
     timeoutMillis: 10_000,
-    compression: "none"
+    compression: "none",
+    insecure: false,
+    certificate: undefined,
+    clientKey: undefined,
+    clientCertificate: undefined
   },
   temporalityPreference: "cumulative",
   batchSpanProcessor: {
@@ -67,7 +80,11 @@ const expectedDefaults: Omit<Config, "issues"> = {
     headers: {},
     protocol: "http/protobuf",
     timeoutMillis: 10_000,
-    compression: "none"
+    compression: "none",
+    insecure: false,
+    certificate: undefined,
+    clientKey: undefined,
+    clientCertificate: undefined
   },
   batchLogRecordProcessor: {
     scheduleDelayMillis: 1_000,
@@ -218,6 +235,115 @@ describe("TelemetryConfig", () => {
       ["OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "http/json", (c) => c.otlpLogs.protocol, "http/json"],
       ["OTEL_EXPORTER_OTLP_LOGS_TIMEOUT", "2500", (c) => c.otlpLogs.timeoutMillis, 2500],
       ["OTEL_EXPORTER_OTLP_LOGS_COMPRESSION", "gzip", (c) => c.otlpLogs.compression, "gzip"],
+      ["OTEL_EXPORTER_OTLP_PROTOCOL", "grpc", (c) => [c.otlpTraces.url, c.otlpMetrics.protocol], [
+        "http://localhost:4317",
+        "grpc"
+      ]],
+      ["OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317", (c) => [c.otlpTraces.url, c.otlpLogs.url], [
+        "collector:4317",
+        "collector:4317"
+      ], { OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" }],
+      ["OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc", (c) => [c.otlpTraces.url, c.otlpMetrics.url], [
+        "http://collector:4317",
+        "http://collector:4317/v1/metrics"
+      ], { OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4317" }],
+      ["OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "[::1]:4317", (c) => c.otlpMetrics.url, "[::1]:4317", {
+        OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: "grpc"
+      }],
+      ["OTEL_EXPORTER_OTLP_INSECURE", "true", (c) => [c.otlpTraces.insecure, c.otlpMetrics.insecure], [true, true]],
+      ["OTEL_EXPORTER_OTLP_CERTIFICATE", pki.caCert, (c) => [c.otlpTraces.certificate, c.otlpLogs.certificate], [
+        pki.caCert,
+        pki.caCert
+      ]],
+      [
+        "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+        pki.clientKey,
+        (c) => [c.otlpMetrics.clientKey, c.otlpTraces.clientCertificate],
+        [
+          pki.clientKey,
+          pki.clientCert
+        ],
+        { OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: pki.clientCert }
+      ],
+      ["OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", pki.clientCert, (c) => c.otlpLogs.clientCertificate, pki.clientCert, {
+        OTEL_EXPORTER_OTLP_CLIENT_KEY: pki.clientKey
+      }],
+      ["OTEL_EXPORTER_OTLP_TRACES_INSECURE", "TRUE", (c) => [c.otlpTraces.insecure, c.otlpMetrics.insecure], [
+        true,
+        false
+      ]],
+      [
+        "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
+        pki.caCert,
+        (c) => [c.otlpTraces.certificate, c.otlpMetrics.certificate],
+        [
+          pki.caCert,
+          undefined
+        ]
+      ],
+      [
+        "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY",
+        pki.clientKey,
+        (c) => [c.otlpTraces.clientKey, c.otlpMetrics.clientKey],
+        [
+          pki.clientKey,
+          undefined
+        ],
+        { OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE: pki.clientCert }
+      ],
+      [
+        "OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE",
+        pki.clientCert,
+        (c) => c.otlpTraces.clientCertificate,
+        pki.clientCert,
+        {
+          OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY: pki.clientKey
+        }
+      ],
+      ["OTEL_EXPORTER_OTLP_METRICS_INSECURE", "TRUE", (c) => [c.otlpMetrics.insecure, c.otlpLogs.insecure], [
+        true,
+        false
+      ]],
+      [
+        "OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE",
+        pki.caCert,
+        (c) => [c.otlpMetrics.certificate, c.otlpLogs.certificate],
+        [
+          pki.caCert,
+          undefined
+        ]
+      ],
+      ["OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY", pki.clientKey, (c) => [c.otlpMetrics.clientKey, c.otlpLogs.clientKey], [
+        pki.clientKey,
+        undefined
+      ], { OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE: pki.clientCert }],
+      [
+        "OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE",
+        pki.clientCert,
+        (c) => c.otlpMetrics.clientCertificate,
+        pki.clientCert,
+        {
+          OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY: pki.clientKey
+        }
+      ],
+      ["OTEL_EXPORTER_OTLP_LOGS_INSECURE", "TRUE", (c) => [c.otlpLogs.insecure, c.otlpTraces.insecure], [true, false]],
+      ["OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE", pki.caCert, (c) => [c.otlpLogs.certificate, c.otlpTraces.certificate], [
+        pki.caCert,
+        undefined
+      ]],
+      ["OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY", pki.clientKey, (c) => [c.otlpLogs.clientKey, c.otlpTraces.clientKey], [
+        pki.clientKey,
+        undefined
+      ], { OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE: pki.clientCert }],
+      [
+        "OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE",
+        pki.clientCert,
+        (c) => c.otlpLogs.clientCertificate,
+        pki.clientCert,
+        {
+          OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY: pki.clientKey
+        }
+      ],
       ["OTEL_BLRP_SCHEDULE_DELAY", "0", (c) => c.batchLogRecordProcessor.scheduleDelayMillis, 0],
       ["OTEL_BLRP_EXPORT_TIMEOUT", "5000", (c) => c.batchLogRecordProcessor.exportTimeoutMillis, 5000],
       ["OTEL_BLRP_MAX_QUEUE_SIZE", "100", (c) => c.batchLogRecordProcessor.maxQueueSize, 100],
@@ -325,7 +451,7 @@ describe("TelemetryConfig", () => {
       [
         "OTEL_EXPORTER_OTLP_ENDPOINT",
         "localhost:4318",
-        "not http or https",
+        "only valid with the grpc protocol",
         "http://localhost:4318",
         (c) => c.otlpMetrics.url,
         "http://localhost:4318/v1/metrics"
@@ -385,8 +511,8 @@ describe("TelemetryConfig", () => {
       ["OTEL_EXPORTER_OTLP_METRICS_HEADERS", "=v", "empty key", "(empty)", (c) => c.otlpMetrics.headers, {}],
       [
         "OTEL_EXPORTER_OTLP_PROTOCOL",
-        "grpc",
-        "not supported",
+        "grpc/web",
+        "not one of http/protobuf, http/json, grpc",
         "http/protobuf",
         (c) => c.otlpTraces.protocol,
         "http/protobuf"
@@ -394,15 +520,15 @@ describe("TelemetryConfig", () => {
       [
         "OTEL_EXPORTER_OTLP_PROTOCOL",
         "thrift",
-        "not one of http/protobuf, http/json",
+        "not one of http/protobuf, http/json, grpc",
         "http/protobuf",
         (c) => c.otlpMetrics.protocol,
         "http/protobuf"
       ],
       [
         "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
-        "grpc",
-        "not supported",
+        "gRPC/json",
+        "not one of",
         "http/protobuf",
         (c) => c.otlpTraces.protocol,
         "http/protobuf"
@@ -410,14 +536,123 @@ describe("TelemetryConfig", () => {
       // A per-signal variable falls back to the general one, not to the built-in default.
       [
         "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
-        "grpc",
-        "not supported",
+        "http/thrift",
+        "not one of",
         "http/json",
         (c) => c.otlpMetrics.protocol,
         "http/json",
         {
           OTEL_EXPORTER_OTLP_PROTOCOL: "http/json"
         }
+      ],
+      ["OTEL_EXPORTER_OTLP_INSECURE", "yes", "not true or false", "false", (c) => c.otlpTraces.insecure, false],
+      [
+        "OTEL_EXPORTER_OTLP_CERTIFICATE",
+        "/nonexistent/ca.pem",
+        "cannot read the file (ENOENT)",
+        "the default",
+        (c) => c.otlpTraces.certificate,
+        undefined
+      ],
+      [
+        "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+        pki.clientCert,
+        "no unencrypted PEM private key",
+        "the default",
+        (c) => c.otlpTraces.clientKey,
+        undefined
+      ],
+      [
+        "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+        pki.clientKey,
+        "no PEM certificate",
+        "the default",
+        (c) => c.otlpTraces.clientCertificate,
+        undefined
+      ],
+      ["OTEL_EXPORTER_OTLP_TRACES_INSECURE", "1", "not true or false", "true", (c) => c.otlpTraces.insecure, true, {
+        OTEL_EXPORTER_OTLP_INSECURE: "true"
+      }],
+      [
+        "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
+        pki.dir,
+        "cannot read the file (EISDIR)",
+        "the default",
+        (c) => c.otlpTraces.certificate,
+        undefined
+      ],
+      // Without its certificate, a client key is reported and neither is used.
+      [
+        "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY",
+        pki.clientKey,
+        "needs OTEL_EXPORTER_OTLP_[TRACES_]CLIENT_CERTIFICATE",
+        "no client certificate",
+        (c) => c.otlpTraces.clientKey,
+        undefined
+      ],
+      [
+        "OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE",
+        "missing.pem",
+        "cannot read the file (ENOENT)",
+        "the default",
+        (c) => c.otlpTraces.clientCertificate,
+        undefined
+      ],
+      ["OTEL_EXPORTER_OTLP_METRICS_INSECURE", "1", "not true or false", "true", (c) => c.otlpMetrics.insecure, true, {
+        OTEL_EXPORTER_OTLP_INSECURE: "true"
+      }],
+      [
+        "OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE",
+        pki.dir,
+        "cannot read the file (EISDIR)",
+        "the default",
+        (c) => c.otlpMetrics.certificate,
+        undefined
+      ],
+      // Without its certificate, a client key is reported and neither is used.
+      [
+        "OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY",
+        pki.clientKey,
+        "needs OTEL_EXPORTER_OTLP_[METRICS_]CLIENT_CERTIFICATE",
+        "no client certificate",
+        (c) => c.otlpMetrics.clientKey,
+        undefined
+      ],
+      [
+        "OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE",
+        "missing.pem",
+        "cannot read the file (ENOENT)",
+        "the default",
+        (c) => c.otlpMetrics.clientCertificate,
+        undefined
+      ],
+      ["OTEL_EXPORTER_OTLP_LOGS_INSECURE", "1", "not true or false", "true", (c) => c.otlpLogs.insecure, true, {
+        OTEL_EXPORTER_OTLP_INSECURE: "true"
+      }],
+      [
+        "OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE",
+        pki.dir,
+        "cannot read the file (EISDIR)",
+        "the default",
+        (c) => c.otlpLogs.certificate,
+        undefined
+      ],
+      // Without its certificate, a client key is reported and neither is used.
+      [
+        "OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY",
+        pki.clientKey,
+        "needs OTEL_EXPORTER_OTLP_[LOGS_]CLIENT_CERTIFICATE",
+        "no client certificate",
+        (c) => c.otlpLogs.clientKey,
+        undefined
+      ],
+      [
+        "OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE",
+        "missing.pem",
+        "cannot read the file (ENOENT)",
+        "the default",
+        (c) => c.otlpLogs.clientCertificate,
+        undefined
       ],
       ["OTEL_EXPORTER_OTLP_TIMEOUT", "5s", "not an integer", "10000", (c) => c.otlpTraces.timeoutMillis, 10_000],
       ["OTEL_EXPORTER_OTLP_TIMEOUT", "-1", "less than 1", "10000", (c) => c.otlpTraces.timeoutMillis, 10_000],
@@ -715,14 +950,22 @@ describe("TelemetryConfig", () => {
           headers: { authorization: "Bearer traces", "x-tenant": "a" },
           protocol: "http/json",
           timeoutMillis: 500,
-          compression: "gzip"
+          compression: "gzip",
+          insecure: false,
+          certificate: undefined,
+          clientKey: undefined,
+          clientCertificate: undefined
         })
         expect(config.otlpMetrics).toEqual({
           url: "http://collector:4318/v1/metrics",
           headers: { authorization: "Bearer general", "x-tenant": "a" },
           protocol: "http/protobuf",
           timeoutMillis: 2000,
-          compression: "none"
+          compression: "none",
+          insecure: false,
+          certificate: undefined,
+          clientKey: undefined,
+          clientCertificate: undefined
         })
       }))
 
@@ -796,7 +1039,11 @@ describe("TelemetryConfig", () => {
           headers: { b: "2" },
           protocol: "http/protobuf",
           timeoutMillis: 2000,
-          compression: "none"
+          compression: "none",
+          insecure: false,
+          certificate: undefined,
+          clientKey: undefined,
+          clientCertificate: undefined
         })
         expect(config.prometheusPort).toBe(0)
       }))

@@ -2,6 +2,9 @@ import * as Arr from "effect/Array"
 import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Crypto from "node:crypto"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
 import type {
   BatchLogRecordProcessorSettings,
   BatchSpanProcessorSettings,
@@ -39,22 +42,38 @@ export const variables = [
   "OTEL_EXPORTER_OTLP_PROTOCOL",
   "OTEL_EXPORTER_OTLP_TIMEOUT",
   "OTEL_EXPORTER_OTLP_COMPRESSION",
+  "OTEL_EXPORTER_OTLP_INSECURE",
+  "OTEL_EXPORTER_OTLP_CERTIFICATE",
+  "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+  "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
   "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
   "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
   "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
   "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
   "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+  "OTEL_EXPORTER_OTLP_TRACES_INSECURE",
+  "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
+  "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY",
+  "OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE",
   "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
   "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
   "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
   "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT",
   "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION",
+  "OTEL_EXPORTER_OTLP_METRICS_INSECURE",
+  "OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE",
+  "OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY",
+  "OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE",
   "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
   "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
   "OTEL_EXPORTER_OTLP_LOGS_HEADERS",
   "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL",
   "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT",
   "OTEL_EXPORTER_OTLP_LOGS_COMPRESSION",
+  "OTEL_EXPORTER_OTLP_LOGS_INSECURE",
+  "OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE",
+  "OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY",
+  "OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE",
   "OTEL_BSP_SCHEDULE_DELAY",
   "OTEL_BSP_EXPORT_TIMEOUT",
   "OTEL_BSP_MAX_QUEUE_SIZE",
@@ -94,6 +113,7 @@ export const defaults = {
   metricsExporters: ["otlp"] as ReadonlyArray<MetricsExporterName>,
   logsExporter: "otlp" as LogsExporterName,
   otlpEndpoint: "http://localhost:4318",
+  otlpGrpcEndpoint: "http://localhost:4317",
   otlpProtocol: "http/protobuf" as OtlpProtocol,
   otlpTimeoutMillis: 10_000,
   otlpCompression: "none" as Compression,
@@ -213,6 +233,37 @@ const httpUrl: Parser<string> = (raw) => {
   return protocol === "http:" || protocol === "https:" ? ok(raw) : fail(`scheme ${protocol} is not http or https`)
 }
 
+// `host:port` (a name, an IPv4 address or a bracketed IPv6 address), as gRPC endpoints may be written.
+const hostPort = /^(\[[0-9a-f:.]+\]|[a-z0-9_.-]+):\d{1,5}$/i
+
+/** An OTLP/gRPC endpoint: an `http:`/`https:` URL, or `host:port` without a scheme. */
+const grpcEndpoint: Parser<string> = (raw) => hostPort.test(raw) ? ok(raw) : httpUrl(raw)
+
+/**
+ * A PEM file for a TLS variable, checked when the configuration is read so a typo is reported
+ * at startup rather than as failed exports: a readable file (relative paths from the working
+ * directory) holding a certificate, or an unencrypted private key. Kept as the path; reasons
+ * never quote the file's content.
+ */
+const pemFile = (kind: "certificate" | "key"): Parser<string> => (raw) => {
+  let content: Buffer
+  try {
+    content = Fs.readFileSync(Path.resolve(process.cwd(), raw))
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    return fail(`cannot read the file${code === undefined ? "" : ` (${code})`}`)
+  }
+  try {
+    if (kind === "certificate") new Crypto.X509Certificate(content)
+    else Crypto.createPrivateKey(content)
+  } catch {
+    return fail(
+      kind === "certificate" ? "no PEM certificate in the file" : "no unencrypted PEM private key in the file"
+    )
+  }
+  return ok(raw)
+}
+
 const splitList = (raw: string): Array<string> =>
   raw.split(",").map((entry) => entry.trim()).filter((entry) => entry.length > 0)
 
@@ -322,7 +373,7 @@ const logsExporter = firstOf(oneOf<LogsExporterName>(["otlp", "console", "none"]
 
 const metricsExporters = listOf(oneOf<MetricsExporterName>(["otlp", "prometheus", "console"]), { none: true })
 
-const protocol = oneOf<OtlpProtocol>(["http/protobuf", "http/json"], { grpc: "only OTLP over HTTP is bundled" })
+const protocol = oneOf<OtlpProtocol>(["http/protobuf", "http/json", "grpc"])
 
 const compression = oneOf<Compression>(["gzip", "none"])
 
@@ -336,6 +387,7 @@ const headers = keyValues({ headers: true })
 
 /** How a value appears in a warning: lists comma-separated, header values masked. */
 const show = (value: unknown, sensitive: boolean): string => {
+  if (value === undefined) return "the default"
   if (Array.isArray(value)) return value.length === 0 ? "none" : value.join(",")
   if (typeof value === "object" && value !== null) {
     const entries = Object.entries(value).map(([key, v]) => `${key}=${sensitive ? "***" : v}`)
@@ -361,7 +413,8 @@ const signalUrl = (base: string, path: string): string => {
 }
 
 /**
- * The whole configuration from the environment and the overrides. Pure.
+ * The whole configuration from the environment and the overrides. Pure, except that the TLS
+ * file variables are checked to name readable PEM files.
  *
  * A field given in `overrides` does not read its variable at all, so a broken variable that
  * is overridden in code is not reported: every issue's fallback is what is actually used.
@@ -430,42 +483,107 @@ export const resolve = (env: Env, overrides: Overrides = {}): Resolved => {
   )
 
   const general = {
-    endpoint: read("OTEL_EXPORTER_OTLP_ENDPOINT", httpUrl, defaults.otlpEndpoint, undefined),
+    endpoint: read("OTEL_EXPORTER_OTLP_ENDPOINT", grpcEndpoint, defaults.otlpEndpoint, undefined),
     headers: read("OTEL_EXPORTER_OTLP_HEADERS", headers, {}, undefined, true),
     protocol: read("OTEL_EXPORTER_OTLP_PROTOCOL", protocol, defaults.otlpProtocol, undefined),
     timeoutMillis: read("OTEL_EXPORTER_OTLP_TIMEOUT", millis(), defaults.otlpTimeoutMillis, undefined),
-    compression: read("OTEL_EXPORTER_OTLP_COMPRESSION", compression, defaults.otlpCompression, undefined)
+    compression: read("OTEL_EXPORTER_OTLP_COMPRESSION", compression, defaults.otlpCompression, undefined),
+    insecure: read("OTEL_EXPORTER_OTLP_INSECURE", boolean, false, undefined),
+    certificate: read<string | undefined>(
+      "OTEL_EXPORTER_OTLP_CERTIFICATE",
+      pemFile("certificate"),
+      undefined,
+      undefined
+    ),
+    clientKey: read<string | undefined>("OTEL_EXPORTER_OTLP_CLIENT_KEY", pemFile("key"), undefined, undefined),
+    clientCertificate: read<string | undefined>(
+      "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+      pemFile("certificate"),
+      undefined,
+      undefined
+    )
   }
 
   // Per-signal variables fall back to the general ones; headers merge over them. A per-signal
-  // endpoint is the full URL, used as written.
+  // endpoint is the full URL, used as written. For gRPC no path is appended (the service name
+  // routes the call) and `host:port` is allowed.
+  // Unset (or invalid), the endpoint's default depends on each signal's protocol: 4318 for HTTP,
+  // 4317 for gRPC. `host:port` suits gRPC only: reported once if an HTTP signal would use it.
+  const endpointRaw = env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+  const endpointSet = endpointRaw !== undefined && Option.isSome(grpcEndpoint(endpointRaw).value)
+  let endpointReported = false
   const otlp = (
     signal: "TRACES" | "METRICS" | "LOGS",
     path: string,
     override: Partial<OtlpExporterSettings> = {}
-  ): OtlpExporterSettings => ({
-    url: read(`OTEL_EXPORTER_OTLP_${signal}_ENDPOINT`, httpUrl, signalUrl(general.endpoint, path), override.url),
-    headers: read(
-      `OTEL_EXPORTER_OTLP_${signal}_HEADERS`,
-      map(headers, (own) => ({ ...general.headers, ...own })),
-      general.headers,
-      override.headers,
-      true
-    ),
-    protocol: read(`OTEL_EXPORTER_OTLP_${signal}_PROTOCOL`, protocol, general.protocol, override.protocol),
-    timeoutMillis: read(
-      `OTEL_EXPORTER_OTLP_${signal}_TIMEOUT`,
-      millis(),
-      general.timeoutMillis,
-      override.timeoutMillis
-    ),
-    compression: read(
-      `OTEL_EXPORTER_OTLP_${signal}_COMPRESSION`,
-      compression,
-      general.compression,
-      override.compression
-    )
-  })
+  ): OtlpExporterSettings => {
+    const protocol_ = read(`OTEL_EXPORTER_OTLP_${signal}_PROTOCOL`, protocol, general.protocol, override.protocol)
+    const grpc = protocol_ === "grpc"
+    let base = endpointSet ? general.endpoint : undefined
+    if (base !== undefined && !grpc && hostPort.test(base)) {
+      if (!endpointReported) {
+        endpointReported = true
+        issues.push({
+          variable: "OTEL_EXPORTER_OTLP_ENDPOINT",
+          value: base,
+          reason: `host:port without a scheme is only valid with the grpc protocol`,
+          fallback: defaults.otlpEndpoint
+        })
+      }
+      base = undefined
+    }
+    const fallbackUrl = grpc ? base ?? defaults.otlpGrpcEndpoint : signalUrl(base ?? defaults.otlpEndpoint, path)
+    const tls = (name: "CERTIFICATE" | "CLIENT_KEY" | "CLIENT_CERTIFICATE", kind: "certificate" | "key") =>
+      read<string | undefined>(
+        `OTEL_EXPORTER_OTLP_${signal}_${name}`,
+        pemFile(kind),
+        general[name === "CERTIFICATE" ? "certificate" : name === "CLIENT_KEY" ? "clientKey" : "clientCertificate"],
+        override[name === "CERTIFICATE" ? "certificate" : name === "CLIENT_KEY" ? "clientKey" : "clientCertificate"]
+      )
+    let clientKey = tls("CLIENT_KEY", "key")
+    let clientCertificate = tls("CLIENT_CERTIFICATE", "certificate")
+    // One without the other cannot authenticate (and gRPC refuses a key without a chain).
+    if ((clientKey === undefined) !== (clientCertificate === undefined)) {
+      const [present, missing] = clientKey === undefined
+        ? ["CLIENT_CERTIFICATE", "CLIENT_KEY"]
+        : ["CLIENT_KEY", "CLIENT_CERTIFICATE"]
+      issues.push({
+        variable: `OTEL_EXPORTER_OTLP_${signal}_${present}`,
+        value: (clientKey ?? clientCertificate)!,
+        reason: `needs OTEL_EXPORTER_OTLP_[${signal}_]${missing} too`,
+        fallback: "no client certificate"
+      })
+      clientKey = undefined
+      clientCertificate = undefined
+    }
+    return {
+      url: read(`OTEL_EXPORTER_OTLP_${signal}_ENDPOINT`, grpc ? grpcEndpoint : httpUrl, fallbackUrl, override.url),
+      headers: read(
+        `OTEL_EXPORTER_OTLP_${signal}_HEADERS`,
+        map(headers, (own) => ({ ...general.headers, ...own })),
+        general.headers,
+        override.headers,
+        true
+      ),
+      protocol: protocol_,
+      timeoutMillis: read(
+        `OTEL_EXPORTER_OTLP_${signal}_TIMEOUT`,
+        millis(),
+        general.timeoutMillis,
+        override.timeoutMillis
+      ),
+      compression: read(
+        `OTEL_EXPORTER_OTLP_${signal}_COMPRESSION`,
+        compression,
+        general.compression,
+        override.compression
+      ),
+      insecure: read(`OTEL_EXPORTER_OTLP_${signal}_INSECURE`, boolean, general.insecure, override.insecure),
+      certificate: tls("CERTIFICATE", "certificate"),
+      clientKey,
+      clientCertificate
+    }
+  }
 
   const otlpTraces = otlp("TRACES", "/v1/traces", overrides.otlpTraces)
   const otlpMetrics = otlp("METRICS", "/v1/metrics", overrides.otlpMetrics)
