@@ -1,69 +1,29 @@
-import { TelemetryOptionsError } from "@effect-telemetry/core"
+import { Propagation, TelemetryOptionsError } from "@effect-telemetry/core"
 import { TestTelemetry } from "@effect-telemetry/testing"
 import { describe, expect, it } from "@effect/vitest"
+import * as amqp from "amqplib"
 import * as Config from "effect/Config"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Layer from "effect/Layer"
-import * as Redacted from "effect/Redacted"
-import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as RabbitMq from "../src/RabbitMq.js"
+import {
+  base,
+  env,
+  equalsEventually,
+  eventually,
+  inFlight,
+  messageCount,
+  otherConnection,
+  processCount,
+  tempQueue
+} from "./rabbit.js"
 import { amqpUnavailable, amqpUrl, unique } from "./services.js"
 
 class PaymentDeclined extends Data.TaggedError("PaymentDeclined")<{}> {}
-
-const env = () => Layer.mergeAll(RabbitMq.layer({ url: Redacted.make(amqpUrl) }), TestTelemetry.layer())
-
-const base = (destination: string, operation: "send" | "process") => ({
-  "messaging.system": "rabbitmq",
-  "messaging.destination.name": destination,
-  "messaging.operation.type": operation,
-  "messaging.operation.name": operation === "send" ? "publish" : "consume"
-})
-
-/** Retries until `effect` succeeds (spans and settlements land after the handler returns). */
-const eventually = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.retry(effect, Schedule.spaced("20 millis").pipe(Schedule.upTo("10 seconds")))
-
-const equalsEventually = <E, R>(effect: Effect.Effect<number, E, R>, expected: number) =>
-  eventually(Effect.filterOrFail(effect, (value) => value === expected, (value) => `got ${value}, want ${expected}`))
-
-const processCount = (queue: string, attributes: Record<string, string>) =>
-  Effect.map(
-    TestTelemetry.metricPoint("messaging.process.duration", { ...base(queue, "process"), ...attributes }),
-    (point) => (point.value as { count: number }).count
-  )
-
-const inFlight = (queue: string) =>
-  TestTelemetry.metricValue("messaging.process.active", {
-    "messaging.system": "rabbitmq",
-    "messaging.destination.name": queue
-  })
-
-/** A fresh queue, deleted with the scope. */
-const tempQueue = (label: string, options?: Record<string, unknown>) =>
-  Effect.gen(function*() {
-    const rabbit = yield* RabbitMq.RabbitMq
-    const name = unique(label)
-    yield* Effect.acquireRelease(
-      rabbit.withChannel((channel) => channel.assertQueue(name, { durable: false, ...options })),
-      () => Effect.ignore(rabbit.withChannel((channel) => channel.deleteQueue(name)))
-    )
-    return name
-  })
-
-const messageCount = (queue: string) =>
-  Effect.flatMap(
-    RabbitMq.RabbitMq,
-    (rabbit) => rabbit.withChannel((channel) => channel.checkQueue(queue).then((q) => q.messageCount))
-  )
-
-/** A second connection: the consumer side of the tests, as in another service. */
-const otherConnection = RabbitMq.make({ url: amqpUrl })
 
 describe.skipIf(amqpUnavailable !== undefined)("RabbitMq (real RabbitMQ)", () => {
   it.live("a publish in a server span and a consumer on another connection are one trace: send, then process as its child", () =>
@@ -258,6 +218,70 @@ describe.skipIf(amqpUnavailable !== undefined)("RabbitMq (real RabbitMQ)", () =>
       expect(yield* inFlight(queue)).toBe(0)
       // The broker never saw the ack: the message is still there.
       yield* equalsEventually(messageCount(queue), 1)
+    }).pipe(Effect.scoped, Effect.provide(env())))
+
+  it.live("a nack on a connection that closed under a failed handler is result nack_error with the settle's error.type", () =>
+    Effect.gen(function*() {
+      const rabbit = yield* RabbitMq.RabbitMq
+      const queue = yield* tempQueue("nack_error")
+      const consumerSide = yield* otherConnection
+      yield* RabbitMq.consume(
+        queue,
+        () => Effect.promise(() => consumerSide.connection.close()).pipe(Effect.zipRight(new PaymentDeclined()))
+      ).pipe(Effect.provideService(RabbitMq.RabbitMq, consumerSide))
+      yield* rabbit.sendToQueue(queue, "o-5")
+      yield* equalsEventually(processCount(queue, { result: "nack_error", "error.type": "Settle" }), 1)
+      const processed = yield* eventually(TestTelemetry.spanNamed(`process ${queue}`))
+      expect(TestTelemetry.statusOf(processed)).toBe("error")
+      expect(processed.attributes.result).toBe("nack_error")
+      expect(processed.attributes["error.type"]).toBe("Settle")
+      expect(yield* inFlight(queue)).toBe(0)
+      yield* equalsEventually(messageCount(queue), 1)
+    }).pipe(Effect.scoped, Effect.provide(env())))
+
+  it.live("an uninstrumented consumer (plain amqplib) reads the body unchanged and the W3C context in the AMQP headers", () =>
+    Effect.gen(function*() {
+      const rabbit = yield* RabbitMq.RabbitMq
+      const queue = yield* tempQueue("plain_consumer")
+      const body = JSON.stringify({ id: "o-6", amount: 12 })
+      // The caller continues a remote trace that carries a tracestate: both travel on.
+      const remote = {
+        traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        tracestate: "vendor=opaque"
+      }
+      yield* rabbit.sendToQueue(queue, body, { messageId: "m-6", headers: { tenant: "acme" } }).pipe(
+        Propagation.withParentFrom(remote)
+      )
+      const send = yield* TestTelemetry.spanNamed(`send ${queue}`)
+      expect(TestTelemetry.traceId(send)).toBe("4bf92f3577b34da6a3ce929d0e0e4736")
+
+      // Another process that knows nothing of this package: amqplib on its own connection.
+      const plain = yield* Effect.acquireRelease(
+        Effect.promise(() => amqp.connect(amqpUrl)),
+        (connection) => Effect.promise(() => connection.close())
+      )
+      const message = yield* Effect.promise(async () => {
+        const channel = await plain.createChannel()
+        const got = await channel.get(queue, { noAck: true })
+        await channel.close()
+        return got
+      })
+      if (message === false) return expect.fail("the message is not in the queue")
+      expect(message.content.toString("utf8")).toBe(body)
+      expect(message.properties.messageId).toBe("m-6")
+      expect(message.properties.headers).toEqual({
+        tenant: "acme",
+        traceparent: `00-${TestTelemetry.traceId(send)}-${send.spanContext().spanId}-01`,
+        tracestate: "vendor=opaque"
+      })
+
+      // The same message read by an instrumented consumer continues the trace, tracestate kept.
+      yield* rabbit.sendToQueue(queue, body).pipe(Propagation.withParentFrom(remote))
+      yield* RabbitMq.consume(queue, () => Effect.void)
+      const processed = yield* eventually(TestTelemetry.spanNamed(`process ${queue}`))
+      const second = (yield* TestTelemetry.spansNamed(`send ${queue}`))[1]!
+      expect(TestTelemetry.parentSpanId(processed)).toBe(second.spanContext().spanId)
+      expect(processed.spanContext().traceState?.serialize()).toBe("vendor=opaque")
     }).pipe(Effect.scoped, Effect.provide(env())))
 
   it.live("closing the consumer's scope interrupts the handler: requeued, result nack, in-flight back to 0", () =>

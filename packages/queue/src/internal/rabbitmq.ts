@@ -440,34 +440,51 @@ const messageOptions = (rabbit: RabbitMqService, message: amqp.ConsumeMessage) =
   attributes: processAttributes(rabbit, message)
 })
 
-/** @internal */
-export const consume = <E, R>(
-  queue: string,
-  handler: (message: amqp.ConsumeMessage) => Effect.Effect<void, E, R>,
-  options?: ConsumeOptions
-): Effect.Effect<
+/** A started consumer: its fiber, once the broker registered it. */
+type Consuming<R> = Effect.Effect<
   Fiber.RuntimeFiber<void, RabbitMqError>,
   RabbitMqError | TelemetryOptionsError.TelemetryOptionsError,
   RabbitMq | R | Scope.Scope
-> =>
+>
+
+/** What a consumer does with one delivery: the handler to run and how to settle after it. */
+interface Delivery<E, R> {
+  readonly handle: Effect.Effect<void, E, R>
+  readonly settle: (exit: Exit.Exit<void, E>) => Effect.Effect<Messaging.Settled | void, RabbitMqError>
+}
+
+/** One `process {queue}` span per delivery, `concurrency` at a time. */
+const consumeEach = <E, R>(
+  queue: string,
+  options: ConsumeOptions | undefined,
+  delivery: (channel: amqp.Channel, message: amqp.ConsumeMessage, requeueOnFailure: RequeueOnFailure) => Delivery<E, R>
+): Consuming<R> =>
   Effect.flatMap(
     consumeOptions(options),
     ({ concurrency, prefetch, requeueOnFailure }) =>
       consumer(queue, prefetch, (channel, rabbit, messages) =>
         messages.pipe(
           Stream.mapEffect(
-            (message) =>
-              handled(
-                queue,
-                messageOptions(rabbit, message),
-                Effect.suspend(() => handler(message)),
-                (exit) => settleAll(channel, [message], exit, requeueOnFailure)
-              ),
+            (message) => {
+              const { handle, settle } = delivery(channel, message, requeueOnFailure)
+              return handled(queue, messageOptions(rabbit, message), handle, settle)
+            },
             { concurrency, unordered: true }
           ),
           Stream.runDrain
         ))
   )
+
+/** @internal */
+export const consume = <E, R>(
+  queue: string,
+  handler: (message: amqp.ConsumeMessage) => Effect.Effect<void, E, R>,
+  options?: ConsumeOptions
+): Consuming<R> =>
+  consumeEach(queue, options, (channel, message, requeueOnFailure) => ({
+    handle: Effect.suspend(() => handler(message)),
+    settle: (exit) => settleAll(channel, [message], exit, requeueOnFailure)
+  }))
 
 /**
  * The message with its own `ack`/`nack`. The first call settles it (and is what the telemetry
@@ -542,42 +559,21 @@ export const consumeManual = <E, R>(
   queue: string,
   handler: (message: ManualMessage) => Effect.Effect<void, E, R>,
   options?: ConsumeOptions
-): Effect.Effect<
-  Fiber.RuntimeFiber<void, RabbitMqError>,
-  RabbitMqError | TelemetryOptionsError.TelemetryOptionsError,
-  RabbitMq | R | Scope.Scope
-> =>
-  Effect.flatMap(
-    consumeOptions(options),
-    ({ concurrency, prefetch, requeueOnFailure }) =>
-      consumer(queue, prefetch, (channel, rabbit, messages) =>
-        messages.pipe(
-          Stream.mapEffect(
-            (message) => {
-              const { checked, manual, settle } = manualMessage(channel, queue, message)
-              return handled(
-                queue,
-                messageOptions(rabbit, message),
-                checked(Effect.suspend(() => handler(manual))),
-                (exit) => settle(exit, requeueOnFailure)
-              )
-            },
-            { concurrency, unordered: true }
-          ),
-          Stream.runDrain
-        ))
-  )
+): Consuming<R> =>
+  consumeEach(queue, options, (channel, message, requeueOnFailure) => {
+    const { checked, manual, settle } = manualMessage(channel, queue, message)
+    return {
+      handle: checked(Effect.suspend(() => handler(manual))),
+      settle: (exit) => settle(exit, requeueOnFailure)
+    }
+  })
 
 /** @internal */
 export const consumeBatch = <E, R>(
   queue: string,
   handler: (messages: ReadonlyArray<amqp.ConsumeMessage>) => Effect.Effect<void, E, R>,
   options: BatchOptions
-): Effect.Effect<
-  Fiber.RuntimeFiber<void, RabbitMqError>,
-  RabbitMqError | TelemetryOptionsError.TelemetryOptionsError,
-  RabbitMq | R | Scope.Scope
-> =>
+): Consuming<R> =>
   Effect.flatMap(
     TelemetryOptionsError.attempt(() => {
       const size = positive("size", options.size, 1)
