@@ -1,6 +1,6 @@
 /**
  * Everything the foundation offers, as one Layer: configuration, resource, propagator,
- * Tracer, OTLP metrics, Prometheus metrics (served on its own port when `prometheus` is among
+ * Tracer, logs (`OTEL_LOGS_EXPORTER`), OTLP metrics, Prometheus metrics (served on its own port when `prometheus` is among
  * `OTEL_METRICS_EXPORTER`) and function telemetry.
  *
  * @example
@@ -24,6 +24,7 @@ import * as FunctionTelemetry from "./FunctionTelemetry.js"
 import * as Instrument from "./Instrument.js"
 import * as Diagnostics from "./internal/diagnostics.js"
 import * as Shutdown from "./internal/shutdown.js"
+import * as Logging from "./Logging.js"
 import * as OtlpMetrics from "./OtlpMetrics.js"
 import * as PrometheusMetrics from "./PrometheusMetrics.js"
 import * as Propagation from "./Propagation.js"
@@ -75,6 +76,7 @@ export type Services =
   | TelemetryConfig.TelemetryConfig
   | Resource
   | Tracing.SpanDelivery
+  | Logging.LogDelivery
   | OtlpMetrics.OtlpMeterProvider
   | PrometheusMetrics.PrometheusMetrics
 
@@ -90,6 +92,7 @@ export const layerSignals = (
 ): Layer.Layer<Exclude<Services, TelemetryConfig.TelemetryConfig>, never, TelemetryConfig.TelemetryConfig> => {
   const signals = Layer.mergeAll(
     Tracing.layer(),
+    Logging.layer(),
     OtlpMetrics.layer(),
     PrometheusMetrics.layer(),
     Propagation.layer(),
@@ -116,7 +119,7 @@ export const layerSignals = (
     Layer.provideMerge(signals),
     Layer.provideMerge(TelemetryResource.layer()),
     Layer.merge(disabledNotice),
-    // One shutdown deadline for spans and metrics: the first of their finalizers closes both.
+    // One shutdown deadline for spans, logs and metrics: the first of their finalizers closes both.
     Layer.provide(Layer.sync(Shutdown.TelemetryShutdown, () => new Shutdown.ShutdownGroup()))
   )
 }

@@ -14,6 +14,9 @@ export * as Instrumentation from "./Instrumentation.js"
 /** Declaring metrics: counters, up-down counters, gauges and histograms. @since 0.1.0 */
 export * as Instrument from "./Instrument.js"
 
+/** The logs signal: Effect's log output as OTLP log records. @since 0.1.0 */
+export * as Logging from "./Logging.js"
+
 /** OTLP and console metric export through the SDK's MeterProvider. @since 0.1.0 */
 export * as OtlpMetrics from "./OtlpMetrics.js"
 

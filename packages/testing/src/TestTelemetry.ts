@@ -1,6 +1,7 @@
 /**
  * In-memory telemetry for tests: a real SDK tracer provider with an in-memory span exporter,
- * a real SDK metric reader over our metric producer, and a real Prometheus registry. Each
+ * a real SDK logger provider with an in-memory log record exporter (what the app logs through
+ * Effect), a real SDK metric reader over our metric producer, and a real Prometheus registry. Each
  * layer build starts from nothing (spans and metric values of earlier tests are gone), so
  * provide the layer per test.
  *
@@ -20,6 +21,7 @@
 import {
   FunctionTelemetry,
   Instrument,
+  Logging,
   OtlpMetrics,
   PrometheusMetrics,
   Propagation,
@@ -29,6 +31,8 @@ import {
 } from "@effect-telemetry/core"
 import { Resource } from "@effect/opentelemetry/Resource"
 import type { HrTime } from "@opentelemetry/api"
+import type { ReadableLogRecord } from "@opentelemetry/sdk-logs"
+import { InMemoryLogRecordExporter } from "@opentelemetry/sdk-logs"
 import type { DataPoint, Histogram, MetricData, ResourceMetrics } from "@opentelemetry/sdk-metrics"
 import { AggregationTemporality, DataPointType, MeterProvider, MetricReader } from "@opentelemetry/sdk-metrics"
 import type { ReadableSpan } from "@opentelemetry/sdk-trace-base"
@@ -58,6 +62,9 @@ export interface TestTelemetryService {
   readonly prometheus: PrometheusMetrics.PrometheusExporter
   readonly config: TelemetryConfig.Resolved
   readonly tracerProvider: Tracing.Provider
+  /** Every record logged through Effect while the layer is up (exported one by one). */
+  readonly logExporter: InMemoryLogRecordExporter
+  readonly loggerProvider: Logging.Provider
 }
 
 /** @since 0.1.0 @category tags */
@@ -86,6 +93,7 @@ export const layer = (
   | Resource
   | PrometheusMetrics.PrometheusMetrics
   | Tracing.SpanDelivery
+  | Logging.LogDelivery
 > => {
   const config = TelemetryConfig.layerStatic({ serviceName: "test-service", ...overrides })
   const resource = TelemetryResource.layer().pipe(Layer.provideMerge(config))
@@ -117,17 +125,38 @@ export const layer = (
       () => Effect.void
     )
     const prometheus = PrometheusMetrics.make({ resource, effectRuntimeMetrics: false, defaultMetrics: false })
-    const service: TestTelemetryService = { spanExporter, metricReader, prometheus, config, tracerProvider: provider }
+    const logExporter = new InMemoryLogRecordExporter()
+    const loggerProvider = yield* Effect.acquireRelease(
+      Effect.sync(() => Logging.makeProvider({ config, resource, exporter: logExporter, simple: true })),
+      (provider) =>
+        Logging.shutdown(provider, config.shutdownTimeoutMillis).pipe(Logger.withMinimumLogLevel(LogLevel.Warning))
+    )
+    const service: TestTelemetryService = {
+      spanExporter,
+      metricReader,
+      prometheus,
+      config,
+      tracerProvider: provider,
+      logExporter,
+      loggerProvider
+    }
     return Context.make(TestTelemetry, service).pipe(
       Context.add(PrometheusMetrics.PrometheusMetrics, prometheus),
       Context.add(Tracing.SpanDelivery, { stats: Effect.sync(() => provider.accounting.stats()) }),
+      Context.add(Logging.LogDelivery, { stats: Effect.sync(() => loggerProvider.accounting.stats()) }),
       Context.add(FunctionTelemetry.Enabled, config.functionTelemetry)
     )
   }))
   const tracer = Layer.unwrapEffect(
     Effect.map(
       Effect.all([TestTelemetry, Resource]),
-      ([service, resource]) => Layer.setTracer(Tracing.makeTracer(service.tracerProvider.provider, resource))
+      ([service, resource]) =>
+        Layer.mergeAll(
+          Layer.setTracer(Tracing.makeTracer(service.tracerProvider.provider, resource)),
+          // Added next to the app's loggers, as Telemetry.layer does: Effect's output is unchanged.
+          Logger.add(Logging.make(service.loggerProvider.provider, resource)),
+          Logger.add(Logging.countingLogger)
+        )
     )
   )
   return tracer.pipe(Layer.provideMerge(main), Layer.provideMerge(resource))
@@ -296,6 +325,93 @@ export const metricValue = (
     typeof p.value === "number"
       ? Effect.succeed(p.value)
       : Effect.fail(new TelemetryAssertionError({ message: `metric ${name} is a histogram; use metricPoint` })))
+
+// --- logs ---------------------------------------------------------------------------------
+
+/**
+ * Every record logged so far (through `Effect.log*` while the layer is up), in emission order.
+ * Records are exported as they are logged, so there is nothing to wait for.
+ *
+ * @since 0.1.0
+ * @category logs
+ */
+export const logs: Effect.Effect<ReadonlyArray<ReadableLogRecord>, never, TestTelemetry> = Effect.map(
+  TestTelemetry,
+  (t) => t.logExporter.getFinishedLogRecords()
+)
+
+/** What {@link logsMatching} selects by; every field given must match. @since 0.1.0 @category logs */
+export interface LogFilter {
+  /** The body: equal to a string, or matching a RegExp (a list body is matched as its parts joined by spaces). */
+  readonly body?: string | RegExp
+  /** `TRACE`, `DEBUG`, `INFO`, `WARN`, `ERROR` or `FATAL`. */
+  readonly severity?: Logging.Severity["text"]
+  /** Attributes the record has (others allowed). */
+  readonly attributes?: Record<string, unknown>
+  /** Logged inside this span (its span id), e.g. a span from {@link spanNamed}. */
+  readonly span?: ReadableSpan
+}
+
+/** The body of a record as text (a list body joined by spaces). @since 0.1.0 @category logs */
+export const bodyText = (record: ReadableLogRecord): string =>
+  Array.isArray(record.body) ? record.body.map(String).join(" ") : String(record.body ?? "")
+
+const logMatches = (record: ReadableLogRecord, filter: LogFilter): boolean => {
+  if (filter.body !== undefined) {
+    const text = bodyText(record)
+    if (typeof filter.body === "string" ? text !== filter.body : !filter.body.test(text)) return false
+  }
+  if (filter.severity !== undefined && record.severityText !== filter.severity) return false
+  if (filter.span !== undefined && record.spanContext?.spanId !== filter.span.spanContext().spanId) return false
+  return includes(record.attributes as Record<string, unknown>, filter.attributes)
+}
+
+/**
+ * The records matching `filter`, in emission order (empty when none does).
+ *
+ * @example
+ * ```ts
+ * const span = yield* TestTelemetry.spanNamed("checkout")
+ * const [warning] = yield* TestTelemetry.logsMatching({ severity: "WARN", span, attributes: { "order.id": "o-1" } })
+ * ```
+ *
+ * @since 0.1.0
+ * @category logs
+ */
+export const logsMatching = (
+  filter: LogFilter
+): Effect.Effect<ReadonlyArray<ReadableLogRecord>, never, TestTelemetry> =>
+  Effect.map(logs, (all) => all.filter((record) => logMatches(record, filter)))
+
+/**
+ * The one record matching `filter`; fails listing the records present when there is none (or
+ * more than one).
+ *
+ * @since 0.1.0
+ * @category logs
+ */
+export const logMatching = (
+  filter: LogFilter
+): Effect.Effect<ReadableLogRecord, TelemetryAssertionError, TestTelemetry> =>
+  Effect.flatMap(logs, (all) => {
+    const found = all.filter((record) => logMatches(record, filter))
+    if (found.length === 1) return Effect.succeed(found[0]!)
+    return Effect.fail(
+      new TelemetryAssertionError({
+        message: found.length === 0
+          ? `no log record matches; records present: [${
+            all.map((r) => `${r.severityText ?? "?"} ${JSON.stringify(bodyText(r))}`).join(", ")
+          }]`
+          : `${found.length} log records match, expected one`
+      })
+    )
+  })
+
+/** Forgets the records logged so far (within one test). @since 0.1.0 @category logs */
+export const resetLogs: Effect.Effect<void, never, TestTelemetry> = Effect.map(
+  TestTelemetry,
+  (t) => t.logExporter.reset()
+)
 
 // --- metrics (Prometheus side) -------------------------------------------------------------
 

@@ -110,3 +110,39 @@ describe("TestTelemetry assertions for shared layers", () => {
       expect(yield* TestTelemetry.metricTotal("harness.requests", { route: "/a" })).toBe(13)
     }).pipe(Effect.provide(TestTelemetry.layer())))
 })
+
+describe("TestTelemetry logs", () => {
+  it.effect("logsMatching finds a record by severity, span and annotations; log.records counts it once", () =>
+    Effect.gen(function*() {
+      yield* Effect.logWarning("payment slow").pipe(
+        Effect.annotateLogs({ "order.id": "o-1", attempt: 2 }),
+        Effect.withSpan("checkout")
+      )
+      yield* Effect.logInfo("outside any span")
+      const span = yield* TestTelemetry.spanNamed("checkout")
+      const [warning, ...others] = yield* TestTelemetry.logsMatching({
+        severity: "WARN",
+        span,
+        attributes: { "order.id": "o-1" }
+      })
+      expect(others).toEqual([])
+      expect(TestTelemetry.bodyText(warning!)).toBe("payment slow")
+      expect(warning!.severityNumber).toBe(13)
+      expect(warning!.attributes).toMatchObject({ "order.id": "o-1", attempt: 2 })
+      expect(warning!.spanContext?.traceId).toBe(span.spanContext().traceId)
+      const outside = yield* TestTelemetry.logMatching({ body: /outside/ })
+      expect(outside.spanContext).toBeUndefined()
+      expect(outside.resource.attributes["service.name"]).toBe("test-service")
+      expect(yield* TestTelemetry.metricValue("log.records", { "log.severity": "WARN" })).toBe(1)
+      expect(yield* TestTelemetry.metricValue("log.records", { "log.severity": "INFO" })).toBe(1)
+    }).pipe(Effect.provide(TestTelemetry.layer())))
+
+  it.effect("logMatching fails listing the records present; resetLogs forgets them", () =>
+    Effect.gen(function*() {
+      yield* Effect.logError("disk full")
+      const missing = yield* Effect.flip(TestTelemetry.logMatching({ severity: "FATAL" }))
+      expect(missing.message).toContain(`ERROR "disk full"`)
+      yield* TestTelemetry.resetLogs
+      expect(yield* TestTelemetry.logs).toEqual([])
+    }).pipe(Effect.provide(TestTelemetry.layer())))
+})
