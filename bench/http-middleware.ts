@@ -35,7 +35,8 @@ const runChild = (rounds: number, requests: number): Promise<Output> => {
       env: { ...process.env, OTEL_TRACES_EXPORTER: "none", OTEL_METRICS_EXPORTER: "none" }
     }, (error, stdout, stderr) => {
       if (error !== null) reject(new Error(`middleware benchmark failed: ${error.message}\n${stderr}`))
-      else resolve(JSON.parse(stdout) as Output)
+      // The child's telemetry may log its shutdown line to stdout too: the result is the JSON line.
+      else resolve(JSON.parse(stdout.split("\n").find((line) => line.startsWith("{\"cpu\"")) ?? stdout) as Output)
     })
   })
 }

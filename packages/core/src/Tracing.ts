@@ -42,6 +42,7 @@ import * as Option from "effect/Option"
 import * as Delivery from "./internal/delivery.js"
 import * as Export from "./internal/export.js"
 import * as Shutdown from "./internal/shutdown.js"
+import * as NativeSpans from "./internal/span.js"
 import * as internalTracer from "./internal/tracer.js"
 import type { Resolved } from "./TelemetryConfig.js"
 import { TelemetryConfig } from "./TelemetryConfig.js"
@@ -170,8 +171,20 @@ export const makeProvider = (options: ProviderOptions): Provider => {
     sampler: makeSampler(config),
     spanProcessors
   })
+  // Effect spans skip the SDK span: `makeTracer` feeds these processors directly.
+  nativeSetups.set(provider, {
+    processors: spanProcessors,
+    decide: NativeSpans.makeDecide(config.sampler, config.samplerRatio),
+    limits: NativeSpans.limitsFromEnv()
+  })
   return { provider, accounting, exporter: accounted }
 }
+
+/** What `makeTracer` needs of a provider `makeProvider` built to record Effect spans natively. */
+const nativeSetups = new WeakMap<
+  OtelApi.TracerProvider,
+  Pick<NativeSpans.Setup, "processors" | "decide" | "limits">
+>()
 
 /**
  * The spans' part of the telemetry shutdown: flush and shut the provider down; at the deadline,
@@ -232,18 +245,28 @@ export const shutdown = (provider: Provider, timeoutMillis: number): Effect.Effe
   }).pipe(Effect.zipRight(Effect.sync(() => provider.accounting.stats())))
 
 /**
- * Makes `tracer` the Effect tracer, exposing the OTel tracer too.
+ * The Effect tracer recording into `provider`. For a provider {@link makeProvider} built, Effect
+ * spans are native: recorded in plain fields, sampled once at start with the configured
+ * sampler, and handed to the provider's span processors as `ReadableSpan`s when a sampled one
+ * ends (a sampled-out span records nothing and only carries its ids); processors' `onStart` is
+ * not called for them. Any other provider gets a span of its own SDK tracer per Effect span.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const makeTracer = (provider: OtelApi.TracerProvider, resource: Resources.Resource) =>
-  internalTracer.make(
-    provider.getTracer(
-      String(resource.attributes["service.name"] ?? "effect-telemetry"),
-      resource.attributes["service.version"] as string | undefined
-    )
-  )
+export const makeTracer = (provider: OtelApi.TracerProvider, resource: Resources.Resource) => {
+  const name = String(resource.attributes["service.name"] ?? "effect-telemetry")
+  const version = resource.attributes["service.version"] as string | undefined
+  const native = nativeSetups.get(provider)
+  if (native !== undefined) {
+    return internalTracer.makeNative({
+      ...native,
+      resource,
+      scope: version !== undefined ? { name, version } : { name }
+    })
+  }
+  return internalTracer.make(provider.getTracer(name, version))
+}
 
 // Built once: every call returns this value, so a layer provided in two places is still one
 // layer (Effect memoizes layers by reference).
@@ -314,7 +337,7 @@ export const setSpanStatus = (
   span: unknown,
   status: { readonly code: "ok" | "error" | "unset"; readonly message?: string | undefined }
 ): void => {
-  if (span instanceof internalTracer.TelemetrySpan) {
+  if (span instanceof internalTracer.TelemetrySpan || span instanceof NativeSpans.NativeSpan) {
     span.explicitStatus = {
       code: status.code === "ok"
         ? OtelApi.SpanStatusCode.OK
@@ -333,7 +356,11 @@ export const setSpanStatus = (
  * @category interop
  */
 export const otelSpanOf = (span: unknown): OtelApi.Span | undefined =>
-  span instanceof internalTracer.TelemetrySpan ? span.otelSpan : undefined
+  span instanceof NativeSpans.NativeSpan
+    ? span.otelSpan()
+    : span instanceof internalTracer.TelemetrySpan
+    ? span.otelSpan
+    : undefined
 
 /**
  * The class of an error for `error.type`: its `_tag`, its name or constructor name, else `_OTHER`.

@@ -1,5 +1,7 @@
 /**
- * The Effect `Tracer` backed by an OpenTelemetry SDK tracer.
+ * The Effect `Tracer`: native spans (internal/span.ts) fed to the SDK provider's processors
+ * when the provider is one `Tracing.makeProvider` built, else spans of an OpenTelemetry SDK
+ * tracer (any other provider).
  *
  * It differs from `@effect/opentelemetry`'s in three ways that are the point of this
  * project: a remote parent's sampled flag and `tracestate` are honoured (theirs default an
@@ -8,14 +10,14 @@
  * surface sets, like Error on an HTTP 500 returned as a value); and a surface can set the
  * status explicitly before the span ends.
  */
-import { OtelTraceFlags, OtelTraceState } from "@effect/opentelemetry/Tracer"
 import * as OtelApi from "@opentelemetry/api"
 import * as Cause from "effect/Cause"
-import * as Context from "effect/Context"
+import type * as Context from "effect/Context"
 import type * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as EffectTracer from "effect/Tracer"
 import * as Semconv from "../Semconv.js"
+import * as NativeSpans from "./span.js"
 
 const kindMap = {
   internal: OtelApi.SpanKind.INTERNAL,
@@ -34,29 +36,10 @@ const nanosToHrTime = (nanos: bigint): OtelApi.HrTime => [
 export type AttributeInput = unknown
 
 /** @internal */
-export const toAttributeValue = (value: unknown): OtelApi.AttributeValue => {
-  switch (typeof value) {
-    case "string":
-    case "number":
-    case "boolean":
-      return value
-    case "bigint":
-      return Number(value)
-    case "undefined":
-      return "undefined"
-    case "symbol":
-    case "function":
-      return String(value)
-  }
-  if (Array.isArray(value) && value.every((v) => typeof v === "string")) return value as Array<string>
-  if (Array.isArray(value) && value.every((v) => typeof v === "number")) return value as Array<number>
-  if (Array.isArray(value) && value.every((v) => typeof v === "boolean")) return value as Array<boolean>
-  try {
-    return JSON.stringify(value)
-  } catch {
-    return String(value)
-  }
-}
+export const toAttributeValue = NativeSpans.toAttributeValue
+
+/** The class of an error for `error.type`: its `_tag`, its constructor name, or `_OTHER`. @internal */
+export const errorTypeOf = NativeSpans.errorTypeOf
 
 const toAttributes = (record: Record<string, unknown> | undefined): OtelApi.Attributes | undefined => {
   if (record === undefined) return undefined
@@ -65,32 +48,9 @@ const toAttributes = (record: Record<string, unknown> | undefined): OtelApi.Attr
   return out
 }
 
-/** The class of an error for `error.type`: its `_tag`, its constructor name, or `_OTHER`. @internal */
-export const errorTypeOf = (error: unknown): string => {
-  if (typeof error === "object" && error !== null) {
-    const tag = (error as { _tag?: unknown })._tag
-    if (typeof tag === "string" && tag !== "") return tag
-    const name = (error as { name?: unknown }).name
-    if (typeof name === "string" && name !== "" && name !== "Error") return name
-    const ctor = (error as object).constructor?.name
-    if (ctor && ctor !== "Object") return ctor
-  }
-  return "_OTHER"
-}
-
 /** Span context of any Effect span, as OpenTelemetry sees it. @internal */
-export const spanContextOf = (span: EffectTracer.AnySpan): OtelApi.SpanContext => {
-  if (span instanceof TelemetrySpan) return span.otelSpan.spanContext()
-  const flags = Context.getOption(span.context, OtelTraceFlags)
-  const state = Context.getOption(span.context, OtelTraceState)
-  return {
-    traceId: span.traceId,
-    spanId: span.spanId,
-    isRemote: span._tag === "ExternalSpan",
-    traceFlags: Option.getOrElse(flags, () => span.sampled ? OtelApi.TraceFlags.SAMPLED : OtelApi.TraceFlags.NONE),
-    traceState: Option.getOrUndefined(state)
-  }
-}
+export const spanContextOf = (span: EffectTracer.AnySpan): OtelApi.SpanContext =>
+  span instanceof TelemetrySpan ? span.otelSpan.spanContext() : NativeSpans.spanContextOf(span)
 
 /**
  * An OTel context whose active span is `span`. A span keeps the last one it made: the tracer
@@ -99,7 +59,7 @@ export const spanContextOf = (span: EffectTracer.AnySpan): OtelApi.SpanContext =
  * @internal
  */
 export const otelContextOf = (span: EffectTracer.AnySpan, base: OtelApi.Context = OtelApi.ROOT_CONTEXT) =>
-  span instanceof TelemetrySpan
+  span instanceof NativeSpans.NativeSpan || span instanceof TelemetrySpan
     ? span.otelContextOn(base)
     : OtelApi.trace.setSpanContext(base, spanContextOf(span))
 
@@ -110,10 +70,7 @@ const hasContextManager = (): boolean =>
   (globalThis as { [otelApiGlobal]?: { context?: unknown } })[otelApiGlobal]?.context !== undefined
 
 /** @internal */
-export interface ExplicitStatus {
-  readonly code: OtelApi.SpanStatusCode
-  readonly message?: string | undefined
-}
+export type ExplicitStatus = NativeSpans.ExplicitStatus
 
 /** @internal */
 export class TelemetrySpan implements EffectTracer.Span {
@@ -224,18 +181,58 @@ export class TelemetrySpan implements EffectTracer.Span {
   }
 }
 
+/** The OTel parent of a span: its Effect parent's context, else the active OTel span's. */
+const parentContextOf = (
+  parent: Option.Option<EffectTracer.AnySpan>,
+  root: boolean
+): OtelApi.SpanContext | undefined => {
+  if (root) return undefined
+  if (parent._tag === "Some") return spanContextOf(parent.value)
+  // Without an Effect parent, an OTel span active around the fiber (code instrumented by
+  // another OTel library calling into Effect) is the parent.
+  return hasContextManager() ? OtelApi.trace.getSpanContext(OtelApi.context.active()) : undefined
+}
+
+const contextHook = <X>(execution: () => X, fiber: { readonly currentSpan?: EffectTracer.AnySpan | undefined }): X => {
+  const current = fiber.currentSpan
+  // Without a context manager `context.with` does nothing but call `execution`: skip the
+  // context it would be given, the main per-resumption cost of a span.
+  if (current === undefined || !hasContextManager()) return execution()
+  // OTel-instrumented libraries called inside the fiber see its span as their parent.
+  return OtelApi.context.with(otelContextOf(current, OtelApi.context.active()), execution)
+}
+
+/**
+ * The native tracer: spans recorded in plain fields, sampled once at start, handed to the
+ * setup's processors as `ReadableSpan`s when a sampled one ends.
+ *
+ * @internal
+ */
+export const makeNative = (setup: NativeSpans.Setup): EffectTracer.Tracer =>
+  EffectTracer.make({
+    span(name, parent, context, links, startTime, kind, options) {
+      const root = options?.root === true
+      const parentSpan = !root && parent._tag === "Some" ? parent.value : undefined
+      return new NativeSpans.NativeSpan(
+        setup,
+        name,
+        parent,
+        context,
+        links.slice(),
+        startTime,
+        kind,
+        parentContextOf(parent, root),
+        parentSpan instanceof NativeSpans.NativeSpan
+      )
+    },
+    context: contextHook
+  })
+
 /** @internal */
 export const make = (tracer: OtelApi.Tracer): EffectTracer.Tracer =>
   EffectTracer.make({
     span(name, parent, context, links, startTime, kind, options) {
       return new TelemetrySpan(tracer, name, parent, context, links.slice(), startTime, kind, options?.root === true)
     },
-    context(execution, fiber) {
-      const current = fiber.currentSpan
-      // Without a context manager `context.with` does nothing but call `execution`: skip the
-      // context it would be given, the main per-resumption cost of a span.
-      if (current === undefined || !hasContextManager()) return execution()
-      // OTel-instrumented libraries called inside the fiber see its span as their parent.
-      return OtelApi.context.with(otelContextOf(current, OtelApi.context.active()), execution)
-    }
+    context: contextHook
   })
