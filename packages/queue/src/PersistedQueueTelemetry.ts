@@ -4,18 +4,25 @@
  *
  * `offer` runs in a `send {queue}` Producer span; `take` runs the handler in a
  * `process {queue}` Consumer span that continues the producer's trace, or a root Consumer
- * span when the element carries no context. The store has no message headers, so the trace
- * context travels in an envelope around the encoded element:
+ * span when the element carries no context. The store keeps only the encoded element (no
+ * headers, no metadata), so the trace context travels in it, in a form an uninstrumented
+ * consumer of the same queue (plain `PersistedQueue.layer`) still decodes with its schema:
+ *
+ * - an element whose schema encodes to an object (a `Struct`, a `Class`, a union of them; no
+ *   index signature, excess properties not rejected nor kept) gets one more property,
+ *   {@link TRACE_KEY}, holding what the propagators inject. Effect Schema ignores an excess
+ *   property by default, so other readers decode the same value; this layer takes it out
+ *   before decoding.
+ * - any other element (a string, a number, an array, a record) is stored as is: its consumer's
+ *   span is a root span. `nonObjectElements: "envelope"` wraps such elements in the
+ *   {@link Envelope} instead, which keeps the trace but which only this layer decodes.
+ *
+ * `take` reads all three forms, so a queue still holding envelopes from an earlier version is
+ * drained without loss.
  *
  * ```json
- * { "~effect-telemetry/envelope": 1, "headers": { "traceparent": "00-…-01" }, "element": <encoded value> }
+ * { "id": "o-1", "~effect-telemetry/trace": { "traceparent": "00-…-01" } }
  * ```
- *
- * `headers` holds what the configured propagators inject (`traceparent`, `tracestate`,
- * `baggage`, `b3`…), possibly nothing. An element without the envelope (offered by an
- * uninstrumented producer) is processed as is, in a root span; an uninstrumented consumer,
- * however, cannot decode an enveloped element, so install this layer on producers and
- * consumers of a queue together.
  *
  * @example
  * ```ts
@@ -30,33 +37,55 @@
  *
  * @since 0.1.0
  */
+import type { TelemetryOptionsError } from "@effect-telemetry/core"
 import type * as PersistedQueue from "@effect/experimental/PersistedQueue"
 import { PersistedQueueFactory } from "@effect/experimental/PersistedQueue"
 import * as Layer from "effect/Layer"
 import * as internal from "./internal/persistedQueue.js"
 
-/** The key whose presence (value `1`) marks a stored element as an envelope. @since 0.1.0 @category envelope */
+/** @since 0.1.0 @category models */
+export interface Options {
+  /**
+   * Elements whose schema does not encode to an object: `"plain"` (default) stores them as
+   * is, readable by any consumer, without trace context; `"envelope"` keeps the context in an
+   * {@link Envelope} that only consumers with this layer decode.
+   */
+  readonly nonObjectElements?: "plain" | "envelope" | undefined
+}
+
+/**
+ * The property of an object element that holds its trace context (`{ traceparent, tracestate? }`).
+ *
+ * @since 0.1.0
+ * @category format
+ */
+export const TRACE_KEY: typeof internal.TRACE_KEY = internal.TRACE_KEY
+
+/** The key whose presence (value `1`) marks a stored element as an envelope. @since 0.1.0 @category format */
 export const ENVELOPE_KEY: typeof internal.ENVELOPE_KEY = internal.ENVELOPE_KEY
 
-/** What the store holds for each element offered through this factory. @since 0.1.0 @category envelope */
+/**
+ * The earlier format, still read, and written for non-object elements under
+ * `nonObjectElements: "envelope"`. @since 0.1.0 @category format
+ */
 export type Envelope = internal.Envelope
 
-/** Whether a stored element is an envelope. @since 0.1.0 @category envelope */
+/** Whether a stored element is an envelope. @since 0.1.0 @category format */
 export const isEnvelope: (u: unknown) => u is Envelope = internal.isEnvelope
 
 /**
- * Splits a stored element into its propagation headers and the encoded element; a plain
- * element comes back unchanged with no headers.
+ * Splits a stored element into its propagation headers and the encoded element (without
+ * {@link TRACE_KEY}); a plain element comes back unchanged with no headers.
  *
  * @since 0.1.0
- * @category envelope
+ * @category format
  */
 export const unwrap: (stored: unknown) => { readonly headers: Record<string, string>; readonly element: unknown } =
   internal.unwrap
 
 /**
  * The instrumented factory over the `PersistedQueueStore` in context (`PersistedQueue.makeFactory`
- * with telemetry).
+ * with telemetry), with the default options.
  *
  * @since 0.1.0
  * @category constructors
@@ -64,12 +93,16 @@ export const unwrap: (stored: unknown) => { readonly headers: Record<string, str
 export const make: typeof PersistedQueue.makeFactory = internal.makeFactory
 
 /**
- * `PersistedQueueFactory` with telemetry, in place of `PersistedQueue.layer`. It takes no
- * options; it is a function like every surface's `layer`, so callers never meet a value in
- * one package and a function in the next.
+ * `PersistedQueueFactory` with telemetry, in place of `PersistedQueue.layer`. An unknown
+ * `nonObjectElements` fails it with a `TelemetryOptionsError`.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layer = (): Layer.Layer<PersistedQueueFactory, never, PersistedQueue.PersistedQueueStore> =>
-  Layer.effect(PersistedQueueFactory, internal.makeFactory)
+export const layer = (
+  options?: Options
+): Layer.Layer<
+  PersistedQueueFactory,
+  TelemetryOptionsError.TelemetryOptionsError,
+  PersistedQueue.PersistedQueueStore
+> => Layer.effect(PersistedQueueFactory, internal.makeFactoryWith(options))

@@ -1,3 +1,4 @@
+import { TelemetryOptionsError } from "@effect-telemetry/core"
 import { TestTelemetry } from "@effect-telemetry/testing"
 import * as PersistedQueue from "@effect/experimental/PersistedQueue"
 import * as PersistedQueueRedis from "@effect/experimental/PersistedQueue/Redis"
@@ -161,6 +162,94 @@ for (const { layer: storeLayer, store, unavailable } of stores) {
         expect(yield* inFlight(name)).toBe(0)
       }).pipe(Effect.provide(env())))
 
+    it.scopedLive("an uninstrumented consumer (PersistedQueue.layer on the same store) decodes what the instrumented producer offered, with its own schema", () =>
+      Effect.gen(function*() {
+        if (store === "redis") yield* redisFixture(prefix)
+        const name = unique("plain_reader")
+        const queue = yield* PersistedQueue.make({ name, schema: Order })
+        yield* queue.offer({ id: "o-10", amount: 7 }).pipe(Effect.withSpan("POST /orders"))
+        yield* queue.offer({ id: "o-11", amount: 8 }).pipe(Effect.withSpan("POST /orders"))
+        expect((yield* TestTelemetry.spansNamed(`send ${name}`)).length).toBe(2)
+
+        // @effect/experimental's own factory over the same store: no telemetry at all.
+        const plain = yield* PersistedQueue.makeFactory
+        const sameSchema = yield* plain.make({ name, schema: Order })
+        const offered = new Map([["o-10", { id: "o-10", amount: 7 }], ["o-11", { id: "o-11", amount: 8 }]])
+        const whole = yield* sameSchema.take((order) => Effect.succeed(order))
+        // Decoded exactly: the context property is not in the value.
+        expect(whole).toEqual(offered.get(whole.id))
+        // Another service reads the queue with a schema of its own (a class with one field).
+        class OrderRef extends Schema.Class<OrderRef>("OrderRef")({ id: Schema.String }) {}
+        const ownSchema = yield* plain.make({ name, schema: OrderRef })
+        const ref = yield* ownSchema.take((order) => Effect.succeed(order))
+        expect(ref).toBeInstanceOf(OrderRef)
+        expect({ ...ref }).toEqual({ id: [...offered.keys()].find((id) => id !== whole.id) })
+        expect((yield* TestTelemetry.spansNamed(`process ${name}`)).length).toBe(0)
+      }).pipe(Effect.provide(env())))
+
+    it.scopedLive("an envelope offered by an earlier version is still decoded and continues its trace", () =>
+      Effect.gen(function*() {
+        if (store === "redis") yield* redisFixture(prefix)
+        const name = unique("old_envelope")
+        const rawStore = yield* PersistedQueue.PersistedQueueStore
+        const traceId = "4bf92f3577b34da6a3ce929d0e0e4736"
+        yield* rawStore.offer({
+          name,
+          id: "old-1",
+          element: {
+            [PersistedQueueTelemetry.ENVELOPE_KEY]: 1,
+            headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
+            element: { id: "o-12", amount: 2 }
+          },
+          isCustomId: true
+        })
+        const queue = yield* PersistedQueue.make({ name, schema: Order })
+        expect(yield* queue.take((order) => Effect.succeed(order))).toEqual({ id: "o-12", amount: 2 })
+        const processed = yield* TestTelemetry.spanNamed(`process ${name}`)
+        expect(TestTelemetry.traceId(processed)).toBe(traceId)
+        expect(TestTelemetry.parentSpanId(processed)).toBe("00f067aa0ba902b7")
+        expect(processed.attributes.result).toBe("ack")
+      }).pipe(Effect.provide(env())))
+
+    it.scopedLive("an element that is not an object (string, record, strict struct) is stored as is: any consumer decodes it, the instrumented one in a root span", () =>
+      Effect.gen(function*() {
+        if (store === "redis") yield* redisFixture(prefix)
+        const plain = yield* PersistedQueue.makeFactory
+        const cases = [
+          { label: "string", schema: Schema.String as Schema.Schema<any, any>, value: "o-13" },
+          { label: "record", schema: Schema.Record({ key: Schema.String, value: Schema.Number }), value: { a: 1 } },
+          {
+            label: "strict",
+            schema: Order.annotations({ parseOptions: { onExcessProperty: "error" } }),
+            value: { id: "o-14", amount: 1 }
+          }
+        ]
+        for (const { label, schema, value } of cases) {
+          const name = unique(`nonobject_${label}`)
+          const queue = yield* PersistedQueue.make({ name, schema })
+          yield* queue.offer(value).pipe(Effect.withSpan("POST /orders"))
+          yield* queue.offer(value).pipe(Effect.withSpan("POST /orders"))
+          const reader = yield* plain.make({ name, schema })
+          expect(yield* reader.take((got) => Effect.succeed(got))).toEqual(value)
+          expect(yield* queue.take((got) => Effect.succeed(got))).toEqual(value)
+          const processed = yield* TestTelemetry.spanNamed(`process ${name}`)
+          expect(TestTelemetry.parentSpanId(processed)).toBeUndefined()
+        }
+      }).pipe(Effect.provide(env())))
+
+    it.scopedLive("nonObjectElements: \"envelope\" keeps the trace of a non-object element between instrumented services", () =>
+      Effect.gen(function*() {
+        if (store === "redis") yield* redisFixture(prefix)
+        const enveloping = yield* Layer.build(PersistedQueueTelemetry.layer({ nonObjectElements: "envelope" }))
+        const name = unique("envelope_opt")
+        const queue = yield* PersistedQueue.make({ name, schema: Schema.String }).pipe(Effect.provide(enveloping))
+        yield* queue.offer("o-15").pipe(Effect.withSpan("POST /orders"))
+        expect(yield* queue.take((got) => Effect.succeed(got))).toBe("o-15")
+        const send = yield* TestTelemetry.spanNamed(`send ${name}`)
+        const processed = yield* TestTelemetry.spanNamed(`process ${name}`)
+        expect(TestTelemetry.parentSpanId(processed)).toBe(send.spanContext().spanId)
+      }).pipe(Effect.provide(env())))
+
     it.scopedLive("an element offered without the envelope is processed in a root Consumer span with the messaging attributes", () =>
       Effect.gen(function*() {
         if (store === "redis") yield* redisFixture(prefix)
@@ -253,19 +342,25 @@ describe.skipIf(redisUnavailable !== undefined)("PersistedQueueTelemetry (Redis,
       expect(TestTelemetry.traceId(processed)).toBe(TestTelemetry.traceId(server))
     }).pipe(Effect.provide(env())))
 
-  it.scopedLive("the stored element is the documented envelope around the encoded value", () =>
+  it.scopedLive("the stored element is the encoded value plus the documented trace property", () =>
     Effect.gen(function*() {
       const redis = yield* redisFixture(prefix)
-      const name = unique("envelope")
+      const name = unique("format")
       const queue = yield* PersistedQueue.make({ name, schema: Order })
       const id = yield* queue.offer({ id: "o-9", amount: 4 }).pipe(Effect.withSpan("POST /orders"))
       const stored = JSON.parse((yield* Effect.promise(() => redis.lrange(`${prefix}${name}`, 0, -1)))[0]!)
       const send = yield* TestTelemetry.spanNamed(`send ${name}`)
       expect(stored.id).toBe(id)
-      expect(PersistedQueueTelemetry.isEnvelope(stored.element)).toBe(true)
+      expect(PersistedQueueTelemetry.isEnvelope(stored.element)).toBe(false)
       expect(stored.element).toEqual({
-        [PersistedQueueTelemetry.ENVELOPE_KEY]: 1,
-        headers: { traceparent: `00-${TestTelemetry.traceId(send)}-${send.spanContext().spanId}-01` },
+        id: "o-9",
+        amount: 4,
+        [PersistedQueueTelemetry.TRACE_KEY]: {
+          traceparent: `00-${TestTelemetry.traceId(send)}-${send.spanContext().spanId}-01`
+        }
+      })
+      expect(PersistedQueueTelemetry.unwrap(stored.element)).toEqual({
+        headers: stored.element[PersistedQueueTelemetry.TRACE_KEY],
         element: { id: "o-9", amount: 4 }
       })
     }).pipe(Effect.provide(env())))
@@ -316,4 +411,17 @@ describe("PersistedQueueTelemetry entry points", () => {
     expect(typeof PersistedQueueTelemetry.layer).toBe("function")
     expect(Effect.isEffect(PersistedQueueTelemetry.make)).toBe(true)
   })
+
+  it.effect("an unknown nonObjectElements fails the layer with a TelemetryOptionsError", () =>
+    Effect.gen(function*() {
+      const error = yield* Layer.build(PersistedQueueTelemetry.layer({ nonObjectElements: "wrap" as any })).pipe(
+        Effect.provide(PersistedQueue.layerStoreMemory),
+        Effect.scoped,
+        Effect.flip
+      )
+      expect(error).toBeInstanceOf(TelemetryOptionsError.TelemetryOptionsError)
+      expect(error.message).toBe(
+        `PersistedQueueTelemetry: option nonObjectElements must be one of "plain", "envelope", got "wrap"`
+      )
+    }))
 })
