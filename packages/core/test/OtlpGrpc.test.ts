@@ -1,0 +1,115 @@
+/**
+ * OTLP/gRPC end to end: the production layer, configured only through `OTEL_*` variables,
+ * exports to a real `@grpc/grpc-js` server on loopback implementing the official OTLP collector
+ * services (OtlpReceiver with `protocol: "grpc"`), which decodes every request with the
+ * opentelemetry-proto schema. Covers delivery of traces and metrics, headers as metadata, gzip,
+ * endpoint forms, and the retry rules of the OTLP spec for gRPC status codes; the delivery
+ * equation (exported + dropped + failed + abandoned = ended) is checked after every shutdown.
+ */
+import { OtlpReceiver } from "@effect-telemetry/testing"
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import { exportWith } from "./fixtures/exportWith.js"
+
+const TRACE_EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+const METRICS_EXPORT = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export"
+
+describe("OTLP/gRPC", () => {
+  it.scopedLive("traces and metrics reach a gRPC collector, with headers as metadata, gzip-compressed", () =>
+    Effect.gen(function*() {
+      const receiver = yield* OtlpReceiver.make({ protocol: "grpc" })
+      const { stats } = yield* exportWith({
+        OTEL_EXPORTER_OTLP_PROTOCOL: "grpc",
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        OTEL_EXPORTER_OTLP_HEADERS: "x-tenant=acme,authorization=Bearer%20t0k3n",
+        OTEL_EXPORTER_OTLP_COMPRESSION: "gzip",
+        OTEL_METRICS_EXPORTER: "otlp"
+      }, 25)
+      expect(stats).toMatchObject({ exported: 25, failed: 0, abandoned: 0, dropped: 0 })
+
+      const spans = receiver.spans()
+      expect(spans).toHaveLength(25)
+      expect(new Set(spans.map((span) => span.attributes["work.index"]))).toEqual(
+        new Set(Array.from({ length: 25 }, (_, i) => i))
+      )
+      expect(spans.every((span) => span.name === "grpc.work" && span.encoding === "protobuf")).toBe(true)
+      expect(spans[0]!.resource["service.name"]).toBe("grpc-test")
+      const point = receiver.dataPoints().find((p) => p.name === "test.grpc.orders")
+      expect(point).toMatchObject({ type: "sum", isMonotonic: true })
+      expect(point!.value).toBeGreaterThanOrEqual(25)
+
+      const requests = receiver.requests()
+      expect(new Set(requests.map((r) => r.path))).toEqual(new Set([TRACE_EXPORT, METRICS_EXPORT]))
+      for (const request of requests) {
+        expect(request).toMatchObject({ protocol: "grpc", grpcCode: 0, outcome: "answered" })
+        expect(request.headers["x-tenant"]).toBe("acme")
+        expect(request.headers["authorization"]).toBe("Bearer t0k3n")
+        expect(request.headers["user-agent"]).toContain("effect-telemetry")
+      }
+    }))
+
+  it.scopedLive("a host:port endpoint is plaintext with OTEL_EXPORTER_OTLP_INSECURE=true; per-signal protocol", () =>
+    Effect.gen(function*() {
+      const receiver = yield* OtlpReceiver.make({ protocol: "grpc" })
+      const { stats } = yield* exportWith({
+        OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: "grpc",
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `127.0.0.1:${receiver.port}`,
+        OTEL_EXPORTER_OTLP_TRACES_INSECURE: "true",
+        OTEL_METRICS_EXPORTER: "none"
+      }, 3)
+      expect(stats.exported).toBe(3)
+      expect(receiver.spanCount()).toBe(3)
+      expect(receiver.requests().every((r) => r.path === TRACE_EXPORT && r.contentEncoding === undefined)).toBe(
+        true
+      )
+    }))
+
+  it.scopedLive("UNAVAILABLE (503) is retried until the collector recovers; the data arrives once", () =>
+    Effect.gen(function*() {
+      const receiver = yield* OtlpReceiver.make({ protocol: "grpc" })
+      receiver.queueBehaviours({ status: 503 }, { status: 503 })
+      const { stats } = yield* exportWith({
+        OTEL_EXPORTER_OTLP_PROTOCOL: "grpc",
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        OTEL_METRICS_EXPORTER: "none"
+      }, 5)
+      expect(stats).toMatchObject({ exported: 5, failed: 0 })
+      expect(receiver.spanCount()).toBe(5)
+      expect(receiver.requests().map((r) => r.grpcCode)).toEqual([14, 14, 0])
+    }))
+
+  it.scopedLive("RESOURCE_EXHAUSTED is final without RetryInfo, retried after the delay its RetryInfo gives", () =>
+    Effect.gen(function*() {
+      const receiver = yield* OtlpReceiver.make({ protocol: "grpc" })
+      const env = {
+        OTEL_EXPORTER_OTLP_PROTOCOL: "grpc",
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        OTEL_METRICS_EXPORTER: "none"
+      }
+      receiver.queueBehaviours({ status: 429 })
+      const final = yield* exportWith(env, 4)
+      expect(final.stats).toMatchObject({ exported: 0, failed: 4 })
+      expect(final.stats.lastError).toContain("8 RESOURCE_EXHAUSTED")
+      expect(receiver.requests().map((r) => r.grpcCode)).toEqual([8])
+
+      receiver.reset()
+      receiver.queueBehaviours({ status: 429, retryAfter: 0 })
+      const retried = yield* exportWith(env, 4)
+      expect(retried.stats).toMatchObject({ exported: 4, failed: 0 })
+      expect(receiver.requests().map((r) => r.grpcCode)).toEqual([8, 0])
+      expect(receiver.spanCount()).toBe(4)
+    }))
+
+  it.scopedLive("a non-retryable code (INVALID_ARGUMENT) fails the export at once", () =>
+    Effect.gen(function*() {
+      const receiver = yield* OtlpReceiver.make({ protocol: "grpc", behaviour: { status: 400 } })
+      const { stats } = yield* exportWith({
+        OTEL_EXPORTER_OTLP_PROTOCOL: "grpc",
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        OTEL_METRICS_EXPORTER: "none"
+      }, 2)
+      expect(stats).toMatchObject({ exported: 0, failed: 2 })
+      expect(stats.lastError).toContain("3 INVALID_ARGUMENT")
+      expect(receiver.requestCount()).toBe(1)
+    }))
+})
