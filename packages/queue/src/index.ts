@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 
-/** `@effect/experimental` PersistedQueue with producer/consumer spans (context in an envelope) and messaging metrics. @since 0.1.0 */
+/** `@effect/experimental` PersistedQueue with producer/consumer spans (context in the stored element) and messaging metrics. @since 0.1.0 */
 export * as PersistedQueueTelemetry from "./PersistedQueueTelemetry.js"
 
 /** The messaging metrics and the `send`/`process` combinators behind every queue. @since 0.1.0 */
