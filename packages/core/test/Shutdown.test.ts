@@ -1,6 +1,6 @@
 /**
  * The shutdown promise, measured on real processes: a README-style app (test/fixtures) exports
- * over OTLP/HTTP to an OtlpReceiver that fails in each way a collector does, and the test
+ * over OTLP/HTTP or OTLP/gRPC to an OtlpReceiver that fails in each way a collector does, and the test
  * measures when the child process really exits after its telemetry scope started closing.
  *
  * The acceptance criteria of the shutdown guarantee are timing bounds, so these tests assert
@@ -93,9 +93,9 @@ const scenarios: ReadonlyArray<Scenario> = [
   }
 ]
 
-const run = (scenario: Scenario, spans: number, mode: "runMain" | "runPromise") =>
+const run = (scenario: Scenario, spans: number, mode: "runMain" | "runPromise", protocol: "http" | "grpc" = "http") =>
   slots(async () => {
-    const receiver = await OtlpReceiver.start({ retain: false, behaviour: scenario.behaviour })
+    const receiver = await OtlpReceiver.start({ retain: false, behaviour: scenario.behaviour, protocol })
     try {
       const result = await runApp({
         env: {
@@ -104,6 +104,7 @@ const run = (scenario: Scenario, spans: number, mode: "runMain" | "runPromise") 
           OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
           OTEL_METRICS_EXPORTER: "otlp",
           EFFECT_TELEMETRY_SHUTDOWN_TIMEOUT: String(TIMEOUT),
+          ...(protocol === "grpc" ? { OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" } : {}),
           ...scenario.env
         },
         onEvent: (event) => {
@@ -201,6 +202,36 @@ describe.concurrent("Shutdown: the process exits within the timeout + 1 s under 
       60_000
     )
   }
+})
+
+// The same guarantees with every call a cancellable gRPC call: the collector faults map to
+// gRPC (refused and blackholed connections, UNAVAILABLE, a deadline passing on a slow answer).
+describe.concurrent("Shutdown over OTLP/gRPC: the process exits within the timeout + 1 s", () => {
+  const grpcScenarios = scenarios.filter((s) => !s.name.startsWith("429"))
+  for (const scenario of grpcScenarios) {
+    it(`${scenario.name}, 10,000 spans, NodeRuntime.runMain, gRPC`, async () => {
+      const { result, receiver } = await run(scenario, 10_000, "runMain", "grpc")
+      expectBoundedAndExact(result, receiver, 10_001)
+      scenario.expect(result, receiver)
+    }, 60_000)
+  }
+
+  it("blackholed, 10,000 spans, Effect.runPromise then a natural exit, gRPC", async () => {
+    const scenario = scenarios.find((s) => s.name.startsWith("blackholed"))!
+    const { result, receiver } = await run(scenario, 10_000, "runPromise", "grpc")
+    expectBoundedAndExact(result, receiver, 10_001)
+    expect(result.events.map((event) => event.event)).toContain("resolved")
+    scenario.expect(result, receiver)
+  }, 60_000)
+
+  it("RESOURCE_EXHAUSTED with a RetryInfo of 60 s: no retry past the export timeout, failed at once", async () => {
+    const scenario = scenarios.find((s) => s.name.startsWith("429"))!
+    const { result, receiver } = await run(scenario, 10_000, "runMain", "grpc")
+    expectBoundedAndExact(result, receiver, 10_001)
+    nothingDelivered(result, receiver)
+    expect(spanCounts(result).failed).toBeGreaterThan(0)
+    expect(result.report["telemetry.shutdown.last_error"]).toContain("RESOURCE_EXHAUSTED")
+  }, 60_000)
 })
 
 describe.concurrent("Shutdown: startup faults say what is wrong", () => {
