@@ -29,7 +29,7 @@
  */
 import { Resource } from "@effect/opentelemetry/Resource"
 import type * as Resources from "@opentelemetry/resources"
-import type { LogRecordExporter, LogRecordProcessor } from "@opentelemetry/sdk-logs"
+import type { LogRecordExporter, LogRecordProcessor as SdkLogRecordProcessor } from "@opentelemetry/sdk-logs"
 import {
   BatchLogRecordProcessor,
   ConsoleLogRecordExporter,
@@ -58,6 +58,9 @@ export const METRIC_SDK_LOG_PROCESSED = internal.METRIC_SDK_LOG_PROCESSED
 export const METRIC_SDK_LOG_EXPORTED = internal.METRIC_SDK_LOG_EXPORTED
 /** `log.severity` (ours): `TRACE`, `DEBUG`, `INFO`, `WARN`, `ERROR` or `FATAL`. @since 0.1.0 @category names */
 export const ATTR_LOG_SEVERITY = internal.ATTR_LOG_SEVERITY
+
+/** A processor of the OTel logs SDK (re-exported so viewers need not depend on the SDK). @since 0.1.0 @category models */
+export type LogRecordProcessor = SdkLogRecordProcessor
 
 /** The OTel severity number and text of an Effect log level. @since 0.1.0 @category models */
 export type Severity = internal.Severity
@@ -100,7 +103,7 @@ export class LogDelivery extends Context.Tag("@effect-telemetry/core/LogDelivery
  */
 export class ExtraLogRecordProcessors extends Context.Reference<ExtraLogRecordProcessors>()(
   "@effect-telemetry/core/Logging/ExtraLogRecordProcessors",
-  { defaultValue: (): ReadonlyArray<LogRecordProcessor> => [] }
+  { defaultValue: (): ReadonlyArray<SdkLogRecordProcessor> => [] }
 ) {}
 
 /**
@@ -138,7 +141,7 @@ export interface ProviderOptions {
   /** Export each record as it is logged instead of batching (tests). */
   readonly simple?: boolean | undefined
   /** Processors added next to the exporter's, outside delivery accounting (an in-process viewer). */
-  readonly processors?: ReadonlyArray<LogRecordProcessor> | undefined
+  readonly processors?: ReadonlyArray<SdkLogRecordProcessor> | undefined
 }
 
 /** @since 0.1.0 @category models */
@@ -161,7 +164,7 @@ export const makeProvider = (options: ProviderOptions): Provider => {
   // The batch processor exports one batch at a time.
   const accounting = new Delivery.DeliveryAccounting(blrp.maxQueueSize, 1)
   const exporter = options.exporter ?? makeExporter(config)
-  const processors: Array<LogRecordProcessor> = []
+  const processors: Array<SdkLogRecordProcessor> = []
   let accounted: internal.AccountingLogRecordExporter | undefined
   if (exporter !== undefined) {
     accounted = new internal.AccountingLogRecordExporter(exporter, accounting)

@@ -211,6 +211,16 @@ export const layer = (overrides?: Overrides): Layer.Layer<TelemetryConfig> =>
   Layer.effect(TelemetryConfig, internal.loadAndReport(overrides))
 
 /**
+ * Whether the in-process trace view is on by default: `EFFECT_TELEMETRY_TRACEVIEW` when set,
+ * else on unless `NODE_ENV` is `production`. A value that is not `true`/`false` is reported
+ * once as a warning and that default is used; it never fails.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const traceViewEnabled: Effect.Effect<boolean> = internal.loadTraceView
+
+/**
  * Provides a configuration built from defaults and overrides only, ignoring the environment
  * (for tests and embedded uses).
  *

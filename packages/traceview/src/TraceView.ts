@@ -1,10 +1,13 @@
 /**
  * An in-process trace viewer in the spirit of OpenTelemetry zPages: the spans this process
  * finished, grouped by trace in a bounded buffer, served as a list of recent traces and a
- * waterfall per trace. Plain server-rendered HTML and a few lines of script; no build step.
+ * waterfall per trace, with each span's log records (what was logged through Effect inside
+ * it, when the logs signal is on). Plain server-rendered HTML and a few lines of script; no
+ * build step.
  *
  * Off by default when `NODE_ENV=production` (traces hold request data); `enabled: true` or
- * `EFFECT_TELEMETRY_TRACEVIEW=true` turns it on there.
+ * `EFFECT_TELEMETRY_TRACEVIEW=true` turns it on there (read through the central configuration:
+ * an invalid value is reported and the default used).
  *
  * @example
  * ```ts
@@ -21,7 +24,7 @@
  *
  * @since 0.1.0
  */
-import { TelemetryOptionsError, Tracing } from "@effect-telemetry/core"
+import { Logging, TelemetryConfig, TelemetryOptionsError, Tracing } from "@effect-telemetry/core"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as HttpRouter from "@effect/platform/HttpRouter"
@@ -34,7 +37,6 @@ import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import { createServer } from "node:http"
 import * as internalHttp from "./internal/http.js"
 import * as internalStore from "./internal/store.js"
@@ -49,6 +51,8 @@ export interface Options {
   readonly maxSpansPerTrace?: number | undefined
   /** Spans kept in all traces together (the memory bound). Default 20000. */
   readonly maxSpans?: number | undefined
+  /** Log records kept in all traces together; the oldest are evicted first. Default 10000. */
+  readonly maxLogs?: number | undefined
 }
 
 /** A recorded trace as the list page shows it. @since 0.1.0 @category models */
@@ -68,13 +72,28 @@ export interface TraceSummary {
 export interface TraceViewService {
   readonly enabled: boolean
   /** Effective limits (defaults applied). */
-  readonly limits: { readonly maxTraces: number; readonly maxSpansPerTrace: number; readonly maxSpans: number }
+  readonly limits: {
+    readonly maxTraces: number
+    readonly maxSpansPerTrace: number
+    readonly maxSpans: number
+    readonly maxLogs: number
+  }
   /** The processor keeping the spans; `layer` adds it to the tracer provider. */
   readonly processor: SpanProcessor
+  /** The processor keeping the log records; `layer` adds it to the logger provider. */
+  readonly logProcessor: Logging.LogRecordProcessor
   /** Recorded traces, newest (by start) first. */
   readonly traces: Effect.Effect<ReadonlyArray<TraceSummary>>
-  /** Traces and spans held now, and traces evicted so far. */
-  readonly stats: Effect.Effect<{ readonly traces: number; readonly spans: number; readonly evictedTraces: number }>
+  /** Traces, spans and log records held now, and traces and log records evicted so far. */
+  readonly stats: Effect.Effect<
+    {
+      readonly traces: number
+      readonly spans: number
+      readonly logs: number
+      readonly evictedTraces: number
+      readonly evictedLogs: number
+    }
+  >
   /** @internal */
   readonly store: internalStore.TraceStore
 }
@@ -100,37 +119,38 @@ export const make = (options: Options & { readonly enabled: boolean }): TraceVie
     maxTraces: limitOf("maxTraces", options.maxTraces),
     maxSpansPerTrace,
     // A single trace must fit, or the newest trace could be evicted by its own spans.
-    maxSpans: Math.max(limitOf("maxSpans", options.maxSpans), maxSpansPerTrace)
+    maxSpans: Math.max(limitOf("maxSpans", options.maxSpans), maxSpansPerTrace),
+    maxLogs: limitOf("maxLogs", options.maxLogs)
   }
   const store = new internalStore.TraceStore(limits)
   return {
     enabled,
     limits,
     processor: store,
+    logProcessor: store,
     store,
     traces: Effect.sync(() => internalHttp.summaries(store)),
-    stats: Effect.sync(() => ({ ...store.size, evictedTraces: store.evictedTraces }))
+    stats: Effect.sync(() => ({ ...store.size, evictedTraces: store.evictedTraces, evictedLogs: store.evictedLogs }))
   }
 }
 
 /**
  * Whether the viewer is on when `enabled` is not given: `EFFECT_TELEMETRY_TRACEVIEW` if set,
- * else on unless `NODE_ENV` is `production`.
+ * else on unless `NODE_ENV` is `production`. Read through the central configuration
+ * (`TelemetryConfig.traceViewEnabled`): a value that is not `true`/`false` is reported once as
+ * a warning and the default is used.
  *
  * @since 0.1.0
  * @category config
  */
-export const enabledByDefault: Config.Config<boolean> = Config.all({
-  explicit: Config.option(Config.boolean("EFFECT_TELEMETRY_TRACEVIEW")),
-  nodeEnv: Config.string("NODE_ENV").pipe(Config.withDefault(""))
-}).pipe(Config.map(({ explicit, nodeEnv }) => Option.getOrElse(explicit, () => nodeEnv !== "production")))
+export const enabledByDefault: Effect.Effect<boolean> = TelemetryConfig.traceViewEnabled
 
 /**
- * The viewer service, with its processor appended to `Tracing.ExtraSpanProcessors` so that the
- * Tracer layer it is provided to (`Telemetry.layer`, `Tracing.layer`) records into it.
- * Disabled, it adds no processor and its pages answer 404. Fails with a
- * `TelemetryOptionsError` for a limit that is not a positive integer, and with a
- * `ConfigError` when `EFFECT_TELEMETRY_TRACEVIEW` is not a boolean.
+ * The viewer service, with its processors appended to `Tracing.ExtraSpanProcessors` and
+ * `Logging.ExtraLogRecordProcessors` so that the layers it is provided to (`Telemetry.layer`,
+ * `Tracing.layer`, `Logging.layer`) record spans and log records into it. Disabled, it adds no
+ * processor and its pages answer 404. Fails with a `TelemetryOptionsError` for a limit that is
+ * not a positive integer.
  *
  * @since 0.1.0
  * @category layers
@@ -138,15 +158,20 @@ export const enabledByDefault: Config.Config<boolean> = Config.all({
 export const layer = (
   options?: Options
 ): Layer.Layer<
-  TraceView | Tracing.ExtraSpanProcessors,
-  ConfigError.ConfigError | TelemetryOptionsError.TelemetryOptionsError
+  TraceView | Tracing.ExtraSpanProcessors | Logging.ExtraLogRecordProcessors,
+  TelemetryOptionsError.TelemetryOptionsError
 > =>
   Layer.effectContext(Effect.gen(function*() {
     const enabled = options?.enabled ?? (yield* enabledByDefault)
     const service = yield* TelemetryOptionsError.attempt(() => make({ ...options, enabled }))
-    const existing = yield* Tracing.ExtraSpanProcessors
+    const spanProcessors = yield* Tracing.ExtraSpanProcessors
+    const logProcessors = yield* Logging.ExtraLogRecordProcessors
     return Context.make(TraceView, service).pipe(
-      Context.add(Tracing.ExtraSpanProcessors, enabled ? [...existing, service.processor] : existing)
+      Context.add(Tracing.ExtraSpanProcessors, enabled ? [...spanProcessors, service.processor] : spanProcessors),
+      Context.add(
+        Logging.ExtraLogRecordProcessors,
+        enabled ? [...logProcessors, service.logProcessor] : logProcessors
+      )
     )
   }))
 
@@ -159,7 +184,7 @@ export const layer = (
 export const layerConfig = (
   config: Config.Config.Wrap<Options>
 ): Layer.Layer<
-  TraceView | Tracing.ExtraSpanProcessors,
+  TraceView | Tracing.ExtraSpanProcessors | Logging.ExtraLogRecordProcessors,
   ConfigError.ConfigError | TelemetryOptionsError.TelemetryOptionsError
 > => Layer.unwrapEffect(Effect.map(Config.unwrap(config), layer))
 

@@ -7,8 +7,8 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Config from "effect/Config"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
 import { createServer } from "node:http"
 import { createServer as createNetServer } from "node:net"
 import { TraceView } from "../src/index.js"
@@ -61,7 +61,7 @@ describe("TraceView", () => {
       for (let i = 0; i < 5; i++) ids.push(yield* trace(`t${i}`))
       expect(new Set(yield* traceIds)).toEqual(new Set(ids.slice(2)))
       const service = yield* TraceView.TraceView
-      expect(yield* service.stats).toEqual({ traces: 3, spans: 3, evictedTraces: 2 })
+      expect(yield* service.stats).toEqual({ traces: 3, spans: 3, logs: 0, evictedTraces: 2, evictedLogs: 0 })
     }).pipe(Effect.provide(telemetry({ enabled: true, maxTraces: 3 }))))
 
   it.scopedLive("a trace still receiving spans is not evicted before traces that finished after it started", () =>
@@ -96,7 +96,7 @@ describe("TraceView", () => {
       const ids: Array<string> = []
       for (let i = 0; i < 5; i++) ids.push(yield* trace(`t${i}`, 3))
       const service = yield* TraceView.TraceView
-      expect(yield* service.stats).toEqual({ traces: 2, spans: 8, evictedTraces: 3 })
+      expect(yield* service.stats).toEqual({ traces: 2, spans: 8, logs: 0, evictedTraces: 3, evictedLogs: 0 })
       expect(new Set(yield* traceIds)).toEqual(new Set(ids.slice(3)))
     }).pipe(Effect.provide(telemetry({ enabled: true, maxSpans: 10, maxSpansPerTrace: 4 }))))
 
@@ -116,8 +116,12 @@ describe("TraceView", () => {
     expect(TraceView.make({ enabled: true, maxSpans: 10 }).limits).toEqual({
       maxTraces: 200,
       maxSpansPerTrace: 1000,
-      maxSpans: 1000
+      maxSpans: 1000,
+      maxLogs: 10_000
     })
+    expect(() => TraceView.make({ enabled: true, maxLogs: 0 })).toThrow(
+      "TraceView: option maxLogs must be a positive integer, got 0"
+    )
   })
 
   it.effect("the layers fail with the same TelemetryOptionsError, in their error channel", () =>
@@ -161,8 +165,24 @@ describe("TraceView", () => {
         expect(yield* enabledWith({ NODE_ENV: "production" })).toBe(false)
         expect(yield* enabledWith({ NODE_ENV: "production", EFFECT_TELEMETRY_TRACEVIEW: "true" })).toBe(true)
         expect(yield* enabledWith({ EFFECT_TELEMETRY_TRACEVIEW: "false" })).toBe(false)
-        const bad = yield* Effect.exit(enabledWith({ EFFECT_TELEMETRY_TRACEVIEW: "maybe" }))
-        expect(Exit.isFailure(bad) && String(bad.cause)).toMatch(/EFFECT_TELEMETRY_TRACEVIEW/)
+        expect(yield* enabledWith({ EFFECT_TELEMETRY_TRACEVIEW: "TRUE", NODE_ENV: "production" })).toBe(true)
+      }))
+
+    it.effect("an EFFECT_TELEMETRY_TRACEVIEW that is not a boolean is reported once and the NODE_ENV default used", () =>
+      Effect.gen(function*() {
+        const warnings: Array<string> = []
+        const collector = Logger.make(({ logLevel, message }) => {
+          if (logLevel._tag === "Warning") warnings.push(Array.isArray(message) ? message.join(" ") : String(message))
+        })
+        const capture = Logger.replace(Logger.defaultLogger, collector)
+        expect(yield* enabledWith({ EFFECT_TELEMETRY_TRACEVIEW: "maybe" }).pipe(Effect.provide(capture))).toBe(true)
+        expect(
+          yield* enabledWith({ EFFECT_TELEMETRY_TRACEVIEW: "1", NODE_ENV: "production" }).pipe(Effect.provide(capture))
+        ).toBe(false)
+        expect(warnings).toEqual([
+          `EFFECT_TELEMETRY_TRACEVIEW="maybe" is invalid (not true or false); using true (NODE_ENV is not production)`,
+          `EFFECT_TELEMETRY_TRACEVIEW="1" is invalid (not true or false); using false (NODE_ENV is production)`
+        ])
       }))
 
     it.effect("an explicit enabled option wins over the environment", () =>
@@ -206,6 +226,56 @@ describe("TraceView pages", () => {
       expect(page.body.match(/<script[^>]*>/g)).toEqual([`<script nonce="${nonce}">`])
       expect(page.headers.get("content-type")).toBe("text/html; charset=utf-8")
     }).pipe(Effect.provide(telemetry({ enabled: true }, { serviceName: "<svc>" }))))
+
+  it.scopedLive("a span's log records are shown in its details, escaped; records outside any span are not kept", () =>
+    Effect.gen(function*() {
+      const id = yield* Effect.gen(function*() {
+        yield* Effect.logWarning(`${hostile} & 'single' "double"`).pipe(Effect.annotateLogs("order.note", hostile))
+        yield* Effect.logInfo("second record").pipe(Effect.withSpan("inner"))
+        return yield* Effect.map(Effect.currentSpan, (span) => span.traceId)
+      }).pipe(Effect.orDie, Effect.withSpan("checkout", { root: true }))
+      yield* Effect.logInfo("outside any span")
+      const service = yield* TraceView.TraceView
+      expect(yield* service.stats).toMatchObject({ logs: 2, evictedLogs: 0 })
+      const base = yield* serveViewer()
+      const page = yield* get(`${base}/traces/${id}`)
+      expect(page.body).not.toContain(hostile)
+      expect(page.body).toContain(
+        `<td class="severity">WARN</td><td class="mono body">&lt;script&gt;alert(1)&lt;/script&gt; &amp; &#39;single&#39; &quot;double&quot;`
+      )
+      expect(page.body).toContain(
+        `<th class="mono">order.note</th><td class="mono">&lt;script&gt;alert(1)&lt;/script&gt;</td>`
+      )
+      // Each record is in the details of the span it was logged in; the row says how many.
+      const templateOf = (name: string) => {
+        const spanId = new RegExp(`data-span-id="([0-9a-f]{16})"(?:(?!<tr)[^])*<span class="span-name">${name}</span>`)
+          .exec(page.body)![1]
+        return new RegExp(`<template id="details-${spanId}">([^]*?)</template>`).exec(page.body)![1]!
+      }
+      expect(templateOf("checkout")).toContain("<h2>Logs</h2><table class=\"logs\">")
+      expect(templateOf("checkout")).not.toContain("second record")
+      expect(templateOf("inner")).toContain("second record")
+      expect(page.body).toMatch(/data-logs="1"/)
+      expect(page.body).not.toContain("outside any span")
+    }).pipe(Effect.provide(telemetry({ enabled: true }))))
+
+  it.scopedLive("log records are bounded by maxLogs, the oldest evicted first", () =>
+    Effect.gen(function*() {
+      const id = yield* Effect.gen(function*() {
+        for (let i = 0; i < 5; i++) yield* Effect.logInfo(`record ${i}`)
+        return yield* Effect.map(Effect.currentSpan, (span) => span.traceId)
+      }).pipe(Effect.orDie, Effect.withSpan("chatty", { root: true }))
+      const service = yield* TraceView.TraceView
+      expect(yield* service.stats).toMatchObject({ logs: 3, evictedLogs: 2 })
+      const page = yield* get(`${yield* serveViewer()}/traces/${id}`)
+      // (Effect's tracer also keeps each message as a span event; the logs table is the viewer's.)
+      const table = /<table class="logs">([^]*?)<\/table>/.exec(page.body)![1]!
+      expect(Array.from(table.matchAll(/<td class="mono body">([^<]*)<\/td>/g), (m) => m[1])).toEqual([
+        "record 2",
+        "record 3",
+        "record 4"
+      ])
+    }).pipe(Effect.provide(telemetry({ enabled: true, maxLogs: 3 }))))
 
   it.scopedLive("the list filters by service, span name and error", () =>
     Effect.gen(function*() {
@@ -280,7 +350,11 @@ describe("TraceView pages", () => {
 describe("TraceView install", () => {
   it.scopedLive("Telemetry.layer with TraceView.layer provided, pages mounted in HttpRouter.Default by layerRoutes", () =>
     Effect.gen(function*() {
-      const id = yield* trace("installed", 1)
+      const id = yield* Effect.gen(function*() {
+        yield* Effect.void.pipe(Effect.withSpan("installed.child0"))
+        yield* Effect.logInfo("inside installed")
+        return yield* Effect.map(Effect.currentSpan, (span) => span.traceId)
+      }).pipe(Effect.orDie, Effect.withSpan("installed", { root: true }))
       const context = yield* Layer.build(
         HttpRouter.Default.serve().pipe(
           HttpMiddleware.withTracerDisabledWhen(() => true),
@@ -294,9 +368,16 @@ describe("TraceView install", () => {
       expect(list.body).toContain(`href="/_traces/${id}"`)
       const page = yield* get(`http://127.0.0.1:${port}/_traces/${id}`)
       expect(page.body).toContain(`<span class="span-name">installed.child0</span>`)
+      // Telemetry.layer's logs layer feeds the viewer too (with OTEL_LOGS_EXPORTER=none).
+      expect(page.body).toContain(`<td class="mono body">inside installed</td>`)
     }).pipe(
       Effect.provide(
-        Telemetry.layer({ serviceName: "installed", tracesExporter: "none", metricsExporters: [] }).pipe(
+        Telemetry.layer({
+          serviceName: "installed",
+          tracesExporter: "none",
+          metricsExporters: [],
+          logsExporter: "none"
+        }).pipe(
           Layer.provideMerge(TraceView.layer({ enabled: true }))
         )
       )

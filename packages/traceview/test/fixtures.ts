@@ -1,4 +1,4 @@
-import { Propagation, TelemetryConfig, TelemetryResource, Tracing } from "@effect-telemetry/core"
+import { Logging, Propagation, TelemetryConfig, TelemetryResource, Tracing } from "@effect-telemetry/core"
 import { NodeHttpServer } from "@effect/platform-node"
 import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as HttpRouter from "@effect/platform/HttpRouter"
@@ -9,15 +9,20 @@ import { createServer } from "node:http"
 import { TraceView } from "../src/index.js"
 
 /**
- * The production install path: `Tracing.layer` (the one `Telemetry.layer` uses) with
- * `TraceView.layer` provided to it, no exporter.
+ * The production install path: `Tracing.layer` and `Logging.layer` (the ones `Telemetry.layer`
+ * uses) with `TraceView.layer` provided to them, no exporter.
  */
 export const telemetry = (options?: TraceView.Options, overrides?: TelemetryConfig.Overrides) =>
-  Layer.mergeAll(Tracing.layer(), Propagation.layer()).pipe(
+  Layer.mergeAll(Tracing.layer(), Logging.layer(), Propagation.layer()).pipe(
     Layer.provideMerge(TraceView.layer(options)),
     Layer.provideMerge(TelemetryResource.layer()),
     Layer.provideMerge(
-      TelemetryConfig.layerStatic({ serviceName: "traceview-test", tracesExporter: "none", ...overrides })
+      TelemetryConfig.layerStatic({
+        serviceName: "traceview-test",
+        tracesExporter: "none",
+        logsExporter: "none",
+        ...overrides
+      })
     )
   )
 

@@ -761,3 +761,46 @@ export const loadAndReport = (overrides?: Overrides): Effect.Effect<Resolved> =>
 
 /** @internal */
 export const fromOverrides = (overrides?: Overrides): Resolved => resolve(new Map(), overrides)
+
+// -----------------------------------------------------------------------------
+// the trace view's switch
+// -----------------------------------------------------------------------------
+
+/**
+ * `EFFECT_TELEMETRY_TRACEVIEW` with the same rules as the others (boolean, reported and
+ * defaulted when invalid). It is resolved on its own, not in {@link resolve}: the viewer's
+ * layer is built before (and without) the Telemetry layer's configuration, and reporting it
+ * there too would warn twice. The default is on unless `NODE_ENV` is `production`. Pure.
+ *
+ * @internal
+ */
+export const resolveTraceView = (
+  raw: string | undefined,
+  nodeEnv: string | undefined
+): { readonly enabled: boolean; readonly issues: ReadonlyArray<ConfigIssue> } => {
+  const fallback = nodeEnv !== "production"
+  if (raw === undefined) return { enabled: fallback, issues: [] }
+  const parsed = boolean(raw)
+  return {
+    enabled: Option.getOrElse(parsed.value, () => fallback),
+    issues: parsed.rejected.map((reason) => ({
+      variable: "EFFECT_TELEMETRY_TRACEVIEW",
+      value: raw,
+      reason,
+      fallback: `${fallback} (NODE_ENV ${fallback ? "is not" : "is"} production)`
+    }))
+  }
+}
+
+const readOne = (name: string): Effect.Effect<string | undefined> =>
+  Config.option(Config.string(name)).pipe(
+    Effect.map((value) => Option.getOrUndefined(Option.filter(Option.map(value, (v) => v.trim()), (v) => v !== ""))),
+    Effect.orElseSucceed(() => undefined)
+  )
+
+/** Reads `EFFECT_TELEMETRY_TRACEVIEW` and `NODE_ENV`, warns once per issue, never fails. @internal */
+export const loadTraceView: Effect.Effect<boolean> = Effect.gen(function*() {
+  const resolved = resolveTraceView(yield* readOne("EFFECT_TELEMETRY_TRACEVIEW"), yield* readOne("NODE_ENV"))
+  yield* Effect.forEach(resolved.issues, (issue) => Effect.logWarning(formatIssue(issue)), { discard: true })
+  return resolved.enabled
+})

@@ -1,19 +1,18 @@
 /**
- * Server-rendered pages. Span names, attributes, events and resource values are untrusted
- * (any caller can put a string in them), so every interpolated value goes through `escape`;
- * the only markup not escaped is our own. Per-span details are rendered into `<template>`
- * elements and cloned by the script, so the script never builds markup from data.
+ * Server-rendered pages, built with the `html` tagged template only (internal/template.ts):
+ * every interpolated value is escaped unless it is markup the template built or our own
+ * fragment marked `raw`. Per-span details are rendered into `<template>` elements and cloned
+ * by the script, so the script never builds markup from data.
  */
 import type { Attributes, AttributeValue, HrTime, SpanKind } from "@opentelemetry/api"
 import { SpanStatusCode } from "@opentelemetry/api"
 import type { ReadableSpan } from "@opentelemetry/sdk-trace-base"
-import type { TraceEntry, TraceStore } from "./store.js"
+import type { LogRecordView, TraceEntry, TraceStore } from "./store.js"
 import { hrToNanos, serviceOf } from "./store.js"
+import type { Html } from "./template.js"
+import { concat, html, raw } from "./template.js"
 
-const entities: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;", "'": "&#39;" }
-
-/** Escapes text for HTML element content and quoted attribute values. @internal */
-export const escape = (value: unknown): string => String(value).replace(/[&<>"']/g, (c) => entities[c]!)
+export { escape } from "./template.js"
 
 /** Longest attribute value shown in full; the rest is elided with its length. */
 const MAX_VALUE_CHARS = 4096
@@ -60,14 +59,16 @@ td.bar{width:40%}.track{position:relative;height:14px;background:#f0f1f4}
 .badge{display:inline-block;padding:0 6px;border-radius:8px;font-size:11px;color:#fff}
 .badge.status-unset{background:#7b8494}.badge.status-ok{background:#2e9e58}.badge.status-error{background:#d64541}
 #details{background:#fff;border:1px solid #e3e6ea;padding:8px 12px;position:sticky;top:8px;max-height:90vh;overflow:auto}
-#details table td,#details table th{font-size:12px;word-break:break-all}.orphan{color:#a36b00;font-size:11px}
+#details table td,#details table th{font-size:12px;word-break:break-all}.orphan{color:#a36b00;font-size:11px}.logcount{color:#5b6472;font-size:11px}
 `
 
-const page = (title: string, nonce: string, body: string, script = ""): string =>
-  `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">` +
-  `<title>${escape(title)}</title><style>${STYLE}</style></head><body>${body}` +
-  (script === "" ? "" : `<script nonce="${escape(nonce)}">${script}</script>`) +
-  `</body></html>`
+const page = (title: string, nonce: string, body: Html, script?: string): string =>
+  concat(
+    html`<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">`,
+    html`<title>${title}</title><style>${raw(STYLE)}</style></head><body>${body}`,
+    script !== undefined && html`<script nonce="${nonce}">${raw(script)}</script>`,
+    html`</body></html>`
+  ).value
 
 /** @internal */
 export interface ListFilter {
@@ -90,52 +91,59 @@ const matchesFilter = (entry: TraceEntry, filter: ListFilter): boolean => {
 export const listTraces = (store: TraceStore, filter: ListFilter): Array<TraceEntry> =>
   store.list().filter((entry) => matchesFilter(entry, filter)).sort((a, b) => b.startNanos - a.startNanos)
 
+const plural = (count: number, word: string) => `${count} ${word}${count === 1 ? "" : "s"}`
+
 /** @internal */
 export const renderList = (store: TraceStore, filter: ListFilter, base: string, nonce: string): string => {
   const traces = listTraces(store, filter)
   const services = new Set<string>()
   for (const entry of store.list()) for (const service of entry.services) services.add(service)
   const size = store.size
-  const { maxSpans, maxSpansPerTrace, maxTraces } = store.limits
-  const options = [`<option value="">all services</option>`].concat(
+  const { maxLogs, maxSpans, maxSpansPerTrace, maxTraces } = store.limits
+  const options = [html`<option value="">all services</option>`].concat(
     Array.from(services).sort().map((service) =>
-      `<option value="${escape(service)}"${service === filter.service ? " selected" : ""}>${escape(service)}</option>`
+      html`<option value="${service}"${service === filter.service && raw(" selected")}>${service}</option>`
     )
-  ).join("")
+  )
   const rows = traces.map((entry) => {
     const root = entry.root ?? entry.spans[0]
-    return `<tr class="trace" data-trace-id="${escape(entry.traceId)}">` +
-      `<td><a class="mono" href="${escape(`${base}/${entry.traceId}`)}">${escape(entry.traceId)}</a></td>` +
-      `<td class="root">${
-        root === undefined ? "" : `<span class="svc">${escape(serviceOf(root))}</span>${escape(root.name)}`
-      }` +
-      `${entry.root === undefined ? ` <span class="orphan">(root not recorded)</span>` : ""}</td>` +
-      `<td class="mono">${escape(isoOf(entry.startNanos))}</td>` +
-      `<td class="duration">${escape(formatDuration(entry.endNanos - entry.startNanos))}</td>` +
-      `<td class="count">${entry.spans.length}${
-        entry.droppedSpans > 0 ? ` (+${entry.droppedSpans} dropped)` : ""
-      }</td>` +
-      `<td class="errors">${
-        entry.errors > 0 ? `<span class="err">${entry.errors} error${entry.errors === 1 ? "" : "s"}</span>` : ""
-      }</td>` +
-      `</tr>`
-  }).join("")
-  const body = `<header><h1>Recent traces</h1></header><main>` +
-    `<p class="meta">${size.traces} traces, ${size.spans} spans kept in memory (at most ${maxTraces} traces, ` +
-    `${maxSpansPerTrace} spans per trace, ${maxSpans} spans in all; least recently updated evicted first` +
-    `${store.evictedTraces > 0 ? `; ${store.evictedTraces} evicted so far` : ""}). Sampled spans only.</p>` +
-    `<form class="filter" method="get" action="${escape(`${base}/`)}">` +
-    `<select name="service">${options}</select>` +
-    `<input type="text" name="name" placeholder="span name contains" value="${escape(filter.name ?? "")}">` +
-    `<label><input type="checkbox" name="error" value="1"${
-      filter.errorsOnly === true ? " checked" : ""
-    }> errors only</label>` +
-    `<button type="submit">Filter</button></form>` +
-    (traces.length === 0
-      ? `<p id="empty">No traces${size.traces > 0 ? " match the filter" : " recorded yet"}.</p>`
-      : `<table id="traces"><thead><tr><th>Trace</th><th>Root span</th><th>Start</th><th>Duration</th><th>Spans</th><th>Errors</th></tr></thead>` +
-        `<tbody>${rows}</tbody></table>`) +
-    `</main>`
+    return concat(
+      html`<tr class="trace" data-trace-id="${entry.traceId}">`,
+      html`<td><a class="mono" href="${`${base}/${entry.traceId}`}">${entry.traceId}</a></td>`,
+      html`<td class="root">${root !== undefined && html`<span class="svc">${serviceOf(root)}</span>${root.name}`}${
+        entry.root === undefined && html` <span class="orphan">(root not recorded)</span>`
+      }</td>`,
+      html`<td class="mono">${isoOf(entry.startNanos)}</td>`,
+      html`<td class="duration">${formatDuration(entry.endNanos - entry.startNanos)}</td>`,
+      html`<td class="count">${entry.spans.length}${
+        entry.droppedSpans > 0 && ` (+${entry.droppedSpans} dropped)`
+      }</td>`,
+      html`<td class="errors">${
+        entry.errors > 0 && html`<span class="err">${plural(entry.errors, "error")}</span>`
+      }</td>`,
+      html`</tr>`
+    )
+  })
+  const body = concat(
+    html`<header><h1>Recent traces</h1></header><main>`,
+    html`<p class="meta">${size.traces} traces, ${size.spans} spans, ${size.logs} log records kept in memory `,
+    html`(at most ${maxTraces} traces, ${maxSpansPerTrace} spans per trace, ${maxSpans} spans and ${maxLogs} log records in all; `,
+    html`least recently updated evicted first${
+      store.evictedTraces > 0 && `; ${store.evictedTraces} evicted so far`
+    }). `,
+    html`Sampled spans only.</p>`,
+    html`<form class="filter" method="get" action="${`${base}/`}">`,
+    html`<select name="service">${options}</select>`,
+    html`<input type="text" name="name" placeholder="span name contains" value="${filter.name ?? ""}">`,
+    html`<label><input type="checkbox" name="error" value="1"${
+      filter.errorsOnly === true && raw(" checked")
+    }> errors only</label>`,
+    html`<button type="submit">Filter</button></form>`,
+    traces.length === 0
+      ? html`<p id="empty">No traces${size.traces > 0 ? " match the filter" : " recorded yet"}.</p>`
+      : html`<table id="traces"><thead><tr><th>Trace</th><th>Root span</th><th>Start</th><th>Duration</th><th>Spans</th><th>Errors</th></tr></thead><tbody>${rows}</tbody></table>`,
+    html`</main>`
+  )
   return page("Recent traces", nonce, body)
 }
 
@@ -185,19 +193,38 @@ export const treeRows = (spans: ReadonlyArray<ReadableSpan>): Array<Row> => {
   return rows
 }
 
-const attributesTable = (attributes: Attributes): string => {
+const none = html`<p class="meta">none</p>`
+
+const attributesTable = (attributes: Attributes | Readonly<Record<string, unknown>>): Html => {
   const keys = Object.keys(attributes).sort()
-  if (keys.length === 0) return `<p class="meta">none</p>`
-  return `<table class="attributes"><tbody>` +
+  if (keys.length === 0) return none
+  return html`<table class="attributes"><tbody>${
     keys.map((key) =>
-      `<tr><th class="mono">${escape(key)}</th><td class="mono">${escape(formatValue(attributes[key]))}</td></tr>`
-    ).join("") +
-    `</tbody></table>`
+      html`<tr><th class="mono">${key}</th><td class="mono">${formatValue(attributes[key] as AttributeValue)}</td></tr>`
+    )
+  }</tbody></table>`
 }
 
-const offsetOf = (time: HrTime, startNanos: number) => formatDuration(hrToNanos(time) - startNanos)
+const offsetOf = (time: HrTime | readonly [number, number], startNanos: number) =>
+  formatDuration(hrToNanos(time) - startNanos)
 
-const details = (span: ReadableSpan, store: TraceStore, base: string): string => {
+/** The body of a log record as text: a string as it is, anything else as JSON. */
+const logBody = (body: unknown): string => typeof body === "string" ? body : formatValue(body as AttributeValue)
+
+const logsTable = (records: ReadonlyArray<LogRecordView>, start: number): Html =>
+  records.length === 0
+    ? none
+    : html`<table class="logs"><thead><tr><th>At</th><th>Severity</th><th>Message</th></tr></thead><tbody>${
+      records.map((record) =>
+        html`<tr class="log"><td class="mono">+${offsetOf(record.hrTime, start)}</td><td class="severity">${
+          record.severityText ?? ""
+        }</td><td class="mono body">${logBody(record.body)}${
+          Object.keys(record.attributes).length > 0 && attributesTable(record.attributes)
+        }</td></tr>`
+      )
+    }</tbody></table>`
+
+const details = (span: ReadableSpan, logs: ReadonlyArray<LogRecordView>, store: TraceStore, base: string): Html => {
   const context = span.spanContext()
   const status = statusName(span.status.code)
   const start = hrToNanos(span.startTime)
@@ -216,31 +243,31 @@ const details = (span: ReadableSpan, store: TraceStore, base: string): string =>
     ["duration", formatDuration(hrToNanos(span.endTime) - start)],
     ["scope", span.instrumentationScope.name]
   ]
-  const events = span.events.length === 0
-    ? `<p class="meta">none</p>`
-    : span.events.map((event) =>
-      `<div class="event"><p><strong>${escape(event.name)}</strong> <span class="meta">+${
-        escape(offsetOf(event.time, start))
+  const events = span.events.length === 0 ?
+    none :
+    span.events.map((event) =>
+      html`<div class="event"><p><strong>${event.name}</strong> <span class="meta">+${
+        offsetOf(event.time, start)
       }</span></p>${attributesTable(event.attributes ?? {})}</div>`
-    ).join("")
-  const links = span.links.length === 0
-    ? `<p class="meta">none</p>`
-    : span.links.map((link) => {
-      const recorded = store.get(link.context.traceId) !== undefined
-      const label = `${link.context.traceId} / ${link.context.spanId}`
-      return `<div class="link"><p class="mono">${
-        recorded ? `<a href="${escape(`${base}/${link.context.traceId}`)}">${escape(label)}</a>` : escape(label)
-      }</p>${attributesTable(link.attributes ?? {})}</div>`
-    }).join("")
+    )
+  const links = span.links.length === 0 ? none : span.links.map((link) => {
+    const recorded = store.get(link.context.traceId) !== undefined
+    const label = `${link.context.traceId} / ${link.context.spanId}`
+    return html`<div class="link"><p class="mono">${
+      recorded ? html`<a href="${`${base}/${link.context.traceId}`}">${label}</a>` : label
+    }</p>${attributesTable(link.attributes ?? {})}</div>`
+  })
   const dropped = span.droppedAttributesCount + span.droppedEventsCount + span.droppedLinksCount
-  return `<h2>Span</h2><table class="overview"><tbody>` +
-    rows.map(([k, v]) => `<tr><th>${escape(k)}</th><td class="mono">${escape(v)}</td></tr>`).join("") +
-    `</tbody></table>` +
-    `<h2>Attributes</h2>${attributesTable(span.attributes)}` +
-    `<h2>Events</h2>${events}<h2>Links</h2>${links}` +
-    (dropped > 0
-      ? `<p class="meta">Dropped by span limits: ${span.droppedAttributesCount} attributes, ${span.droppedEventsCount} events, ${span.droppedLinksCount} links.</p>`
-      : "")
+  return concat(
+    html`<h2>Span</h2><table class="overview"><tbody>${
+      rows.map(([k, v]) => html`<tr><th>${k}</th><td class="mono">${v}</td></tr>`)
+    }</tbody></table>`,
+    html`<h2>Attributes</h2>${attributesTable(span.attributes)}`,
+    html`<h2>Events</h2>${events}<h2>Links</h2>${links}`,
+    html`<h2>Logs</h2>${logsTable(logs, start)}`,
+    dropped > 0 &&
+      html`<p class="meta">Dropped by span limits: ${span.droppedAttributesCount} attributes, ${span.droppedEventsCount} events, ${span.droppedLinksCount} links.</p>`
+  )
 }
 
 const SCRIPT = `
@@ -269,42 +296,54 @@ export const renderTrace = (store: TraceStore, entry: TraceEntry, base: string, 
   const rows = treeRows(entry.spans)
   const total = Math.max(entry.endNanos - entry.startNanos, 1)
   const pct = (nanos: number) => Math.min(100, Math.max(0, (nanos / total) * 100)).toFixed(3)
+  const logsBySpan = new Map<string, Array<LogRecordView>>()
+  for (const record of store.logsOf(entry.traceId)) {
+    const spanId = record.spanContext!.spanId
+    const list = logsBySpan.get(spanId)
+    if (list === undefined) logsBySpan.set(spanId, [record])
+    else list.push(record)
+  }
   const body = rows.map(({ depth, orphan, span }) => {
     const context = span.spanContext()
     const start = hrToNanos(span.startTime)
     const duration = hrToNanos(span.endTime) - start
     const status = statusName(span.status.code)
     const kind = kindName(span.kind)
-    return `<tr class="span" tabindex="0" data-span-id="${escape(context.spanId)}" data-parent-span-id="${
-      escape(span.parentSpanContext?.spanId ?? "")
-    }" data-depth="${depth}" data-kind="${kind}" data-status="${status}">` +
-      `<td class="name" style="padding-left:${8 + depth * 16}px" title="${escape(span.name)}">` +
-      `<span class="svc">${escape(serviceOf(span))}</span><span class="span-name">${escape(span.name)}</span>` +
-      `${orphan ? ` <span class="orphan">(parent not recorded)</span>` : ""}</td>` +
-      `<td class="kind">${kind}</td>` +
-      `<td><span class="badge status-${status}">${status}</span></td>` +
-      `<td class="duration">${escape(formatDuration(duration))}</td>` +
-      `<td class="bar"><div class="track"><div class="fill status-${status}" style="left:${
+    const logCount = logsBySpan.get(context.spanId)?.length ?? 0
+    return concat(
+      html`<tr class="span" tabindex="0" data-span-id="${context.spanId}" data-parent-span-id="${
+        span.parentSpanContext?.spanId ?? ""
+      }" data-depth="${depth}" data-kind="${kind}" data-status="${status}" data-logs="${logCount}">`,
+      html`<td class="name" style="padding-left:${8 + depth * 16}px" title="${span.name}">`,
+      html`<span class="svc">${serviceOf(span)}</span><span class="span-name">${span.name}</span>`,
+      html`${orphan && html` <span class="orphan">(parent not recorded)</span>`}${
+        logCount > 0 && html` <span class="logcount">${plural(logCount, "log")}</span>`
+      }</td>`,
+      html`<td class="kind">${kind}</td>`,
+      html`<td><span class="badge status-${status}">${status}</span></td>`,
+      html`<td class="duration">${formatDuration(duration)}</td>`,
+      html`<td class="bar"><div class="track"><div class="fill status-${status}" style="left:${
         pct(start - entry.startNanos)
       }%;width:${pct(duration)}%"></div></div></td></tr>`
-  }).join("")
-  const templates = entry.spans.map((span) =>
-    `<template id="details-${escape(span.spanContext().spanId)}">${details(span, store, base)}</template>`
-  ).join("")
+    )
+  })
+  const templates = entry.spans.map((span) => {
+    const spanId = span.spanContext().spanId
+    return html`<template id="details-${spanId}">${details(span, logsBySpan.get(spanId) ?? [], store, base)}</template>`
+  })
   const root = entry.root ?? rows[0]?.span
-  const title = `Trace ${entry.traceId}`
-  const html =
-    `<header><h1>${root === undefined ? "" : `${escape(root.name)} · `}<span class="mono">${
-      escape(entry.traceId)
-    }</span></h1><a href="${escape(`${base}/`)}">← all traces</a></header><main>` +
-    `<p class="meta">${entry.spans.length} spans${
-      entry.droppedSpans > 0 ? ` (+${entry.droppedSpans} dropped: over ${store.limits.maxSpansPerTrace} per trace)` : ""
-    }, ${escape(formatDuration(entry.endNanos - entry.startNanos))}, started ${escape(isoOf(entry.startNanos))}` +
-    `${entry.errors > 0 ? `, <span class="err">${entry.errors} error${entry.errors === 1 ? "" : "s"}</span>` : ""}. ` +
-    `Click a span for its attributes, events and links.</p>` +
-    `<div class="waterfall"><table id="waterfall"><thead><tr><th>Span</th><th>Kind</th><th>Status</th><th>Duration</th><th>Timeline</th></tr></thead>` +
-    `<tbody>${body}</tbody></table><aside id="details"><p class="meta">Select a span.</p></aside></div>${templates}</main>`
-  return page(title, nonce, html, SCRIPT)
+  const main = concat(
+    html`<header><h1>${root !== undefined && `${root.name} · `}<span class="mono">${entry.traceId}</span></h1>`,
+    html`<a href="${`${base}/`}">← all traces</a></header><main>`,
+    html`<p class="meta">${entry.spans.length} spans${
+      entry.droppedSpans > 0 && ` (+${entry.droppedSpans} dropped: over ${store.limits.maxSpansPerTrace} per trace)`
+    }, ${formatDuration(entry.endNanos - entry.startNanos)}, started ${isoOf(entry.startNanos)}`,
+    html`${entry.errors > 0 && html`, <span class="err">${plural(entry.errors, "error")}</span>`}. `,
+    html`Click a span for its attributes, events, links and logs.</p>`,
+    html`<div class="waterfall"><table id="waterfall"><thead><tr><th>Span</th><th>Kind</th><th>Status</th><th>Duration</th><th>Timeline</th></tr></thead>`,
+    html`<tbody>${body}</tbody></table><aside id="details"><p class="meta">Select a span.</p></aside></div>${templates}</main>`
+  )
+  return page(`Trace ${entry.traceId}`, nonce, main, SCRIPT)
 }
 
 /** @internal */
@@ -312,7 +351,5 @@ export const renderMessage = (title: string, message: string, base: string, nonc
   page(
     title,
     nonce,
-    `<header><h1>${escape(title)}</h1><a href="${escape(`${base}/`)}">← all traces</a></header><main><p>${
-      escape(message)
-    }</p></main>`
+    html`<header><h1>${title}</h1><a href="${`${base}/`}">← all traces</a></header><main><p>${message}</p></main>`
   )

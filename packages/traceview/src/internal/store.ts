@@ -2,7 +2,8 @@
  * The bounded store behind the viewer: finished spans grouped by trace, in a Map used as a
  * ring (insertion order = least recently updated first). Each `onEnd` is O(1) amortised: one
  * Map delete + set to move the trace to the newest end, one push, and eviction pops from the
- * oldest end; every span is evicted at most once.
+ * oldest end; every span is evicted at most once. Log records logged inside a span are kept the
+ * same way, by trace, bounded by `maxLogs` in all and evicted with their trace.
  */
 import type { Context } from "@opentelemetry/api"
 import { SpanStatusCode } from "@opentelemetry/api"
@@ -13,10 +14,26 @@ export interface Limits {
   readonly maxTraces: number
   readonly maxSpansPerTrace: number
   readonly maxSpans: number
+  readonly maxLogs: number
 }
 
 /** @internal */
-export const defaultLimits: Limits = { maxTraces: 200, maxSpansPerTrace: 1000, maxSpans: 20_000 }
+export const defaultLimits: Limits = { maxTraces: 200, maxSpansPerTrace: 1000, maxSpans: 20_000, maxLogs: 10_000 }
+
+/**
+ * What the store reads of a log record: the SDK's `ReadableLogRecord` has these fields, so the
+ * store is a log record processor without depending on the logs SDK.
+ *
+ * @internal
+ */
+export interface LogRecordView {
+  readonly hrTime: readonly [number, number]
+  readonly spanContext?: { readonly traceId: string; readonly spanId: string } | undefined
+  readonly severityText?: string | undefined
+  readonly severityNumber?: number | undefined
+  readonly body?: unknown
+  readonly attributes: Readonly<Record<string, unknown>>
+}
 
 /** @internal */
 export class TraceEntry {
@@ -50,6 +67,11 @@ export const serviceOf = (span: ReadableSpan): string => {
 /** @internal */
 export class TraceStore implements SpanProcessor {
   private readonly traces = new Map<string, TraceEntry>()
+  /** Log records by trace, least recently logged first (the order they are evicted in). */
+  private readonly logs = new Map<string, Array<LogRecordView>>()
+  private logCount = 0
+  /** Log records evicted so far to stay within `maxLogs`. */
+  evictedLogs = 0
   private spanCount = 0
   private sequence = 0
   /** Traces evicted so far (shown on the list page, so an empty view is explainable). */
@@ -94,7 +116,46 @@ export class TraceStore implements SpanProcessor {
       this.traces.delete(oldest.traceId)
       this.spanCount -= oldest.spans.length
       this.evictedTraces++
+      this.dropLogsOf(oldest.traceId)
     }
+  }
+
+  private dropLogsOf(traceId: string): void {
+    const records = this.logs.get(traceId)
+    if (records === undefined) return
+    this.logs.delete(traceId)
+    this.logCount -= records.length
+  }
+
+  /**
+   * A log record processor's `onEmit`: keeps records logged inside a span (others have no trace
+   * to be shown in). O(1) amortised, like `onEnd`.
+   */
+  onEmit(record: LogRecordView): void {
+    const traceId = record.spanContext?.traceId
+    if (traceId === undefined) return
+    let records = this.logs.get(traceId)
+    if (records === undefined) {
+      records = []
+    } else {
+      this.logs.delete(traceId)
+    }
+    this.logs.set(traceId, records)
+    records.push(record)
+    this.logCount++
+    while (this.logCount > this.limits.maxLogs) {
+      const [oldestTrace, oldest] = this.logs.entries().next().value as [string, Array<LogRecordView>]
+      // The oldest record of the least recently logged trace goes first.
+      oldest.shift()
+      this.logCount--
+      this.evictedLogs++
+      if (oldest.length === 0) this.logs.delete(oldestTrace)
+    }
+  }
+
+  /** The log records of a trace kept now, in the order they were logged. */
+  logsOf(traceId: string): ReadonlyArray<LogRecordView> {
+    return this.logs.get(traceId) ?? []
   }
 
   forceFlush(): Promise<void> {
@@ -114,12 +175,14 @@ export class TraceStore implements SpanProcessor {
     return this.traces.get(traceId)
   }
 
-  get size(): { readonly traces: number; readonly spans: number } {
-    return { traces: this.traces.size, spans: this.spanCount }
+  get size(): { readonly traces: number; readonly spans: number; readonly logs: number } {
+    return { traces: this.traces.size, spans: this.spanCount, logs: this.logCount }
   }
 
   clear(): void {
     this.traces.clear()
     this.spanCount = 0
+    this.logs.clear()
+    this.logCount = 0
   }
 }
