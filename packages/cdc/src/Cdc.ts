@@ -32,6 +32,7 @@ import type * as CdcChange from "./CdcChange.js"
 import type { CdcError } from "./CdcError.js"
 import * as CdcTelemetry from "./CdcTelemetry.js"
 import { Source, validate } from "./internal/replication.js"
+import * as Snapshot from "./internal/snapshot.js"
 
 /** @since 0.1.0 @category models */
 export interface Options {
@@ -53,6 +54,14 @@ export interface Options {
   readonly retainedWalInterval?: Duration.DurationInput | undefined
   /** How often the confirmed position is re-sent to the server when nothing changes. Default 10 seconds. */
   readonly statusInterval?: Duration.DurationInput | undefined
+  /**
+   * When this stream creates the slot, first deliver the rows the publication's tables hold
+   * at the slot's consistent point (`Snapshot` changes), then stream from that point. No
+   * snapshot is taken when the slot already exists (a restart). Default `false`.
+   */
+  readonly snapshot?: boolean | undefined
+  /** Rows per snapshot transaction, and per read from the server. Default 1000. */
+  readonly snapshotBatchSize?: number | undefined
 }
 
 /**
@@ -61,7 +70,14 @@ export interface Options {
  * connection is lost, the slot is dropped or in use, or a message cannot be decoded;
  * `Stream.retry` resumes from the last acknowledged transaction. Fails with a
  * `TelemetryOptionsError` before any SQL runs on a slot, publication or table name Postgres
- * would not accept, or a `bufferSize` that is not a positive integer.
+ * would not accept, a `bufferSize` or `snapshotBatchSize` that is not a positive integer, or
+ * a `snapshot` that is not a boolean.
+ *
+ * With `snapshot: true`, a stream that creates the slot first delivers the existing rows
+ * (transactions of `Snapshot` changes, read in the snapshot the slot was created with), then
+ * the changes committed after the slot's consistent point: no row is missed or delivered
+ * twice between the two. A stream that ends before every snapshot transaction was
+ * acknowledged drops the slot it created, so the next start takes the snapshot again.
  *
  * @since 0.1.0
  * @category constructors
@@ -70,9 +86,18 @@ export const stream = (
   options: Options
 ): Stream.Stream<CdcChange.Transaction, CdcError | TelemetryOptionsError.TelemetryOptionsError> =>
   Stream.unwrapScoped(Effect.gen(function*() {
-    const capacity = yield* TelemetryOptionsError.attempt(() => {
+    const { capacity, snapshot, snapshotBatchSize } = yield* TelemetryOptionsError.attempt(() => {
       validate({ slot: options.slot, publication: options.publication, tables: options.tables })
-      return TelemetryOptionsError.positiveInteger("Cdc", "bufferSize", options.bufferSize, 16)
+      return {
+        capacity: TelemetryOptionsError.positiveInteger("Cdc", "bufferSize", options.bufferSize, 16),
+        snapshot: TelemetryOptionsError.boolean("Cdc", "snapshot", options.snapshot, false),
+        snapshotBatchSize: TelemetryOptionsError.positiveInteger(
+          "Cdc",
+          "snapshotBatchSize",
+          options.snapshotBatchSize,
+          1000
+        )
+      }
     })
     const runtime = yield* Effect.runtime<never>()
     const mailbox = yield* Mailbox.make<CdcChange.Transaction, CdcError>({ capacity })
@@ -85,13 +110,18 @@ export const stream = (
         publication: options.publication,
         createSlot: options.createSlot ?? true,
         createPublication: options.createPublication ?? true,
-        tables: options.tables
+        tables: options.tables,
+        snapshot
       },
       mailbox,
       runtime
     )
     yield* Effect.addFinalizer(() => Effect.promise(() => source.close()))
-    yield* Effect.promise(() => source.start())
+    const point = yield* Effect.promise(() => source.start())
+    if (point !== undefined) {
+      // Read while the consumer already takes the first batches; streaming starts after it.
+      yield* Effect.forkScoped(Snapshot.run(source, point, mailbox, { batchSize: snapshotBatchSize }))
+    }
     const slotAttributes = { [Semconv.ATTR_CDC_SLOT]: options.slot }
     const pollRetainedWal = Effect.tryPromise(() => source.retainedWal()).pipe(
       Effect.flatMap((bytes) =>

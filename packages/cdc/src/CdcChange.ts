@@ -12,7 +12,8 @@
  *   Insert: (c) => `insert into ${c.relation.table}`,
  *   Update: (c) => `update of ${c.relation.table}`,
  *   Delete: (c) => `delete from ${c.relation.table}`,
- *   Truncate: (c) => `truncate of ${c.relations.map((r) => r.table).join(", ")}`
+ *   Truncate: (c) => `truncate of ${c.relations.map((r) => r.table).join(", ")}`,
+ *   Snapshot: (c) => `existing row of ${c.relation.table}`
  * })
  * ```
  *
@@ -46,6 +47,10 @@ export interface Relation {
  * One change. `old` of an update or delete is the full old row with `REPLICA IDENTITY FULL`,
  * only the key columns otherwise (and absent on an update that did not change the key).
  *
+ * `Snapshot` is a row that existed when the slot was created, read by the initial snapshot
+ * (`Cdc.Options.snapshot`); it is decoded like an insert, and its `commitLsn` is the slot's
+ * consistent point: every change committed after it arrives as an ordinary change.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -59,6 +64,7 @@ export type Change = Data.TaggedEnum<{
     readonly cascade: boolean
     readonly restartIdentity: boolean
   }
+  Snapshot: { readonly relation: Relation; readonly commitLsn: string; readonly new: Row }
 }>
 
 /** @since 0.1.0 @category models */
@@ -69,6 +75,8 @@ export type Update = Data.TaggedEnum.Value<Change, "Update">
 export type Delete = Data.TaggedEnum.Value<Change, "Delete">
 /** @since 0.1.0 @category models */
 export type Truncate = Data.TaggedEnum.Value<Change, "Truncate">
+/** @since 0.2.0 @category models */
+export type Snapshot = Data.TaggedEnum.Value<Change, "Snapshot">
 
 /**
  * Constructors, `$is` and `$match` for {@link Change}.
@@ -76,10 +84,12 @@ export type Truncate = Data.TaggedEnum.Value<Change, "Truncate">
  * @since 0.1.0
  * @category constructors
  */
-export const { $is, $match, Delete, Insert, Truncate, Update } = Data.taggedEnum<Change>()
+export const { $is, $match, Delete, Insert, Snapshot, Truncate, Update } = Data.taggedEnum<Change>()
 
 /**
- * A committed transaction with its changes in WAL order.
+ * A committed transaction with its changes in WAL order. The initial snapshot is delivered
+ * first, as transactions of at most `snapshotBatchSize` `Snapshot` changes with `xid` 0 and
+ * `commitLsn` = `endLsn` = the slot's consistent point.
  *
  * @since 0.1.0
  * @category models
@@ -103,8 +113,8 @@ export interface Transaction {
   readonly acknowledge: Effect.Effect<void>
 }
 
-/** `insert` | `update` | `delete` | `truncate`: the `cdc.operation` of a change. @since 0.1.0 @category getters */
-export const operationOf = (change: Change): "insert" | "update" | "delete" | "truncate" => {
+/** `insert` | `update` | `delete` | `truncate` | `snapshot`: the `cdc.operation` of a change. @since 0.1.0 @category getters */
+export const operationOf = (change: Change): "insert" | "update" | "delete" | "truncate" | "snapshot" => {
   switch (change._tag) {
     case "Insert":
       return "insert"
@@ -114,6 +124,8 @@ export const operationOf = (change: Change): "insert" | "update" | "delete" | "t
       return "delete"
     case "Truncate":
       return "truncate"
+    case "Snapshot":
+      return "snapshot"
   }
 }
 

@@ -1,5 +1,5 @@
 /**
- * The metrics and span of the change stream. They are recorded by `Cdc.stream` and
+ * The metrics and spans of the change stream. They are recorded by `Cdc.stream` and
  * `Cdc.process`; nothing needs installing besides the app's telemetry layer.
  *
  * @since 0.1.0
@@ -7,7 +7,8 @@
 import { Instrument, Semconv } from "@effect-telemetry/core"
 
 /**
- * Changes processed (acknowledged), by `cdc.slot`, `cdc.table` and `cdc.operation`.
+ * Changes processed (acknowledged), by `cdc.slot`, `cdc.table` and `cdc.operation`
+ * (`insert`, `update`, `delete`, `truncate`, and `snapshot` for a row of the initial snapshot).
  * A truncate counts once per table. Redelivered changes (at-least-once) count again.
  *
  * @since 0.1.0
@@ -65,3 +66,13 @@ export const retainedWal = Instrument.gauge({
  * @category spans
  */
 export const spanName = (slot: string): string => `cdc process ${slot}`
+
+/**
+ * Name of the span of one table read by the initial snapshot: `cdc snapshot {slot}`, with the
+ * table in `cdc.table` and the rows read in `cdc.snapshot.rows`. It ends when the last row of
+ * the table is handed to the consumer (processing is in the `cdc process {slot}` spans).
+ *
+ * @since 0.2.0
+ * @category spans
+ */
+export const snapshotSpanName = (slot: string): string => `cdc snapshot ${slot}`

@@ -31,6 +31,20 @@ export interface Settings {
   readonly createSlot: boolean
   readonly createPublication: boolean
   readonly tables: ReadonlyArray<string> | undefined
+  /** Take the initial snapshot when this stream creates the slot. */
+  readonly snapshot: boolean
+}
+
+/**
+ * The exported snapshot of a slot this stream just created: rows visible in it are exactly
+ * those committed before `consistentPoint`, where streaming starts.
+ *
+ * @internal
+ */
+export interface SnapshotPoint {
+  readonly name: string
+  readonly consistentPoint: bigint
+  readonly createdAt: Date
 }
 
 // Slot names are restricted by Postgres to this; publication names we restrict the same way
@@ -44,7 +58,9 @@ const TABLE = /^(?:([A-Za-z_][A-Za-z0-9_$]*)\.)?([A-Za-z_][A-Za-z0-9_$]*)$/
  *
  * @internal
  */
-export const validate = (settings: Omit<Settings, "connectionString" | "createSlot" | "createPublication">): void => {
+export const validate = (
+  settings: Pick<Settings, "slot" | "publication" | "tables">
+): void => {
   const reject = (option: string, expected: string, value: unknown): never => {
     throw new TelemetryOptionsError.TelemetryOptionsError({ surface: "Cdc", option, expected, value })
   }
@@ -79,7 +95,8 @@ const errorCode = (error: unknown): string | undefined =>
     ? (error as { code: string }).code
     : undefined
 
-const messageOf = (error: unknown): string => error instanceof Error ? error.message : String(error)
+/** @internal */
+export const messageOf = (error: unknown): string => error instanceof Error ? error.message : String(error)
 
 /** The reason of a server or socket error (SQLSTATE where the server sent one). @internal */
 export const classify = (error: unknown): Reason => {
@@ -131,6 +148,15 @@ export class Source {
   private draining = false
   private confirmed = 0n
   private received = 0n
+  /** Set by `prepare` when the slot is missing and is to be created with an exported snapshot. */
+  private createWithSnapshot = false
+  /**
+   * `reading` from slot creation until every row is handed over, `read` until every snapshot
+   * transaction is acknowledged, then `done`. A stream that ends before `done` drops the slot
+   * it created, so the next start takes the snapshot again instead of silently skipping rows.
+   */
+  private snapshotState: "none" | "reading" | "read" | "done" = "none"
+  private snapshotOutstanding = 0
   private readonly runFork: <A, E>(effect: Effect.Effect<A, E>) => unknown
 
   constructor(
@@ -167,18 +193,27 @@ export class Source {
       )
     )
     this.mailbox.unsafeDone(Exit.fail(error))
-    void this.closeConnections()
+    void this.dropIncompleteSnapshot().then(() => this.closeConnections())
   }
 
-  /** Prepares publication and slot, then starts streaming; failures go to {@link fail}. */
-  async start(): Promise<void> {
+  /**
+   * Prepares publication and slot and opens the replication connection; failures go to
+   * {@link fail}. Returns the exported snapshot when the slot was created with one: the
+   * caller reads it and then calls {@link startStreaming}. Otherwise streaming has started.
+   */
+  async start(): Promise<SnapshotPoint | undefined> {
     try {
       await this.prepare()
     } catch (error) {
-      return this.fail(classify(error), `setting up slot ${this.settings.slot}: ${messageOf(error)}`, error)
+      this.fail(classify(error), `setting up slot ${this.settings.slot}: ${messageOf(error)}`, error)
+      return undefined
     }
-    if (this.finished) return
-    await this.connect()
+    if (this.finished) return undefined
+    const connected = await this.connect()
+    if (!connected || this.finished) return undefined
+    const point = this.createWithSnapshot ? await this.createSlotWithSnapshot() : undefined
+    if (point === undefined) this.startStreaming()
+    return point
   }
 
   private async prepare(): Promise<void> {
@@ -205,7 +240,13 @@ export class Source {
       if (!createSlot) {
         throw Object.assign(new Error(`replication slot ${slot} does not exist`), { code: "42704" })
       }
-      await ignoreDuplicate(control.query("select pg_create_logical_replication_slot($1, 'pgoutput')", [slot]))
+      if (this.settings.snapshot) {
+        // Only a replication connection can export the snapshot the slot starts from.
+        this.createWithSnapshot = true
+      } else {
+        await ignoreDuplicate(control.query("select pg_create_logical_replication_slot($1, 'pgoutput')", [slot]))
+        this.forgetPosition()
+      }
     } else if (row.plugin !== "pgoutput" || row.database !== row.current) {
       throw Object.assign(
         new Error(
@@ -218,7 +259,7 @@ export class Source {
     }
   }
 
-  private async connect(): Promise<void> {
+  private async connect(): Promise<boolean> {
     const client = new pg.Client({ connectionString: this.settings.connectionString, replication: "database" } as any)
     this.replication = client
     client.on("error", (error) => this.lost(error))
@@ -226,9 +267,125 @@ export class Source {
     try {
       await client.connect()
     } catch (error) {
-      return this.lost(error)
+      this.lost(error)
+      return false
     }
-    if (this.finished) return
+    return true
+  }
+
+  /** A slot created here starts at its own consistent point; a position kept for an older slot of that name does not apply. */
+  private forgetPosition(): void {
+    confirmedPositions.delete(positionKey(this.settings))
+    this.confirmed = 0n
+  }
+
+  /**
+   * `CREATE_REPLICATION_SLOT ... (SNAPSHOT 'export')` on the replication connection. The
+   * snapshot stays importable only while this connection runs no other command, so nothing
+   * is sent on it (not even START_REPLICATION) until the snapshot has been read.
+   */
+  private async createSlotWithSnapshot(): Promise<SnapshotPoint | undefined> {
+    const client = this.replication!
+    let result: pg.QueryResult<{ consistent_point: string; snapshot_name: string | null }>
+    try {
+      result = await client.query(
+        `CREATE_REPLICATION_SLOT ${pg.escapeIdentifier(this.settings.slot)} LOGICAL pgoutput (SNAPSHOT 'export')`
+      )
+    } catch (error) {
+      // Created meanwhile by a concurrent consumer, which takes the snapshot: just stream.
+      if (errorCode(error) === "42710") return undefined
+      this.fail(classify(error), `creating slot ${this.settings.slot}: ${messageOf(error)}`, error)
+      return undefined
+    }
+    const row = result.rows[0]
+    if (row === undefined || row.snapshot_name === null) {
+      this.fail("Setup", `creating slot ${this.settings.slot}: the server exported no snapshot`)
+      return undefined
+    }
+    this.forgetPosition()
+    this.snapshotState = "reading"
+    const consistentPoint = Lsn.parse(row.consistent_point)
+    this.confirmed = consistentPoint
+    return { name: row.snapshot_name, consistentPoint, createdAt: new Date() }
+  }
+
+  /**
+   * One batch of snapshot rows as a transaction. Acknowledging it confirms nothing new (the
+   * slot already starts at the consistent point) but holds back the confirmation of later
+   * streamed transactions until every snapshot batch before them is acknowledged.
+   */
+  snapshotTransaction(point: SnapshotPoint, changes: ReadonlyArray<CdcChange.Change>): CdcChange.Transaction {
+    const entry: Pending = { lsn: point.consistentPoint, done: false, marker: false }
+    this.pending.push(entry)
+    this.snapshotOutstanding++
+    const lsn = Lsn.format(point.consistentPoint)
+    const transaction: CdcChange.Transaction = {
+      slot: this.settings.slot,
+      publication: this.settings.publication,
+      xid: 0,
+      commitLsn: lsn,
+      endLsn: lsn,
+      commitTime: point.createdAt,
+      changes,
+      acknowledge: Effect.sync(() => {
+        if (entry.done) return
+        this.snapshotOutstanding--
+        this.acknowledge(entry, transaction, false)
+        this.settleSnapshot()
+      })
+    }
+    return transaction
+  }
+
+  /** Every snapshot row was handed to the consumer. */
+  snapshotRead(): void {
+    if (this.snapshotState === "reading") this.snapshotState = "read"
+    this.settleSnapshot()
+  }
+
+  private settleSnapshot(): void {
+    if (this.snapshotState === "read" && this.snapshotOutstanding === 0) this.snapshotState = "done"
+  }
+
+  /**
+   * Drops the slot this stream created when its snapshot was not read and acknowledged
+   * completely: the slot would otherwise resume after rows the consumer never processed.
+   */
+  private async dropIncompleteSnapshot(): Promise<void> {
+    if (this.snapshotState !== "reading" && this.snapshotState !== "read") return
+    this.snapshotState = "none"
+    const slot = this.settings.slot
+    const replication = this.replication
+    this.replication = undefined
+    if (replication !== undefined) await withTimeout(replication.end(), 5_000)
+    this.forgetPosition()
+    // The walsender may hold the slot for a moment after its connection ended.
+    for (let attempt = 0; attempt < 50; attempt++) {
+      try {
+        await this.controlQuery(
+          "select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = $1",
+          [slot]
+        )
+        this.runFork(
+          Effect.logWarning(`cdc: slot ${slot} ended before its snapshot was acknowledged; dropped it`).pipe(
+            Effect.annotateLogs({ [Semconv.ATTR_CDC_SLOT]: slot })
+          )
+        )
+        return
+      } catch (error) {
+        if (errorCode(error) !== "55006") {
+          this.runFork(Effect.logError(`cdc: dropping slot ${slot} after an incomplete snapshot failed`, error))
+          return
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+    }
+  }
+
+  /** START_REPLICATION on the open replication connection. */
+  startStreaming(): void {
+    const client = this.replication
+    if (this.finished || client === undefined) return
     const connection = (client as unknown as { connection: pg.Connection }).connection
     connection.once("replicationStart", () => {
       this.streaming = true
@@ -388,7 +545,7 @@ export class Source {
     this.deliver(transaction)
   }
 
-  private acknowledge(entry: Pending, transaction: CdcChange.Transaction): void {
+  private acknowledge(entry: Pending, transaction: CdcChange.Transaction, lag = true): void {
     if (entry.done) return
     entry.done = true
     const slot = this.settings.slot
@@ -402,10 +559,13 @@ export class Source {
         })
       }
     }
-    CdcTelemetry.replicationLag.unsafeSet(
-      Math.max(0, (Date.now() - transaction.commitTime.getTime()) / 1000),
-      { [Semconv.ATTR_CDC_SLOT]: slot }
-    )
+    // A snapshot batch was committed by no one: its age says nothing about replication lag.
+    if (lag) {
+      CdcTelemetry.replicationLag.unsafeSet(
+        Math.max(0, (Date.now() - transaction.commitTime.getTime()) / 1000),
+        { [Semconv.ATTR_CDC_SLOT]: slot }
+      )
+    }
     this.advance()
   }
 
@@ -501,6 +661,7 @@ export class Source {
       connection.endCopyFrom()
       await withTimeout(this.replicationEnded, 5_000)
     }
+    await this.dropIncompleteSnapshot()
     await this.closeConnections()
   }
 
