@@ -263,9 +263,10 @@ const byArea = (profilePath: string): Array<{ area: string; share: number }> => 
     const source = sourceOf(url, line) ?? url
     if (source.includes("packages/core/")) return "@effect-telemetry/core"
     if (source.includes("packages/http/")) return "@effect-telemetry/http"
-    if (source.includes("bench/")) return "bench app"
+    // Before "bench/": Effect 4 is installed under bench/.scratch/effect4/node_modules.
     const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)
     if (m !== null) return m[1]!
+    if (source.includes("bench/")) return "bench app"
     if (url.startsWith("node:")) return "node internals"
     if (url === "") return fn === "(garbage collector)" ? "GC" : fn === "(idle)" ? "idle" : `native ${fn}`
     return "other"
@@ -402,7 +403,7 @@ export const run = async (options: { readonly quick: boolean; readonly profile: 
       ]
     }]
     if (options.profile) {
-      for (const variant of profiled) tables.push(await profileVariant(variant, sink, seconds, connections))
+      for (const variant of profiled()) tables.push(await profileVariant(variant, sink, seconds, connections))
     }
     return tables
   } finally {
@@ -410,15 +411,18 @@ export const run = async (options: { readonly quick: boolean; readonly profile: 
   }
 }
 
-const profiled = ["off", "ours", "ours-unsampled"] as const
+/** The variants profiled after the table: ours against the bare router, and Effect 4's stack when installed. */
+const profiled = (): ReadonlyArray<Variant> =>
+  effect4.ok ? ["off", "ours", "ours-unsampled", "effect4-observability"] : ["off", "ours", "ours-unsampled"]
 
 /** Only the profiles (`npm run bench -- http-profile`). */
 export const runProfiles = async (options: { readonly quick: boolean }): Promise<Array<Table>> => {
   await buildServer()
+  effect4 = await Effect4.prepare()
   const sink = await OtlpReceiver.start({ retain: false })
   try {
     const tables: Array<Table> = []
-    for (const variant of profiled) tables.push(await profileVariant(variant, sink, options.quick ? 3 : 5, 32))
+    for (const variant of profiled()) tables.push(await profileVariant(variant, sink, options.quick ? 3 : 5, 32))
     return tables
   } finally {
     await sink.close()

@@ -23,7 +23,9 @@ import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Effect, Layer } from "effect"
 import { FetchHttpClient, HttpMiddleware, HttpRouter, HttpServerResponse } from "effect/http"
 import { OtlpMetrics, OtlpSerialization, OtlpTracer, PrometheusMetrics } from "effect/observability"
+import { writeFileSync } from "node:fs"
 import { createServer } from "node:http"
+import * as Inspector from "node:inspector"
 
 const variants = ["effect4-off", "effect4-observability"]
 const variant = process.argv[2]
@@ -62,5 +64,24 @@ const serve = variant === "effect4-off"
     Layer.provide(platform),
     Layer.provide(observability)
   )
+
+// Steady-state profiling, as in server.ts: the driver sends SIGUSR2 once warmed up and again
+// when the load ends.
+const profilePath = process.env.BENCH_CPU_PROFILE
+if (profilePath !== undefined && profilePath !== "") {
+  const session = new Inspector.Session()
+  session.connect()
+  let running = false
+  process.on("SIGUSR2", () => {
+    if (!running) {
+      running = true
+      session.post("Profiler.enable", () => session.post("Profiler.start"))
+    } else {
+      session.post("Profiler.stop", (error, result) => {
+        writeFileSync(profilePath, error ? "" : JSON.stringify(result.profile))
+      })
+    }
+  })
+}
 
 NodeRuntime.runMain(Layer.launch(serve))
