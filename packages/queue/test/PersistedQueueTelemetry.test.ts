@@ -187,6 +187,34 @@ for (const { layer: storeLayer, store, unavailable } of stores) {
         expect((yield* TestTelemetry.spansNamed(`process ${name}`)).length).toBe(0)
       }).pipe(Effect.provide(env())))
 
+    it.scopedLive("a Class or a tagged union element carries the context inline: the instrumented consumer continues the trace, a plain one decodes the same value", () =>
+      Effect.gen(function*() {
+        if (store === "redis") yield* redisFixture(prefix)
+        class Refund extends Schema.Class<Refund>("Refund")({ id: Schema.String, amount: Schema.Number }) {}
+        const Event = Schema.Union(
+          Schema.TaggedStruct("Placed", { id: Schema.String }),
+          Schema.TaggedStruct("Cancelled", { id: Schema.String, reason: Schema.String })
+        )
+        const plain = yield* PersistedQueue.makeFactory
+        const cases = [
+          { label: "class", schema: Refund as Schema.Schema<any, any>, value: new Refund({ id: "r-1", amount: 3 }) },
+          { label: "union", schema: Event, value: { _tag: "Cancelled", id: "o-17", reason: "late" } }
+        ]
+        for (const { label, schema, value } of cases) {
+          const name = unique(`inline_${label}`)
+          const queue = yield* PersistedQueue.make({ name, schema })
+          yield* queue.offer(value).pipe(Effect.withSpan("POST /orders"))
+          yield* queue.offer(value).pipe(Effect.withSpan("POST /orders"))
+          expect(yield* queue.take((got) => Effect.succeed(got))).toEqual(value)
+          const reader = yield* plain.make({ name, schema })
+          expect(yield* reader.take((got) => Effect.succeed(got))).toEqual(value)
+          // The stores take in different orders: the parent is one of the two sends.
+          const sends = (yield* TestTelemetry.spansNamed(`send ${name}`)).map((send) => send.spanContext().spanId)
+          const processed = yield* TestTelemetry.spanNamed(`process ${name}`)
+          expect(sends).toContain(TestTelemetry.parentSpanId(processed))
+        }
+      }).pipe(Effect.provide(env())))
+
     it.scopedLive("an envelope offered by an earlier version is still decoded and continues its trace", () =>
       Effect.gen(function*() {
         if (store === "redis") yield* redisFixture(prefix)
