@@ -8,13 +8,14 @@
 import { FunctionTelemetry, TelemetryConfig, Tracing } from "@effect-telemetry/core"
 import * as OtelTracer from "@effect/opentelemetry/Tracer"
 import type { ExportResult } from "@opentelemetry/core"
+import { ProtobufTraceSerializer } from "@opentelemetry/otlp-transformer"
 import { resourceFromAttributes } from "@opentelemetry/resources"
 import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-base"
-import { BasicTracerProvider, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as EffectTracer from "effect/Tracer"
-import { alternate, cpuNsPerOpAsync, fmt, median, ratio } from "./lib/stats.js"
+import { alternate, cpuNsPerOpAsync, fmt, median, nsPerOp, ratio } from "./lib/stats.js"
 import type { Table } from "./lib/stats.js"
 
 class CountingExporter implements SpanExporter {
@@ -42,10 +43,15 @@ const theirTracer = (exporter: SpanExporter): EffectTracer.Tracer => {
 const work = Effect.succeed(1)
 const attributes = { "bench.attribute": "value" }
 
-const loop = (call: Effect.Effect<number>) => (n: number) =>
-  Effect.runPromise(Effect.gen(function*() {
-    for (let i = 0; i < n; i++) yield* call
-  }))
+// The tracer is provided once around the loop, as a layer provides it to an app: provided per
+// call (`Effect.withTracer` inside the loop, as this part did before) it adds a fiber-ref
+// `locally` to every call, ~3 µs that are not the tracer's.
+const loop = (call: Effect.Effect<number>, tracer?: EffectTracer.Tracer) => (n: number) =>
+  Effect.runPromise(
+    Effect.gen(function*() {
+      for (let i = 0; i < n; i++) yield* call
+    }).pipe(tracer === undefined ? (self) => self : Effect.withTracer(tracer))
+  )
 
 type Variant =
   | "no span"
@@ -56,6 +62,7 @@ type Variant =
   | "ours, Telemetry.fn (span + 3 metrics)"
   | "ours, layerFromSpans, name included (span + 3 metrics)"
   | "ours, layerFromSpans, name not included"
+  | "ours, withTracer per call (this part's loop before)"
 
 /** Our tracer as FunctionTelemetry.layerFromSpans leaves it: metrics derived from matching Internal spans. */
 const fromSpans = (tracer: EffectTracer.Tracer, include: ReadonlyArray<string>): EffectTracer.Tracer =>
@@ -66,6 +73,87 @@ const fromSpans = (tracer: EffectTracer.Tracer, include: ReadonlyArray<string>):
     )
   )
 
+// A server span as HttpServerTelemetry records it: the request's and the response's attributes.
+const serverAttributes = {
+  "http.request.method": "GET",
+  "url.scheme": "http",
+  "url.path": "/users/42",
+  "server.address": "127.0.0.1",
+  "server.port": 3000,
+  "client.address": "127.0.0.1",
+  "user_agent.original": "autocannon",
+  "network.protocol.version": "1.1",
+  "http.route": "/users/:id",
+  "http.response.status_code": 200,
+  "http.response.body.size": 23
+}
+
+/** `count` ended spans of one shape, as the exporter receives them from `tracer`. */
+const collect = (
+  tracer: (exporter: SpanExporter) => EffectTracer.Tracer,
+  shape: "call" | "server",
+  count: number
+): Array<ReadableSpan> => {
+  const exporter = new InMemorySpanExporter()
+  const span = shape === "call"
+    ? work.pipe(Effect.withSpan("bench.call", { attributes }))
+    : work.pipe(Effect.withSpan("GET /users/:id", { kind: "server", attributes: serverAttributes }))
+  Effect.runSync(Effect.withTracer(Effect.repeatN(span, count - 1), tracer(exporter)))
+  return exporter.getFinishedSpans()
+}
+
+/**
+ * ns per span to serialize a batch of 512 ended spans into an OTLP/protobuf request with the
+ * SDK's serializer (what the OTLP exporter does for each batch): our native spans against the
+ * SDK's spans of the same shape.
+ */
+const serialization = (rounds: number): Table => {
+  const batch = 512
+  const sets = {
+    "ours, traced call (1 attribute)": collect((e) => ourTracer("always_on", e), "call", batch),
+    "SDK span, traced call (1 attribute)": collect(theirTracer, "call", batch),
+    "ours, server span (11 attributes)": collect((e) => ourTracer("always_on", e), "server", batch),
+    "SDK span, server span (11 attributes)": collect(theirTracer, "server", batch)
+  }
+  type Set = keyof typeof sets
+  const names = Object.keys(sets) as Array<Set>
+  const bytes = Object.fromEntries(
+    names.map((n) => [n, ProtobufTraceSerializer.serializeRequest(sets[n])!.length / batch])
+  ) as Record<Set, number>
+  const samples = Object.fromEntries(names.map((n) => [n, [] as Array<number>])) as Record<Set, Array<number>>
+  for (let round = 0; round < rounds; round++) {
+    for (let j = 0; j < names.length; j++) {
+      const name = names[(j + round) % names.length]!
+      // Our spans' conversion happened at the first read (the byte count above): this is the
+      // serializer's own work; the conversion is timed below.
+      const spans = sets[name]
+      samples[name].push(nsPerOp(() => ProtobufTraceSerializer.serializeRequest(spans), 200) / batch)
+    }
+  }
+  // The conversion our spans defer to the exporter, timed on fresh spans, once each.
+  const firstRead = (shape: "call" | "server") => {
+    const fresh = collect((e) => ourTracer("always_on", e), shape, batch * 20)
+    const start = process.hrtime.bigint()
+    for (const span of fresh) void (span.attributes, span.events, span.links)
+    return Number(process.hrtime.bigint() - start) / fresh.length
+  }
+  const deferred = { call: firstRead("call"), server: firstRead("server") }
+  return {
+    title: "OTLP serialization per span (batch of 512)",
+    header: ["spans", "ns/span to serialize", "bytes/span", "first read of attributes/events/links (ours)"],
+    rows: names.map((n) => [
+      n,
+      fmt(median(samples[n])),
+      fmt(bytes[n]),
+      n.startsWith("ours") ? fmt(n.includes("server") ? deferred.server : deferred.call) + " ns" : "-"
+    ]),
+    notes: [
+      `\`ProtobufTraceSerializer.serializeRequest\` (the serializer our OTLP exporter uses) over the same 512 spans, 200 times per round, ${rounds} alternating rounds, medians.`,
+      "Our spans convert attributes, events and links from the Effect span's fields when first read (by the exporter, in the batch processor's export, off the request path): the last column is that conversion, timed once per span on fresh spans."
+    ]
+  }
+}
+
 export const run = async (options: { readonly quick: boolean }): Promise<Array<Table>> => {
   const iterations = options.quick ? 20_000 : 50_000
   const rounds = options.quick ? 3 : 5
@@ -75,23 +163,31 @@ export const run = async (options: { readonly quick: boolean }): Promise<Array<T
     unsampled: new CountingExporter(),
     fn: new CountingExporter(),
     included: new CountingExporter(),
-    excluded: new CountingExporter()
+    excluded: new CountingExporter(),
+    perCall: new CountingExporter()
   }
+  const perCallTracer = ourTracer("always_on", exporters.perCall)
   const withSpan = work.pipe(Effect.withSpan("bench.call", { attributes }))
   const tracedFn = FunctionTelemetry.traced(work, "bench.call", { attributes })
   const bodies: Record<Variant, (n: number) => Promise<void>> = {
     "no span": loop(work),
     "Effect native tracer": loop(withSpan),
-    "@effect/opentelemetry": loop(Effect.withTracer(withSpan, theirTracer(exporters.theirs))),
-    ours: loop(Effect.withTracer(withSpan, ourTracer("always_on", exporters.ours))),
-    "ours, sampled out": loop(Effect.withTracer(withSpan, ourTracer("always_off", exporters.unsampled))),
-    "ours, Telemetry.fn (span + 3 metrics)": loop(Effect.withTracer(tracedFn, ourTracer("always_on", exporters.fn))),
+    "@effect/opentelemetry": loop(withSpan, theirTracer(exporters.theirs)),
+    ours: loop(withSpan, ourTracer("always_on", exporters.ours)),
+    "ours, sampled out": loop(withSpan, ourTracer("always_off", exporters.unsampled)),
+    "ours, Telemetry.fn (span + 3 metrics)": loop(tracedFn, ourTracer("always_on", exporters.fn)),
     "ours, layerFromSpans, name included (span + 3 metrics)": loop(
-      Effect.withTracer(withSpan, fromSpans(ourTracer("always_on", exporters.included), ["bench.*"]))
+      withSpan,
+      fromSpans(ourTracer("always_on", exporters.included), ["bench.*"])
     ),
     "ours, layerFromSpans, name not included": loop(
-      Effect.withTracer(withSpan, fromSpans(ourTracer("always_on", exporters.excluded), ["other.*"]))
-    )
+      withSpan,
+      fromSpans(ourTracer("always_on", exporters.excluded), ["other.*"])
+    ),
+    "ours, withTracer per call (this part's loop before)": (n) =>
+      Effect.runPromise(Effect.gen(function*() {
+        for (let i = 0; i < n; i++) yield* Effect.withTracer(withSpan, perCallTracer)
+      }))
   }
   const variants = Object.keys(bodies) as Array<Variant>
   const samples = await alternate(rounds, variants, (variant) => cpuNsPerOpAsync(bodies[variant], iterations))
@@ -99,8 +195,23 @@ export const run = async (options: { readonly quick: boolean }): Promise<Array<T
   for (const v of variants) console.error(`  span ${v}: ${fmt(ns[v])} ns/call`)
   const base = ns["no span"]
   const spanCost = (v: Variant) => ns[v] - base
+  const native = spanCost("Effect native tracer")
   return [{
     targets: [{
+      id: "traced-call",
+      target: "Traced call: ≤ Effect's native tracer + 20%",
+      measured: `span cost ${fmt(spanCost("ours"))} ns vs native ${fmt(native)} ns (${
+        ratio(spanCost("ours"), native)
+      })`,
+      met: spanCost("ours") <= native * 1.2
+    }, {
+      id: "traced-call-unsampled",
+      target: "Traced call: sampled out ≤ native",
+      measured: `span cost ${fmt(spanCost("ours, sampled out"))} ns vs native ${fmt(native)} ns (${
+        ratio(spanCost("ours, sampled out"), native)
+      })`,
+      met: spanCost("ours, sampled out") <= native
+    }, {
       target: "Span: a traced call through our layer costs no more than through @effect/opentelemetry",
       measured: `${fmt(spanCost("ours"))} ns vs ${fmt(spanCost("@effect/opentelemetry"))} ns (${
         ratio(spanCost("ours"), spanCost("@effect/opentelemetry"))
@@ -126,15 +237,17 @@ export const run = async (options: { readonly quick: boolean }): Promise<Array<T
         ? fmt(exporters.included.count)
         : v === "ours, layerFromSpans, name not included"
         ? fmt(exporters.excluded.count)
+        : v.startsWith("ours, withTracer per call")
+        ? fmt(exporters.perCall.count)
         : "-"
     ]),
     notes: [
       `${rounds} alternating rounds of ${
         fmt(iterations)
-      } calls per variant after a warm-up, in one Effect loop; CPU time (user+system) per call, medians. "vs @effect/opentelemetry" compares span costs (no-span call subtracted).`,
+      } calls per variant after a warm-up, in one Effect loop with the tracer provided once around it (the last row provides it per call, as this part did before: a fiber-ref \`locally\` per call); CPU time (user+system) per call, medians. "vs @effect/opentelemetry" compares span costs (no-span call subtracted).`,
       "Both SDK tracers: BasicTracerProvider, SimpleSpanProcessor, an exporter that counts and discards (our provider adds its delivery accounting, as in production).",
-      "Sampled out: our tracer with `always_off`; the span still exists for Effect (ids, attributes kept) but records nothing in the SDK and is never exported.",
+      "Sampled out: our tracer with `always_off`; the span still exists for Effect (ids, attributes kept in its map) but records nothing and is never exported.",
       "layerFromSpans: our tracer wrapped by FunctionTelemetry.layerFromSpans; 'included' records function.calls/duration/active from the span (what Telemetry.fn records), 'not included' pays only the name filter."
     ]
-  }]
+  }, serialization(rounds)]
 }

@@ -287,31 +287,34 @@ const instrumentRequest = <E, R>(
   const { method, original } = semantics.normalizeMethod(request.method)
   const { address, path, port, scheme } = target
   const version = protocolVersion(request)
-  const redacted = config.redacted(redactedHeaderNames)
 
-  const attributes: Record<string, unknown> = {
-    [Semconv.ATTR_HTTP_REQUEST_METHOD]: method,
-    [Semconv.ATTR_URL_SCHEME]: scheme,
-    [Semconv.ATTR_URL_PATH]: path
-  }
-  if (original !== undefined) attributes[Semconv.ATTR_HTTP_REQUEST_METHOD_ORIGINAL] = original
-  const query = semantics.redactQuery(target.search, config.sensitiveQuery)
-  if (query !== undefined) attributes[Semconv.ATTR_URL_QUERY] = query
-  if (address !== undefined) attributes[Semconv.ATTR_SERVER_ADDRESS] = address
-  if (port !== undefined) attributes[Semconv.ATTR_SERVER_PORT] = port
-  if (Option.isSome(request.remoteAddress)) attributes[Semconv.ATTR_CLIENT_ADDRESS] = request.remoteAddress.value
-  const userAgent = request.headers["user-agent"]
-  if (userAgent !== undefined) attributes[Semconv.ATTR_USER_AGENT_ORIGINAL] = userAgent
-  if (version !== undefined) attributes[Semconv.ATTR_NETWORK_PROTOCOL_VERSION] = version
   const requestSize = contentLength(request.headers)
-  if (requestSize !== undefined) attributes[Semconv.ATTR_HTTP_REQUEST_BODY_SIZE] = requestSize
-  semantics.captureHeaders(
-    request.headers,
-    config.requestHeaders,
-    redacted.request,
-    Semconv.ATTR_HTTP_REQUEST_HEADER_PREFIX,
-    attributes
-  )
+  // The span's request attributes, built only for a sampled span: a sampled-out one records none.
+  const addRequestAttributes = (span: Tracer.Span) => {
+    const attributes: Record<string, unknown> = {
+      [Semconv.ATTR_HTTP_REQUEST_METHOD]: method,
+      [Semconv.ATTR_URL_SCHEME]: scheme,
+      [Semconv.ATTR_URL_PATH]: path
+    }
+    if (original !== undefined) attributes[Semconv.ATTR_HTTP_REQUEST_METHOD_ORIGINAL] = original
+    const query = semantics.redactQuery(target.search, config.sensitiveQuery)
+    if (query !== undefined) attributes[Semconv.ATTR_URL_QUERY] = query
+    if (address !== undefined) attributes[Semconv.ATTR_SERVER_ADDRESS] = address
+    if (port !== undefined) attributes[Semconv.ATTR_SERVER_PORT] = port
+    if (Option.isSome(request.remoteAddress)) attributes[Semconv.ATTR_CLIENT_ADDRESS] = request.remoteAddress.value
+    const userAgent = request.headers["user-agent"]
+    if (userAgent !== undefined) attributes[Semconv.ATTR_USER_AGENT_ORIGINAL] = userAgent
+    if (version !== undefined) attributes[Semconv.ATTR_NETWORK_PROTOCOL_VERSION] = version
+    if (requestSize !== undefined) attributes[Semconv.ATTR_HTTP_REQUEST_BODY_SIZE] = requestSize
+    semantics.captureHeaders(
+      request.headers,
+      config.requestHeaders,
+      config.redacted(redactedHeaderNames).request,
+      Semconv.ATTR_HTTP_REQUEST_HEADER_PREFIX,
+      attributes
+    )
+    for (const key in attributes) span.attribute(key, attributes[key])
+  }
 
   const activeAttributes = { [Semconv.ATTR_HTTP_REQUEST_METHOD]: method, [Semconv.ATTR_URL_SCHEME]: scheme }
   const parent = Propagation.extract(request.headers)
@@ -341,49 +344,53 @@ const instrumentRequest = <E, R>(
       ? config.unmatchedRoute
       : undefined
 
+    // A sampled-out span records nothing: only what the metrics need is worked out.
+    const sampled = span.sampled
     let errorType: string | undefined
     if (clientAbort) {
-      Tracing.setSpanStatus(span, { code: "unset" })
-      span.attribute(Semconv.ATTR_EFFECT_INTERRUPTED, true)
+      if (sampled) {
+        Tracing.setSpanStatus(span, { code: "unset" })
+        span.attribute(Semconv.ATTR_EFFECT_INTERRUPTED, true)
+      }
     } else if (sent !== undefined && sent >= 500) {
       errorType = String(sent)
       // With a real failure the tracer records the exception and sets Error itself.
-      if (Option.isNone(failure)) Tracing.setSpanStatus(span, { code: "error" })
+      if (sampled && Option.isNone(failure)) Tracing.setSpanStatus(span, { code: "error" })
     } else if (Option.isSome(failure) && observed.calls > 1) {
       // The response had started (its status on the wire) when its stream failed.
       errorType = Tracing.errorTypeOf(failure.value)
-    } else if (Exit.isFailure(exit)) {
+    } else if (sampled && Exit.isFailure(exit)) {
       // A failure answered with a 4xx (RouteNotFound, a schema error) is the client's error.
       Tracing.setSpanStatus(span, { code: "unset" })
     }
 
-    const name = semantics.spanMethod(method)
-    // The unmatched value labels series; a span name carries only a route that matched.
-    if (typeof reported === "string") Tracing.otelSpanOf(span)?.updateName(`${name} ${route}`)
-    if (route !== undefined && reported === undefined) span.attribute(Semconv.ATTR_HTTP_ROUTE, route)
-    else if (route !== undefined && route !== reported) span.attribute(Semconv.ATTR_HTTP_ROUTE, route)
-    if (sent !== undefined) span.attribute(Semconv.ATTR_HTTP_RESPONSE_STATUS_CODE, sent)
-    if (errorType !== undefined) span.attribute(Semconv.ATTR_ERROR_TYPE, errorType)
     const responseSize = observed.first !== undefined && request.method !== "HEAD" && !clientAbort
       ? bodySize(observed.first)
       : undefined
-    if (responseSize !== undefined) span.attribute(Semconv.ATTR_HTTP_RESPONSE_BODY_SIZE, responseSize)
-    if (observed.first !== undefined && config.responseHeaders.size > 0) {
-      // Handlers the app appends (cors, HttpApi's security cookies) run after ours. On success
-      // the app chain returns the response after every handler, the one written: its headers
-      // are what was sent. On a failure path the chain returns the unhandled response instead.
-      const written = observed.calls === 1 && Exit.isSuccess(exit) && HttpServerResponse.isServerResponse(exit.value)
-        ? exit.value
-        : observed.first
-      const captured: Record<string, unknown> = {}
-      semantics.captureHeaders(
-        written.headers,
-        config.responseHeaders,
-        redacted.response,
-        Semconv.ATTR_HTTP_RESPONSE_HEADER_PREFIX,
-        captured
-      )
-      for (const key in captured) span.attribute(key, captured[key])
+    if (sampled) {
+      // The unmatched value labels series; a span name carries only a route that matched.
+      if (typeof reported === "string") Tracing.otelSpanOf(span)?.updateName(`${semantics.spanMethod(method)} ${route}`)
+      if (route !== undefined && route !== reported) span.attribute(Semconv.ATTR_HTTP_ROUTE, route)
+      if (sent !== undefined) span.attribute(Semconv.ATTR_HTTP_RESPONSE_STATUS_CODE, sent)
+      if (errorType !== undefined) span.attribute(Semconv.ATTR_ERROR_TYPE, errorType)
+      if (responseSize !== undefined) span.attribute(Semconv.ATTR_HTTP_RESPONSE_BODY_SIZE, responseSize)
+      if (observed.first !== undefined && config.responseHeaders.size > 0) {
+        // Handlers the app appends (cors, HttpApi's security cookies) run after ours. On success
+        // the app chain returns the response after every handler, the one written: its headers
+        // are what was sent. On a failure path the chain returns the unhandled response instead.
+        const written = observed.calls === 1 && Exit.isSuccess(exit) && HttpServerResponse.isServerResponse(exit.value)
+          ? exit.value
+          : observed.first
+        const captured: Record<string, unknown> = {}
+        semantics.captureHeaders(
+          written.headers,
+          config.responseHeaders,
+          config.redacted(redactedHeaderNames).response,
+          Semconv.ATTR_HTTP_RESPONSE_HEADER_PREFIX,
+          captured
+        )
+        for (const key in captured) span.attribute(key, captured[key])
+      }
     }
 
     const metricAttributes: Record<string, string | number> = Attributes.copy(activeAttributes)
@@ -398,7 +405,6 @@ const instrumentRequest = <E, R>(
 
   const spanOptions: Tracer.SpanOptions = {
     kind: "server",
-    attributes,
     captureStackTrace: false,
     ...(Option.isSome(parent) ? { parent: parent.value } : { root: true })
   }
@@ -410,6 +416,7 @@ const instrumentRequest = <E, R>(
   // acquire-use-release) and `onExit` (a second mask) ran ~25 more fiber operations per request.
   return Effect.uninterruptibleMask((restore) =>
     Effect.flatMap(Effect.makeSpan(semantics.spanMethod(method), spanOptions), (span) => {
+      if (span.sampled) addRequestAttributes(span)
       metrics.serverActiveRequests.unsafeAdd(1, activeAttributes)
       const observe = (response: HttpServerResponse.HttpServerResponse) => {
         if (observed.first === undefined) observed.first = response
