@@ -47,15 +47,6 @@ export const activityRetries = metrics.activityRetries
 /** `activity.duration{workflow.name, activity.name, result}`: histogram in seconds. @since 0.1.0 @category metrics */
 export const activityDuration = metrics.activityDuration
 
-/**
- * Name of the activity the instrumentation adds to every execution to journal its origin
- * (trace context and start time); it emits no span and no metric.
- *
- * @since 0.1.0
- * @category constants
- */
-export const originActivityName: string = internal.ORIGIN_ACTIVITY
-
 /** @since 0.1.0 @category models */
 export interface Options {
   /**

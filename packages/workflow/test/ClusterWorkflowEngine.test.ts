@@ -18,7 +18,7 @@ import type { ReadableSpan } from "@opentelemetry/sdk-trace-base"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
-import { dropTables, PgLive, tablePrefix, unavailable } from "./support/postgres.js"
+import { dropTables, journal, PgLive, tablePrefix, unavailable } from "./support/postgres.js"
 
 class ChargeDeclined extends Schema.TaggedError<ChargeDeclined>()("ChargeDeclined", { attempt: Schema.Number }) {}
 
@@ -81,14 +81,39 @@ const awaitResult = (executionId: string, tag: string) =>
 
 afterAll(() => (unavailable === undefined ? Effect.runPromise(dropTables) : undefined))
 
-/** One "process": the engine and the workflow, built and torn down around `effect`. */
-const inProcess = <A, E>(effect: Effect.Effect<A, E, WorkflowEngine.WorkflowEngine>) =>
+/** The same engine without our layer: a runner that was never instrumented. */
+const PlainEngine = ClusterWorkflowEngine.layer.pipe(Layer.provide(Cluster))
+
+/**
+ * One "process": the engine (instrumented unless `plain`) and the workflow, built and torn
+ * down around `effect`.
+ */
+const inProcess = <A, E>(effect: Effect.Effect<A, E, WorkflowEngine.WorkflowEngine>, plain = false) =>
   Effect.scoped(
     Effect.flatMap(
-      Layer.build(OrderLive.pipe(Layer.provideMerge(Engine))),
+      Layer.build(OrderLive.pipe(Layer.provideMerge(plain ? PlainEngine : Engine))),
       (context) => Effect.provide(effect, context)
     )
   )
+
+/** Starts an order and waits for its suspension on the approval. */
+const startOrder = (id: string) =>
+  Effect.gen(function*() {
+    const executionId = yield* Order.execute({ id }, { discard: true }).pipe(Effect.withSpan("checkout"))
+    yield* awaitResult(executionId, "Suspended")
+    return executionId
+  })
+
+/** Approves a suspended order and waits for its result. */
+const approveOrder = (executionId: string) =>
+  Effect.gen(function*() {
+    const token = DurableDeferred.tokenFromExecutionId(Approval, { workflow: Order, executionId })
+    yield* DurableDeferred.succeed(Approval, { token, value: "alice" }).pipe(Effect.withSpan("approval-webhook"))
+    return yield* awaitResult(executionId, "Complete")
+  })
+
+/** What the workflow itself journals: its activities' attempts, nothing of ours. */
+const ownActivities = ["Reserve/1", "Charge/1", "Charge/2", "Ship/1"]
 
 describe.skipIf(unavailable !== undefined)("WorkflowTelemetry on the cluster engine (Postgres)", () => {
   it.live("a retry and a suspension across two engine lifetimes: the resumed run continues the caller's trace from the journal", () =>
@@ -125,6 +150,14 @@ describe.skipIf(unavailable !== undefined)("WorkflowTelemetry on the cluster eng
       // caller's trace or the webhook's
       const traces = new Set((yield* TestTelemetry.spans).map(TestTelemetry.traceId))
       expect([...traces].sort()).toEqual([TestTelemetry.traceId(checkout), TestTelemetry.traceId(webhook)].sort())
+
+      // nothing journaled for telemetry: the stored activities are the workflow's own, and the
+      // trace context the runs continue is the one the cluster stored with the run request
+      const stored = yield* journal(executionId)
+      expect(stored.activities).toEqual(ownActivities)
+      expect(stored.runs).toHaveLength(1)
+      expect(stored.runs[0]!.traceId).toBe(TestTelemetry.traceId(checkout))
+      expect(stored.runs[0]!.spanId).toBe(TestTelemetry.parentSpanId(first))
 
       const charges = byStart(yield* TestTelemetry.spansNamed("activity Charge"))
       expect(charges.map((s) => s.attributes["activity.attempt"])).toEqual([1, 2])
@@ -167,5 +200,39 @@ describe.skipIf(unavailable !== undefined)("WorkflowTelemetry on the cluster eng
       expect(yield* TestTelemetry.metricValue("workflow.suspended", wf)).toBe(1)
       expect((yield* TestTelemetry.metricPoint("workflow.duration", { ...wf, result: "interrupted" })).value)
         .toMatchObject({ count: 1 })
+    }).pipe(Effect.provide(TestTelemetry.layer())))
+
+  it.live("started on an instrumented engine, completed on one without our layer, and the other way round", () =>
+    Effect.gen(function*() {
+      // instrumented start, plain completion
+      const first = yield* inProcess(startOrder(`o3-${tablePrefix}`))
+      const done = yield* inProcess(approveOrder(first), true)
+      expect(done).toMatchObject({ exit: { _tag: "Success", value: `o3-${tablePrefix}:alice` } })
+      expect((yield* journal(first)).activities).toEqual(ownActivities)
+
+      // plain start, instrumented completion: the resumed run is in the caller's trace, from
+      // the context the cluster stored with the run request
+      const second = yield* inProcess(startOrder(`o4-${tablePrefix}`), true)
+      yield* delivered
+      yield* TestTelemetry.resetSpans
+      const resumedDone = yield* inProcess(approveOrder(second))
+      expect(resumedDone).toMatchObject({ exit: { _tag: "Success", value: `o4-${tablePrefix}:alice` } })
+      expect((yield* journal(second)).activities).toEqual(ownActivities)
+      yield* delivered
+      const stored = (yield* journal(second)).runs[0]!
+      const run = yield* TestTelemetry.spanNamed("workflow ClusterOrder")
+      expect(run.attributes["workflow.execution.id"]).toBe(second)
+      expect(run.attributes["workflow.resumed"]).toBe(true)
+      expect(run.attributes["workflow.run.result"]).toBe("completed")
+      expect(TestTelemetry.traceId(run)).toBe(stored.traceId)
+      expect(TestTelemetry.parentSpanId(run)).toBe(stored.spanId)
+      // the replayed activities made no span; the one that ran on the instrumented side did
+      expect((yield* TestTelemetry.spans).filter((s) => s.name.startsWith("activity ")).map((s) => s.name))
+        .toEqual(["activity Ship"])
+      const wf = { "workflow.name": "ClusterOrder" }
+      // each side counts what it saw: the start of the first, the completion of the second
+      expect(yield* TestTelemetry.metricValue("workflow.started", wf)).toBe(1)
+      expect(yield* TestTelemetry.metricValue("workflow.suspended", wf)).toBe(1)
+      expect(yield* TestTelemetry.metricValue("workflow.completed", wf)).toBe(1)
     }).pipe(Effect.provide(TestTelemetry.layer())))
 })

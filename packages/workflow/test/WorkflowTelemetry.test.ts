@@ -77,6 +77,15 @@ const ReminderLive = Reminder.toLayer(() =>
   })
 )
 
+// The same sleep in a body written as an anonymous Effect.fn: its span does not propagate.
+const Snooze = Workflow.make({ name: "Snooze", payload: { id: Schema.String }, idempotencyKey: ({ id }) => id })
+
+const SnoozeLive = Snooze.toLayer(Effect.fn(function*() {
+  yield* Activity.make({ name: "Before", execute: Effect.void })
+  yield* DurableClock.sleep({ name: "wait", duration: "20 millis", inMemoryThreshold: "0 millis" })
+  yield* Activity.make({ name: "After", execute: Effect.void })
+}))
+
 const Fragile = Workflow.make({
   name: "Fragile",
   payload: { id: Schema.String },
@@ -101,7 +110,7 @@ const engineWith = (
     WorkflowEngine.WorkflowEngine
   >
 ) =>
-  Layer.mergeAll(OrderLive, RefundLive, ReminderLive, FragileLive, ItemLive, BatchLive).pipe(
+  Layer.mergeAll(OrderLive, RefundLive, ReminderLive, SnoozeLive, FragileLive, ItemLive, BatchLive).pipe(
     Layer.provideMerge(telemetry.pipe(Layer.provide(WorkflowEngine.layerMemory)))
   )
 
@@ -215,9 +224,11 @@ describe("WorkflowTelemetry", () => {
       for (const c of charges) expect(yield* underRun(c, first)).toBe(true)
       const shipSpan = yield* TestTelemetry.spanNamed("activity Ship")
       expect(yield* underRun(shipSpan, resumed)).toBe(true)
-      // the origin journal entry is invisible
-      const names = (yield* TestTelemetry.spans).map((s) => s.name)
-      expect(names.filter((n) => n.includes(WorkflowTelemetry.originActivityName))).toEqual([])
+      // only the workflow's own activities ran: nothing journaled for telemetry
+      const activities = (yield* TestTelemetry.spans).filter((s) => s.name.startsWith("activity "))
+      expect([...new Set(activities.map((s) => s.name))].sort()).toEqual(
+        ["activity Charge", "activity Reserve", "activity Ship"]
+      )
 
       // metrics, OTLP side
       const wf = { "workflow.name": "Order" }
@@ -336,6 +347,25 @@ describe("WorkflowTelemetry", () => {
       }
       // start to completion includes the 20 ms the clock slept
       expect(total.sum).toBeGreaterThanOrEqual(0.02)
+    })))
+
+  it.live("an Effect.fn body with a durable sleep: the wake-up and the resumed run stay in the execution's trace", () =>
+    withTelemetry(Effect.gen(function*() {
+      yield* Snooze.execute({ id: "s-1" }).pipe(Effect.withSpan("snooze-request"))
+      yield* delivered
+      const request = yield* TestTelemetry.spanNamed("snooze-request")
+      const caller = yield* TestTelemetry.spanNamed("Snooze.execute")
+      const runs = byStart(yield* TestTelemetry.spansNamed("workflow Snooze"))
+      expect(runs.map((r) => r.attributes["workflow.run.result"])).toEqual(["suspended", "completed"])
+      const [first, resumed] = runs as [ReadableSpan, ReadableSpan]
+      expect(TestTelemetry.parentSpanId(first)).toBe(spanId(caller))
+      expect(TestTelemetry.parentSpanId(resumed)).toBe(spanId(caller))
+      // woken under the first run's span, not the body's non-propagating Effect.fn span
+      expect(resumed.links.map((l) => l.context.spanId)).toEqual([spanId(first)])
+      const traceIds = new Set((yield* TestTelemetry.spans).map(TestTelemetry.traceId))
+      expect([...traceIds]).toEqual([TestTelemetry.traceId(request)])
+      expect((yield* TestTelemetry.spansNamed("activity Before")).length).toBe(1)
+      expect((yield* TestTelemetry.spansNamed("activity After")).length).toBe(1)
     })))
 
   it.live("resumeTrace linked: a resumed run starts its own trace, linked to the caller", () =>

@@ -14,10 +14,14 @@
  * - `execute` annotates the caller's span with the workflow name and execution id.
  *
  * `scheduleClock` and `deferredDone` only change the span they run under (see
- * `underPropagatedSpan`).
+ * `underPropagatedSpan`); `deferredResult` and `activityExecute` also note when a run is
+ * served from the journal, which tells a resume from a first run where nothing else can.
+ *
+ * Nothing is journaled for telemetry: the trace context an execution's runs belong to is the
+ * one the engine already keeps with the execution (see `runSpan`).
  */
-import { Attributes, Instrumentation, Propagation, Semconv } from "@effect-telemetry/core"
-import * as Activity from "@effect/workflow/Activity"
+import { Attributes, Instrumentation, Semconv } from "@effect-telemetry/core"
+import type * as Activity from "@effect/workflow/Activity"
 import * as DurableDeferred from "@effect/workflow/DurableDeferred"
 import * as Workflow from "@effect/workflow/Workflow"
 import { WorkflowEngine, WorkflowInstance } from "@effect/workflow/WorkflowEngine"
@@ -27,8 +31,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
-import * as Schema from "effect/Schema"
-import * as Tracer from "effect/Tracer"
+import type * as Tracer from "effect/Tracer"
 import * as Metrics from "./metrics.js"
 
 /** @internal */
@@ -40,35 +43,45 @@ export interface Options {
 export type Engine = WorkflowEngine["Type"]
 
 /**
- * Name of the activity that journals where an execution started (trace context and start
- * time). Journaled like any activity, so a resume, in this process or another one after a
- * restart of a durable engine, reads the same origin the first run recorded.
- *
- * @internal
+ * Where an execution's runs belong: the span context every run is parented to, and when the
+ * execution started (for `workflow.duration`). Nothing of it is journaled: see `originOf`.
  */
-export const ORIGIN_ACTIVITY = "@effect-telemetry/workflow/origin"
-
-/** What the origin activity journals. Decoded leniently: telemetry must never fail a workflow. */
 interface Origin {
-  readonly carrier: Record<string, string>
+  readonly parent: Tracer.AnySpan | undefined
   readonly startedAtMillis: number | undefined
 }
 
-const decodeOrigin = (value: unknown): Origin => {
-  const record = typeof value === "object" && value !== null ? value as Record<string, unknown> : {}
-  const carrier: Record<string, string> = {}
-  if (typeof record.carrier === "object" && record.carrier !== null) {
-    for (const [key, entry] of Object.entries(record.carrier)) {
-      if (typeof entry === "string") carrier[key] = entry
-    }
-  }
-  return {
-    carrier,
-    startedAtMillis: typeof record.startedAtMillis === "number" ? record.startedAtMillis : undefined
-  }
+/**
+ * How many origins one engine remembers. Suspended executions stay until they finish; past
+ * this bound the oldest is forgotten, and a later run of it falls back to what the engine
+ * delivers it with (the cluster's stored request context), as on another runner.
+ */
+const MAX_KNOWN_ORIGINS = 10_000
+
+/** The epoch of `@effect/cluster`'s Snowflake ids (its public `Snowflake.constEpochMillis`). */
+const SNOWFLAKE_EPOCH_MILLIS = Date.UTC(2025, 0, 1)
+
+/**
+ * A run the engine delivered from a stored request: `@effect/cluster` persists the trace
+ * context of the caller's span with the workflow's `run` request and re-delivers that request,
+ * with the same context, for every resume on any runner; the RPC server's span for the
+ * delivery (`Workflow/{name}({executionId}).run`, attribute `requestId`) is a child of it. That
+ * stored context is the execution's origin, and the request's Snowflake id holds when it was
+ * sent. Returns undefined for a run invoked in-process (the in-memory engine).
+ */
+const deliveredOrigin = (trigger: Tracer.AnySpan | undefined): Origin | undefined => {
+  if (trigger === undefined || trigger._tag !== "Span") return undefined
+  const requestId = trigger.attributes.get("requestId")
+  if (Option.isNone(trigger.parent) || trigger.parent.value._tag !== "ExternalSpan") return undefined
+  if (typeof requestId !== "string" || !/^\d+$/.test(requestId)) return undefined
+  const sentAt = Number(BigInt(requestId) >> 22n) + SNOWFLAKE_EPOCH_MILLIS
+  return { parent: trigger.parent.value, startedAtMillis: Number.isFinite(sentAt) ? sentAt : undefined }
 }
 
-const emptyOrigin: Origin = { carrier: {}, startedAtMillis: undefined }
+/** Per run: whether the engine served anything of this execution's journal back to it. */
+interface RunState {
+  replayed: boolean
+}
 
 /** The run outcome, from the body's exit and what the workflow told its instance. */
 type RunResult = "completed" | "failed" | "suspended" | "interrupted" | "abandoned"
@@ -110,14 +123,6 @@ const attemptResultOf = (
     ? (instance.suspended ? "suspended" : "interrupted")
     : "error"
 
-const randomHex = (bytes: number) => {
-  let out = ""
-  for (let i = 0; i < bytes; i++) out += Math.floor(Math.random() * 256).toString(16).padStart(2, "0")
-  return out
-}
-
-const unsampledParent = () => Tracer.externalSpan({ traceId: randomHex(16), spanId: randomHex(8), sampled: false })
-
 const spanName = (prefix: string, name: string) => `${prefix} ${name}`
 
 const endSpan = (span: Tracer.Span, exit: Exit.Exit<unknown, unknown>) =>
@@ -136,87 +141,67 @@ const underPropagatedSpan = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Ef
     (span) => Option.isSome(span) ? Effect.withParentSpan(effect, span.value) : effect
   )
 
+/** Remembers an execution's origin, forgetting the oldest past {@link MAX_KNOWN_ORIGINS}. */
+const remember = (known: Map<string, Origin>, executionId: string, origin: Origin) => {
+  known.delete(executionId)
+  known.set(executionId, origin)
+  if (known.size > MAX_KNOWN_ORIGINS) known.delete(known.keys().next().value!)
+}
+
 /**
- * Reads the execution's origin from the journal, recording it on the first run. On the first
- * run the run span is created here, inside the activity, so that an execution started outside
- * any span still has one trace: its first run span becomes the origin of the later runs.
+ * The run span, parented to the execution's origin:
+ * - a run of an execution this engine ran before: the origin it remembered (resumed);
+ * - a run a durable engine delivered from its stored request: that request's stored context
+ *   (see `deliveredOrigin`); whether it is a resume is known only once the run replays
+ *   something of the journal, so `resumed` is undefined here and decided when it ends;
+ * - otherwise the first run: a child of the caller's span, or a root when there is none, in
+ *   which case the run span itself becomes the origin of the later runs.
  */
 const runSpan = (
-  underlying: Engine,
+  known: Map<string, Origin>,
   options: Options,
   workflowName: string,
-  executionId: string,
-  restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
-): Effect.Effect<
-  { readonly span: Tracer.Span; readonly origin: Origin; readonly first: boolean },
-  never,
-  WorkflowInstance
-> =>
+  executionId: string
+): Effect.Effect<{
+  readonly span: Tracer.Span
+  readonly origin: Origin
+  readonly resumed: boolean | undefined
+}> =>
   Effect.gen(function*() {
     const trigger = Option.getOrUndefined(yield* Effect.option(Effect.currentParentSpan))
+    const remembered = known.get(executionId)
+    const delivered = remembered === undefined ? deliveredOrigin(trigger) : undefined
+    const resumed = remembered !== undefined ? true : delivered !== undefined ? undefined : false
+    const origin: Origin = remembered ?? delivered ??
+      { parent: trigger, startedAtMillis: yield* Clock.currentTimeMillis }
+    const parent = origin.parent
+    const links: Array<Tracer.SpanLink> = []
+    if (trigger !== undefined && (parent === undefined || trigger.spanId !== parent.spanId)) {
+      links.push({ _tag: "SpanLink", span: trigger, attributes: {} })
+    }
+    const linked = options.resumeTrace === "linked" && resumed === true
+    if (linked && parent !== undefined) links.unshift({ _tag: "SpanLink", span: parent, attributes: {} })
     const attributes = {
       [Semconv.ATTR_WORKFLOW_NAME]: workflowName,
       [Semconv.ATTR_WORKFLOW_EXECUTION_ID]: executionId
     }
-    let firstSpan: Tracer.Span | undefined
-    const record = Activity.make({
-      name: ORIGIN_ACTIVITY,
-      success: Schema.Unknown,
-      execute: Effect.gen(function*() {
-        const span = yield* Effect.makeSpan(spanName(Semconv.SPAN_WORKFLOW_RUN, workflowName), {
-          kind: "internal",
-          attributes: Attributes.extend(attributes, { [Semconv.ATTR_WORKFLOW_RESUMED]: false }),
-          ...(trigger === undefined ? { root: true } : { parent: trigger }),
-          captureStackTrace: false
-        })
-        firstSpan = span
-        return {
-          carrier: Propagation.inject(trigger ?? span),
-          startedAtMillis: yield* Clock.currentTimeMillis
-        }
-      })
-    })
-    const origin = yield* restore(record).pipe(
-      Effect.onExit((exit) =>
-        // Suspended or interrupted while journaling: the first run ends here, not unended.
-        Exit.isFailure(exit) && firstSpan !== undefined ? endSpan(firstSpan, exit) : Effect.void
-      ),
-      Effect.map(decodeOrigin),
-      // A journal or decoding problem loses the trace link, never the workflow; suspension
-      // and interruption are control flow and pass through.
-      Effect.catchAllCause((cause) =>
-        Cause.isInterruptedOnly(cause) ? Effect.failCause(cause) : Effect.succeed(emptyOrigin)
-      ),
-      Effect.provideService(WorkflowEngine, underlying),
-      // The origin activity is ours, so the spans around it (the library's, and a durable
-      // engine's client and server spans) are parented to a context marked unsampled: the
-      // parent-based sampler drops them everywhere the flag propagates, and they start no
-      // stray traces. Disabling the tracer instead would send no context at all, and the
-      // engine's server side would start a new sampled root.
-      Effect.withParentSpan(unsampledParent())
-    )
-    if (firstSpan !== undefined) return { span: firstSpan, origin, first: true }
-    const parent = Propagation.extract(origin.carrier)
-    const links: Array<Tracer.SpanLink> = []
-    if (trigger !== undefined && (Option.isNone(parent) || trigger.spanId !== parent.value.spanId)) {
-      links.push({ _tag: "SpanLink", span: trigger, attributes: {} })
-    }
-    if (options.resumeTrace === "linked" && Option.isSome(parent)) {
-      links.unshift({ _tag: "SpanLink", span: parent.value, attributes: {} })
-    }
     const span = yield* Effect.makeSpan(spanName(Semconv.SPAN_WORKFLOW_RUN, workflowName), {
       kind: "internal",
-      attributes: Attributes.extend(attributes, { [Semconv.ATTR_WORKFLOW_RESUMED]: true }),
+      attributes: resumed === undefined
+        ? attributes
+        : Attributes.extend(attributes, { [Semconv.ATTR_WORKFLOW_RESUMED]: resumed }),
       links,
-      ...(options.resumeTrace === "child" && Option.isSome(parent) ? { parent: parent.value } : { root: true }),
+      ...(linked || parent === undefined ? { root: true } : { parent }),
       captureStackTrace: false
     })
-    return { span, origin, first: false }
+    remember(known, executionId, parent === undefined ? { ...origin, parent: span } : origin)
+    return { span, origin, resumed }
   })
 
 const instrumentRun = <A, E, R>(
   underlying: Engine,
   self: () => Engine,
+  state: EngineState,
   options: Options,
   workflow: Workflow.Any,
   execute: (payload: any, executionId: string) => Effect.Effect<A, E, R>
@@ -227,9 +212,11 @@ const instrumentRun = <A, E, R>(
     Effect.gen(function*() {
       const instance = yield* WorkflowInstance
       const name = workflow.name
-      const { first, origin, span } = yield* runSpan(underlying, options, name, executionId, restore)
+      const { origin, resumed, span } = yield* runSpan(state.known, options, name, executionId)
+      const run: RunState = { replayed: false }
+      state.runs.set(instance, run)
       const metricAttributes = { [Semconv.ATTR_WORKFLOW_NAME]: name }
-      if (first) Metrics.workflowStarted.unsafeAdd(1, metricAttributes)
+      if (resumed === false) Metrics.workflowStarted.unsafeAdd(1, metricAttributes)
       return yield* restore(execute(payload, executionId)).pipe(
         Effect.provideService(WorkflowEngine, self()),
         Effect.withParentSpan(span),
@@ -238,6 +225,13 @@ const instrumentRun = <A, E, R>(
             let result = runResultOf(exit, instance)
             if (result === "suspended" && (yield* interruptRequested(underlying))) result = "interrupted"
             span.attribute(Semconv.ATTR_WORKFLOW_RUN_RESULT, result)
+            if (resumed === undefined) {
+              // Delivered by a durable engine to a runner that had not run it: a resume exactly
+              // when the run was served something of the journal.
+              span.attribute(Semconv.ATTR_WORKFLOW_RESUMED, run.replayed)
+              if (!run.replayed && result !== "abandoned") Metrics.workflowStarted.unsafeAdd(1, metricAttributes)
+            }
+            if (result !== "suspended" && result !== "abandoned") state.known.delete(executionId)
             const now = yield* Clock.currentTimeMillis
             const durationSeconds = origin.startedAtMillis === undefined
               ? undefined
@@ -310,14 +304,25 @@ const instrumentAttempt = (
     return operation(activity.executeEncoded)
   })
 
+/** What one instrumented engine keeps: origins of executions it ran, and each live run's state. */
+interface EngineState {
+  readonly known: Map<string, Origin>
+  readonly runs: WeakMap<WorkflowInstance["Type"], RunState>
+}
+
 /** @internal */
 export const make = (underlying: Engine, options: Options): Engine => {
+  const state: EngineState = { known: new Map(), runs: new WeakMap() }
+  const replayed = (instance: WorkflowInstance["Type"]) => {
+    const run = state.runs.get(instance)
+    if (run !== undefined) run.replayed = true
+  }
   const engine: Engine = WorkflowEngine.of({
     ...underlying,
     register: (workflow, execute) =>
       underlying.register(
         workflow,
-        instrumentRun(underlying, () => engine, options, workflow, execute) as typeof execute
+        instrumentRun(underlying, () => engine, state, options, workflow, execute) as typeof execute
       ),
     execute: (workflow, opts) =>
       Effect.zipRight(
@@ -329,16 +334,26 @@ export const make = (underlying: Engine, options: Options): Engine => {
       ),
     scheduleClock: (workflow, opts) => underPropagatedSpan(underlying.scheduleClock(workflow, opts)),
     deferredDone: (deferred, opts) => underPropagatedSpan(underlying.deferredDone(deferred, opts)),
-    activityExecute: (activity, attempt) => {
-      if (activity.name === ORIGIN_ACTIVITY) return underlying.activityExecute(activity, attempt)
-      return Effect.flatMap(WorkflowInstance, (instance) => {
+    deferredResult: (deferred) =>
+      Effect.flatMap(WorkflowInstance, (instance) =>
+        Effect.tap(underlying.deferredResult(deferred), (exit) => {
+          if (exit !== undefined) replayed(instance)
+        })),
+    activityExecute: (activity, attempt) =>
+      Effect.flatMap(WorkflowInstance, (instance) => {
         // A view of the activity: same name, schemas and identity for the engine's journal,
         // only the execution instrumented.
+        let executed = false
         const view = Object.create(activity)
-        view.executeEncoded = instrumentAttempt(activity, attempt, instance)
-        return underlying.activityExecute(view, attempt)
+        view.executeEncoded = Effect.suspend(() => {
+          executed = true
+          return instrumentAttempt(activity, attempt, instance)
+        })
+        return Effect.tap(underlying.activityExecute(view, attempt), (result) => {
+          // Answered without running the attempt: served from the journal.
+          if (!executed && result._tag === "Complete") replayed(instance)
+        })
       })
-    }
   })
   return engine
 }

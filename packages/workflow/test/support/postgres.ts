@@ -44,3 +44,28 @@ export const dropTables = Effect.promise(() =>
 )
 
 export const PgLive = PgClient.layer({ url: Redacted.make(databaseUrl) })
+
+/**
+ * The activity requests the cluster journaled for one execution, as `name/attempt` in the
+ * order they were stored, and the trace context stored with its `run` request.
+ */
+export const journal = (executionId: string) =>
+  Effect.promise(() =>
+    withClient(async (client) => {
+      const activities = await client.query<{ payload: string }>(
+        `select payload from "${tablePrefix}_messages" where entity_id = $1 and tag = 'activity' order by id`,
+        [executionId]
+      )
+      const runs = await client.query<{ trace_id: string | null; span_id: string | null }>(
+        `select trace_id, span_id from "${tablePrefix}_messages" where entity_id = $1 and tag = 'run'`,
+        [executionId]
+      )
+      return {
+        activities: activities.rows.map((row) => {
+          const { attempt, name } = JSON.parse(row.payload) as { name: string; attempt: number }
+          return `${name}/${attempt}`
+        }),
+        runs: runs.rows.map((row) => ({ traceId: row.trace_id, spanId: row.span_id }))
+      }
+    })
+  )
