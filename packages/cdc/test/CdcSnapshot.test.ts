@@ -1,10 +1,11 @@
-import { Cdc, type CdcChange } from "@effect-telemetry/cdc"
+import { Cdc, type CdcChange, type CdcError } from "@effect-telemetry/cdc"
 import { TelemetryOptionsError } from "@effect-telemetry/core"
 import { TestTelemetry } from "@effect-telemetry/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import { awaitActive, databaseUrl, type Fixture, fixture, query, unavailable } from "./postgres.js"
 
@@ -260,6 +261,51 @@ describe.skipIf(unavailable !== undefined)("Cdc initial snapshot (real Postgres,
       expect(snapshotIds(again)).toEqual([1, 2, 3, 4, 5])
       expect(tagsOf(again.slice(3))).toEqual([["Insert"]])
       // Complete this time: the slot stays.
+      expect(yield* slotExists(f.slot)).toBe(true)
+    }).pipe(Effect.provide(TestTelemetry.layer())))
+
+  it.scopedLive("a snapshot whose connection is killed fails the stream with ConnectionLost, drops the slot, and Stream.retry takes it again", () =>
+    Effect.gen(function*() {
+      const f = yield* fixture
+      yield* query(`insert into ${f.table} (id) select generate_series(1, 100)`)
+      let killed = 0
+      const kill = query<{ n: number }>(
+        `select count(pg_terminate_backend(pid, 5000))::int4 as n from pg_stat_activity
+         where state = 'idle in transaction' and query like 'fetch forward%'`
+      ).pipe(Effect.map((rows) => killed += rows[0]!.n))
+      const exit = yield* Cdc.stream(optionsFor(f, { snapshotBatchSize: 10, bufferSize: 1 })).pipe(
+        Cdc.process((tx) => tx.xid === 0 && killed === 0 ? kill : Effect.void),
+        Stream.runDrain,
+        Effect.flip
+      )
+      expect(killed).toBe(1)
+      expect(exit._tag).toBe("CdcError")
+      expect((exit as CdcError.CdcError).reason).toBe("ConnectionLost")
+      expect(exit.message).toContain(`snapshot of slot ${f.slot}, table public.${f.table}`)
+      expect(yield* TestTelemetry.metricValue("cdc.errors", { "cdc.slot": f.slot, "error.type": "ConnectionLost" }))
+        .toBe(1)
+      const [span] = yield* TestTelemetry.spansNamed(`cdc snapshot ${f.slot}`)
+      expect(TestTelemetry.statusOf(span!)).toBe("error")
+      expect(yield* slotExists(f.slot)).toBe(false)
+
+      // Retried: a new slot, the whole snapshot again (delivery is at least once).
+      const ids: Array<unknown> = []
+      killed = 0
+      yield* Cdc.stream(optionsFor(f, { snapshotBatchSize: 10, bufferSize: 1 })).pipe(
+        Stream.retry(Schedule.recurs(1)),
+        Cdc.process((tx) =>
+          Effect.suspend(() => {
+            ids.push(...snapshotIds([tx]))
+            return tx.xid === 0 && killed === 0 ? Effect.as(kill, tx) : Effect.succeed(tx)
+          })
+        ),
+        Stream.takeUntil((tx) => snapshotIds([tx]).includes(100)),
+        Stream.runDrain
+      )
+      expect(killed).toBe(1)
+      // The first attempt delivered some batches before it failed; the retry all of them.
+      expect(ids.slice(-100)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1))
+      // It stopped right after the last snapshot row (a full batch): complete, the slot stays.
       expect(yield* slotExists(f.slot)).toBe(true)
     }).pipe(Effect.provide(TestTelemetry.layer())))
 

@@ -157,6 +157,8 @@ export class Source {
    */
   private snapshotState: "none" | "reading" | "read" | "done" = "none"
   private snapshotOutstanding = 0
+  /** The drop of an incomplete snapshot's slot, once started (by a failure or the close). */
+  private dropping: Promise<void> | undefined
   private readonly runFork: <A, E>(effect: Effect.Effect<A, E>) => unknown
 
   constructor(
@@ -351,8 +353,16 @@ export class Source {
    * Drops the slot this stream created when its snapshot was not read and acknowledged
    * completely: the slot would otherwise resume after rows the consumer never processed.
    */
-  private async dropIncompleteSnapshot(): Promise<void> {
-    if (this.snapshotState !== "reading" && this.snapshotState !== "read") return
+  private dropIncompleteSnapshot(): Promise<void> {
+    if (this.dropping === undefined) {
+      this.dropping = this.snapshotState === "reading" || this.snapshotState === "read"
+        ? this.dropSlot()
+        : Promise.resolve()
+    }
+    return this.dropping
+  }
+
+  private async dropSlot(): Promise<void> {
     this.snapshotState = "none"
     const slot = this.settings.slot
     const replication = this.replication

@@ -72,11 +72,19 @@ export const run = (
     })
     const tables = yield* attempt(undefined, () => publishedTables(client, source.settings.publication))
     for (let i = 0; i < tables.length; i++) {
-      const more = yield* readTable(source, client, point, tables[i]!, `${CURSOR}_${i}`, mailbox, options)
+      const more = yield* readTable(
+        source,
+        client,
+        point,
+        tables[i]!,
+        `${CURSOR}_${i}`,
+        i === tables.length - 1,
+        mailbox,
+        options
+      )
       if (!more) return
     }
-    // Right after the last row was handed over (no await since): a consumer that processes
-    // it and stops at once still finds the snapshot complete and keeps the slot.
+    // Already marked with the last batch; here when the last table (or the publication) is empty.
     source.snapshotRead()
     // Only now may the exporting replication connection run a command again.
     yield* attempt(undefined, () => client.query("commit"))
@@ -154,6 +162,7 @@ const readTable = (
   point: SnapshotPoint,
   table: PublishedTable,
   cursor: string,
+  last: boolean,
   mailbox: Mailbox.Mailbox<CdcChange.Transaction, CdcError>,
   options: Options
 ): Effect.Effect<boolean, SnapshotFailure> => {
@@ -170,31 +179,37 @@ const readTable = (
       name,
       () => client.query(`declare ${cursor} no scroll cursor for select ${columns} from ${from}${where}`)
     )
-    let rows = 0
-    while (true) {
-      const batch = yield* attempt(
-        name,
-        () =>
-          client.query<Array<string | null>>({
-            text: `fetch forward ${options.batchSize} from ${cursor}`,
-            rowMode: "array",
-            types: rawText
-          })
-      )
-      if (batch.rows.length > 0) {
-        const changes = batch.rows.map((values) => {
-          const row: Record<string, unknown> = Object.create(null)
-          for (let i = 0; i < relation.columns.length; i++) {
-            const value = values[i]
-            row[relation.columns[i]!.name] = value === null || value === undefined ? null : parsers[i]!(value)
-          }
-          return CdcChange.Snapshot({ relation, commitLsn, new: row })
+    const fetch = attempt(
+      name,
+      () =>
+        client.query<Array<string | null>>({
+          text: `fetch forward ${options.batchSize} from ${cursor}`,
+          rowMode: "array",
+          types: rawText
         })
-        rows += changes.length
-        const accepted = yield* mailbox.offer(source.snapshotTransaction(point, changes))
-        if (!accepted) return false
-      }
-      if (batch.rows.length < options.batchSize) break
+    )
+    let rows = 0
+    let batch = yield* fetch
+    while (batch.rows.length > 0) {
+      const changes = batch.rows.map((values) => {
+        const row: Record<string, unknown> = Object.create(null)
+        for (let i = 0; i < relation.columns.length; i++) {
+          const value = values[i]
+          row[relation.columns[i]!.name] = value === null || value === undefined ? null : parsers[i]!(value)
+        }
+        return CdcChange.Snapshot({ relation, commitLsn, new: row })
+      })
+      rows += changes.length
+      // One batch read ahead (a short batch is the table's last): the last rows of the last
+      // table are known as such before they are handed over.
+      const next = batch.rows.length < options.batchSize ? undefined : yield* fetch
+      const transaction = source.snapshotTransaction(point, changes)
+      // Complete once these are acknowledged, even when the consumer stops right after them.
+      if (last && (next === undefined || next.rows.length === 0)) source.snapshotRead()
+      const accepted = yield* mailbox.offer(transaction)
+      if (!accepted) return false
+      if (next === undefined) break
+      batch = next
     }
     yield* Effect.annotateCurrentSpan(ATTR_CDC_SNAPSHOT_ROWS, rows)
     return true
