@@ -1,9 +1,11 @@
 /**
- * Prometheus exposition of every Effect metric, through `prom-client`.
+ * Prometheus exposition of every Effect metric (text format 0.0.4, or OpenMetrics 1.0 when the
+ * `Accept` header asks for it).
  *
- * The registry's collectors read Effect's metric state at scrape time (nothing is copied on
- * update), beside prom-client's default Node.js runtime metrics and a `target_info` series
- * carrying the resource. Names follow the OpenTelemetry "Prometheus and OpenMetrics
+ * A scrape reads Effect's metric state in one pass and renders the text itself (nothing is
+ * copied on update; each series' label set is escaped once, on its first scrape), after a
+ * `target_info` series carrying the resource and prom-client's default Node.js runtime
+ * metrics, which prom-client renders. Names follow the OpenTelemetry "Prometheus and OpenMetrics
  * compatibility" rules: dots become underscores, units become suffixes (`_seconds`,
  * `_bytes`), counters end in `_total`.
  *
@@ -76,10 +78,14 @@ export const make = (options: Options): PrometheusExporter => {
   return {
     registry: state.text,
     scrape: (accept) =>
-      Effect.promise(() => {
-        const registry = internal.wantsOpenMetrics(accept) ? state.openMetrics : state.text
-        state.refresh()
-        return registry.metrics().then((body) => ({ contentType: registry.contentType, body }))
+      Effect.suspend(() => {
+        const openMetrics = internal.wantsOpenMetrics(accept)
+        const contentType = openMetrics ? state.openMetrics.contentType : state.text.contentType
+        const body = state.render(openMetrics)
+        // Synchronous unless prom-client has metrics of its own to render (its API is async).
+        return typeof body === "string"
+          ? Effect.succeed({ contentType, body })
+          : Effect.promise(() => body.then((body) => ({ contentType, body })))
       })
   }
 }
@@ -273,8 +279,7 @@ export const exposedName = (descriptor: Pick<Instrument.Descriptor, "name" | "ki
     name: descriptor.name,
     kind: descriptor.kind,
     unit: descriptor.unit,
-    description: "",
-    points: []
+    description: ""
   })
 
 /**

@@ -65,7 +65,11 @@ const effectRuntimeUnits: Record<string, { readonly unit: string; readonly scale
   effect_fiber_lifetimes: { unit: "s", scale: 1 / 1000 }
 }
 
-const isEffectRuntimeMetric = (name: string) => name.startsWith("effect_fiber_")
+/** Effect's own `effect_fiber_*` runtime metrics. @internal */
+export const isEffectRuntimeMetric = (name: string): boolean => name.startsWith("effect_fiber_")
+
+/** The factor that converts a metric's recorded values into its exported unit (1 but for lifetimes). @internal */
+export const scaleOf = (name: string): number => effectRuntimeUnits[name]?.scale ?? 1
 
 const seriesIdOf = (key: MetricKey.MetricKey.Untyped) => {
   let id = key.name
@@ -73,7 +77,8 @@ const seriesIdOf = (key: MetricKey.MetricKey.Untyped) => {
   return id
 }
 
-const attributesOfTags = (key: MetricKey.MetricKey.Untyped): Attributes => {
+/** The attributes of an Effect key not declared through Instrument (its tags). @internal */
+export const attributesOfTags = (key: MetricKey.MetricKey.Untyped): Attributes => {
   // Effect tags its lifetimes time_unit="milliseconds": once scaled to seconds, that label lies.
   const translated = effectRuntimeUnits[key.name] !== undefined
   const attributes: Record<string, string> = {}
@@ -83,7 +88,8 @@ const attributesOfTags = (key: MetricKey.MetricKey.Untyped): Attributes => {
   return attributes
 }
 
-const inferredDescriptor = (key: MetricKey.MetricKey.Untyped): Descriptor => {
+/** Kind, unit and description of an Effect key not declared through Instrument. @internal */
+export const inferredDescriptor = (key: MetricKey.MetricKey.Untyped): Descriptor => {
   const description = Option.getOrElse(key.description, () => "")
   const known = effectRuntimeUnits[key.name]
   const unit = known?.unit ?? ""
@@ -126,6 +132,28 @@ const histogramValue = (state: MetricState.MetricState.Histogram, scale: number)
 }
 
 /**
+ * Calls `visit` with every key of Effect's global metric registry and its current state, read
+ * from the registry's map in place: `Metric.unsafeSnapshot()` would first build an array of
+ * one pair object per series, which a scrape of tens of thousands of series pays for twice
+ * (allocation, then garbage collection).
+ *
+ * @internal
+ */
+export const forEachMetric = (
+  visit: (key: MetricKey.MetricKey.Untyped, state: MetricState.MetricState.Untyped) => void
+): void => {
+  const map = (Metric.globalMetricRegistry as unknown as {
+    readonly map?: Iterable<readonly [MetricKey.MetricKey.Untyped, { readonly get: () => unknown }]>
+  }).map
+  if (map === undefined) {
+    // Another registry implementation: the public snapshot is the same data.
+    for (const pair of Metric.unsafeSnapshot()) visit(pair.metricKey, pair.metricState)
+    return
+  }
+  for (const [key, hook] of map) visit(key, hook.get() as MetricState.MetricState.Untyped)
+}
+
+/**
  * One pass over the registry. Families are keyed by name; a family's kind and unit come from
  * the declared descriptor when there is one and are inferred from the Effect key otherwise.
  *
@@ -133,12 +161,10 @@ const histogramValue = (state: MetricState.MetricState.Histogram, scale: number)
  */
 export const collect = (options: CollectOptions): Array<Family> => {
   const families = new Map<string, Family>()
-  for (const pair of Metric.unsafeSnapshot()) {
-    const key = pair.metricKey
-    if (!options.effectRuntimeMetrics && isEffectRuntimeMetric(key.name)) continue
+  forEachMetric((key, state) => {
+    if (!options.effectRuntimeMetrics && isEffectRuntimeMetric(key.name)) return
     const series = Instrument.seriesOf(key)
     const descriptor = series?.descriptor ?? Instrument.descriptorOf(key.name) ?? inferredDescriptor(key)
-    const state = pair.metricState
     let family = families.get(key.name)
     if (family === undefined) {
       family = {
@@ -158,7 +184,7 @@ export const collect = (options: CollectOptions): Array<Family> => {
     } else if (MetricState.isGaugeState(state)) {
       family.points.push({ attributes, startTimeNanos, id, value: Number(state.value) })
     } else if (MetricState.isHistogramState(state)) {
-      const scale = effectRuntimeUnits[key.name]?.scale ?? 1
+      const scale = scaleOf(key.name)
       family.points.push({ attributes, startTimeNanos, id, value: histogramValue(state, scale) })
     } else if (MetricState.isFrequencyState(state)) {
       for (const [word, count] of state.occurrences) {
@@ -181,6 +207,6 @@ export const collect = (options: CollectOptions): Array<Family> => {
         }
       })
     }
-  }
+  })
   return [...families.values()]
 }

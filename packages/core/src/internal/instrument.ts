@@ -39,6 +39,13 @@ export interface Series {
   readonly attributes: Attributes
   readonly hook: MetricHook.MetricHook<number, unknown>
   readonly startTimeNanos: bigint
+  /**
+   * The attribute set as Prometheus label pairs (`a="x",b="y"`: sanitized names, escaped
+   * values), rendered by the first scrape that reads the series and reused by every later
+   * one, so a scrape does not sort, sanitize or escape per series. Left unset when no
+   * Prometheus exporter runs.
+   */
+  exposition: string | undefined
 }
 
 // Shared by every copy of this module (a bundler may load two): the registry of declared
@@ -283,7 +290,13 @@ export class SeriesCache {
     ) as MetricHook.MetricHook<number, unknown>
     let series = globalState.seriesByKey.get(key)
     if (series === undefined) {
-      series = { descriptor: this.descriptor, attributes: Object.freeze(copy), hook, startTimeNanos: nowNanos() }
+      series = {
+        descriptor: this.descriptor,
+        attributes: Object.freeze(copy),
+        hook,
+        startTimeNanos: nowNanos(),
+        exposition: undefined
+      }
       globalState.seriesByKey.set(key, series)
     }
     return series

@@ -1,12 +1,19 @@
 /**
- * Prometheus exposition of the collected families through prom-client registries, following
- * the OpenTelemetry "Prometheus and OpenMetrics compatibility" specification for names.
+ * Prometheus exposition (text 0.0.4 and OpenMetrics 1.0) rendered straight from Effect's metric
+ * registry in one pass, following the OpenTelemetry "Prometheus and OpenMetrics compatibility"
+ * specification for names. prom-client still renders its default Node.js metrics and whatever
+ * a user registers on the exporter's registries.
  */
 import type * as Resources from "@opentelemetry/resources"
+import type * as MetricKey from "effect/MetricKey"
+import * as MetricState from "effect/MetricState"
+import * as Option from "effect/Option"
 import * as PromClient from "prom-client"
-import * as Attributes from "./attributes.js"
-import type { Family, HistogramValue, SummaryValue } from "./collect.js"
+import * as AttributeSets from "./attributes.js"
+import type { FamilyKind } from "./collect.js"
 import * as Collect from "./collect.js"
+import type { Attributes, Descriptor } from "./instrument.js"
+import * as Instrument from "./instrument.js"
 
 // --- names ---------------------------------------------------------------------------------
 
@@ -83,6 +90,14 @@ export const sanitizeLabelName = (name: string): string => {
   return out
 }
 
+/** What the names and headers of a family depend on. @internal */
+export interface Family {
+  readonly name: string
+  readonly kind: FamilyKind
+  readonly unit: string
+  readonly description: string
+}
+
 /** @internal */
 export const prometheusType = (family: Family): "counter" | "gauge" | "histogram" | "summary" => {
   switch (family.kind) {
@@ -119,16 +134,11 @@ export const exposedName = (family: Family): string => {
   return prometheusType(family) === "counter" ? `${name}_total` : name
 }
 
-// --- registry -----------------------------------------------------------------------------
+// --- labels -------------------------------------------------------------------------------
 
-type PromValue = {
-  value: number
-  labels: Record<string, string | number>
-  metricName?: string
-}
-
-// A scrape sanitizes the same few attribute keys once per series: remember them. Cleared when
-// full, so a flood of distinct keys cannot grow it.
+// A label set is rendered once per series (then cached), but the same few attribute keys recur
+// in every series: remember their sanitized names. Cleared when full, so a flood of distinct
+// keys cannot grow it.
 const labelNames = new Map<string, string>()
 
 const labelNameOf = (key: string): string => {
@@ -141,80 +151,207 @@ const labelNameOf = (key: string): string => {
   return name
 }
 
-const labelsOf = (attributes: Family["points"][number]["attributes"]) => {
+const labelValueSpecial = /[\\"\n]/
+const labelValueSpecials = /[\\"\n]/g
+const escapeLabelSpecial = (c: string) => (c === "\n" ? "\\n" : "\\" + c)
+
+/** A label value as both formats write it: `\`, `"` and line feed escaped. @internal */
+export const escapeLabelValue = (value: string): string =>
+  labelValueSpecial.test(value) ? value.replace(labelValueSpecials, escapeLabelSpecial) : value
+
+/**
+ * HELP text: the text format escapes `\` and line feed; OpenMetrics escapes `"` as well (its
+ * grammar has no bare `"` in an escaped string).
+ *
+ * @internal
+ */
+export const escapeHelp = (text: string, openMetrics: boolean): string =>
+  text.replace(openMetrics ? /[\\"\n]/g : /[\\\n]/g, escapeLabelSpecial)
+
+/**
+ * An attribute set as label pairs, `a="x",b="y"` (no braces), in the attributes' order. Two
+ * attributes that sanitize to one label name are joined with `;`, as the specification says.
+ *
+ * @internal
+ */
+export const renderLabels = (attributes: Attributes): string => {
   const labels: Record<string, string> = {}
   for (const key in attributes) {
     const name = labelNameOf(key)
     const value = String(attributes[key])
-    // Two attributes that sanitize to one label name are joined, as the specification says.
     labels[name] = name in labels ? `${labels[name]};${value}` : value
+  }
+  let out = ""
+  for (const name in labels) {
+    out += `${out === "" ? "" : ","}${name}="${escapeLabelValue(labels[name]!)}"`
+  }
+  return out
+}
+
+/** Label pairs without one reserved name (`le`, `quantile`), which the sample sets itself. */
+const labelsWithout = (attributes: Attributes, reserved: string): string => {
+  const kept: Record<string, string | number | boolean> = {}
+  for (const key in attributes) if (labelNameOf(key) !== reserved) kept[key] = attributes[key]!
+  return renderLabels(kept)
+}
+
+// Keys of Effect metrics not declared through Instrument (Effect's runtime metrics, a user's
+// own `Metric`s) have no Series to cache their labels on; their keys live as long as the
+// registry holds them, so a weak map keyed by the key is their cache.
+const keyLabels = new WeakMap<MetricKey.MetricKey.Untyped, string>()
+
+const labelsOfKey = (key: MetricKey.MetricKey.Untyped): string => {
+  let labels = keyLabels.get(key)
+  if (labels === undefined) {
+    labels = key.tags.length === 0 ? "" : renderLabels(Collect.attributesOfTags(key))
+    keyLabels.set(key, labels)
   }
   return labels
 }
 
-const formatBound = (bound: number) => String(bound)
+const attributesOf = (key: MetricKey.MetricKey.Untyped, series: Instrument.Series | undefined): Attributes =>
+  series !== undefined ? series.attributes : Collect.attributesOfTags(key)
 
-const valuesOf = (family: Family, name: string): Array<PromValue> => {
-  const values: Array<PromValue> = []
-  for (const point of family.points) {
-    const labels = labelsOf(point.attributes)
-    if (typeof point.value === "number") {
-      values.push({ value: point.value, labels })
-    } else if ("boundaries" in point.value) {
-      const h = point.value as HistogramValue
-      let cumulative = 0
-      for (let i = 0; i < h.counts.length; i++) {
-        cumulative += h.counts[i]!
-        const le = i < h.boundaries.length ? formatBound(h.boundaries[i]!) : "+Inf"
-        values.push({ value: cumulative, labels: Attributes.extend(labels, { le }), metricName: `${name}_bucket` })
-      }
-      values.push({ value: h.sum, labels, metricName: `${name}_sum` })
-      values.push({ value: h.count, labels, metricName: `${name}_count` })
-    } else {
-      const s = point.value as SummaryValue
-      for (const [q, v] of s.quantiles) {
-        if (v !== undefined) values.push({ value: v, labels: Attributes.extend(labels, { quantile: String(q) }) })
-      }
-      values.push({ value: s.sum, labels, metricName: `${name}_sum` })
-      values.push({ value: s.count, labels, metricName: `${name}_count` })
-    }
-  }
-  return values
-}
+// --- samples ------------------------------------------------------------------------------
+
+/** A sample value as both formats accept it. @internal */
+export const formatValue = (value: number): string =>
+  Number.isFinite(value) ? "" + value : Number.isNaN(value) ? "NaN" : value > 0 ? "+Inf" : "-Inf"
+
+const formatBound = (bound: number): string => (bound === Number.POSITIVE_INFINITY ? "+Inf" : formatValue(bound))
 
 /**
- * A prom-client metric whose values are whatever the last collection saw. prom-client calls
- * `get()` synchronously inside `registry.metrics()`, right after `refresh()` stores the
- * snapshot, so a scrape always reads one consistent collection.
+ * One exposed family: names and header lines computed once, kept across scrapes while the
+ * family has series, and the lines of the scrape in progress.
  */
-class FamilyMetric {
-  current: Family | undefined
-  constructor(
-    public name: string,
-    readonly help: string,
-    readonly type: "counter" | "gauge" | "histogram" | "summary"
-  ) {}
-  get() {
-    const family = this.current
-    return {
-      name: this.name,
-      help: this.help,
-      type: this.type,
-      values: family ? valuesOf(family, this.name) : [],
-      aggregator: "sum" as const
-    }
+interface ExposedFamily {
+  readonly family: Family
+  readonly type: "counter" | "gauge" | "histogram" | "summary"
+  /** The sample name: `_total` on counters in both formats. */
+  readonly name: string
+  /** The family name of OpenMetrics' HELP and TYPE lines (without `_total`). */
+  readonly baseName: string
+  readonly textHeader: string
+  readonly openMetricsHeader: string
+  readonly bucketName: string
+  readonly sumName: string
+  readonly countName: string
+  /** Values recorded in Effect's unit times this give the exported unit (lifetimes: ms → s). */
+  readonly scale: number
+  readonly excluded: boolean
+  /** `le="<bound>"} ` for the boundaries last seen, shared by the family's series. */
+  leBounds: ReadonlyArray<number>
+  leSuffixes: ReadonlyArray<string>
+  scrape: number
+  skipped: boolean
+  lines: string
+}
+
+const helpOf = (family: Family) =>
+  family.description !== "" ? family.description : `${family.name}${family.unit ? ` (${family.unit})` : ""}`
+
+const exposedFamily = (
+  key: MetricKey.MetricKey.Untyped,
+  series: Instrument.Series | undefined,
+  state: MetricState.MetricState.Untyped,
+  effectRuntimeMetrics: boolean
+): ExposedFamily => {
+  const descriptor: Descriptor = series?.descriptor ?? Instrument.descriptorOf(key.name) ??
+    Collect.inferredDescriptor(key)
+  const family: Family = {
+    name: key.name,
+    kind: MetricState.isSummaryState(state) ? "summary" : descriptor.kind,
+    unit: descriptor.unit,
+    description: descriptor.description
+  }
+  const type = prometheusType(family)
+  const name = exposedName(family)
+  const base = baseName(family)
+  const help = helpOf(family)
+  return {
+    family,
+    type,
+    name,
+    baseName: base,
+    textHeader: `# HELP ${name} ${escapeHelp(help, false)}\n# TYPE ${name} ${type}\n`,
+    openMetricsHeader: `# HELP ${base} ${escapeHelp(help, true)}\n# TYPE ${base} ${type}\n`,
+    bucketName: `${name}_bucket{`,
+    sumName: `${name}_sum`,
+    countName: `${name}_count`,
+    scale: Collect.scaleOf(key.name),
+    excluded: !effectRuntimeMetrics && Collect.isEffectRuntimeMetric(key.name),
+    leBounds: [],
+    leSuffixes: [],
+    scrape: -1,
+    skipped: false,
+    lines: ""
   }
 }
+
+const line = (name: string, labels: string, value: number) =>
+  labels === "" ? `${name} ${formatValue(value)}\n` : `${name}{${labels}} ${formatValue(value)}\n`
+
+// May say yes for a value that contains `,le="` (then the labels are rendered again without
+// `le`, correctly); never says no for a set that has the label.
+const hasLabel = (labels: string, name: string) => labels.startsWith(`${name}="`) || labels.includes(`,${name}="`)
+
+const sameBounds = (bounds: ReadonlyArray<number>, buckets: ReadonlyArray<readonly [number, number]>) => {
+  if (bounds.length !== buckets.length) return false
+  for (let i = 0; i < bounds.length; i++) if (bounds[i] !== buckets[i]![0]) return false
+  return true
+}
+
+const histogramLines = (
+  exposed: ExposedFamily,
+  labels: string,
+  state: MetricState.MetricState.Histogram,
+  leLabels: () => string
+): string => {
+  const buckets = state.buckets
+  const scale = exposed.scale
+  if (!sameBounds(exposed.leBounds, buckets)) {
+    exposed.leBounds = buckets.map(([bound]) => bound)
+    exposed.leSuffixes = buckets.map(([bound]) => `le="${formatBound(bound * scale)}"} `)
+  }
+  const suffixes = exposed.leSuffixes
+  // A user attribute that sanitizes to `le` would repeat the label: the bucket's own wins.
+  const bucketLabels = hasLabel(labels, "le") ? leLabels() : labels
+  const open = bucketLabels === "" ? exposed.bucketName : `${exposed.bucketName}${bucketLabels},`
+  let out = ""
+  let last = Number.NaN
+  for (let i = 0; i < buckets.length; i++) {
+    last = buckets[i]![0]
+    out += `${open}${suffixes[i]}${formatValue(buckets[i]![1])}\n`
+  }
+  // Effect's buckets end at +Inf; the exposition must have that bucket even if one ever does not.
+  if (last !== Number.POSITIVE_INFINITY) out += `${open}le="+Inf"} ${formatValue(state.count)}\n`
+  return out + line(exposed.sumName, labels, state.sum * scale) + line(exposed.countName, labels, state.count)
+}
+
+const summaryLines = (
+  exposed: ExposedFamily,
+  labels: string,
+  state: MetricState.MetricState.Summary,
+  quantileLabels: () => string
+): string => {
+  const own = hasLabel(labels, "quantile") ? quantileLabels() : labels
+  const open = own === "" ? `${exposed.name}{` : `${exposed.name}{${own},`
+  let out = ""
+  for (const [q, v] of state.quantiles) {
+    if (Option.isSome(v)) out += `${open}quantile="${formatValue(q)}"} ${formatValue(v.value)}\n`
+  }
+  return out + line(exposed.sumName, labels, state.sum) + line(exposed.countName, labels, state.count)
+}
+
+// --- exporter -----------------------------------------------------------------------------
 
 /** @internal */
 export interface PrometheusState {
   readonly text: PromClient.Registry
   readonly openMetrics: PromClient.Registry<any>
-  readonly refresh: () => void
+  /** The exposition body; a promise only when prom-client's registry has metrics to render. */
+  readonly render: (openMetrics: boolean) => string | Promise<string>
 }
-
-const helpOf = (family: Family) =>
-  family.description !== "" ? family.description : `${family.name}${family.unit ? ` (${family.unit})` : ""}`
 
 /**
  * prom-client adds `nodejs_active_{handles,requests,resources}_total` gauges, which promtool
@@ -228,6 +365,14 @@ const withoutGaugeTotals = (registry: PromClient.Registry<any>) => {
   }
 }
 
+const resourceLabels = (resource: Resources.Resource): string => {
+  const attributes: Record<string, string | number | boolean> = {}
+  for (const [key, value] of Object.entries(resource.attributes)) {
+    if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") attributes[key] = value
+  }
+  return renderLabels(attributes)
+}
+
 /** @internal */
 export const make = (options: {
   readonly resource: Resources.Resource
@@ -238,62 +383,103 @@ export const make = (options: {
   const Registry = PromClient.Registry as unknown as new(contentType: string) => PromClient.Registry<any>
   const text = new Registry(PromClient.Registry.PROMETHEUS_CONTENT_TYPE) as PromClient.Registry
   const openMetrics = new Registry(PromClient.Registry.OPENMETRICS_CONTENT_TYPE)
-  const registries = [
-    { registry: text, metrics: new Map<string, FamilyMetric>(), counterSuffix: true },
-    { registry: openMetrics, metrics: new Map<string, FamilyMetric>(), counterSuffix: false }
-  ]
-
-  // target_info carries the resource, so a scrape says which service and host it came from.
-  const targetLabels = labelsOf(
-    Object.fromEntries(
-      Object.entries(options.resource.attributes).filter(([, v]) =>
-        typeof v === "string" || typeof v === "number" || typeof v === "boolean"
-      )
-    ) as Record<string, string | number | boolean>
-  )
-  for (const { registry } of registries) {
-    registry.registerMetric({
-      name: "target_info",
-      help: "Target metadata",
-      type: "gauge",
-      get: () => ({
-        name: "target_info",
-        help: "Target metadata",
-        type: "gauge",
-        values: [{ value: 1, labels: targetLabels }],
-        aggregator: "sum"
-      })
-    } as unknown as PromClient.Metric)
+  for (const registry of [text, openMetrics]) {
     if (options.defaultMetrics) {
       PromClient.collectDefaultMetrics({ register: registry })
       withoutGaugeTotals(registry)
     }
   }
 
-  const refresh = () => {
-    const families = Collect.collect({ effectRuntimeMetrics: options.effectRuntimeMetrics })
-    for (const { counterSuffix, metrics, registry } of registries) {
-      for (const metric of metrics.values()) metric.current = undefined
-      for (const family of families) {
-        const type = prometheusType(family)
-        const name = counterSuffix ? exposedName(family) : baseName(family)
-        let metric = metrics.get(family.name)
-        if (metric === undefined) {
-          metric = new FamilyMetric(name, helpOf(family), type)
-          metrics.set(family.name, metric)
-          try {
-            registry.registerMetric(metric as unknown as PromClient.Metric)
-          } catch {
-            // A name already taken by a default Node.js metric: ours is skipped, theirs stays.
-            continue
-          }
-        }
-        metric.current = family
+  // target_info carries the resource, so a scrape says which service and host it came from.
+  const targetLabels = resourceLabels(options.resource)
+  const targetInfo = `# HELP target_info Target metadata\n# TYPE target_info gauge\n${
+    line("target_info", targetLabels, 1)
+  }`
+
+  const families = new Map<string, ExposedFamily>()
+  const exposedNames = new Set<string>()
+  let scrape = 0
+  let registry: PromClient.Registry<any> = text
+
+  // A name prom-client (a default Node.js metric, a user's collector) or an earlier family of
+  // this scrape already exposes: ours is skipped, theirs stays, so no family appears twice.
+  const taken = (exposed: ExposedFamily) =>
+    exposedNames.has(exposed.name) || exposedNames.has(exposed.baseName) ||
+    registry.getSingleMetric(exposed.name) !== undefined || registry.getSingleMetric(exposed.baseName) !== undefined
+
+  const visit = (key: MetricKey.MetricKey.Untyped, state: MetricState.MetricState.Untyped): void => {
+    const series = Instrument.seriesOf(key)
+    let exposed = families.get(key.name)
+    if (exposed === undefined) {
+      exposed = exposedFamily(key, series, state, options.effectRuntimeMetrics)
+      families.set(key.name, exposed)
+    }
+    if (exposed.excluded) return
+    if (exposed.scrape !== scrape) {
+      exposed.scrape = scrape
+      exposed.lines = ""
+      exposed.skipped = taken(exposed)
+      if (!exposed.skipped) {
+        exposedNames.add(exposed.name)
+        exposedNames.add(exposed.baseName)
       }
+    }
+    if (exposed.skipped) return
+    const labels = series !== undefined
+      ? (series.exposition ??= renderLabels(series.attributes))
+      : labelsOfKey(key)
+    if (MetricState.isCounterState(state)) {
+      exposed.lines += line(exposed.name, labels, Number(state.count))
+    } else if (MetricState.isGaugeState(state)) {
+      exposed.lines += line(exposed.name, labels, Number(state.value))
+    } else if (MetricState.isHistogramState(state)) {
+      exposed.lines += histogramLines(exposed, labels, state, () => labelsWithout(attributesOf(key, series), "le"))
+    } else if (MetricState.isFrequencyState(state)) {
+      const attributes = attributesOf(key, series)
+      for (const [word, count] of state.occurrences) {
+        exposed.lines += line(exposed.name, renderLabels(AttributeSets.extend(attributes, { key: word })), count)
+      }
+    } else if (MetricState.isSummaryState(state)) {
+      exposed.lines += summaryLines(exposed, labels, state, () => labelsWithout(attributesOf(key, series), "quantile"))
     }
   }
 
-  return { text, openMetrics, refresh }
+  /** Our families in the order they first appeared, each block ending in a line feed. */
+  const renderOurs = (openMetricsFormat: boolean, target: PromClient.Registry<any>): Array<string> => {
+    scrape++
+    registry = target
+    exposedNames.clear()
+    exposedNames.add("target_info")
+    Collect.forEachMetric(visit)
+    const blocks: Array<string> = []
+    for (const [name, exposed] of families) {
+      // A family gone from the registry (reset, or no longer recorded) is forgotten.
+      if (exposed.scrape !== scrape) families.delete(name)
+      else if (!exposed.skipped && !exposed.excluded) {
+        blocks.push((openMetricsFormat ? exposed.openMetricsHeader : exposed.textHeader) + exposed.lines)
+        exposed.lines = ""
+      }
+    }
+    return blocks
+  }
+
+  // prom-client's text format separates families with an empty line and OpenMetrics with
+  // none, then ends with `# EOF`; ours follow prom-client's in the same layout.
+  // One join, so the body is one flat string however the family lines were appended.
+  const assemble = (openMetricsFormat: boolean, ours: Array<string>, theirs: string) =>
+    openMetricsFormat
+      ? [targetInfo, theirs.endsWith("# EOF\n") ? theirs.slice(0, -"# EOF\n".length) : theirs, ...ours, "# EOF\n"]
+        .join("")
+      : [targetInfo, ...(theirs === "" ? [] : [theirs]), ...ours].join("\n")
+
+  const render = (openMetricsFormat: boolean): string | Promise<string> => {
+    const target = openMetricsFormat ? openMetrics : text
+    const ours = renderOurs(openMetricsFormat, target)
+    if (target.getMetricsAsArray().length === 0) return assemble(openMetricsFormat, ours, "")
+    return target.metrics().then((theirs) => assemble(openMetricsFormat, ours, theirs))
+  }
+
+  return { text, openMetrics, render }
 }
 
 /** Whether an `Accept` header asks for OpenMetrics. @internal */
