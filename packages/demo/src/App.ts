@@ -55,7 +55,11 @@ const demoDefaults = (): TelemetryConfig.Overrides => {
     ...(env.OTEL_METRICS_EXPORTER === undefined
       ? { metricsExporters: otlp ? ["prometheus", "otlp"] : ["prometheus"] }
       : {}),
-    ...(env.OTEL_TRACES_EXPORTER === undefined ? { tracesExporter: otlp ? "otlp" : "none" } : {})
+    ...(env.OTEL_TRACES_EXPORTER === undefined ? { tracesExporter: otlp ? "otlp" : "none" } : {}),
+    // Logs follow the traces: without an endpoint they would go to localhost:4318 and be retried.
+    ...(env.OTEL_LOGS_EXPORTER === undefined
+      ? { logsExporter: otlp || env.OTEL_EXPORTER_OTLP_LOGS_ENDPOINT !== undefined ? "otlp" : "none" }
+      : {})
   }
 }
 
