@@ -9,7 +9,33 @@
 import { OtlpReceiver } from "@effect-telemetry/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Net from "node:net"
 import { exportWith } from "./fixtures/exportWith.js"
+
+/** A loopback TCP relay to `port` counting the bytes clients send (what went over the wire). */
+const countingRelay = (port: number) =>
+  Effect.acquireRelease(
+    Effect.async<{ readonly port: number; readonly sent: () => number; readonly server: Net.Server }>((resume) => {
+      let sent = 0
+      const server = Net.createServer((client) => {
+        const upstream = Net.connect(port, "127.0.0.1")
+        client.on("data", (chunk: Buffer) => {
+          sent += chunk.length
+        })
+        client.pipe(upstream).on("error", () => client.destroy())
+        upstream.pipe(client).on("error", () => upstream.destroy())
+        client.on("close", () => upstream.destroy())
+        upstream.on("close", () => client.destroy())
+      })
+      server.listen(0, "127.0.0.1", () =>
+        resume(Effect.succeed({
+          port: (server.address() as Net.AddressInfo).port,
+          sent: () => sent,
+          server
+        })))
+    }),
+    ({ server }) => Effect.sync(() => server.close())
+  )
 
 const TRACE_EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 const METRICS_EXPORT = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export"
@@ -46,6 +72,28 @@ describe("OTLP/gRPC", () => {
         expect(request.headers["authorization"]).toBe("Bearer t0k3n")
         expect(request.headers["user-agent"]).toContain("effect-telemetry")
       }
+    }))
+
+  it.scopedLive("OTEL_EXPORTER_OTLP_COMPRESSION=gzip compresses the messages on the wire", () =>
+    Effect.gen(function*() {
+      const receiver = yield* OtlpReceiver.make({ protocol: "grpc" })
+      const sentWith = (compression: string) =>
+        Effect.gen(function*() {
+          const relay = yield* countingRelay(receiver.port)
+          const { stats } = yield* exportWith({
+            OTEL_EXPORTER_OTLP_PROTOCOL: "grpc",
+            OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${relay.port}`,
+            OTEL_EXPORTER_OTLP_COMPRESSION: compression,
+            OTEL_METRICS_EXPORTER: "none"
+          }, 300)
+          expect(stats.exported).toBe(300)
+          return relay.sent()
+        })
+      const plain = yield* sentWith("none")
+      const gzip = yield* sentWith("gzip")
+      // The same 300 spans, decoded alike by the receiver; repeated names and resource compress.
+      expect(receiver.spanCount()).toBe(600)
+      expect(gzip).toBeLessThan(plain * 0.8)
     }))
 
   it.scopedLive("a host:port endpoint is plaintext with OTEL_EXPORTER_OTLP_INSECURE=true; per-signal protocol", () =>

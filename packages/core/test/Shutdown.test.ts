@@ -10,6 +10,8 @@
 import { OtlpReceiver, TestServices } from "@effect-telemetry/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as Net from "node:net"
+import * as Path from "node:path"
+import { fileURLToPath, pathToFileURL } from "node:url"
 import type { AppRun } from "./fixtures/run.js"
 import { runApp, spanCounts } from "./fixtures/run.js"
 
@@ -231,6 +233,27 @@ describe.concurrent("Shutdown over OTLP/gRPC: the process exits within the timeo
     nothingDelivered(result, receiver)
     expect(spanCounts(result).failed).toBeGreaterThan(0)
     expect(result.report["telemetry.shutdown.last_error"]).toContain("RESOURCE_EXHAUSTED")
+  }, 60_000)
+
+  it("without @grpc/grpc-js installed: every export fails at once, saying what to install", async () => {
+    const hook = pathToFileURL(Path.join(Path.dirname(fileURLToPath(import.meta.url)), "fixtures/without-grpc.mjs"))
+    const result = await slots(() =>
+      runApp({
+        env: {
+          NODE_OPTIONS: `--import ${hook.href}`,
+          SPANS: "100",
+          OTEL_EXPORTER_OTLP_PROTOCOL: "grpc",
+          OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4317",
+          OTEL_METRICS_EXPORTER: "otlp",
+          EFFECT_TELEMETRY_SHUTDOWN_TIMEOUT: String(TIMEOUT)
+        }
+      })
+    )
+    expect(result.code, result.stderr).toBe(0)
+    expect(result.exitMillis!).toBeLessThanOrEqual(BOUND)
+    const counts = spanCounts(result)
+    expect(counts).toMatchObject({ ended: 101, exported: 0, failed: 101, abandoned: 0 })
+    expect(result.report["telemetry.shutdown.last_error"]).toContain("npm install @grpc/grpc-js")
   }, 60_000)
 })
 
