@@ -8,6 +8,7 @@ import type { TelemetryConfig } from "@effect-telemetry/core"
 import { OtlpReceiver, TestTelemetry } from "@effect-telemetry/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
+import * as ConfigProvider from "effect/ConfigProvider"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -84,6 +85,41 @@ describe("Logging", () => {
       expect(outside).toMatchObject({ severityText: "INFO", traceId: undefined, spanId: undefined })
       expect(records).toHaveLength(3)
     }))
+
+  it.scopedLive("with only OTEL_* variables set, Telemetry.layer() exports the app's logs (no logging code of ours)", () =>
+    Effect.gen(function*() {
+      const receiver = yield* OtlpReceiver.make()
+      const env = (vars: Record<string, string>) =>
+        Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(vars))))
+      const app = Effect.logInfo("from the environment").pipe(Effect.withSpan("env-driven"))
+      const base = {
+        OTEL_SERVICE_NAME: "env-logs",
+        OTEL_TRACES_EXPORTER: "none",
+        OTEL_METRICS_EXPORTER: "none",
+        OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: receiver.endpoints.logs,
+        OTEL_BLRP_SCHEDULE_DELAY: "600000"
+      }
+      yield* Effect.scoped(app.pipe(Effect.provide(Telemetry.layer()))).pipe(env(base))
+      yield* Effect.scoped(app.pipe(Effect.provide(Telemetry.layer()))).pipe(
+        env({ ...base, OTEL_LOGS_EXPORTER: "none" })
+      )
+      expect(receiver.logRecords().map((r) => [r.body, r.resource["service.name"]])).toEqual([
+        ["from the environment", "env-logs"]
+      ])
+      expect(receiver.requestCount({ signal: "logs" })).toBe(1)
+    }))
+
+  it.effect("a record in a span that was not sampled carries its ids with the sampled flag off", () =>
+    Effect.gen(function*() {
+      const spanIds = yield* Effect.logInfo("unsampled").pipe(
+        Effect.zipRight(Effect.map(Effect.currentSpan, (span) => [span.traceId, span.spanId])),
+        Effect.withSpan("not sampled")
+      )
+      const record = yield* TestTelemetry.logMatching({ body: "unsampled" })
+      expect([record.spanContext?.traceId, record.spanContext?.spanId]).toEqual(spanIds)
+      expect(record.spanContext?.traceFlags).toBe(0)
+      expect(yield* TestTelemetry.spans).toEqual([])
+    }).pipe(Effect.provide(TestTelemetry.layer({ sampler: "always_off" }))))
 
   it.effect("log.records counts each message once by severity, however often the logs layer is provided", () =>
     Effect.gen(function*() {
