@@ -1,5 +1,6 @@
 import * as OtlpReceiver from "@effect-telemetry/testing/OtlpReceiver"
 import { describe, expect, it } from "@effect/vitest"
+import * as Grpc from "@grpc/grpc-js"
 import type { HrTime } from "@opentelemetry/api"
 import { context, SpanKind, SpanStatusCode, trace, ValueType } from "@opentelemetry/api"
 import { ExportResultCode } from "@opentelemetry/core"
@@ -505,3 +506,112 @@ describe("OtlpReceiver", () => {
 })
 
 const sleep = (millis: number) => new Promise<void>((resolve) => setTimeout(resolve, millis))
+
+const TRACE_EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+
+/** One unary OTLP/gRPC call with the real `@grpc/grpc-js` client; the status it ended with. */
+const grpcExport = (receiver: OtlpReceiver.OtlpReceiver, body: Uint8Array, deadlineMillis = 2_000) =>
+  Effect.acquireUseRelease(
+    Effect.sync(() => new Grpc.Client(`127.0.0.1:${receiver.port}`, Grpc.credentials.createInsecure())),
+    (client) =>
+      Effect.async<{ readonly code: number; readonly details: string; readonly metadata: Grpc.Metadata | undefined }>(
+        (resume) => {
+          const metadata = new Grpc.Metadata()
+          metadata.set("x-tenant", "acme")
+          client.makeUnaryRequest(
+            TRACE_EXPORT,
+            (bytes: Buffer) => bytes,
+            (bytes: Buffer) => bytes,
+            Buffer.from(body),
+            metadata,
+            { deadline: Date.now() + deadlineMillis },
+            (error) =>
+              resume(Effect.succeed(
+                error === null
+                  ? { code: 0, details: "", metadata: undefined }
+                  : { code: error.code, details: error.details, metadata: error.metadata }
+              ))
+          )
+        }
+      ),
+    (client) => Effect.sync(() => client.close())
+  )
+
+describe("OtlpReceiver over gRPC", () => {
+  it.scoped("answers the official TraceService/Export; an empty request is a valid one", () =>
+    Effect.gen(function*() {
+      const receiver = yield* OtlpReceiver.make({ protocol: "grpc" })
+      expect(receiver.endpoints.traces).toBe(receiver.url)
+      const result = yield* grpcExport(receiver, new Uint8Array())
+      expect(result.code).toBe(Grpc.status.OK)
+      expect(receiver.requests()).toMatchObject([
+        { protocol: "grpc", path: TRACE_EXPORT, signal: "traces", grpcCode: 0, status: 200, outcome: "answered" }
+      ])
+      expect(receiver.requests()[0]!.headers["x-tenant"]).toBe("acme")
+    }))
+
+  it.scoped("an undecodable message is INVALID_ARGUMENT and nothing is kept", () =>
+    Effect.gen(function*() {
+      const receiver = yield* OtlpReceiver.make({ protocol: "grpc" })
+      const result = yield* grpcExport(receiver, Uint8Array.from([0x0a, 0xff, 0xff, 0xff, 0x0f]))
+      expect(result.code).toBe(Grpc.status.INVALID_ARGUMENT)
+      expect(receiver.requests()[0]!.error).toContain("undecodable")
+      expect(receiver.spanCount()).toBe(0)
+    }))
+
+  it.scoped("HTTP statuses become gRPC codes; 429 with retryAfter carries a google.rpc.RetryInfo", () =>
+    Effect.gen(function*() {
+      const receiver = yield* OtlpReceiver.make({ protocol: "grpc" })
+      receiver.queueBehaviours({ status: 503 }, { status: 429 }, { status: 429, retryAfter: 7 }, { grpcCode: 7 })
+      const codes: Array<number> = []
+      let details: ReadonlyArray<Grpc.MetadataValue> = []
+      for (let i = 0; i < 4; i++) {
+        const result = yield* grpcExport(receiver, new Uint8Array())
+        codes.push(result.code)
+        if (i === 2) details = result.metadata?.get("grpc-status-details-bin") ?? []
+      }
+      expect(codes).toEqual([
+        Grpc.status.UNAVAILABLE,
+        Grpc.status.RESOURCE_EXHAUSTED,
+        Grpc.status.RESOURCE_EXHAUSTED,
+        Grpc.status.PERMISSION_DENIED
+      ])
+      expect(details).toHaveLength(1)
+      const status = Buffer.from(details[0] as Buffer)
+      expect(status.toString("latin1")).toContain("type.googleapis.com/google.rpc.RetryInfo")
+      // google.rpc.Status.code (field 1, varint) is RESOURCE_EXHAUSTED.
+      expect([status[0], status[1]]).toEqual([0x08, Grpc.status.RESOURCE_EXHAUSTED])
+      expect(receiver.requests().map((r) => r.grpcCode)).toEqual([14, 8, 8, 7])
+    }))
+
+  it.scoped("hang: the client's deadline passes (DEADLINE_EXCEEDED) and the request is abandoned", () =>
+    Effect.gen(function*() {
+      const receiver = yield* OtlpReceiver.make({ protocol: "grpc", behaviour: { hang: true } })
+      const result = yield* grpcExport(receiver, new Uint8Array(), 300)
+      expect(result.code).toBe(Grpc.status.DEADLINE_EXCEEDED)
+      // The server learns of the cancellation from the client's RST_STREAM, just after.
+      for (let i = 0; i < 200 && receiver.requests()[0]?.outcome !== "abandoned"; i++) {
+        yield* Effect.promise(() => sleep(10))
+      }
+      expect(receiver.requests().map((r) => r.outcome)).toEqual(["abandoned"])
+    }))
+
+  it.scoped("refuse and blackhole apply below gRPC: UNAVAILABLE, then a deadline with nothing read", () =>
+    Effect.gen(function*() {
+      const receiver = yield* OtlpReceiver.make({ protocol: "grpc", behaviour: { refuse: true } })
+      const refused = yield* grpcExport(receiver, new Uint8Array()).pipe(
+        Effect.repeat({ until: (r) => r.code === Grpc.status.UNAVAILABLE, times: 100 })
+      )
+      expect(refused.code).toBe(Grpc.status.UNAVAILABLE)
+      receiver.setBehaviour({ blackhole: true })
+      const held = yield* grpcExport(receiver, new Uint8Array(), 500).pipe(
+        Effect.repeat({ until: (r) => r.code === Grpc.status.DEADLINE_EXCEEDED, times: 100 })
+      )
+      expect(held.code).toBe(Grpc.status.DEADLINE_EXCEEDED)
+      expect(receiver.requestCount()).toBe(0)
+      receiver.setBehaviour({})
+      const answered = yield* grpcExport(receiver, new Uint8Array())
+      expect(answered.code).toBe(Grpc.status.OK)
+      expect(receiver.requestCount({ status: 200 })).toBe(1)
+    }))
+})
