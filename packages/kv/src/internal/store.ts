@@ -4,13 +4,14 @@
  * is given. A SchemaStore is built on the wrapped store's own `forSchema` and instrumented the
  * same way, so its `get` (read and decode) is one `get`, not a `get` plus a decode.
  */
-import { Attributes, Instrumentation, Semconv, Tracing } from "@effect-telemetry/core"
+import { Attributes, Instrumentation, Tracing } from "@effect-telemetry/core"
 import * as KeyValueStore from "@effect/platform/KeyValueStore"
 import type * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import type * as Schema from "effect/Schema"
 import * as metrics from "./metrics.js"
+import * as Semconv from "./semconv.js"
 
 /** @internal */
 export interface Options {
