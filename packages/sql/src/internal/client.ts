@@ -7,7 +7,7 @@
  * (tracer disabled around the library's code, the caller's setting restored for user code
  * inside a transaction) so the span here is the only one per statement, whatever `spans` says.
  */
-import { Attributes, Instrumentation, Semconv, Tracing } from "@effect-telemetry/core"
+import { Attributes, Instrumentation, Tracing } from "@effect-telemetry/core"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import { TransactionConnection } from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
@@ -22,6 +22,7 @@ import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
 import * as metrics from "./metrics.js"
 import { queryInfo } from "./query.js"
+import * as Semconv from "./semconv.js"
 
 /** @internal */
 export interface Options {
