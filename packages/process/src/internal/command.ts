@@ -1,4 +1,4 @@
-import { Instrument, Instrumentation, Propagation, Redaction, Semconv, Tracing } from "@effect-telemetry/core"
+import { Instrument, Instrumentation, Propagation, Redaction, Tracing } from "@effect-telemetry/core"
 import * as Command from "@effect/platform/Command"
 import * as CommandExecutor from "@effect/platform/CommandExecutor"
 import type * as PlatformError from "@effect/platform/Error"
@@ -8,6 +8,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import type * as Tracer from "effect/Tracer"
+import * as Semconv from "./semconv.js"
 
 /** @internal */
 export const commandDuration = Instrument.histogram({

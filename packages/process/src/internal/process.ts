@@ -1,8 +1,9 @@
-import { Attributes, Instrument, Instrumentation, Semconv, TelemetryOptionsError } from "@effect-telemetry/core"
+import { Attributes, Instrument, Instrumentation, TelemetryOptionsError } from "@effect-telemetry/core"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import type * as Tracer from "effect/Tracer"
+import * as Semconv from "./semconv.js"
 
 /** @internal */
 export const started = Instrument.counter({
