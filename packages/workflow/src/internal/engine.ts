@@ -20,7 +20,7 @@
  * Nothing is journaled for telemetry: the trace context an execution's runs belong to is the
  * one the engine already keeps with the execution (see `runSpan`).
  */
-import { Attributes, Instrumentation, Semconv } from "@effect-telemetry/core"
+import { Attributes, Instrumentation } from "@effect-telemetry/core"
 import type * as Activity from "@effect/workflow/Activity"
 import * as DurableDeferred from "@effect/workflow/DurableDeferred"
 import * as Workflow from "@effect/workflow/Workflow"
@@ -33,6 +33,7 @@ import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import type * as Tracer from "effect/Tracer"
 import * as Metrics from "./metrics.js"
+import * as Semconv from "./semconv.js"
 
 /** @internal */
 export interface Options {

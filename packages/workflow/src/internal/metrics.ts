@@ -1,4 +1,5 @@
-import { Instrument, Semconv } from "@effect-telemetry/core"
+import { Instrument } from "@effect-telemetry/core"
+import * as Semconv from "./semconv.js"
 
 /** @internal */
 export type AttemptResult = "ok" | "error" | "interrupted" | "suspended"
