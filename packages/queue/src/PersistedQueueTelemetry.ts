@@ -93,16 +93,22 @@ export const unwrap: (stored: unknown) => { readonly headers: Record<string, str
 export const make: typeof PersistedQueue.makeFactory = internal.makeFactory
 
 /**
- * `PersistedQueueFactory` with telemetry, in place of `PersistedQueue.layer`. An unknown
- * `nonObjectElements` fails it with a `TelemetryOptionsError`.
+ * `PersistedQueueFactory` with telemetry, in place of `PersistedQueue.layer`. Without options
+ * it cannot fail; an unknown `nonObjectElements` fails it with a `TelemetryOptionsError`.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layer = (
+export function layer(): Layer.Layer<PersistedQueueFactory, never, PersistedQueue.PersistedQueueStore>
+/** With options, validated when the layer is built. @since 0.1.0 @category layers */
+export function layer(
   options?: Options
-): Layer.Layer<
-  PersistedQueueFactory,
-  TelemetryOptionsError.TelemetryOptionsError,
-  PersistedQueue.PersistedQueueStore
-> => Layer.effect(PersistedQueueFactory, internal.makeFactoryWith(options))
+): Layer.Layer<PersistedQueueFactory, TelemetryOptionsError.TelemetryOptionsError, PersistedQueue.PersistedQueueStore>
+export function layer(
+  options?: Options
+): Layer.Layer<PersistedQueueFactory, TelemetryOptionsError.TelemetryOptionsError, PersistedQueue.PersistedQueueStore> {
+  // Without options there is nothing to validate: the default factory, which cannot fail.
+  return options === undefined
+    ? Layer.effect(PersistedQueueFactory, internal.makeFactory)
+    : Layer.effect(PersistedQueueFactory, internal.makeFactoryWith(options))
+}
