@@ -82,6 +82,26 @@ for (const protocol of ["http", "grpc"] as const) {
         expect(receiver.spanCount()).toBe(0)
       }))
 
+    it.scopedLive("a client key without its certificate, given in code (unchecked): exports fail saying why", () =>
+      Effect.gen(function*() {
+        const receiver = yield* OtlpReceiver.make({ protocol, tls: mutual })
+        const { stats } = yield* exportWith(envFor(receiver), 2, {
+          otlpTraces: {
+            protocol: protocol === "http" ? "http/protobuf" : "grpc",
+            url: protocol === "http" ? receiver.endpoints.traces : receiver.url,
+            certificate: pki.caCert,
+            clientKey: pki.clientKey
+          }
+        })
+        expect(stats.exported).toBe(0)
+        expect(stats.failed + stats.abandoned).toBe(2)
+        // gRPC refuses to build such credentials; HTTPS sends no client certificate and is refused.
+        expect(stats.lastError).toMatch(
+          protocol === "grpc" ? /cannot open the OTLP\/gRPC channel.*certificate chain/ : /certificate required/
+        )
+        expect(receiver.spanCount()).toBe(0)
+      }))
+
     it.scopedLive("an unreadable certificate file is warned about and the system CAs used: not trusted", () =>
       Effect.gen(function*() {
         const receiver = yield* OtlpReceiver.make({ protocol, tls: server })

@@ -264,6 +264,8 @@ const pemFile = (kind: "certificate" | "key"): Parser<string> => (raw) => {
   return ok(raw)
 }
 
+type TlsField = "certificate" | "clientKey" | "clientCertificate"
+
 const splitList = (raw: string): Array<string> =>
   raw.split(",").map((entry) => entry.trim()).filter((entry) => entry.length > 0)
 
@@ -533,15 +535,15 @@ export const resolve = (env: Env, overrides: Overrides = {}): Resolved => {
       base = undefined
     }
     const fallbackUrl = grpc ? base ?? defaults.otlpGrpcEndpoint : signalUrl(base ?? defaults.otlpEndpoint, path)
-    const tls = (name: "CERTIFICATE" | "CLIENT_KEY" | "CLIENT_CERTIFICATE", kind: "certificate" | "key") =>
+    const tls = (name: "CERTIFICATE" | "CLIENT_KEY" | "CLIENT_CERTIFICATE", field: TlsField) =>
       read<string | undefined>(
         `OTEL_EXPORTER_OTLP_${signal}_${name}`,
-        pemFile(kind),
-        general[name === "CERTIFICATE" ? "certificate" : name === "CLIENT_KEY" ? "clientKey" : "clientCertificate"],
-        override[name === "CERTIFICATE" ? "certificate" : name === "CLIENT_KEY" ? "clientKey" : "clientCertificate"]
+        pemFile(field === "clientKey" ? "key" : "certificate"),
+        general[field],
+        override[field]
       )
-    let clientKey = tls("CLIENT_KEY", "key")
-    let clientCertificate = tls("CLIENT_CERTIFICATE", "certificate")
+    let clientKey = tls("CLIENT_KEY", "clientKey")
+    let clientCertificate = tls("CLIENT_CERTIFICATE", "clientCertificate")
     // One without the other cannot authenticate (and gRPC refuses a key without a chain).
     if ((clientKey === undefined) !== (clientCertificate === undefined)) {
       const [present, missing] = clientKey === undefined

@@ -223,14 +223,22 @@ export class GrpcWire implements Wire {
       (grpc) => {
         if (this.closed) return new Error("closed")
         const { ca, cert, key } = settings.tls
-        const credentials = this.endpoint.plaintext
-          ? grpc.credentials.createInsecure()
-          : grpc.credentials.createSsl(ca ?? null, key ?? null, cert ?? null)
-        this.client = new grpc.Client(this.endpoint.target, credentials, {
-          "grpc.primary_user_agent": USER_AGENT,
-          ...(settings.compression === "gzip" ? { "grpc.default_compression_algorithm": 2 } : {})
-        })
-        return { grpc, client: this.client }
+        // Both throw on material they cannot use (a key without its chain, a malformed PEM):
+        // every export then fails with why, rather than never settling.
+        try {
+          const credentials = this.endpoint.plaintext
+            ? grpc.credentials.createInsecure()
+            : grpc.credentials.createSsl(ca ?? null, key ?? null, cert ?? null)
+          this.client = new grpc.Client(this.endpoint.target, credentials, {
+            "grpc.primary_user_agent": USER_AGENT,
+            ...(settings.compression === "gzip" ? { "grpc.default_compression_algorithm": 2 } : {})
+          })
+          return { grpc, client: this.client }
+        } catch (error) {
+          const message = `cannot open the OTLP/gRPC channel to ${this.origin}: ${String(error)}`
+          Diagnostics.warn(message)
+          return new Error(message)
+        }
       },
       (error: unknown) => {
         Diagnostics.warn(`${MISSING_GRPC} (${String(error)})`)
