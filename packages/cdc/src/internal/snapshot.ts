@@ -64,7 +64,8 @@ export const run = (
         return client
       }),
       // Ending the connection ends the read-only transaction with it.
-      (client) => Effect.promise(() => client.end().catch(() => undefined))
+      (client) =>
+        Effect.promise(() => client.end().catch(() => undefined)).pipe(Effect.timeout("5 seconds"), Effect.ignore)
     )
     yield* attempt(undefined, async () => {
       await client.query("begin isolation level repeatable read read only")
