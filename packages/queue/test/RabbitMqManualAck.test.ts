@@ -1,5 +1,6 @@
 // RabbitMq.consumeManual on the real broker: the handler settles each message itself, and the
 // telemetry still records exactly one outcome per message, whatever the handler does.
+import { TelemetryOptionsError } from "@effect-telemetry/core"
 import { TestTelemetry } from "@effect-telemetry/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as Data from "effect/Data"
@@ -146,5 +147,13 @@ describe.skipIf(amqpUnavailable !== undefined)("RabbitMq.consumeManual (real Rab
         // The broker never saw the settlement: the message is back in the queue.
         yield* T.equalsEventually(T.messageCount(queue), 1)
       }
+    }).pipe(Effect.scoped, Effect.provide(T.env())))
+
+  it.live("options are validated as consume's, before any channel opens", () =>
+    Effect.gen(function*() {
+      const queue = yield* T.tempQueue("manual_options")
+      const error = yield* Effect.flip(RabbitMq.consumeManual(queue, (message) => message.ack(), { concurrency: 0 }))
+      expect(error).toBeInstanceOf(TelemetryOptionsError.TelemetryOptionsError)
+      expect(error.message).toBe("RabbitMq: option concurrency must be a positive integer, got 0")
     }).pipe(Effect.scoped, Effect.provide(T.env())))
 })
