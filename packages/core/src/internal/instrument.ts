@@ -40,10 +40,11 @@ export interface Series {
   readonly hook: MetricHook.MetricHook<number, unknown>
   readonly startTimeNanos: bigint
   /**
-   * The attribute set as Prometheus label pairs (`a="x",b="y"`: sanitized names, escaped
-   * values), rendered by the first scrape that reads the series and reused by every later
-   * one, so a scrape does not sort, sanitize or escape per series. Left unset when no
-   * Prometheus exporter runs.
+   * The series as the Prometheus exposition writes it, rendered by the first scrape that
+   * reads the series and reused by every later one, so a scrape neither sanitizes nor escapes
+   * per series: the sample prefix `name{a="x",b="y"} ` of a counter, up-down counter or gauge,
+   * the label pairs `a="x",b="y"` of a histogram (whose samples add `le` and suffixes). Unset
+   * while no Prometheus exporter has read it.
    */
   exposition: string | undefined
 }

@@ -196,18 +196,9 @@ const labelsWithout = (attributes: Attributes, reserved: string): string => {
 }
 
 // Keys of Effect metrics not declared through Instrument (Effect's runtime metrics, a user's
-// own `Metric`s) have no Series to cache their labels on; their keys live as long as the
+// own `Metric`s) have no Series to cache their rendering on; their keys live as long as the
 // registry holds them, so a weak map keyed by the key is their cache.
-const keyLabels = new WeakMap<MetricKey.MetricKey.Untyped, string>()
-
-const labelsOfKey = (key: MetricKey.MetricKey.Untyped): string => {
-  let labels = keyLabels.get(key)
-  if (labels === undefined) {
-    labels = key.tags.length === 0 ? "" : renderLabels(Collect.attributesOfTags(key))
-    keyLabels.set(key, labels)
-  }
-  return labels
-}
+const keyExpositions = new WeakMap<MetricKey.MetricKey.Untyped, string>()
 
 const attributesOf = (key: MetricKey.MetricKey.Untyped, series: Instrument.Series | undefined): Attributes =>
   series !== undefined ? series.attributes : Collect.attributesOfTags(key)
@@ -425,22 +416,37 @@ export const make = (options: {
       }
     }
     if (exposed.skipped) return
-    const labels = series !== undefined
-      ? (series.exposition ??= renderLabels(series.attributes))
-      : labelsOfKey(key)
-    if (MetricState.isCounterState(state)) {
-      exposed.lines += line(exposed.name, labels, Number(state.count))
-    } else if (MetricState.isGaugeState(state)) {
-      exposed.lines += line(exposed.name, labels, Number(state.value))
-    } else if (MetricState.isHistogramState(state)) {
-      exposed.lines += histogramLines(exposed, labels, state, () => labelsWithout(attributesOf(key, series), "le"))
-    } else if (MetricState.isFrequencyState(state)) {
+    if (MetricState.isFrequencyState(state)) {
+      // Effect's frequencies: one series per word, rare enough to render uncached.
       const attributes = attributesOf(key, series)
       for (const [word, count] of state.occurrences) {
         exposed.lines += line(exposed.name, renderLabels(AttributeSets.extend(attributes, { key: word })), count)
       }
+      return
+    }
+    const single = MetricState.isCounterState(state) || MetricState.isGaugeState(state)
+    // Rendered on the series' first scrape and kept (see Series.exposition): the sample prefix
+    // `name{labels} ` of a one-sample series, the label pairs of a histogram or summary.
+    let exposition = series !== undefined ? series.exposition : keyExpositions.get(key)
+    if (exposition === undefined) {
+      const labels = renderLabels(attributesOf(key, series))
+      exposition = single ? (labels === "" ? `${exposed.name} ` : `${exposed.name}{${labels}} `) : labels
+      if (series !== undefined) series.exposition = exposition
+      else keyExpositions.set(key, exposition)
+    }
+    if (MetricState.isCounterState(state)) {
+      exposed.lines += exposition + formatValue(Number(state.count)) + "\n"
+    } else if (MetricState.isGaugeState(state)) {
+      exposed.lines += exposition + formatValue(Number(state.value)) + "\n"
+    } else if (MetricState.isHistogramState(state)) {
+      exposed.lines += histogramLines(exposed, exposition, state, () => labelsWithout(attributesOf(key, series), "le"))
     } else if (MetricState.isSummaryState(state)) {
-      exposed.lines += summaryLines(exposed, labels, state, () => labelsWithout(attributesOf(key, series), "quantile"))
+      exposed.lines += summaryLines(
+        exposed,
+        exposition,
+        state,
+        () => labelsWithout(attributesOf(key, series), "quantile")
+      )
     }
   }
 
