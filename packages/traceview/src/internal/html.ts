@@ -12,8 +12,6 @@ import { hrToNanos, serviceOf } from "./store.js"
 import type { Html } from "./template.js"
 import { concat, html, raw } from "./template.js"
 
-export { escape } from "./template.js"
-
 /** Longest attribute value shown in full; the rest is elided with its length. */
 const MAX_VALUE_CHARS = 4096
 
