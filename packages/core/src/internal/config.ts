@@ -545,7 +545,9 @@ export const resolve = (env: Env, overrides: Overrides = {}): Resolved => {
     let clientKey = tls("CLIENT_KEY", "clientKey")
     let clientCertificate = tls("CLIENT_CERTIFICATE", "clientCertificate")
     // One without the other cannot authenticate (and gRPC refuses a key without a chain).
-    if ((clientKey === undefined) !== (clientCertificate === undefined)) {
+    // Overrides are trusted as given, like every other override.
+    const overridden = override.clientKey !== undefined || override.clientCertificate !== undefined
+    if (!overridden && (clientKey === undefined) !== (clientCertificate === undefined)) {
       const [present, missing] = clientKey === undefined
         ? ["CLIENT_CERTIFICATE", "CLIENT_KEY"]
         : ["CLIENT_KEY", "CLIENT_CERTIFICATE"]
