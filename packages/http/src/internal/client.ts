@@ -7,7 +7,7 @@
  * which also stops its unconditional `b3` + `traceparent` injection: only the configured
  * propagators are written.
  */
-import { Propagation, Redaction, Semconv, Tracing } from "@effect-telemetry/core"
+import { Propagation, Redaction, Tracing } from "@effect-telemetry/core"
 import * as Headers from "@effect/platform/Headers"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
@@ -25,6 +25,7 @@ import type * as Tracer from "effect/Tracer"
 import type { Options } from "../HttpClientTelemetry.js"
 import * as metrics from "./metrics.js"
 import * as semantics from "./semantics.js"
+import * as Semconv from "./semconv.js"
 
 /**
  * The two halves every `HttpClient` is made of (`HttpClient.makeWith`); the platform's own

@@ -1,4 +1,5 @@
-import { Instrument, Semconv } from "@effect-telemetry/core"
+import { Instrument } from "@effect-telemetry/core"
+import * as Semconv from "./semconv.js"
 
 export const serverRequestDuration = Instrument.histogram({
   name: Semconv.METRIC_HTTP_SERVER_REQUEST_DURATION,

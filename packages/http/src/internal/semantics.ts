@@ -2,8 +2,9 @@
  * What the server and the client share: method normalisation, URL and header redaction,
  * header capture and the `error.type` of a transport failure.
  */
-import { Redaction, Semconv } from "@effect-telemetry/core"
+import { Redaction } from "@effect-telemetry/core"
 import type * as Headers from "@effect/platform/Headers"
+import * as Semconv from "./semconv.js"
 
 const knownMethods = new Set(["CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE", "QUERY"])
 

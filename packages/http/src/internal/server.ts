@@ -7,7 +7,7 @@
  * only place that sees the final response, error responses included), which also adds the
  * response trace context.
  */
-import { Attributes, Propagation, Semconv, Tracing } from "@effect-telemetry/core"
+import { Attributes, Propagation, Tracing } from "@effect-telemetry/core"
 import * as Headers from "@effect/platform/Headers"
 import * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
@@ -32,6 +32,7 @@ import type * as Predicate from "effect/Predicate"
 import * as Tracer from "effect/Tracer"
 import * as metrics from "./metrics.js"
 import * as semantics from "./semantics.js"
+import * as Semconv from "./semconv.js"
 
 export interface Options {
   readonly captureRequestHeaders?: ReadonlyArray<string> | undefined
