@@ -6,8 +6,10 @@
  * endpoint forms, and the retry rules of the OTLP spec for gRPC status codes; the delivery
  * equation (exported + dropped + failed + abandoned = ended) is checked after every shutdown.
  */
+import { Telemetry } from "@effect-telemetry/core"
 import { OtlpReceiver } from "@effect-telemetry/testing"
 import { describe, expect, it } from "@effect/vitest"
+import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Net from "node:net"
 import { exportWith } from "./fixtures/exportWith.js"
@@ -39,6 +41,7 @@ const countingRelay = (port: number) =>
 
 const TRACE_EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 const METRICS_EXPORT = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export"
+const LOGS_EXPORT = "/opentelemetry.proto.collector.logs.v1.LogsService/Export"
 
 describe("OTLP/gRPC", () => {
   it.scopedLive("traces and metrics reach a gRPC collector, with headers as metadata, gzip-compressed", () =>
@@ -72,6 +75,30 @@ describe("OTLP/gRPC", () => {
         expect(request.headers["authorization"]).toBe("Bearer t0k3n")
         expect(request.headers["user-agent"]).toContain("effect-telemetry")
       }
+    }))
+
+  it.scopedLive("log records take the same transport: LogsService/Export, with the span's ids", () =>
+    Effect.gen(function*() {
+      const receiver = yield* OtlpReceiver.make({ protocol: "grpc" })
+      yield* Effect.logInfo("order placed").pipe(
+        Effect.withSpan("checkout"),
+        Effect.provide(Telemetry.layer({ serviceName: "grpc-logs", prometheusServer: false })),
+        Effect.scoped,
+        Effect.withConfigProvider(ConfigProvider.fromMap(
+          new Map([
+            ["OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"],
+            ["OTEL_EXPORTER_OTLP_ENDPOINT", receiver.url],
+            ["OTEL_METRICS_EXPORTER", "none"],
+            ["OTEL_LOGS_EXPORTER", "otlp"]
+          ])
+        ))
+      )
+      const record = receiver.logRecords().find((r) => r.body === "order placed")
+      expect(record).toBeDefined()
+      const span = receiver.spans().find((s) => s.name === "checkout")!
+      expect(record!.traceId).toBe(span.traceId)
+      expect(record!.spanId).toBe(span.spanId)
+      expect(receiver.requestCount({ path: LOGS_EXPORT })).toBeGreaterThan(0)
     }))
 
   it.scopedLive("OTEL_EXPORTER_OTLP_COMPRESSION=gzip compresses the messages on the wire", () =>
