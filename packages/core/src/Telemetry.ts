@@ -112,7 +112,7 @@ export const layerSignals = (
   const disabledNotice = Layer.effectDiscard(Effect.flatMap(TelemetryConfig.TelemetryConfig, (config) =>
     config.disabled
       ? Effect.logInfo(
-        "effect-telemetry: telemetry is off (OTEL_SDK_DISABLED=true): no spans or metrics are recorded or exported"
+        "effect-telemetry: telemetry is off (OTEL_SDK_DISABLED=true): no spans, logs or metrics are recorded or exported"
       )
       : Effect.void))
   return server.pipe(

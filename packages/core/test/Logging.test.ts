@@ -185,6 +185,21 @@ describe("Logging", () => {
       expect(receiver.requestCount({ signal: "logs" })).toBe(0)
     }))
 
+  it.scopedLive("OTEL_SDK_DISABLED=true adds no logger: nothing is exported or counted", () =>
+    Effect.gen(function*() {
+      const receiver = yield* OtlpReceiver.make()
+      const { printed, result } = yield* runWithTelemetry(
+        receiver,
+        { disabled: true },
+        Effect.zipRight(Effect.logInfo("while off"), Effect.flatMap(Logging.LogDelivery, (delivery) => delivery.stats))
+      )
+      expect(result.ended).toBe(0)
+      expect(receiver.requestCount()).toBe(0)
+      expect(printed).toContain(
+        "effect-telemetry: telemetry is off (OTEL_SDK_DISABLED=true): no spans, logs or metrics are recorded or exported"
+      )
+    }))
+
   it.scopedLive("OTEL_LOGS_EXPORTER=console prints each record with its severity and body", () =>
     Effect.gen(function*() {
       const receiver = yield* OtlpReceiver.make()
