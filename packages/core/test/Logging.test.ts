@@ -11,8 +11,10 @@ import * as Cause from "effect/Cause"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
+import * as FiberId from "effect/FiberId"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
 
 class PaymentDeclined extends Data.TaggedError("PaymentDeclined")<{ readonly reason: string }> {
   override get message() {
@@ -120,6 +122,35 @@ describe("Logging", () => {
       expect(record.spanContext?.traceFlags).toBe(0)
       expect(yield* TestTelemetry.spans).toEqual([])
     }).pipe(Effect.provide(TestTelemetry.layer({ sampler: "always_off" }))))
+
+  it("maps every Effect level to the OTel severity number and short name", () => {
+    const levels = [LogLevel.Trace, LogLevel.Debug, LogLevel.Info, LogLevel.Warning, LogLevel.Error, LogLevel.Fatal]
+    expect(levels.map((level) => Logging.severityOf(level))).toEqual([
+      { number: 1, text: "TRACE" },
+      { number: 5, text: "DEBUG" },
+      { number: 9, text: "INFO" },
+      { number: 13, text: "WARN" },
+      { number: 17, text: "ERROR" },
+      { number: 21, text: "FATAL" }
+    ])
+    expect(Logging.severityOf(LogLevel.All)).toBeUndefined()
+    expect(Logging.severityOf(LogLevel.None)).toBeUndefined()
+  })
+
+  it.effect("several messages are one list body; a defect's class is the exception type; an interruption is flagged", () =>
+    Effect.gen(function*() {
+      yield* Effect.log("total", 3, { sku: "a1" })
+      yield* Effect.logFatal("crashed", Cause.die(new TypeError("undefined is not a function")))
+      yield* Effect.logWarning("cancelled", Cause.interrupt(FiberId.none))
+      const [several, defect, interrupted] = yield* TestTelemetry.logs
+      expect(several!.body).toEqual(["total", 3, `{"sku":"a1"}`])
+      expect(defect!.attributes).toMatchObject({
+        "exception.type": "TypeError",
+        "exception.message": "undefined is not a function"
+      })
+      expect(defect!.severityText).toBe("FATAL")
+      expect(interrupted!.attributes).toEqual({ "effect.interrupted": true })
+    }).pipe(Effect.provide(TestTelemetry.layer())))
 
   it.effect("log.records counts each message once by severity, however often the logs layer is provided", () =>
     Effect.gen(function*() {
