@@ -175,6 +175,21 @@ describe("OTLP/gRPC", () => {
       expect(receiver.spanCount()).toBe(4)
     }))
 
+  it.scopedLive("a header gRPC cannot send as metadata fails the export with why, and nothing hangs", () =>
+    Effect.gen(function*() {
+      const receiver = yield* OtlpReceiver.make({ protocol: "grpc" })
+      // `!` is valid in an HTTP header name, not in a gRPC metadata key.
+      const { stats } = yield* exportWith({
+        OTEL_EXPORTER_OTLP_PROTOCOL: "grpc",
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        OTEL_EXPORTER_OTLP_HEADERS: "x!tenant=acme",
+        OTEL_METRICS_EXPORTER: "none"
+      }, 2)
+      expect(stats).toMatchObject({ exported: 0, failed: 2 })
+      expect(stats.lastError).toContain("x!tenant")
+      expect(receiver.requestCount()).toBe(0)
+    }))
+
   it.scopedLive("a non-retryable code (INVALID_ARGUMENT) fails the export at once", () =>
     Effect.gen(function*() {
       const receiver = yield* OtlpReceiver.make({ protocol: "grpc", behaviour: { status: 400 } })

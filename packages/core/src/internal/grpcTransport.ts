@@ -255,30 +255,38 @@ export class GrpcWire implements Wire {
       if (cancelled) return
       if (loaded instanceof Error) return done({ status: "failure", error: loaded })
       const { client, grpc } = loaded
-      const metadata = new grpc.Metadata()
-      for (const [name, value] of Object.entries(this.settings.headers)) metadata.set(name, value)
-      call = client.makeUnaryRequest<Buffer, Buffer>(
-        SERVICES[this.settings.signal],
-        identity,
-        identity,
-        Buffer.from(body.buffer, body.byteOffset, body.byteLength),
-        metadata,
-        { deadline },
-        (error) => {
-          call = undefined
-          // Cancelled at the deadline: the transport settled the export already.
-          if (cancelled) return
-          if (error === null) return done({ status: "success" })
-          const failure = new OtlpGrpcError(error.code, error.details)
-          if (RETRYABLE.has(error.code)) return done({ status: "retryable", error: failure, retryInMillis: undefined })
-          if (error.code === RESOURCE_EXHAUSTED) {
-            const details = error.metadata?.get("grpc-status-details-bin") ?? []
-            const retryIn = retryInfoMillis(details.filter((d): d is Buffer => Buffer.isBuffer(d)))
-            if (retryIn !== undefined) return done({ status: "retryable", error: failure, retryInMillis: retryIn })
+      // A header gRPC does not allow as metadata (a name with `!`, a `-bin` suffix) and a closed
+      // channel throw rather than call back: the export must still settle.
+      try {
+        const metadata = new grpc.Metadata()
+        for (const [name, value] of Object.entries(this.settings.headers)) metadata.set(name, value)
+        call = client.makeUnaryRequest<Buffer, Buffer>(
+          SERVICES[this.settings.signal],
+          identity,
+          identity,
+          Buffer.from(body.buffer, body.byteOffset, body.byteLength),
+          metadata,
+          { deadline },
+          (error) => {
+            call = undefined
+            // Cancelled at the deadline: the transport settled the export already.
+            if (cancelled) return
+            if (error === null) return done({ status: "success" })
+            const failure = new OtlpGrpcError(error.code, error.details)
+            if (RETRYABLE.has(error.code)) {
+              return done({ status: "retryable", error: failure, retryInMillis: undefined })
+            }
+            if (error.code === RESOURCE_EXHAUSTED) {
+              const details = error.metadata?.get("grpc-status-details-bin") ?? []
+              const retryIn = retryInfoMillis(details.filter((d): d is Buffer => Buffer.isBuffer(d)))
+              if (retryIn !== undefined) return done({ status: "retryable", error: failure, retryInMillis: retryIn })
+            }
+            done({ status: "failure", error: failure })
           }
-          done({ status: "failure", error: failure })
-        }
-      )
+        )
+      } catch (error) {
+        done({ status: "failure", error: error instanceof Error ? error : new Error(String(error)) })
+      }
     })
     return () => {
       cancelled = true
