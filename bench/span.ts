@@ -89,16 +89,18 @@ const serverAttributes = {
 }
 
 /** `count` ended spans of one shape, as the exporter receives them from `tracer`. */
-const collect = (
+const collect = async (
   tracer: (exporter: SpanExporter) => EffectTracer.Tracer,
   shape: "call" | "server",
   count: number
-): Array<ReadableSpan> => {
+): Promise<Array<ReadableSpan>> => {
   const exporter = new InMemorySpanExporter()
   const span = shape === "call"
     ? work.pipe(Effect.withSpan("bench.call", { attributes }))
     : work.pipe(Effect.withSpan("GET /users/:id", { kind: "server", attributes: serverAttributes }))
-  Effect.runSync(Effect.withTracer(Effect.repeatN(span, count - 1), tracer(exporter)))
+  await Effect.runPromise(Effect.withTracer(Effect.repeatN(span, count - 1), tracer(exporter)))
+  // The simple processor hands spans over asynchronously: wait until every one arrived.
+  while (exporter.getFinishedSpans().length < count) await new Promise((resolve) => setTimeout(resolve, 10))
   return exporter.getFinishedSpans()
 }
 
@@ -107,13 +109,13 @@ const collect = (
  * SDK's serializer (what the OTLP exporter does for each batch): our native spans against the
  * SDK's spans of the same shape.
  */
-const serialization = (rounds: number): Table => {
+const serialization = async (rounds: number): Promise<Table> => {
   const batch = 512
   const sets = {
-    "ours, traced call (1 attribute)": collect((e) => ourTracer("always_on", e), "call", batch),
-    "SDK span, traced call (1 attribute)": collect(theirTracer, "call", batch),
-    "ours, server span (11 attributes)": collect((e) => ourTracer("always_on", e), "server", batch),
-    "SDK span, server span (11 attributes)": collect(theirTracer, "server", batch)
+    "ours, traced call (1 attribute)": await collect((e) => ourTracer("always_on", e), "call", batch),
+    "SDK span, traced call (1 attribute)": await collect(theirTracer, "call", batch),
+    "ours, server span (11 attributes)": await collect((e) => ourTracer("always_on", e), "server", batch),
+    "SDK span, server span (11 attributes)": await collect(theirTracer, "server", batch)
   }
   type Set = keyof typeof sets
   const names = Object.keys(sets) as Array<Set>
@@ -131,13 +133,13 @@ const serialization = (rounds: number): Table => {
     }
   }
   // The conversion our spans defer to the exporter, timed on fresh spans, once each.
-  const firstRead = (shape: "call" | "server") => {
-    const fresh = collect((e) => ourTracer("always_on", e), shape, batch * 20)
+  const firstRead = async (shape: "call" | "server") => {
+    const fresh = await collect((e) => ourTracer("always_on", e), shape, batch * 20)
     const start = process.hrtime.bigint()
     for (const span of fresh) void (span.attributes, span.events, span.links)
     return Number(process.hrtime.bigint() - start) / fresh.length
   }
-  const deferred = { call: firstRead("call"), server: firstRead("server") }
+  const deferred = { call: await firstRead("call"), server: await firstRead("server") }
   return {
     title: "OTLP serialization per span (batch of 512)",
     header: ["spans", "ns/span to serialize", "bytes/span", "first read of attributes/events/links (ours)"],
@@ -249,5 +251,5 @@ export const run = async (options: { readonly quick: boolean }): Promise<Array<T
       "Sampled out: our tracer with `always_off`; the span still exists for Effect (ids, attributes kept in its map) but records nothing and is never exported.",
       "layerFromSpans: our tracer wrapped by FunctionTelemetry.layerFromSpans; 'included' records function.calls/duration/active from the span (what Telemetry.fn records), 'not included' pays only the name filter."
     ]
-  }, serialization(rounds)]
+  }, await serialization(rounds)]
 }

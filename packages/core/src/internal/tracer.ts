@@ -66,8 +66,16 @@ export const otelContextOf = (span: EffectTracer.AnySpan, base: OtelApi.Context 
 // `@opentelemetry/api` 1.x keeps its globals under this key; a context manager is registered
 // there or nowhere. Read on each fiber resumption, so a manager registered late still counts.
 const otelApiGlobal = Symbol.for("opentelemetry.js.api.1")
-const hasContextManager = (): boolean =>
-  (globalThis as { [otelApiGlobal]?: { context?: unknown } })[otelApiGlobal]?.context !== undefined
+// The globals object, once the API made it, stays the same object (unregistering deletes its
+// fields): kept here, the check is one field read on every fiber operation.
+let apiGlobals: { context?: unknown } | undefined
+const hasContextManager = (): boolean => {
+  if (apiGlobals === undefined) {
+    apiGlobals = (globalThis as { [otelApiGlobal]?: { context?: unknown } })[otelApiGlobal]
+    if (apiGlobals === undefined) return false
+  }
+  return apiGlobals.context !== undefined
+}
 
 /** @internal */
 export type ExplicitStatus = NativeSpans.ExplicitStatus
@@ -194,10 +202,12 @@ const parentContextOf = (
 }
 
 const contextHook = <X>(execution: () => X, fiber: { readonly currentSpan?: EffectTracer.AnySpan | undefined }): X => {
-  const current = fiber.currentSpan
   // Without a context manager `context.with` does nothing but call `execution`: skip the
-  // context it would be given, the main per-resumption cost of a span.
-  if (current === undefined || !hasContextManager()) return execution()
+  // context it would be given, the main per-resumption cost of a span. Checked first: this
+  // hook runs for every fiber operation, and `currentSpan` is a lookup in the fiber's context.
+  if (!hasContextManager()) return execution()
+  const current = fiber.currentSpan
+  if (current === undefined) return execution()
   // OTel-instrumented libraries called inside the fiber see its span as their parent.
   return OtelApi.context.with(otelContextOf(current, OtelApi.context.active()), execution)
 }
