@@ -24,6 +24,7 @@ const portableModules = [
   "packages/core/src/internal/export.ts",
   "packages/core/src/internal/grpcTransport.ts",
   "packages/cdc/src/internal/lsn.ts",
+  "packages/cdc/src/internal/pgoutput.ts",
   "packages/cdc/src/internal/semconv.ts",
   "packages/kv/src/internal/semconv.ts",
   "packages/sql/src/internal/query.ts",
@@ -33,8 +34,9 @@ const portableModules = [
 ]
 
 // Packages a portable module may import besides node: and @opentelemetry/*: none of them
-// loads Effect (@grpc/grpc-js is core's optional peer, loaded on demand for OTLP/gRPC).
-const portablePackages = ["@grpc/grpc-js"]
+// loads Effect (@grpc/grpc-js is core's optional peer, loaded on demand for OTLP/gRPC;
+// pg-logical-replication parses pgoutput for cdc).
+const portablePackages = ["@grpc/grpc-js", "pg-logical-replication"]
 
 const root = Path.dirname(fileURLToPath(import.meta.url))
 

@@ -1,7 +1,7 @@
 /**
  * The replication connection: setup of slot and publication, the streaming-replication
- * protocol over `pg`, pgoutput decoding with `pg-logical-replication`'s decoder, backpressure
- * and acknowledgement.
+ * protocol over `pg` (decoded by pgoutput.ts, which needs no Effect), backpressure and
+ * acknowledgement.
  *
  * We drive the protocol ourselves instead of through `LogicalReplicationService` because its
  * acknowledgement does not fit at-least-once delivery: its timer confirms the last *received*
@@ -16,12 +16,11 @@ import * as Exit from "effect/Exit"
 import type * as Mailbox from "effect/Mailbox"
 import * as Runtime from "effect/Runtime"
 import pg from "pg"
-import { PgoutputPlugin } from "pg-logical-replication"
-import type { Pgoutput } from "pg-logical-replication"
 import * as CdcChange from "../CdcChange.js"
 import { CdcError, type Reason } from "../CdcError.js"
 import * as CdcTelemetry from "../CdcTelemetry.js"
 import * as Lsn from "./lsn.js"
+import * as Pgoutput from "./pgoutput.js"
 
 /** @internal */
 export interface Settings {
@@ -111,19 +110,24 @@ export const classify = (error: unknown): Reason => {
   return "ConnectionLost"
 }
 
-const POSTGRES_EPOCH_MICROS = 946_684_800_000_000n
-
 interface Pending {
   lsn: bigint
   done: boolean
   readonly marker: boolean
 }
 
-interface OpenTransaction {
-  readonly xid: number
-  readonly commitTime: bigint
-  /** Built at commit, when the commit LSN every change carries is known. */
-  readonly changes: Array<(commitLsn: string) => CdcChange.Change>
+/** The decoder's plain change as the `CdcChange.Change` data type. */
+const toChange = (change: Pgoutput.DecodedChange): CdcChange.Change => {
+  switch (change._tag) {
+    case "Insert":
+      return CdcChange.Insert(change)
+    case "Update":
+      return CdcChange.Update(change)
+    case "Delete":
+      return CdcChange.Delete(change)
+    case "Truncate":
+      return CdcChange.Truncate(change)
+  }
 }
 
 /**
@@ -140,9 +144,7 @@ export class Source {
   private replication: pg.Client | undefined
   private replicationEnded: Promise<unknown> | undefined
   private controlQueue: Promise<unknown> = Promise.resolve()
-  private readonly plugin: PgoutputPlugin
-  private readonly relations = new WeakMap<Pgoutput.MessageRelation, CdcChange.Relation>()
-  private open: OpenTransaction | undefined
+  private readonly decoder: Pgoutput.Decoder
   private readonly pending: Array<Pending> = []
   private readonly backlog: Array<CdcChange.Transaction> = []
   private draining = false
@@ -166,7 +168,7 @@ export class Source {
     private readonly mailbox: Mailbox.Mailbox<CdcChange.Transaction, CdcError>,
     runtime: Runtime.Runtime<never>
   ) {
-    this.plugin = new PgoutputPlugin({ protoVersion: 1, publicationNames: [settings.publication], messages: false })
+    this.decoder = new Pgoutput.Decoder(settings.publication)
     this.confirmed = confirmedPositions.get(positionKey(settings)) ?? 0n
     this.runFork = Runtime.runFork(runtime)
   }
@@ -404,7 +406,7 @@ export class Source {
     // From 0/0 (or a position behind the slot's) the server resumes from the slot's confirmed
     // position, right after the last transaction any consumer acknowledged; from ours when the
     // server missed our last confirmation (see confirmedPositions).
-    this.replicationEnded = this.plugin.start(client, this.settings.slot, Lsn.format(this.confirmed)).then(
+    this.replicationEnded = this.decoder.plugin.start(client, this.settings.slot, Lsn.format(this.confirmed)).then(
       () => this.lost(new Error("the server ended replication")),
       (error) => this.lost(error)
     )
@@ -428,16 +430,19 @@ export class Source {
 
   private onCopyData(chunk: Buffer): void {
     if (this.finished) return
-    if (chunk[0] === 0x77) {
-      // XLogData: 'w', start LSN, server WAL end, send time, then one pgoutput message.
-      const start = chunk.readBigUInt64BE(1)
-      if (start > this.received) this.received = start
-      this.decode(chunk.subarray(25))
-    } else if (chunk[0] === 0x6b) {
-      // Primary keepalive: 'k', server WAL end, send time, reply requested.
-      this.onKeepalive(chunk.readBigUInt64BE(1), chunk[17] === 1)
-    } else {
-      this.fail("Decode", `unknown replication message type 0x${(chunk[0] ?? 0).toString(16)}`)
+    const frame = Pgoutput.frame(chunk)
+    switch (frame._tag) {
+      case "XLogData": {
+        if (frame.start > this.received) this.received = frame.start
+        const decoded = this.decoder.decode(frame.payload)
+        if (decoded._tag === "Invalid") return this.fail("Decode", decoded.message, decoded.cause)
+        if (decoded._tag === "Commit") this.commit(decoded.transaction)
+        return
+      }
+      case "Keepalive":
+        return this.onKeepalive(frame.walEnd, frame.replyRequested)
+      case "Unknown":
+        return this.fail("Decode", `unknown replication message type 0x${frame.type.toString(16)}`)
     }
   }
 
@@ -446,7 +451,7 @@ export class Source {
     // received, so its position can be confirmed once all earlier transactions are
     // acknowledged; that lets an idle slot (or one whose publication matches little of the
     // traffic) release WAL. Inside a transaction it could be short of the commit: skipped.
-    if (this.open === undefined && walEnd > 0n) {
+    if (!this.decoder.inTransaction && walEnd > 0n) {
       const last = this.pending[this.pending.length - 1]
       if (last !== undefined && last.marker) {
         if (walEnd > last.lsn) last.lsn = walEnd
@@ -458,98 +463,17 @@ export class Source {
     if (replyRequested) this.sendStatus()
   }
 
-  private decode(buffer: Buffer): void {
-    let message: Pgoutput.Message
-    try {
-      message = this.plugin.parse(buffer) as Pgoutput.Message
-    } catch (error) {
-      return this.fail("Decode", `undecodable pgoutput message: ${messageOf(error)}`, error)
-    }
-    switch (message.tag) {
-      case "begin":
-        this.open = { xid: message.xid >>> 0, commitTime: message.commitTime as bigint, changes: [] }
-        return
-      case "insert":
-      case "update":
-      case "delete":
-      case "truncate": {
-        if (this.open === undefined) return this.fail("Decode", `${message.tag} outside a transaction`)
-        const change = this.changeOf(message)
-        if (change === undefined) return this.fail("Decode", `${message.tag} of a relation never described`)
-        this.open.changes.push(change)
-        return
-      }
-      case "commit":
-        return this.commit(message)
-      default:
-        // relation, type, origin: the decoder keeps what later messages need.
-        return
-    }
-  }
-
-  private relationOf(relation: Pgoutput.MessageRelation | undefined): CdcChange.Relation | undefined {
-    if (relation === undefined) return undefined
-    let mapped = this.relations.get(relation)
-    if (mapped === undefined) {
-      mapped = {
-        schema: relation.schema,
-        table: relation.name,
-        replicaIdentity: relation.replicaIdentity,
-        columns: relation.columns.map((c) => ({ name: c.name, typeOid: c.typeOid, key: (c.flags & 1) === 1 }))
-      }
-      this.relations.set(relation, mapped)
-    }
-    return mapped
-  }
-
-  private changeOf(
-    message: Pgoutput.MessageInsert | Pgoutput.MessageUpdate | Pgoutput.MessageDelete | Pgoutput.MessageTruncate
-  ): ((commitLsn: string) => CdcChange.Change) | undefined {
-    if (message.tag === "truncate") {
-      const relations = message.relations.map((r) => this.relationOf(r))
-      if (relations.some((r) => r === undefined)) return undefined
-      return (commitLsn) =>
-        CdcChange.Truncate({
-          relations: relations as Array<CdcChange.Relation>,
-          commitLsn,
-          cascade: message.cascade,
-          restartIdentity: message.restartIdentity
-        })
-    }
-    const relation = this.relationOf(message.relation)
-    if (relation === undefined) return undefined
-    switch (message.tag) {
-      case "insert":
-        return (commitLsn) => CdcChange.Insert({ relation, commitLsn, new: message.new })
-      case "update":
-        return (commitLsn) =>
-          CdcChange.Update({ relation, commitLsn, old: message.old ?? message.key ?? undefined, new: message.new })
-      case "delete":
-        return (commitLsn) => CdcChange.Delete({ relation, commitLsn, old: message.old ?? message.key ?? {} })
-    }
-  }
-
-  private commit(message: Pgoutput.MessageCommit): void {
-    const open = this.open
-    this.open = undefined
-    if (open === undefined) return this.fail("Decode", "commit outside a transaction")
-    if (message.commitLsn === null || message.commitEndLsn === null) {
-      return this.fail("Decode", "commit without an LSN")
-    }
-    const commitLsn = Lsn.normalize(message.commitLsn)
-    const end = Lsn.parse(message.commitEndLsn)
-    const entry: Pending = { lsn: end, done: false, marker: false }
+  private commit(decoded: Pgoutput.DecodedTransaction): void {
+    const entry: Pending = { lsn: decoded.endLsn, done: false, marker: false }
     this.pending.push(entry)
-    const changes = open.changes.map((build) => build(commitLsn))
-    const commitTime = new Date(Number((message.commitTime as bigint) / 1000n))
     const transaction: CdcChange.Transaction = {
       slot: this.settings.slot,
       publication: this.settings.publication,
-      xid: open.xid,
-      commitLsn,
-      endLsn: Lsn.format(end),
-      commitTime,
-      changes,
+      xid: decoded.xid,
+      commitLsn: decoded.commitLsn,
+      endLsn: Lsn.format(decoded.endLsn),
+      commitTime: decoded.commitTime,
+      changes: decoded.changes.map(toChange),
       acknowledge: Effect.sync(() => this.acknowledge(entry, transaction))
     }
     this.deliver(transaction)
@@ -598,13 +522,7 @@ export class Source {
   /** Sends a standby status update: written = received, flushed = applied = confirmed. */
   sendStatus(): void {
     if (this.finished || !this.streaming || this.replication === undefined) return
-    const message = Buffer.alloc(34)
-    message[0] = 0x72 // 'r'
-    message.writeBigUInt64BE(this.received > this.confirmed ? this.received : this.confirmed, 1)
-    message.writeBigUInt64BE(this.confirmed, 9)
-    message.writeBigUInt64BE(this.confirmed, 17)
-    message.writeBigUInt64BE(BigInt(Date.now()) * 1000n - POSTGRES_EPOCH_MICROS, 25)
-    message[33] = 0
+    const message = Pgoutput.statusUpdate(this.received, this.confirmed, Date.now())
     const connection = (this.replication as unknown as { connection: { sendCopyFromChunk(b: Buffer): void } })
       .connection
     connection.sendCopyFromChunk(message)
