@@ -226,4 +226,33 @@ describe("native spans", () => {
       expect(span!.attributes["via.api"]).toBe("yes")
       expect(span!.events.map((e) => e.name)).toEqual(["api.event"])
     }).pipe(Effect.provide(TestTelemetry.layer())))
+
+  it.scoped("span limits from the environment bound attributes and events, and say how many were dropped", () =>
+    Effect.gen(function*() {
+      const saved = { ...process.env }
+      yield* Effect.acquireRelease(
+        Effect.sync(() => {
+          process.env.OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT = "2"
+          process.env.OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT = "3"
+          process.env.OTEL_SPAN_EVENT_COUNT_LIMIT = "1"
+        }),
+        () =>
+          Effect.sync(() => {
+            for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key]
+            Object.assign(process.env, saved)
+          })
+      )
+      const spans = yield* Effect.gen(function*() {
+        const span = yield* Effect.currentSpan
+        span.event("first", 1n, {})
+        span.event("second", 2n, {})
+        yield* Effect.annotateCurrentSpan({ a: "long value", b: "x", c: "dropped" })
+      }).pipe(Effect.withSpan("limited"), Effect.zipRight(TestTelemetry.spans), Effect.provide(TestTelemetry.layer()))
+      const [span] = spans
+      expect(span!.attributes).toEqual({ a: "lon", b: "x" })
+      expect(span!.droppedAttributesCount).toBe(1)
+      // The SDK keeps the newest events past the limit.
+      expect(span!.events.map((e) => e.name)).toEqual(["second"])
+      expect(span!.droppedEventsCount).toBe(1)
+    }))
 })

@@ -360,9 +360,9 @@ class ExportedSpan implements ReadableSpan {
   readonly ended = true
   readonly resource: Resources.Resource
   readonly instrumentationScope: InstrumentationScope
-  droppedAttributesCount = 0
-  droppedEventsCount = 0
-  droppedLinksCount = 0
+  private droppedAttributes = 0
+  private droppedEvents = 0
+  private droppedLinks = 0
   private readonly context_: OtelApi.SpanContext
   private readonly limits: SpanLimits
   private rawAttributes: ReadonlyMap<string, unknown> | undefined
@@ -430,6 +430,22 @@ class ExportedSpan implements ReadableSpan {
     return this.context_
   }
 
+  // Counted by the conversions below, whichever a reader asks for first.
+  get droppedAttributesCount(): number {
+    void this.attributes
+    return this.droppedAttributes
+  }
+
+  get droppedEventsCount(): number {
+    void this.events
+    return this.droppedEvents
+  }
+
+  get droppedLinksCount(): number {
+    void this.links
+    return this.droppedLinks
+  }
+
   get attributes(): OtelApi.Attributes {
     if (this.attributes_ === undefined) {
       const { attributeCountLimit, attributeValueLengthLimit } = this.limits
@@ -452,7 +468,7 @@ class ExportedSpan implements ReadableSpan {
         for (const key in this.exitAttributes) add(key, this.exitAttributes[key])
       }
       this.attributes_ = out
-      this.droppedAttributesCount = dropped
+      this.droppedAttributes = dropped
       this.rawAttributes = undefined
     }
     return this.attributes_
@@ -464,7 +480,7 @@ class ExportedSpan implements ReadableSpan {
       const { attributePerEventCountLimit, attributeValueLengthLimit, eventCountLimit } = this.limits
       // The SDK keeps the newest events past the limit.
       const first = Math.max(0, raw.length - eventCountLimit)
-      this.droppedEventsCount = first
+      this.droppedEvents = first
       const out: Array<TimedEvent> = []
       for (let i = first; i < raw.length; i++) {
         const [name, time, record] = raw[i]!
@@ -486,7 +502,7 @@ class ExportedSpan implements ReadableSpan {
       const raw = this.rawLinks ?? []
       const { attributePerLinkCountLimit, attributeValueLengthLimit, linkCountLimit } = this.limits
       const first = Math.max(0, raw.length - linkCountLimit)
-      this.droppedLinksCount = first
+      this.droppedLinks = first
       const out: Array<OtelApi.Link> = []
       for (let i = first; i < raw.length; i++) {
         const link = raw[i]!
