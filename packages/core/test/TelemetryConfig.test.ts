@@ -1,5 +1,5 @@
 import { TelemetryConfig } from "@effect-telemetry/core"
-import { describe, expect, it } from "@effect/vitest"
+import { afterAll, describe, expect, it } from "@effect/vitest"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -10,9 +10,9 @@ import { makePki } from "./fixtures/tls.js"
 type Config = TelemetryConfig.Resolved
 type Env = Readonly<Record<string, string>>
 
-// PEM files for the TLS variables (removed when the process exits).
+// PEM files for the TLS variables, removed after the file's tests.
 const pki = makePki()
-process.on("exit", pki.remove)
+afterAll(() => pki.remove())
 
 // The environment is always a map: never process.env, so a developer's OTEL_* cannot leak in.
 const withEnv = (env: Env) => Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
