@@ -32,6 +32,9 @@ export * as Redaction from "./Redaction.js"
 /** Shared semantic names. @since 0.1.0 */
 export * as Semconv from "./Semconv.js"
 
+/** A surface's signal declaration and the docs/SIGNALS.md tables generated from it. @since 0.1.0 */
+export * as Signals from "./Signals.js"
+
 /** Everything as one Layer. @since 0.1.0 */
 export * as Telemetry from "./Telemetry.js"
 
