@@ -18,8 +18,10 @@
  * @since 0.1.0
  */
 import { Instrumentation, TelemetryOptionsError } from "@effect-telemetry/core"
+import type { Signals } from "@effect-telemetry/core"
 import * as KeyValueStore from "@effect/platform/KeyValueStore"
 import * as metrics from "./internal/metrics.js"
+import * as internalSignals from "./internal/signals.js"
 import * as internal from "./internal/store.js"
 
 /** `kv.operation.duration{kv.namespace, kv.operation, kv.result, error.type}`: histogram, seconds. @since 0.1.0 @category metrics */
@@ -73,3 +75,12 @@ export const layer = Instrumentation.decorate(KeyValueStore.KeyValueStore, make)
  * @category layers
  */
 export const layerConfig = Instrumentation.decorateConfig(KeyValueStore.KeyValueStore, make)
+
+/**
+ * Every span and metric this surface emits, with its attributes and meaning: the declaration
+ * docs/SIGNALS.md is generated from.
+ *
+ * @since 0.1.0
+ * @category signals
+ */
+export const signals: Signals.Catalogue = internalSignals.signals
