@@ -19,9 +19,11 @@
  * @since 0.1.0
  */
 import { Instrumentation, TelemetryOptionsError } from "@effect-telemetry/core"
+import type { Signals } from "@effect-telemetry/core"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as internal from "./internal/client.js"
 import * as metrics from "./internal/metrics.js"
+import * as internalSignals from "./internal/signals.js"
 
 /** `db.client.operation.duration{db.system.name, db.namespace, server.address, server.port, db.operation.name, db.collection.name, error.type}`: histogram, seconds. @since 0.1.0 @category metrics */
 export const operationDuration = metrics.operationDuration
@@ -79,3 +81,12 @@ export const layerConfig = Instrumentation.decorateConfig<SqlClient.SqlClient, S
   SqlClient.SqlClient,
   make
 )
+
+/**
+ * Every span and metric this surface emits, with its attributes and meaning: the declaration
+ * docs/SIGNALS.md is generated from.
+ *
+ * @since 0.1.0
+ * @category signals
+ */
+export const signals: Signals.Catalogue = internalSignals.signals
