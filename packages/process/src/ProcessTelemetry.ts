@@ -22,12 +22,14 @@
  *
  * @since 0.1.0
  */
+import type { Signals } from "@effect-telemetry/core"
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
 import { dual } from "effect/Function"
 import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as internal from "./internal/process.js"
+import * as internalSignals from "./internal/signals.js"
 
 /** `process.started{process.name}`: counter. @since 0.1.0 @category metrics */
 export const started = internal.started
@@ -196,3 +198,12 @@ export const repeat: {
     options?: Options
   ) => internal.perRun(self, name, options, (once) => Effect.repeat(once, schedule))
 )
+
+/**
+ * Every span and metric `@effect-telemetry/process` (background processes and `CommandTelemetry`'s commands) emits, with its attributes and meaning: the declaration
+ * docs/SIGNALS.md is generated from.
+ *
+ * @since 0.1.0
+ * @category signals
+ */
+export const signals: Signals.Catalogue = internalSignals.signals
