@@ -18,10 +18,12 @@
  * @since 0.1.0
  */
 import { Instrumentation, TelemetryOptionsError } from "@effect-telemetry/core"
+import type { Signals } from "@effect-telemetry/core"
 import type { WorkflowEngine as WorkflowEngineNs } from "@effect/workflow"
 import { WorkflowEngine } from "@effect/workflow/WorkflowEngine"
 import * as internal from "./internal/engine.js"
 import * as metrics from "./internal/metrics.js"
+import * as internalSignals from "./internal/signals.js"
 
 /** `workflow.started{workflow.name}`: counter, once per execution. @since 0.1.0 @category metrics */
 export const started = metrics.workflowStarted
@@ -103,3 +105,12 @@ export const layer = Instrumentation.decorate(WorkflowEngine, make)
  * @category layers
  */
 export const layerConfig = Instrumentation.decorateConfig(WorkflowEngine, make)
+
+/**
+ * Every span and metric this surface emits, with its attributes and meaning: the declaration
+ * docs/SIGNALS.md is generated from.
+ *
+ * @since 0.1.0
+ * @category signals
+ */
+export const signals: Signals.Catalogue = internalSignals.signals
