@@ -16,9 +16,11 @@
  * @since 0.1.0
  */
 import { Instrumentation, TelemetryOptionsError } from "@effect-telemetry/core"
+import type { Signals } from "@effect-telemetry/core"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as internal from "./internal/client.js"
 import * as metrics from "./internal/metrics.js"
+import * as internalSignals from "./internal/signals.js"
 
 /** @since 0.1.0 @category models */
 export interface Options {
@@ -75,3 +77,12 @@ export const layerConfig = Instrumentation.decorateConfig<HttpClient.HttpClient,
   HttpClient.HttpClient,
   make
 )
+
+/**
+ * Every span and metric the HTTP client instrumentation emits, with its attributes and meaning: the declaration
+ * docs/SIGNALS.md is generated from.
+ *
+ * @since 0.1.0
+ * @category signals
+ */
+export const signals: Signals.Catalogue = internalSignals.clientSignals

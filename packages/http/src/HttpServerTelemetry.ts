@@ -20,12 +20,14 @@
  * @since 0.1.0
  */
 import { Instrumentation, TelemetryOptionsError } from "@effect-telemetry/core"
+import type { Signals } from "@effect-telemetry/core"
 import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as HttpServer from "@effect/platform/HttpServer"
 import { constTrue } from "effect/Function"
 import * as Layer from "effect/Layer"
 import * as metrics from "./internal/metrics.js"
 import * as internal from "./internal/server.js"
+import * as internalSignals from "./internal/signals.js"
 
 /**
  * What the server telemetry records and skips, every field optional:
@@ -153,3 +155,12 @@ export const layerConfig = Instrumentation.decorateConfig<HttpServer.HttpServer,
   HttpServer.HttpServer,
   make
 )
+
+/**
+ * Every span and metric the HTTP server instrumentation emits, with its attributes and meaning: the declaration
+ * docs/SIGNALS.md is generated from.
+ *
+ * @since 0.1.0
+ * @category signals
+ */
+export const signals: Signals.Catalogue = internalSignals.serverSignals
