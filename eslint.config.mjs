@@ -21,6 +21,7 @@ const portableModules = [
   "packages/core/src/Semconv.ts",
   "packages/core/src/internal/attributes.ts",
   "packages/core/src/internal/diagnostics.ts",
+  "packages/core/src/internal/env.ts",
   "packages/core/src/internal/export.ts",
   "packages/core/src/internal/grpcTransport.ts",
   "packages/cdc/src/internal/lsn.ts",
