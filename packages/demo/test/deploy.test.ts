@@ -13,6 +13,7 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as Yaml from "yaml"
+import { catalogues } from "../../../scripts/signals.js"
 
 const root = fileURLToPath(new URL("../../../", import.meta.url))
 const read = (file: string) => Fs.readFileSync(Path.join(root, file), "utf8")
@@ -145,9 +146,8 @@ const asPrometheusSees = (expr: string) =>
 
 /**
  * Exposed names of every instrument the surfaces declare: each package's public modules are
- * imported so their module-level `Instrument` declarations register, then every name in
- * `Semconv` that was declared is turned into its Prometheus name by the exporter's own
- * function. A package that fails to load is reported, not skipped.
+ * imported so their module-level `Instrument` declarations register, then every declared
+ * instrument is turned into its Prometheus name by the exporter's own function. A package that fails to load is reported, not skipped.
  */
 const surfaces = [
   "@effect-telemetry/core",
@@ -170,10 +170,7 @@ beforeAll(async () => {
       importFailures.push(`${surface}: ${String(error)}`)
     }
   }
-  for (const name of Object.values(Semconv)) {
-    if (typeof name !== "string") continue
-    const descriptor = Instrument.descriptorOf(name)
-    if (descriptor === undefined) continue
+  for (const descriptor of Instrument.declared()) {
     const exposed = PrometheusMetrics.exposedName(descriptor)
     const series = descriptor.kind === "histogram" ? ["_bucket", "_sum", "_count"].map((s) => exposed + s) : [exposed]
     for (const s of series) emitted.set(s, { metric: descriptor.name, kind: descriptor.kind })
@@ -189,14 +186,32 @@ const closest = (name: string): string => {
   return ""
 }
 
-/** Label names the project's metrics can carry: every Semconv attribute as Prometheus spells it, plus Prometheus' own. */
+/**
+ * Attribute names in the declared surfaces' metric attributes (the code spans that are dotted
+ * names, such as `kv.namespace`; values like `ok` are not).
+ */
+const declaredAttributes = catalogues.flatMap((catalogue) =>
+  catalogue.metrics.flatMap((metric) =>
+    [...metric.attributes.matchAll(/`([^`]+)`/g)].map((m) => m[1]!).filter((name) =>
+      /^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$/.test(name)
+    )
+  )
+)
+
+/**
+ * Label names the project's metrics can carry: every attribute in core's Semconv and in the
+ * surfaces' signal declarations as Prometheus spells it, plus Prometheus' own.
+ */
 const knownLabels = new Set([
   "job",
   "instance",
   "le",
-  ...Object.entries(Semconv).filter(([key, v]) => key.startsWith("ATTR_") && typeof v === "string").map(([, v]) =>
-    PrometheusMetrics.labelName(v as string)
-  )
+  ...[
+    ...Object.entries(Semconv).filter(([key, v]) => key.startsWith("ATTR_") && typeof v === "string").map((
+      [, v]
+    ) => v as string),
+    ...declaredAttributes
+  ].map((name) => PrometheusMetrics.labelName(name))
 ])
 
 // --- tests ----------------------------------------------------------------------------------
