@@ -114,7 +114,7 @@ const measure = async (options: {
 
 export const run = async (options: { readonly quick: boolean }): Promise<Array<Table>> => {
   const sizes = [1_000, 10_000, 50_000]
-  const rounds = 3
+  const rounds = options.quick ? 3 : 5
   // About 50,000 series rendered per timed sample at every size (at least 4 scrapes), so the
   // 1k figure is not a handful of sub-millisecond samples at the mercy of one GC pause.
   const repeatsFor = (size: number) =>
