@@ -20,7 +20,7 @@
  *
  * @since 0.1.0
  */
-import { Semconv, TelemetryOptionsError } from "@effect-telemetry/core"
+import { TelemetryOptionsError } from "@effect-telemetry/core"
 import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -33,6 +33,7 @@ import type { CdcError } from "./CdcError.js"
 import * as CdcTelemetry from "./CdcTelemetry.js"
 import { Source, validate } from "./internal/replication.js"
 import * as Snapshot from "./internal/snapshot.js"
+import * as Semconv from "./internal/semconv.js"
 
 /** @since 0.1.0 @category models */
 export interface Options {

@@ -4,7 +4,8 @@
  *
  * @since 0.1.0
  */
-import { Instrument, Semconv } from "@effect-telemetry/core"
+import { Instrument } from "@effect-telemetry/core"
+import * as Semconv from "./internal/semconv.js"
 
 /**
  * Changes processed (acknowledged), by `cdc.slot`, `cdc.table` and `cdc.operation`

@@ -10,7 +10,7 @@
  *
  * @internal
  */
-import { Semconv, TelemetryOptionsError } from "@effect-telemetry/core"
+import { TelemetryOptionsError } from "@effect-telemetry/core"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Mailbox from "effect/Mailbox"
@@ -21,6 +21,7 @@ import { CdcError, type Reason } from "../CdcError.js"
 import * as CdcTelemetry from "../CdcTelemetry.js"
 import * as Lsn from "./lsn.js"
 import * as Pgoutput from "./pgoutput.js"
+import * as Semconv from "./semconv.js"
 
 /** @internal */
 export interface Settings {

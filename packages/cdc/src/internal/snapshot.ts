@@ -6,7 +6,6 @@
  *
  * @internal
  */
-import { Semconv } from "@effect-telemetry/core"
 import * as Effect from "effect/Effect"
 import type * as Mailbox from "effect/Mailbox"
 import pg from "pg"
@@ -16,6 +15,7 @@ import * as CdcTelemetry from "../CdcTelemetry.js"
 import * as Lsn from "./lsn.js"
 import { classify, messageOf, type SnapshotPoint, type Source } from "./replication.js"
 import { ATTR_CDC_SNAPSHOT_LSN, ATTR_CDC_SNAPSHOT_ROWS } from "./semconv.js"
+import * as Semconv from "./semconv.js"
 
 /** @internal */
 export interface Options {
