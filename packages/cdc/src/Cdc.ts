@@ -32,8 +32,8 @@ import type * as CdcChange from "./CdcChange.js"
 import type { CdcError } from "./CdcError.js"
 import * as CdcTelemetry from "./CdcTelemetry.js"
 import { Source, validate } from "./internal/replication.js"
-import * as Snapshot from "./internal/snapshot.js"
 import * as Semconv from "./internal/semconv.js"
+import * as Snapshot from "./internal/snapshot.js"
 
 /** @since 0.1.0 @category models */
 export interface Options {
