@@ -160,11 +160,14 @@ describe("Prometheus exposition", () => {
   it.effect("attributes that sanitize to one label name are joined with ';'; NaN and infinities are spelt for both formats", () =>
     Effect.gen(function*() {
       yield* requests.add(1, { "a.b": "x", "a_b": "y" })
+      // Names an object's prototype has: read as attributes, never inherited.
+      yield* requests.add(1, { constructor: "c" })
       yield* level.set(Number.NaN, { v: "nan" })
       yield* level.set(Number.POSITIVE_INFINITY, { v: "inf" })
       yield* level.set(Number.NEGATIVE_INFINITY, { v: "-inf" })
       const text = yield* TestTelemetry.scrape()
       expect(text).toContain("test_expo_requests_total{a_b=\"x;y\"} 1\n")
+      expect(text).toContain("test_expo_requests_total{constructor=\"c\"} 1\n")
       expect(text).toContain("test_expo_level_ratio{v=\"nan\"} NaN\n")
       expect(text).toContain("test_expo_level_ratio{v=\"inf\"} +Inf\n")
       expect(text).toContain("test_expo_level_ratio{v=\"-inf\"} -Inf\n")

@@ -169,30 +169,25 @@ export const escapeHelp = (text: string, openMetrics: boolean): string =>
   text.replace(openMetrics ? /[\\"\n]/g : /[\\\n]/g, escapeLabelSpecial)
 
 /**
- * An attribute set as label pairs, `a="x",b="y"` (no braces), in the attributes' order. Two
- * attributes that sanitize to one label name are joined with `;`, as the specification says.
+ * An attribute set as label pairs, `a="x",b="y"` (no braces), in the attributes' order, less
+ * a label `without` (a histogram's `le`, a summary's `quantile`, which each sample sets itself).
+ * Two attributes that sanitize to one label name are joined with `;`, as the specification
+ * says. A map, not an object, so that keys like `constructor` are not read from a prototype.
  *
  * @internal
  */
-export const renderLabels = (attributes: Attributes): string => {
-  const labels: Record<string, string> = {}
-  for (const key in attributes) {
+export const renderLabels = (attributes: Attributes, without?: string): string => {
+  const labels = new Map<string, string>()
+  for (const key of Object.keys(attributes)) {
     const name = labelNameOf(key)
+    if (name === without) continue
     const value = String(attributes[key])
-    labels[name] = name in labels ? `${labels[name]};${value}` : value
+    const previous = labels.get(name)
+    labels.set(name, previous === undefined ? value : `${previous};${value}`)
   }
   let out = ""
-  for (const name in labels) {
-    out += `${out === "" ? "" : ","}${name}="${escapeLabelValue(labels[name]!)}"`
-  }
+  for (const [name, value] of labels) out += `${out === "" ? "" : ","}${name}="${escapeLabelValue(value)}"`
   return out
-}
-
-/** Label pairs without one reserved name (`le`, `quantile`), which the sample sets itself. */
-const labelsWithout = (attributes: Attributes, reserved: string): string => {
-  const kept: Record<string, string | number | boolean> = {}
-  for (const key in attributes) if (labelNameOf(key) !== reserved) kept[key] = attributes[key]!
-  return renderLabels(kept)
 }
 
 // Keys of Effect metrics not declared through Instrument (Effect's runtime metrics, a user's
@@ -439,13 +434,13 @@ export const make = (options: {
     } else if (MetricState.isGaugeState(state)) {
       exposed.lines += exposition + formatValue(Number(state.value)) + "\n"
     } else if (MetricState.isHistogramState(state)) {
-      exposed.lines += histogramLines(exposed, exposition, state, () => labelsWithout(attributesOf(key, series), "le"))
+      exposed.lines += histogramLines(exposed, exposition, state, () => renderLabels(attributesOf(key, series), "le"))
     } else if (MetricState.isSummaryState(state)) {
       exposed.lines += summaryLines(
         exposed,
         exposition,
         state,
-        () => labelsWithout(attributesOf(key, series), "quantile")
+        () => renderLabels(attributesOf(key, series), "quantile")
       )
     }
   }
