@@ -12,6 +12,7 @@ import { PgoutputPlugin } from "pg-logical-replication"
 import type { Pgoutput } from "pg-logical-replication"
 import type { Relation, Row } from "../CdcChange.js"
 import * as Lsn from "./lsn.js"
+import { messageOf } from "./sqlstate.js"
 
 /** A change as decoded, before it becomes a `CdcChange.Change` (the glue's data type). @internal */
 export type DecodedChange =
@@ -134,7 +135,7 @@ export class Decoder {
     try {
       message = this.plugin.parse(buffer) as Pgoutput.Message
     } catch (error) {
-      return invalid(`undecodable pgoutput message: ${error instanceof Error ? error.message : String(error)}`, error)
+      return invalid(`undecodable pgoutput message: ${messageOf(error)}`, error)
     }
     switch (message.tag) {
       case "begin":

@@ -19,9 +19,11 @@ import pg from "pg"
 import * as CdcChange from "../CdcChange.js"
 import { CdcError, type Reason } from "../CdcError.js"
 import * as CdcTelemetry from "../CdcTelemetry.js"
+import { Confirmation, type Entry } from "./confirmation.js"
 import * as Lsn from "./lsn.js"
 import * as Pgoutput from "./pgoutput.js"
 import * as Semconv from "./semconv.js"
+import { classify, errorCode, messageOf } from "./sqlstate.js"
 
 /** @internal */
 export interface Settings {
@@ -90,33 +92,6 @@ const positionKey = (settings: Settings) => `${settings.connectionString}\u0000$
 
 const quoteTable = (table: string) => table.split(".").map((part) => pg.escapeIdentifier(part)).join(".")
 
-const errorCode = (error: unknown): string | undefined =>
-  typeof error === "object" && error !== null && typeof (error as { code?: unknown }).code === "string"
-    ? (error as { code: string }).code
-    : undefined
-
-/** @internal */
-export const messageOf = (error: unknown): string => error instanceof Error ? error.message : String(error)
-
-/** The reason of a server or socket error (SQLSTATE where the server sent one). @internal */
-export const classify = (error: unknown): Reason => {
-  const code = errorCode(error)
-  const message = messageOf(error)
-  if (code === "42704" && /replication slot/i.test(message)) return "SlotDropped"
-  if (code === "55006") return "SlotInUse"
-  // 42704 publication missing, 55000 wal_level/physical slot, 28xxx auth, 42501 privileges,
-  // 0A000 feature not supported (e.g. another plugin's slot), 3D000 database missing.
-  if (code === "42704" || code === "55000" || code === "42501" || code === "0A000" || code === "3D000") return "Setup"
-  if (code !== undefined && code.startsWith("28")) return "Setup"
-  return "ConnectionLost"
-}
-
-interface Pending {
-  lsn: bigint
-  done: boolean
-  readonly marker: boolean
-}
-
 /** The decoder's plain change as the `CdcChange.Change` data type. */
 const toChange = (change: Pgoutput.DecodedChange): CdcChange.Change => {
   switch (change._tag) {
@@ -146,10 +121,9 @@ export class Source {
   private replicationEnded: Promise<unknown> | undefined
   private controlQueue: Promise<unknown> = Promise.resolve()
   private readonly decoder: Pgoutput.Decoder
-  private readonly pending: Array<Pending> = []
   private readonly backlog: Array<CdcChange.Transaction> = []
   private draining = false
-  private confirmed = 0n
+  private readonly confirmation: Confirmation
   private received = 0n
   /** Set by `prepare` when the slot is missing and is to be created with an exported snapshot. */
   private createWithSnapshot = false
@@ -170,13 +144,13 @@ export class Source {
     runtime: Runtime.Runtime<never>
   ) {
     this.decoder = new Pgoutput.Decoder(settings.publication)
-    this.confirmed = confirmedPositions.get(positionKey(settings)) ?? 0n
+    this.confirmation = new Confirmation(confirmedPositions.get(positionKey(settings)) ?? 0n)
     this.runFork = Runtime.runFork(runtime)
   }
 
   /** The LSN the slot has been told is processed. */
   get confirmedLsn(): bigint {
-    return this.confirmed
+    return this.confirmation.confirmed
   }
 
   /**
@@ -281,7 +255,7 @@ export class Source {
   /** A slot created here starts at its own consistent point; a position kept for an older slot of that name does not apply. */
   private forgetPosition(): void {
     confirmedPositions.delete(positionKey(this.settings))
-    this.confirmed = 0n
+    this.confirmation.confirmed = 0n
   }
 
   /**
@@ -310,7 +284,7 @@ export class Source {
     this.forgetPosition()
     this.snapshotState = "reading"
     const consistentPoint = Lsn.parse(row.consistent_point)
-    this.confirmed = consistentPoint
+    this.confirmation.confirmed = consistentPoint
     return { name: row.snapshot_name, consistentPoint, createdAt: new Date() }
   }
 
@@ -320,8 +294,7 @@ export class Source {
    * streamed transactions until every snapshot batch before them is acknowledged.
    */
   snapshotTransaction(point: SnapshotPoint, changes: ReadonlyArray<CdcChange.Change>): CdcChange.Transaction {
-    const entry: Pending = { lsn: point.consistentPoint, done: false, marker: false }
-    this.pending.push(entry)
+    const entry = this.confirmation.track(point.consistentPoint)
     this.snapshotOutstanding++
     const lsn = Lsn.format(point.consistentPoint)
     const transaction: CdcChange.Transaction = {
@@ -407,7 +380,11 @@ export class Source {
     // From 0/0 (or a position behind the slot's) the server resumes from the slot's confirmed
     // position, right after the last transaction any consumer acknowledged; from ours when the
     // server missed our last confirmation (see confirmedPositions).
-    this.replicationEnded = this.decoder.plugin.start(client, this.settings.slot, Lsn.format(this.confirmed)).then(
+    this.replicationEnded = this.decoder.plugin.start(
+      client,
+      this.settings.slot,
+      Lsn.format(this.confirmation.confirmed)
+    ).then(
       () => this.lost(new Error("the server ended replication")),
       (error) => this.lost(error)
     )
@@ -453,20 +430,13 @@ export class Source {
     // acknowledged; that lets an idle slot (or one whose publication matches little of the
     // traffic) release WAL. Inside a transaction it could be short of the commit: skipped.
     if (!this.decoder.inTransaction && walEnd > 0n) {
-      const last = this.pending[this.pending.length - 1]
-      if (last !== undefined && last.marker) {
-        if (walEnd > last.lsn) last.lsn = walEnd
-      } else {
-        this.pending.push({ lsn: walEnd, done: true, marker: true })
-      }
-      this.advance()
+      if (this.confirmation.reached(walEnd)) this.confirmedMoved()
     }
     if (replyRequested) this.sendStatus()
   }
 
   private commit(decoded: Pgoutput.DecodedTransaction): void {
-    const entry: Pending = { lsn: decoded.endLsn, done: false, marker: false }
-    this.pending.push(entry)
+    const entry = this.confirmation.track(decoded.endLsn)
     const transaction: CdcChange.Transaction = {
       slot: this.settings.slot,
       publication: this.settings.publication,
@@ -480,9 +450,8 @@ export class Source {
     this.deliver(transaction)
   }
 
-  private acknowledge(entry: Pending, transaction: CdcChange.Transaction, lag = true): void {
+  private acknowledge(entry: Entry, transaction: CdcChange.Transaction, lag = true): void {
     if (entry.done) return
-    entry.done = true
     const slot = this.settings.slot
     for (const change of transaction.changes) {
       const operation = CdcChange.operationOf(change)
@@ -501,29 +470,19 @@ export class Source {
         { [Semconv.ATTR_CDC_SLOT]: slot }
       )
     }
-    this.advance()
+    if (this.confirmation.complete(entry)) this.confirmedMoved()
   }
 
-  /** Confirms the end of the longest acknowledged prefix, never beyond an unprocessed transaction. */
-  private advance(): void {
-    let moved = false
-    while (this.pending.length > 0 && this.pending[0]!.done) {
-      const { lsn } = this.pending.shift()!
-      if (lsn > this.confirmed) {
-        this.confirmed = lsn
-        moved = true
-      }
-    }
-    if (moved) {
-      confirmedPositions.set(positionKey(this.settings), this.confirmed)
-      this.sendStatus()
-    }
+  /** Remembers the new confirmed position (see confirmedPositions) and tells the server. */
+  private confirmedMoved(): void {
+    confirmedPositions.set(positionKey(this.settings), this.confirmation.confirmed)
+    this.sendStatus()
   }
 
   /** Sends a standby status update: written = received, flushed = applied = confirmed. */
   sendStatus(): void {
     if (this.finished || !this.streaming || this.replication === undefined) return
-    const message = Pgoutput.statusUpdate(this.received, this.confirmed, Date.now())
+    const message = Pgoutput.statusUpdate(this.received, this.confirmation.confirmed, Date.now())
     const connection = (this.replication as unknown as { connection: { sendCopyFromChunk(b: Buffer): void } })
       .connection
     connection.sendCopyFromChunk(message)

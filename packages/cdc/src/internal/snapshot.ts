@@ -13,9 +13,10 @@ import * as CdcChange from "../CdcChange.js"
 import type { CdcError } from "../CdcError.js"
 import * as CdcTelemetry from "../CdcTelemetry.js"
 import * as Lsn from "./lsn.js"
-import { classify, messageOf, type SnapshotPoint, type Source } from "./replication.js"
+import type { SnapshotPoint, Source } from "./replication.js"
 import { ATTR_CDC_SNAPSHOT_LSN, ATTR_CDC_SNAPSHOT_ROWS } from "./semconv.js"
 import * as Semconv from "./semconv.js"
+import { classify, messageOf } from "./sqlstate.js"
 
 /** @internal */
 export interface Options {
