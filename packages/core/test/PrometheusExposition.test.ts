@@ -11,8 +11,12 @@ import { describe, expect, it } from "@effect/vitest"
 import { resourceFromAttributes } from "@opentelemetry/resources"
 import type { Histogram } from "@opentelemetry/sdk-metrics"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Metric from "effect/Metric"
+import * as RuntimeFlags from "effect/RuntimeFlags"
+import * as RuntimeFlagsPatch from "effect/RuntimeFlagsPatch"
 import * as Schedule from "effect/Schedule"
+import * as EffectTestServices from "effect/TestServices"
 import { spawn } from "node:child_process"
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { createServer } from "node:http"
@@ -205,6 +209,28 @@ describe("Prometheus exposition", () => {
       expect(samplesOf(text, "test_expo_effect_sizes_count")[0]!.value).toBe(4)
       expect(samplesOf(text, "test_expo_effect_sizes_sum")[0]!.value).toBe(10)
       expect(TestTelemetry.promtoolCheck(text)).toEqual({ status: 0, output: "" })
+    }).pipe(Effect.provide(TestTelemetry.layer())))
+
+  it.effect("effectRuntimeMetrics: false leaves Effect's fiber metrics out of every scrape; true keeps them, in seconds", () =>
+    Effect.gen(function*() {
+      yield* Effect.forEach([1, 2], () => Effect.fork(Effect.sleep("2 millis"))).pipe(
+        Effect.flatMap(Fiber.joinAll),
+        Effect.withRuntimeFlagsPatch(RuntimeFlagsPatch.enable(RuntimeFlags.RuntimeMetrics)),
+        EffectTestServices.provideLive
+      )
+      yield* requests.add(1)
+      const resource = resourceFromAttributes({ "service.name": "expo" })
+      const without = PrometheusMetrics.make({ resource, effectRuntimeMetrics: false, defaultMetrics: false })
+      for (let i = 0; i < 2; i++) {
+        const { body } = yield* without.scrape()
+        expect(body).not.toContain("effect_fiber_")
+        expect(body).toContain("test_expo_requests_total 1\n")
+      }
+      const withRuntime = PrometheusMetrics.make({ resource, effectRuntimeMetrics: true, defaultMetrics: false })
+      const { body } = yield* withRuntime.scrape()
+      expect(body).toContain("# TYPE effect_fiber_lifetimes_seconds histogram")
+      expect(body).not.toMatch(/effect_fiber_lifetimes_seconds_bucket\{[^}]*milliseconds/)
+      expect(TestTelemetry.promtoolCheck(body)).toEqual({ status: 0, output: "" })
     }).pipe(Effect.provide(TestTelemetry.layer())))
 
   it.effect("a family gone from the registry (reset) leaves no HELP or TYPE line behind", () =>

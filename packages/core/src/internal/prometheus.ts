@@ -394,23 +394,22 @@ export const make = (options: {
     registry.getSingleMetric(exposed.name) !== undefined || registry.getSingleMetric(exposed.baseName) !== undefined
 
   const visit = (key: MetricKey.MetricKey.Untyped, state: MetricState.MetricState.Untyped): void => {
-    const series = Instrument.seriesOf(key)
     let exposed = families.get(key.name)
     if (exposed === undefined) {
-      exposed = exposedFamily(key, series, state, options.effectRuntimeMetrics)
+      exposed = exposedFamily(key, Instrument.seriesOf(key), state, options.effectRuntimeMetrics)
       families.set(key.name, exposed)
     }
-    if (exposed.excluded) return
     if (exposed.scrape !== scrape) {
       exposed.scrape = scrape
       exposed.lines = ""
-      exposed.skipped = taken(exposed)
+      exposed.skipped = exposed.excluded || taken(exposed)
       if (!exposed.skipped) {
         exposedNames.add(exposed.name)
         exposedNames.add(exposed.baseName)
       }
     }
     if (exposed.skipped) return
+    const series = Instrument.seriesOf(key)
     if (MetricState.isFrequencyState(state)) {
       // Effect's frequencies: one series per word, rare enough to render uncached.
       const attributes = attributesOf(key, series)
@@ -456,7 +455,7 @@ export const make = (options: {
     for (const [name, exposed] of families) {
       // A family gone from the registry (reset, or no longer recorded) is forgotten.
       if (exposed.scrape !== scrape) families.delete(name)
-      else if (!exposed.skipped && !exposed.excluded) {
+      else if (!exposed.skipped) {
         blocks.push((openMetricsFormat ? exposed.openMetricsHeader : exposed.textHeader) + exposed.lines)
         exposed.lines = ""
       }
