@@ -1,9 +1,10 @@
-import { Attributes, Instrument, Instrumentation, Propagation, Semconv, Tracing } from "@effect-telemetry/core"
+import { Attributes, Instrument, Instrumentation, Propagation, Tracing } from "@effect-telemetry/core"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import type * as Tracer from "effect/Tracer"
+import * as Semconv from "./semconv.js"
 
 /** @internal */
 export const sentMessages = Instrument.counter({

@@ -1,4 +1,4 @@
-import { Propagation, Semconv, TelemetryOptionsError } from "@effect-telemetry/core"
+import { Propagation, TelemetryOptionsError } from "@effect-telemetry/core"
 import * as PersistedQueue from "@effect/experimental/PersistedQueue"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -8,6 +8,7 @@ import * as AST from "effect/SchemaAST"
 import * as Scope from "effect/Scope"
 import type { Options } from "../PersistedQueueTelemetry.js"
 import * as Messaging from "./messaging.js"
+import * as Semconv from "./semconv.js"
 
 /**
  * The property an object element carries its trace context in. A reader's schema ignores it as

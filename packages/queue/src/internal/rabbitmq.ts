@@ -1,4 +1,4 @@
-import { Instrumentation, Propagation, Semconv, TelemetryOptionsError, Tracing } from "@effect-telemetry/core"
+import { Instrumentation, Propagation, TelemetryOptionsError, Tracing } from "@effect-telemetry/core"
 import type * as amqp from "amqplib"
 import { connect } from "amqplib"
 import * as Cause from "effect/Cause"
@@ -15,6 +15,7 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { BatchOptions, ConsumeOptions, ManualMessage, Options, RabbitMqService } from "../RabbitMq.js"
 import * as Messaging from "./messaging.js"
+import * as Semconv from "./semconv.js"
 
 /** @internal */
 export type Reason =
