@@ -8,8 +8,8 @@
  * diff. The rest checks every table, generated or hand-written (core, queue, cdc), against the
  * code: every surface package is imported so its module-level instruments are declared, then
  * each declared instrument must have a metric row with its kind, unit and the Prometheus name
- * the exporter itself derives, every metric row must name a declared instrument, and every span
- * name in core's `Semconv` (queue) and the CDC span's must open a span row.
+ * the exporter itself derives, every metric row must name a declared instrument, and the CDC span
+ * must have a row.
  */
 // Imported for their declarations: each surface declares its instruments at module load.
 import "@effect-telemetry/http"
@@ -20,7 +20,7 @@ import "@effect-telemetry/sql"
 import "@effect-telemetry/traceview"
 import "@effect-telemetry/workflow"
 import { CdcTelemetry } from "@effect-telemetry/cdc"
-import { Instrument, PrometheusMetrics, Semconv } from "@effect-telemetry/core"
+import { Instrument, PrometheusMetrics } from "@effect-telemetry/core"
 import { describe, expect, it } from "@effect/vitest"
 import * as Fs from "node:fs"
 import { fileURLToPath } from "node:url"
@@ -115,19 +115,11 @@ describe("docs/SIGNALS.md", () => {
     expect(stale).toEqual([])
   })
 
-  it("lists every span name left in core's Semconv (queue), and the CDC span", () => {
-    const spanNames = [
-      ...Object.entries(Semconv).filter(([key]) => key.startsWith("SPAN_")).map(([, value]) => value as string),
-      // Named in CdcTelemetry rather than Semconv: `cdc process {slot}`.
-      CdcTelemetry.spanName("{slot}")
-    ]
-    const missing = spanNames.filter((name) =>
-      !spanRows.some((cells) => {
-        const pattern = nameOf(cells[0]!)
-        return pattern === name || pattern?.startsWith(`${name} `)
-      })
-    )
-    expect(missing).toEqual([])
+  it("lists the CDC span", () => {
+    // Named in CdcTelemetry: `cdc process {slot}`. (Queue's span names are checked once queue
+    // declares its signals; see docs/ADDING-A-SURFACE.md.)
+    const name = CdcTelemetry.spanName("{slot}")
+    expect(spanRows.some((cells) => nameOf(cells[0]!) === name)).toBe(true)
   })
 
   it("has a table of contents entry for every section", () => {
