@@ -185,9 +185,10 @@ export const renderLabels = (attributes: Attributes, without?: string): string =
     const previous = labels.get(name)
     labels.set(name, previous === undefined ? value : `${previous};${value}`)
   }
-  let out = ""
-  for (const [name, value] of labels) out += `${out === "" ? "" : ","}${name}="${escapeLabelValue(value)}"`
-  return out
+  const pairs: Array<string> = []
+  for (const [name, value] of labels) pairs.push(`${name}="${escapeLabelValue(value)}"`)
+  // join makes one flat string; `+=` would keep a tree of concatenations alive in the cache.
+  return pairs.join(",")
 }
 
 // Keys of Effect metrics not declared through Instrument (Effect's runtime metrics, a user's
@@ -424,7 +425,9 @@ export const make = (options: {
     let exposition = series !== undefined ? series.exposition : keyExpositions.get(key)
     if (exposition === undefined) {
       const labels = renderLabels(attributesOf(key, series))
-      exposition = single ? (labels === "" ? `${exposed.name} ` : `${exposed.name}{${labels}} `) : labels
+      // Joined, not concatenated: a flat string (a concatenation is a tree of pieces, several
+      // times the characters' size, kept as long as the series).
+      exposition = single ? (labels === "" ? [exposed.name, " "] : [exposed.name, "{", labels, "} "]).join("") : labels
       if (series !== undefined) series.exposition = exposition
       else keyExpositions.set(key, exposition)
     }
