@@ -60,7 +60,10 @@ const scenarios: ReadonlyArray<Scenario> = [
     expect: (run, receiver) => {
       const counts = spanCounts(run)
       expect(counts.failed).toBe(0)
-      expect(receiver.spanCount()).toBe(counts.exported)
+      // On a loaded machine a batch the collector took can be answered after the deadline: it
+      // is then counted abandoned (we cannot know it arrived), never exported.
+      if (counts.abandoned === 0) expect(receiver.spanCount()).toBe(counts.exported)
+      else expect(receiver.spanCount()).toBeGreaterThanOrEqual(counts.exported)
       expect(run.report["metrics.otlp.final_export"]).toBe("delivered")
       expect(receiver.dataPointCount()).toBeGreaterThan(0)
     }
