@@ -11,13 +11,13 @@
  */
 import { makeExternalSpan } from "@effect/opentelemetry/Tracer"
 import * as OtelApi from "@opentelemetry/api"
-import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from "@opentelemetry/core"
+import { CompositePropagator, TraceState, W3CBaggagePropagator, W3CTraceContextPropagator } from "@opentelemetry/core"
 import { B3InjectEncoding, B3Propagator } from "@opentelemetry/propagator-b3"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as EffectTracer from "effect/Tracer"
-import { otelContextOf } from "./internal/tracer.js"
+import { hasContextManager, otelContextOf, spanContextOf } from "./internal/tracer.js"
 import type { PropagatorName } from "./TelemetryConfig.js"
 import { TelemetryConfig } from "./TelemetryConfig.js"
 
@@ -30,8 +30,8 @@ export type Carrier = Readonly<Record<string, string | ReadonlyArray<string> | u
  * @since 0.1.0
  * @category constructors
  */
-export const make = (names: ReadonlyArray<PropagatorName>): OtelApi.TextMapPropagator =>
-  new CompositePropagator({
+export const make = (names: ReadonlyArray<PropagatorName>): OtelApi.TextMapPropagator => {
+  const propagator = new CompositePropagator({
     propagators: names.map((name) => {
       switch (name) {
         case "tracecontext":
@@ -45,6 +45,52 @@ export const make = (names: ReadonlyArray<PropagatorName>): OtelApi.TextMapPropa
       }
     })
   })
+  if (names.includes("tracecontext") && names.every((name) => name === "tracecontext" || name === "baggage")) {
+    w3cOnly.add(propagator)
+  }
+  return propagator
+}
+
+// Propagators `make` built from W3C trace context (and baggage) only: while one of them is the
+// global propagator, `extract` and `inject` read and write `traceparent` and `tracestate`
+// themselves, with the SDK propagator's exact rules, and make none of the OTel contexts the
+// API's path builds (two context copies, a composite's loop, a span-context lookup per call).
+const w3cOnly = new WeakSet<OtelApi.TextMapPropagator>()
+
+// The API's globals (`@opentelemetry/api` 1.x): the global propagator is its `propagation` field.
+const otelApiGlobal = Symbol.for("opentelemetry.js.api.1")
+const globalPropagator = (): unknown =>
+  (globalThis as { [otelApiGlobal]?: { propagation?: unknown } })[otelApiGlobal]?.propagation
+
+const isW3COnly = (): boolean => {
+  const propagator = globalPropagator()
+  return propagator !== undefined && w3cOnly.has(propagator as OtelApi.TextMapPropagator)
+}
+
+// The SDK's W3CTraceContextPropagator's pattern (@opentelemetry/core, trace context level 1):
+// version not ff, lower-case hex only, all-zero ids invalid, extra fields only after a version
+// other than 00, one optional whitespace at either end.
+const TRACE_PARENT = /^\s?((?!ff)[\da-f]{2})-((?![0]{32})[\da-f]{32})-((?![0]{16})[\da-f]{16})-([\da-f]{2})(-.*)?\s?$/
+
+const header = (carrier: Carrier, name: string): string | undefined => {
+  const value = carrier[name]
+  return typeof value === "string" || value === undefined ? value : value.join(",")
+}
+
+/** `extract` through W3C trace context alone, as the SDK's propagator reads a carrier. */
+const extractW3C = (carrier: Carrier): Option.Option<EffectTracer.ExternalSpan> => {
+  const traceParent = header(carrier, "traceparent")
+  if (!traceParent) return Option.none()
+  const match = TRACE_PARENT.exec(traceParent)
+  if (match === null || (match[1] === "00" && match[5] !== undefined)) return Option.none()
+  const traceState = header(carrier, "tracestate")
+  return Option.some(makeExternalSpan({
+    traceId: match[2]!,
+    spanId: match[3]!,
+    traceFlags: parseInt(match[4]!, 16) & OtelApi.TraceFlags.SAMPLED,
+    traceState: traceState ? new TraceState(traceState) : undefined
+  }))
+}
 
 /**
  * Installs `propagator` as the OpenTelemetry global (replacing any earlier one).
@@ -97,6 +143,7 @@ const getter: OtelApi.TextMapGetter<Carrier> = {
  * @category extraction
  */
 export const extract = (carrier: Carrier): Option.Option<EffectTracer.ExternalSpan> => {
+  if (isW3COnly()) return extractW3C(carrier)
   const context = OtelApi.propagation.extract(OtelApi.ROOT_CONTEXT, carrier, getter)
   const spanContext = OtelApi.trace.getSpanContext(context)
   if (spanContext === undefined || !OtelApi.trace.isSpanContextValid(spanContext)) return Option.none()
@@ -118,6 +165,17 @@ export const extract = (carrier: Carrier): Option.Option<EffectTracer.ExternalSp
  */
 export const inject = (span: EffectTracer.AnySpan): Record<string, string> => {
   const carrier: Record<string, string> = {}
+  // Without a context manager the active context is the root one: no baggage to write and
+  // tracing not suppressed, so the W3C propagators write exactly the span's context.
+  if (!hasContextManager() && isW3COnly()) {
+    const spanContext = spanContextOf(span)
+    if (!OtelApi.trace.isSpanContextValid(spanContext)) return carrier
+    carrier.traceparent = `00-${spanContext.traceId}-${spanContext.spanId}-0${
+      Number(spanContext.traceFlags || OtelApi.TraceFlags.NONE).toString(16)
+    }`
+    if (spanContext.traceState) carrier.tracestate = spanContext.traceState.serialize()
+    return carrier
+  }
   OtelApi.propagation.inject(otelContextOf(span, OtelApi.context.active()), carrier)
   return carrier
 }

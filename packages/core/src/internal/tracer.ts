@@ -69,7 +69,8 @@ const otelApiGlobal = Symbol.for("opentelemetry.js.api.1")
 // The globals object, once the API made it, stays the same object (unregistering deletes its
 // fields): kept here, the check is one field read on every fiber operation.
 let apiGlobals: { context?: unknown } | undefined
-const hasContextManager = (): boolean => {
+/** Whether an OTel context manager is registered (else the active context is the root one). @internal */
+export const hasContextManager = (): boolean => {
   if (apiGlobals === undefined) {
     apiGlobals = (globalThis as { [otelApiGlobal]?: { context?: unknown } })[otelApiGlobal]
     if (apiGlobals === undefined) return false
