@@ -1,7 +1,7 @@
 /**
  * The instrumented WorkflowEngine: a wrapper around any engine's service value.
  *
- * Three hooks are enough, because every workflow run goes through the function given to
+ * Three hooks carry the signals, because every workflow run goes through the function given to
  * `register`, and every activity attempt that actually executes goes through the activity's
  * `executeEncoded` as the engine's `activityExecute` calls it:
  *
@@ -45,7 +45,7 @@ export type Engine = WorkflowEngine["Type"]
 
 /**
  * Where an execution's runs belong: the span context every run is parented to, and when the
- * execution started (for `workflow.duration`). Nothing of it is journaled: see `originOf`.
+ * execution started (for `workflow.duration`). Nothing of it is journaled: see `runSpan`.
  */
 interface Origin {
   readonly parent: Tracer.AnySpan | undefined
