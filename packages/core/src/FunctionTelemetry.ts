@@ -24,6 +24,7 @@ import type { YieldWrap } from "effect/Utils"
 import * as Instrument from "./Instrument.js"
 import * as SpanFunctionMetrics from "./internal/spanFunctionMetrics.js"
 import * as Semconv from "./Semconv.js"
+import type { Catalogue } from "./Signals.js"
 import { TelemetryConfig } from "./TelemetryConfig.js"
 import { TelemetryOptionsError } from "./TelemetryOptionsError.js"
 
@@ -244,3 +245,38 @@ export const layerFromSpans = (options: FromSpansOptions): Layer.Layer<never, Te
       )
     })
   )
+
+/**
+ * Every span and metric of traced functions, with its attributes and meaning: the declaration
+ * docs/SIGNALS.md's Core functions tables are generated from.
+ *
+ * @since 0.2.0
+ * @category signals
+ */
+export const signals: Catalogue = {
+  surface: "functions",
+  spans: [
+    {
+      name: "{function name}",
+      nameNote: "(`orders.place`)",
+      kind: "Internal",
+      attributes: "`function`, the `attributes` option; `error.type` on failure, `effect.interrupted` when interrupted",
+      meaning: "One call, child of the caller's span. Error on failure or defect; Unset on success and interruption."
+    }
+  ],
+  metrics: [
+    {
+      instrument: calls,
+      ours: true,
+      attributes: "always `function`, `result` = `ok` \\| `error` \\| `interrupted`",
+      meaning: "Calls by outcome."
+    },
+    { instrument: duration, ours: true, attributes: "always `function`", meaning: "Call duration." },
+    {
+      instrument: active,
+      ours: true,
+      attributes: "always `function`",
+      meaning: "Calls in progress; returns to 0 after every exit."
+    }
+  ]
+}

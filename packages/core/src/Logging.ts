@@ -47,6 +47,8 @@ import * as Delivery from "./internal/delivery.js"
 import * as Export from "./internal/export.js"
 import * as internal from "./internal/logs.js"
 import * as Shutdown from "./internal/shutdown.js"
+import * as internalSignals from "./internal/signals.js"
+import type { Catalogue } from "./Signals.js"
 import type { Overrides, Resolved } from "./TelemetryConfig.js"
 import { TelemetryConfig } from "./TelemetryConfig.js"
 
@@ -327,3 +329,12 @@ export const layerConfig = (
   config: Config.Config.Wrap<Options>
 ): Layer.Layer<LogDelivery, ConfigError.ConfigError, TelemetryConfig | Resource> =>
   Layer.unwrapEffect(Effect.map(Config.unwrap(config), layer))
+
+/**
+ * The logs layer's metrics, with their attributes and meaning: the declaration
+ * docs/SIGNALS.md's Core logs table is generated from.
+ *
+ * @since 0.2.0
+ * @category signals
+ */
+export const signals: Catalogue = internalSignals.logs

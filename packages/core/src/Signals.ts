@@ -22,7 +22,10 @@
  *
  * @since 0.1.0
  */
+import * as FunctionTelemetry from "./FunctionTelemetry.js"
 import type * as Instrument from "./Instrument.js"
+import * as internalSignals from "./internal/signals.js"
+import * as Logging from "./Logging.js"
 import { exposedName } from "./PrometheusMetrics.js"
 
 /** @since 0.1.0 @category models */
@@ -135,3 +138,14 @@ export const apply = (doc: string, catalogues: ReadonlyArray<Catalogue>): string
   if (missing.length > 0) throw new Error(`Signals.apply: no markers for ${missing.join(", ")}`)
   return out
 }
+
+/**
+ * Core's own catalogues, in the order of docs/SIGNALS.md's Core section: traced functions
+ * (`FunctionTelemetry.signals`), the Tracer layer's span delivery counters (`sdk`) and the logs
+ * layer's metrics (`Logging.signals`). Effect's runtime metrics are declared by Effect, not
+ * here.
+ *
+ * @since 0.2.0
+ * @category catalogues
+ */
+export const core: ReadonlyArray<Catalogue> = [FunctionTelemetry.signals, internalSignals.sdk, Logging.signals]

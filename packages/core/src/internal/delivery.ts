@@ -14,13 +14,15 @@ import type { Abortable } from "./export.js"
 import { ExportAbandoned, isAbandoned } from "./export.js"
 import { errorTypeOf } from "./tracer.js"
 
-const processed = Instrument.counter({
+/** @internal */
+export const processed = Instrument.counter({
   name: Semconv.METRIC_SDK_SPAN_PROCESSED,
   unit: "{span}",
   description: "Spans that ended and were offered to the span processor; error.type=queue_full when it dropped them."
 })
 
-const exported = Instrument.counter({
+/** @internal */
+export const exported = Instrument.counter({
   name: Semconv.METRIC_SDK_SPAN_EXPORTED,
   unit: "{span}",
   description: "Spans handed to the span exporter; error.type is set when the export failed."

@@ -50,7 +50,8 @@ export interface Severity {
   readonly text: "TRACE" | "DEBUG" | "INFO" | "WARN" | "ERROR" | "FATAL"
 }
 
-const severities: Readonly<Record<LogLevel.LogLevel["_tag"], Severity | undefined>> = {
+/** @internal */
+export const severities: Readonly<Record<LogLevel.LogLevel["_tag"], Severity | undefined>> = {
   All: undefined,
   None: undefined,
   Trace: { number: SeverityNumber.TRACE, text: "TRACE" },
@@ -75,13 +76,15 @@ export const logRecords = Instrument.counter({
   description: "Messages logged through Effect's logger, by severity (counted once each, exported or not)."
 })
 
-const processed = Instrument.counter({
+/** @internal */
+export const processed = Instrument.counter({
   name: METRIC_SDK_LOG_PROCESSED,
   unit: "{log_record}",
   description: "Log records offered to the batch processor; error.type=queue_full when it dropped them."
 })
 
-const exported = Instrument.counter({
+/** @internal */
+export const exported = Instrument.counter({
   name: METRIC_SDK_LOG_EXPORTED,
   unit: "{log_record}",
   description: "Log records handed to the log exporter; error.type is set when the export failed."
