@@ -26,10 +26,12 @@
  * @since 0.1.0
  */
 import { Propagation } from "@effect-telemetry/core"
+import type { Signals } from "@effect-telemetry/core"
 import type * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Messaging from "./internal/messaging.js"
+import * as internalSignals from "./internal/signals.js"
 
 /** `messaging.client.sent.messages{messaging.system, messaging.destination.name, messaging.operation.name, messaging.operation.type, error.type?}`: counter. @since 0.1.0 @category metrics */
 export const sentMessages = Messaging.sentMessages
@@ -118,3 +120,12 @@ export const process = <A, E, R, E2, R2>(
     handle,
     settle
   )
+
+/**
+ * Every span and metric this package emits (PersistedQueue, RabbitMQ and the combinators
+ * above), with its attributes and meaning: the declaration docs/SIGNALS.md is generated from.
+ *
+ * @since 0.1.0
+ * @category signals
+ */
+export const signals: Signals.Catalogue = internalSignals.signals

@@ -56,7 +56,7 @@ export const consumerErrors = Instrument.counter({
  *
  * @internal
  */
-export type Result = "ack" | "nack" | "error" | "ack_error" | "nack_error"
+export type Result = typeof Semconv.MESSAGING_RESULTS[number]
 
 /**
  * What a settle function reports when the message was settled by someone else than the

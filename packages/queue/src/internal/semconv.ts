@@ -55,3 +55,11 @@ export const METRIC_MESSAGING_CONSUMER_ERRORS = "messaging.consumer.errors"
 export const SPAN_MESSAGING_SEND = "send"
 /** Span name prefix of consumers: `process {destination}`. @internal */
 export const SPAN_MESSAGING_PROCESS = "process"
+/**
+ * The values of `result` on `process` spans and `messaging.process.duration` (ours): `ack`,
+ * `nack` (on purpose or after an interruption), `error` (the handler failed), `ack_error` /
+ * `nack_error` (the ack or nack call itself failed).
+ *
+ * @internal
+ */
+export const MESSAGING_RESULTS = ["ack", "nack", "error", "ack_error", "nack_error"] as const
