@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { Instrument } from "@effect-telemetry/core"
+import { Instrument, Signals } from "@effect-telemetry/core"
 import * as Semconv from "./internal/semconv.js"
 
 /**
@@ -77,3 +77,66 @@ export const spanName = (slot: string): string => `cdc process ${slot}`
  * @category spans
  */
 export const snapshotSpanName = (slot: string): string => `cdc snapshot ${slot}`
+
+/**
+ * Every span and metric of the change stream, with its attributes and meaning: the
+ * declaration docs/SIGNALS.md is generated from.
+ *
+ * @since 0.2.0
+ * @category signals
+ */
+export const signals: Signals.Catalogue = Signals.make({
+  surface: "cdc",
+  spans: [
+    {
+      name: spanName("{slot}"),
+      ours: true,
+      kind: "Consumer",
+      attributes:
+        "`db.system.name=postgresql`, `cdc.slot`, `cdc.publication`, `cdc.transaction.xid`, `cdc.transaction.commit_lsn`, `cdc.transaction.end_lsn`, `cdc.transaction.changes`; `error.type` on failure",
+      meaning:
+        "One committed transaction processed by `Cdc.process`/`Cdc.run`, handler and acknowledgement. A root span with no links: a WAL transaction carries no trace context, so nothing is invented. Error when the handler fails (the transaction is then not acknowledged)."
+    },
+    {
+      name: snapshotSpanName("{slot}"),
+      ours: true,
+      kind: "Client",
+      attributes:
+        "`db.system.name=postgresql`, `cdc.slot`, `cdc.publication`, `cdc.table`, `cdc.snapshot.lsn` (the slot's consistent point), `cdc.snapshot.rows`",
+      meaning:
+        "One table read by the initial snapshot (`snapshot: true`, when the stream creates the slot), from its cursor to its last row handed to the consumer; child of the span current where the stream runs. Error when the read fails (the stream then fails and the slot is dropped)."
+    }
+  ],
+  metrics: [
+    {
+      instrument: changes,
+      ours: true,
+      attributes:
+        "always `cdc.slot`, `cdc.table` (`schema.table`), `cdc.operation` = `insert` \\| `update` \\| `delete` \\| `truncate` \\| `snapshot`",
+      meaning:
+        "Changes processed, counted when their transaction is acknowledged. A truncate counts once per table; `snapshot` counts the rows of the initial snapshot. Delivery is at least once, so a transaction redelivered after a restart counts again."
+    },
+    {
+      instrument: errors,
+      ours: true,
+      attributes:
+        "always `cdc.slot`, `error.type` = `ConnectionLost` \\| `SlotDropped` \\| `SlotInUse` \\| `Decode` \\| `Setup`",
+      meaning:
+        "Fatal stream errors, once per failed stream, from the single function every fatal path goes through; the stream fails with a `CdcError` of the same `reason`. A failing handler is not counted here (it is the consumer's error, on the span)."
+    },
+    {
+      instrument: replicationLag,
+      ours: true,
+      attributes: "always `cdc.slot`",
+      meaning:
+        "Seconds from the commit of the last acknowledged transaction to its acknowledgement (end of processing)."
+    },
+    {
+      instrument: retainedWal,
+      ours: true,
+      attributes: "always `cdc.slot`",
+      meaning:
+        "`pg_current_wal_lsn() - restart_lsn` of the slot in `pg_replication_slots`, polled every `retainedWalInterval` (10 s) while the stream runs; a failed poll is a missing sample. Grows when the consumer falls behind or stops."
+    }
+  ]
+})
