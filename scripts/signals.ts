@@ -8,22 +8,27 @@
  *
  * packages/demo/test/SignalsDoc.test.ts runs the same generation and fails with the diff.
  */
+import { CdcTelemetry } from "@effect-telemetry/cdc"
 import { Signals } from "@effect-telemetry/core"
 import { HttpClientTelemetry, HttpServerTelemetry } from "@effect-telemetry/http"
 import { KvTelemetry } from "@effect-telemetry/kv"
 import { ProcessTelemetry } from "@effect-telemetry/process"
+import { QueueTelemetry } from "@effect-telemetry/queue"
 import { SqlTelemetry } from "@effect-telemetry/sql"
 import { WorkflowTelemetry } from "@effect-telemetry/workflow"
 import * as Fs from "node:fs"
 import { fileURLToPath, pathToFileURL } from "node:url"
 
-/** Every converted surface, in the order of docs/SIGNALS.md. */
+/** Every catalogue, in the order of docs/SIGNALS.md (core's own first). */
 export const catalogues: ReadonlyArray<Signals.Catalogue> = [
+  ...Signals.core,
   HttpServerTelemetry.signals,
   HttpClientTelemetry.signals,
   ProcessTelemetry.signals,
   SqlTelemetry.signals,
   KvTelemetry.signals,
+  QueueTelemetry.signals,
+  CdcTelemetry.signals,
   WorkflowTelemetry.signals
 ]
 

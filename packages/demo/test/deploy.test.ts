@@ -190,17 +190,10 @@ const closest = (name: string): string => {
 const dottedNames = (text: string): Array<string> =>
   [...text.matchAll(/`([^`]+)`/g)].map((m) => m[1]!).filter((name) => /^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$/.test(name))
 
-/**
- * Attribute names of metrics: from the surfaces' signal declarations, and from the attribute
- * column of the metric rows in docs/SIGNALS.md for the surfaces whose tables are still
- * hand-written (queue, cdc, core; SignalsDoc.test.ts checks those rows against the code).
- */
-const declaredAttributes = [
-  ...catalogues.flatMap((catalogue) => catalogue.metrics.flatMap((metric) => dottedNames(metric.attributes))),
-  ...Fs.readFileSync(Path.join(root, "docs/SIGNALS.md"), "utf8").split("\n")
-    .filter((line) => /^\| `[^`]+`/.test(line) && line.split(/(?<!\\)\|/).length === 8)
-    .flatMap((line) => dottedNames(line.split(/(?<!\\)\|/)[4]!))
-]
+/** Attribute names of metrics, from the signal declarations (core's and every surface's). */
+const declaredAttributes = catalogues.flatMap((catalogue) =>
+  catalogue.metrics.flatMap((metric) => dottedNames(metric.attributes))
+)
 
 /**
  * Label names the project's metrics can carry: every attribute in core's Semconv and in the

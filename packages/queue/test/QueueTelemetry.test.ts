@@ -1,6 +1,7 @@
 import { Propagation } from "@effect-telemetry/core"
 import { TestTelemetry } from "@effect-telemetry/testing"
 import { describe, expect, it } from "@effect/vitest"
+import { SpanKind } from "@opentelemetry/api"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -48,6 +49,46 @@ describe("QueueTelemetry", () => {
       expect(yield* TestTelemetry.metricValue("messaging.client.sent.messages", sendAttributes)).toBe(1)
       const sendDuration = yield* TestTelemetry.metricPoint("messaging.client.operation.duration", sendAttributes)
       expect((sendDuration.value as { count: number }).count).toBe(1)
+    }).pipe(Effect.provide(TestTelemetry.layer())))
+
+  it.live("the spans and metrics a send and a process record are the ones QueueTelemetry.signals declares", () =>
+    Effect.gen(function*() {
+      const transport = yield* Queue.unbounded<Message>()
+      const consumer = yield* Effect.fork(
+        Effect.flatMap(Queue.take(transport), (message) =>
+          QueueTelemetry.process(
+            { ...destination, operationName: "receive", carrier: message.headers },
+            Effect.void,
+            () => Effect.void
+          ))
+      )
+      yield* QueueTelemetry.send(
+        { ...destination, operationName: "put" },
+        (headers) => Queue.offer(transport, { body: "x", headers })
+      )
+      yield* Fiber.join(consumer)
+      const kinds: Record<string, SpanKind> = { Producer: SpanKind.PRODUCER, Consumer: SpanKind.CONSUMER }
+      // A declared name's `{placeholder}` stands for the destination.
+      const declared = QueueTelemetry.signals.spans.map((span) => ({
+        name: span.name.replace(/\{[^}]+\}/g, destination.destination),
+        kind: kinds[span.kind]
+      }))
+      const recorded = (yield* TestTelemetry.spans).map((span) => ({ name: span.name, kind: span.kind }))
+      expect(recorded.map((span) => span.name).sort()).toEqual(["process jobs", "send jobs"])
+      for (const span of recorded) expect(declared).toContainEqual(span)
+      const metrics = QueueTelemetry.signals.metrics.map((metric) => metric.instrument.descriptor.name)
+      for (
+        const name of [
+          "messaging.client.sent.messages",
+          "messaging.client.operation.duration",
+          "messaging.client.consumed.messages",
+          "messaging.process.duration",
+          "messaging.process.active"
+        ]
+      ) {
+        expect(yield* TestTelemetry.metricData(name), name).toBeDefined()
+        expect(metrics).toContain(name)
+      }
     }).pipe(Effect.provide(TestTelemetry.layer())))
 
   it.live("an unsampled producer keeps the consumer unsampled while both are still counted", () =>
