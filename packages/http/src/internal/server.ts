@@ -27,6 +27,7 @@ import type * as Fiber from "effect/Fiber"
 import type * as FiberId from "effect/FiberId"
 import * as FiberRef from "effect/FiberRef"
 import { constTrue } from "effect/Function"
+import * as HashMap from "effect/HashMap"
 import * as HashSet from "effect/HashSet"
 import * as Option from "effect/Option"
 import type * as Predicate from "effect/Predicate"
@@ -287,6 +288,41 @@ const setContext = (fiber: Fiber.RuntimeFiber<unknown, unknown>, context: Contex
     setFiberRef: <A>(ref: FiberRef.FiberRef<A>, value: A) => void
   }).setFiberRef(FiberRef.currentContext, context)
 
+// The span options of every server span: without a remote parent, a root.
+const rootSpanOptions: Tracer.SpanOptions = { kind: "server", captureStackTrace: false, root: true }
+
+const spanOptionsOf = (parent: Option.Option<Tracer.ExternalSpan>): Tracer.SpanOptions =>
+  Option.isSome(parent) ? { kind: "server", captureStackTrace: false, parent: parent.value } : rootSpanOptions
+
+/**
+ * The server span started in the fiber step the middleware runs anyway, as `Effect.makeSpan`
+ * starts it (the fiber's tracer, clock and timing setting): `makeSpan` and the `flatMap` on it
+ * were three more fiber operations per request. `undefined` when the fiber's tracer is
+ * disabled or it carries span annotations or links: `makeSpan` itself handles those.
+ */
+const startSpan = (
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  name: string,
+  options: Tracer.SpanOptions
+): Tracer.Span | undefined => {
+  if (!fiber.getFiberRef(FiberRef.currentTracerEnabled)) return undefined
+  if (HashMap.size(fiber.getFiberRef(FiberRef.currentTracerSpanAnnotations)) > 0) return undefined
+  if (Chunk.isNonEmpty(fiber.getFiberRef(FiberRef.currentTracerSpanLinks))) return undefined
+  const services = fiber.getFiberRef(DefaultServices.currentServices)
+  const startTime = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
+    ? Context.get(services, Clock.Clock).unsafeCurrentTimeNanos()
+    : 0n
+  return Context.get(services, Tracer.Tracer).span(
+    name,
+    options.parent !== undefined ? Option.some(options.parent) : Option.none(),
+    Context.empty(),
+    [],
+    startTime,
+    "server",
+    options
+  )
+}
+
 const instrumentRequest = <E, R>(
   app: HttpApp.Default<E, R>,
   request: HttpServerRequest.HttpServerRequest,
@@ -414,76 +450,90 @@ const instrumentRequest = <E, R>(
     if (responseSize !== undefined) metrics.serverResponseBodySize.unsafeRecord(responseSize, metricAttributes)
   }
 
-  const spanOptions: Tracer.SpanOptions = {
-    kind: "server",
-    captureStackTrace: false,
-    ...(Option.isSome(parent) ? { parent: parent.value } : { root: true })
-  }
+  const spanOptions = spanOptionsOf(parent)
   // One uninterruptible region holds the in-flight increment, the span's start, the span put
   // in the fiber's context and the finalizer that records, ends the span, restores the context
   // and decrements: whatever ends the request (response, failure, defect, client abort), each
   // happens exactly once, and only the app is interruptible. Inside that region the context is
   // set and restored with two plain fiber-ref writes; `withParentSpan` (a `locally`, itself an
   // acquire-use-release) and `onExit` (a second mask) ran ~25 more fiber operations per request.
-  return Effect.uninterruptibleMask((restore) =>
-    Effect.flatMap(Effect.makeSpan(semantics.spanMethod(method), spanOptions), (span) => {
-      if (span.sampled) addRequestAttributes(span)
-      metrics.serverActiveRequests.unsafeAdd(1, activeAttributes)
-      const observe = (response: HttpServerResponse.HttpServerResponse) => {
-        if (observed.first === undefined) observed.first = response
-        observed.calls++
-        if (!config.responseTraceContext) return response
-        const carrier = Propagation.inject(span)
-        // One header at a time: `setHeaders` rebuilds the whole header object (usually for
-        // the single `traceparent`). Baggage is the caller's, not ours to echo back.
-        let withContext = response
-        for (const name in carrier) {
-          if (name !== "baggage") withContext = HttpServerResponse.setHeader(withContext, name, carrier[name]!)
-        }
-        return withContext
+  const spanName = semantics.spanMethod(method)
+  // Everything after the span's start runs in the fiber step that started it, the fiber kept
+  // for the finalizer: the app's continuations run in the same fiber, and each fiber-runtime
+  // step saved is one fewer fiber operation per request.
+  const run = (
+    fiber: Fiber.RuntimeFiber<unknown, unknown>,
+    span: Tracer.Span,
+    restore: <A, E2, R2>(effect: Effect.Effect<A, E2, R2>) => Effect.Effect<A, E2, R2>
+  ) => {
+    if (span.sampled) addRequestAttributes(span)
+    metrics.serverActiveRequests.unsafeAdd(1, activeAttributes)
+    const observe = (response: HttpServerResponse.HttpServerResponse) => {
+      if (observed.first === undefined) observed.first = response
+      observed.calls++
+      if (!config.responseTraceContext) return response
+      const carrier = Propagation.inject(span)
+      // One header at a time: `setHeaders` rebuilds the whole header object (usually for
+      // the single `traceparent`). Baggage is the caller's, not ours to echo back.
+      let withContext = response
+      for (const name in carrier) {
+        if (name !== "baggage") withContext = HttpServerResponse.setHeader(withContext, name, carrier[name]!)
       }
-      const key = sourceKey(request)
-      const pending = key !== undefined ? config.serverHandler?.pending : undefined
-      pending?.set(key!, observe)
-      const served = pending !== undefined
-        ? app
-        : HttpApp.withPreResponseHandler(app, (_request, response) => Effect.sync(() => observe(response)))
+      return withContext
+    }
+    const key = sourceKey(request)
+    const pending = key !== undefined ? config.serverHandler?.pending : undefined
+    pending?.set(key!, observe)
+    const served = pending !== undefined
+      ? app
+      : HttpApp.withPreResponseHandler(app, (_request, response) => Effect.sync(() => observe(response)))
 
-      // The context is set and restored in the fiber-runtime steps that run next to it anyway:
-      // `FiberRef.update` and a `zipRight` each were two more fiber operations per request.
-      let previousContext: Context.Context<never> | undefined
-      const exit = <A, E2>(result: Exit.Exit<A, E2>) =>
-        Effect.withFiberRuntime<A, E2>((fiber) => {
-          if (previousContext !== undefined) setContext(fiber, previousContext)
-          try {
-            pending?.delete(key!)
-            if (inContext !== request && handledSymbol in inContext) (request as any)[handledSymbol] = true
-            finish(
-              span,
-              result as unknown as Exit.Exit<HttpServerResponse.HttpServerResponse, E>,
-              Cause.interruptors(fiber.getFiberRef(FiberRef.interruptedCause))
-            )
-          } finally {
-            const timing = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
-            const clock = Context.get(fiber.getFiberRef(DefaultServices.currentServices), Clock.Clock)
-            span.end(timing ? clock.unsafeCurrentTimeNanos() : 0n, result)
-            metrics.serverActiveRequests.unsafeAdd(-1, activeAttributes)
-          }
-          return result
-        })
-      return Effect.withFiberRuntime((fiber) => {
-        const context = fiber.getFiberRef(FiberRef.currentContext)
-        previousContext = context
-        const withSpan = Context.add(context, Tracer.ParentSpan, span)
-        setContext(
-          fiber,
-          inContext === request ? withSpan : Context.add(withSpan, HttpServerRequest.HttpServerRequest, inContext)
+    // The context is set and restored with plain fiber-ref writes in the steps that run anyway:
+    // `FiberRef.update`, a `zipRight` or a `withFiberRuntime` around the finalizer each were
+    // more fiber operations per request. The match's continuations run in this fiber.
+    const previousContext = fiber.getFiberRef(FiberRef.currentContext)
+    const exit = <A, E2>(result: Exit.Exit<A, E2>): Exit.Exit<A, E2> => {
+      setContext(fiber, previousContext)
+      try {
+        pending?.delete(key!)
+        if (inContext !== request && handledSymbol in inContext) (request as any)[handledSymbol] = true
+        finish(
+          span,
+          result as unknown as Exit.Exit<HttpServerResponse.HttpServerResponse, E>,
+          Cause.interruptors(fiber.getFiberRef(FiberRef.interruptedCause))
         )
-        return Effect.matchCauseEffect(restore(served), {
-          onFailure: (cause) => exit(Exit.failCause(cause)),
-          onSuccess: (response) => exit(Exit.succeed(response))
-        })
-      })
+      } finally {
+        const timing = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
+        const clock = Context.get(fiber.getFiberRef(DefaultServices.currentServices), Clock.Clock)
+        span.end(timing ? clock.unsafeCurrentTimeNanos() : 0n, result)
+        metrics.serverActiveRequests.unsafeAdd(-1, activeAttributes)
+      }
+      return result
+    }
+    const withSpan = Context.add(previousContext, Tracer.ParentSpan, span)
+    setContext(
+      fiber,
+      inContext === request ? withSpan : Context.add(withSpan, HttpServerRequest.HttpServerRequest, inContext)
+    )
+    return Effect.matchCauseEffect(restore(served), {
+      onFailure: (cause) => exit(Exit.failCause(cause)),
+      onSuccess: (response) => exit(Exit.succeed(response))
+    })
+  }
+  // One uninterruptible region holds the in-flight increment, the span's start, the span put
+  // in the fiber's context and the finalizer that records, ends the span, restores the context
+  // and decrements: whatever ends the request (response, failure, defect, client abort), each
+  // happens exactly once, and only the app is interruptible. `withParentSpan` (a `locally`,
+  // itself an acquire-use-release) and `onExit` (a second mask) ran ~25 more fiber operations.
+  return Effect.uninterruptibleMask((restore) =>
+    Effect.withFiberRuntime((fiber) => {
+      const span = startSpan(fiber, spanName, spanOptions)
+      return span !== undefined
+        ? run(fiber, span, restore)
+        : Effect.flatMap(
+          Effect.makeSpan(spanName, spanOptions),
+          (span) => Effect.withFiberRuntime((fiber) => run(fiber, span, restore))
+        )
     })
   )
 }
