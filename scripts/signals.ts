@@ -1,10 +1,11 @@
 /**
- * Generates docs/SIGNALS.md's span and metric tables from the surfaces' signal declarations
- * (`Signals.Catalogue`, exported as `signals` by each surface's entry module); the prose
- * around the tables is hand-written and kept.
+ * Generates the span and metric tables of docs/SIGNALS.md and of the package READMEs listed in
+ * `targets` from the signal declarations (`Signals.Catalogue`, exported as `signals` by each
+ * surface's entry module, core's in `Signals.core`), so a signal is described in one place;
+ * the prose around the tables is hand-written and kept.
  *
- *   npx tsx scripts/signals.ts          rewrite docs/SIGNALS.md
- *   npx tsx scripts/signals.ts --check  exit 1 when it is not what this generates
+ *   npx tsx scripts/signals.ts          rewrite the files that are stale
+ *   npx tsx scripts/signals.ts --check  exit 1 when one is not what this generates
  *
  * packages/demo/test/SignalsDoc.test.ts runs the same generation and fails with the diff.
  */
@@ -37,18 +38,40 @@ export const docPath = fileURLToPath(new URL("../docs/SIGNALS.md", import.meta.u
 /** docs/SIGNALS.md as the declarations make it. */
 export const generate = (doc: string): string => Signals.apply(doc, catalogues)
 
+/** A generated file: its path from the repository root and the catalogues whose tables it holds. */
+export interface Target {
+  readonly path: string
+  readonly catalogues: ReadonlyArray<Signals.Catalogue>
+}
+
+/** Every file with generated tables: the catalogue page and the READMEs converted so far. */
+export const targets: ReadonlyArray<Target> = [
+  { path: "docs/SIGNALS.md", catalogues },
+  { path: "packages/kv/README.md", catalogues: [KvTelemetry.signals] },
+  { path: "packages/sql/README.md", catalogues: [SqlTelemetry.signals] }
+]
+
+/** The absolute path of a target. */
+export const pathOf = (target: Target): string => fileURLToPath(new URL(`../${target.path}`, import.meta.url))
+
+/** A target's text as the declarations make it. */
+export const generateTarget = (target: Target, text: string): string => Signals.apply(text, target.catalogues)
+
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const current = Fs.readFileSync(docPath, "utf8")
-  const next = generate(current)
-  if (process.argv.includes("--check")) {
-    if (next !== current) {
-      console.error("docs/SIGNALS.md is stale: run npx tsx scripts/signals.ts")
-      process.exit(1)
+  const check = process.argv.includes("--check")
+  let stale = false
+  for (const target of targets) {
+    const current = Fs.readFileSync(pathOf(target), "utf8")
+    const next = generateTarget(target, current)
+    if (next === current) {
+      if (!check) console.log(`${target.path} is up to date`)
+    } else if (check) {
+      console.error(`${target.path} is stale: run npx tsx scripts/signals.ts`)
+      stale = true
+    } else {
+      Fs.writeFileSync(pathOf(target), next)
+      console.log(`${target.path} regenerated`)
     }
-  } else if (next !== current) {
-    Fs.writeFileSync(docPath, next)
-    console.log("docs/SIGNALS.md regenerated")
-  } else {
-    console.log("docs/SIGNALS.md is up to date")
   }
+  if (stale) process.exit(1)
 }
