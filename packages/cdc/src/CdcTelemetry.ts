@@ -129,7 +129,7 @@ export const signals: Signals.Catalogue = Signals.make({
       ours: true,
       attributes: "always `cdc.slot`",
       meaning:
-        "Seconds from the commit of the last acknowledged transaction to its acknowledgement (end of processing)."
+        "Seconds from the commit of the last acknowledged transaction to its acknowledgement (end of processing); the initial snapshot's batches leave it unchanged."
     },
     {
       instrument: retainedWal,

@@ -61,7 +61,7 @@ export const signals: Signals.Catalogue = Signals.make({
     {
       instrument: Messaging.processDuration,
       attributes:
-        `as \`messaging.client.consumed.messages\`, plus always \`result\` *(ours)* = ${results} (the ack or nack call failed); \`error.type\` for \`error\`, \`ack_error\` and \`nack_error\``,
+        `as \`messaging.client.consumed.messages\`, plus always \`result\` *(ours)* = ${results} (the ack or nack call failed); \`error.type\` for \`error\`, \`ack_error\` and \`nack_error\`, and for a manual-ack handler that failed after settling`,
       meaning: "One point per message (per batch for batches), handler and settlement."
     },
     {
