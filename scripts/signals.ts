@@ -47,8 +47,12 @@ export interface Target {
 /** Every file with generated tables: the catalogue page and the READMEs converted so far. */
 export const targets: ReadonlyArray<Target> = [
   { path: "docs/SIGNALS.md", catalogues },
+  { path: "packages/process/README.md", catalogues: [ProcessTelemetry.signals] },
+  { path: "packages/sql/README.md", catalogues: [SqlTelemetry.signals] },
   { path: "packages/kv/README.md", catalogues: [KvTelemetry.signals] },
-  { path: "packages/sql/README.md", catalogues: [SqlTelemetry.signals] }
+  { path: "packages/queue/README.md", catalogues: [QueueTelemetry.signals] },
+  { path: "packages/cdc/README.md", catalogues: [CdcTelemetry.signals] },
+  { path: "packages/workflow/README.md", catalogues: [WorkflowTelemetry.signals] }
 ]
 
 /** The absolute path of a target. */
