@@ -42,11 +42,18 @@ export const generate = (doc: string): string => Signals.apply(doc, catalogues)
 export interface Target {
   readonly path: string
   readonly catalogues: ReadonlyArray<Signals.Catalogue>
+  /** Only these tables (default both): the HTTP README describes its spans attribute by attribute. */
+  readonly parts?: ReadonlyArray<"spans" | "metrics"> | undefined
 }
 
 /** Every file with generated tables: the catalogue page and the READMEs converted so far. */
 export const targets: ReadonlyArray<Target> = [
   { path: "docs/SIGNALS.md", catalogues },
+  {
+    path: "packages/http/README.md",
+    catalogues: [HttpServerTelemetry.signals, HttpClientTelemetry.signals],
+    parts: ["metrics"]
+  },
   { path: "packages/process/README.md", catalogues: [ProcessTelemetry.signals] },
   { path: "packages/sql/README.md", catalogues: [SqlTelemetry.signals] },
   { path: "packages/kv/README.md", catalogues: [KvTelemetry.signals] },
@@ -59,7 +66,15 @@ export const targets: ReadonlyArray<Target> = [
 export const pathOf = (target: Target): string => fileURLToPath(new URL(`../${target.path}`, import.meta.url))
 
 /** A target's text as the declarations make it. */
-export const generateTarget = (target: Target, text: string): string => Signals.apply(text, target.catalogues)
+export const generateTarget = (target: Target, text: string): string =>
+  Signals.apply(
+    text,
+    target.parts === undefined ? target.catalogues : target.catalogues.map((catalogue) => ({
+      ...catalogue,
+      spans: target.parts!.includes("spans") ? catalogue.spans : [],
+      metrics: target.parts!.includes("metrics") ? catalogue.metrics : []
+    }))
+  )
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const check = process.argv.includes("--check")
