@@ -9,8 +9,12 @@ import * as Semconv from "./semconv.js"
 const knownMethods = new Set(["CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE", "QUERY"])
 
 /** The semconv method value (`_OTHER` outside the known set) and the original when it differs. */
+// The result for a known method as sent: one object per method, not one per request.
+const asSent = new Map(Array.from(knownMethods, (method) => [method, { method, original: undefined }] as const))
+
 export const normalizeMethod = (method: string): { readonly method: string; readonly original: string | undefined } => {
-  if (knownMethods.has(method)) return { method, original: undefined }
+  const known = asSent.get(method)
+  if (known !== undefined) return known
   const upper = method.toUpperCase()
   // A lower-case `get` is a known method spelled differently: keep the original beside it.
   if (knownMethods.has(upper)) return { method: upper, original: method }

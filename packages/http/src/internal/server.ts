@@ -223,14 +223,16 @@ interface Host {
 
 // A server sees few distinct Host values; parsing each once keeps `new URL`'s exact rules
 // (IPv6 brackets, case, default ports). Cleared when full, so hostile values cannot grow it.
-const hosts = new Map<string, Host | null>()
+// One map per scheme, keyed by the header itself: no key string built per request.
+const httpHosts = new Map<string, Host | null>()
+const httpsHosts = new Map<string, Host | null>()
 
 const hostOf = (scheme: string, host: string): Host | undefined => {
-  const key = `${scheme}://${host}`
-  let parsed = hosts.get(key)
+  const hosts = scheme === "https" ? httpsHosts : httpHosts
+  let parsed = hosts.get(host)
   if (parsed === undefined) {
     try {
-      const url = new URL(key)
+      const url = new URL(`${scheme}://${host}`)
       parsed = url.pathname === "/" && url.search === "" && url.username === "" && url.password === ""
         ? { address: url.hostname, port: semantics.portOf(url) }
         : null
@@ -238,7 +240,7 @@ const hostOf = (scheme: string, host: string): Host | undefined => {
       parsed = null
     }
     if (hosts.size >= 256) hosts.clear()
-    hosts.set(key, parsed)
+    hosts.set(host, parsed)
   }
   return parsed ?? undefined
 }
@@ -323,6 +325,21 @@ const startSpan = (
   )
 }
 
+// The attributes of the in-flight count, one frozen object per scheme and method (both from
+// small closed sets): the same object for every request, not one built per request.
+const activeHttp = new Map<string, Readonly<Record<string, string>>>()
+const activeHttps = new Map<string, Readonly<Record<string, string>>>()
+
+const activeAttributesOf = (method: string, scheme: string): Readonly<Record<string, string>> => {
+  const byMethod = scheme === "https" ? activeHttps : scheme === "http" ? activeHttp : undefined
+  let attributes = byMethod?.get(method)
+  if (attributes === undefined) {
+    attributes = Object.freeze({ [Semconv.ATTR_HTTP_REQUEST_METHOD]: method, [Semconv.ATTR_URL_SCHEME]: scheme })
+    byMethod?.set(method, attributes)
+  }
+  return attributes
+}
+
 const instrumentRequest = <E, R>(
   app: HttpApp.Default<E, R>,
   request: HttpServerRequest.HttpServerRequest,
@@ -363,7 +380,7 @@ const instrumentRequest = <E, R>(
     for (const key in attributes) span.attribute(key, attributes[key])
   }
 
-  const activeAttributes = { [Semconv.ATTR_HTTP_REQUEST_METHOD]: method, [Semconv.ATTR_URL_SCHEME]: scheme }
+  const activeAttributes = activeAttributesOf(method, scheme)
   const parent = Propagation.extract(request.headers)
   const observed: Observed = { first: undefined, calls: 0, upgraded: false }
   const inContext = request.headers.upgrade !== undefined ? watchUpgrade(request, observed) : request
