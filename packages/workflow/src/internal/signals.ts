@@ -16,7 +16,7 @@ export const signals: Signals.Catalogue = Signals.make({
       ours: true,
       kind: "Internal",
       attributes:
-        "`workflow.name`, `workflow.execution.id`, `workflow.resumed`, `workflow.run.result` = `completed` \\| `failed` \\| `suspended` \\| `interrupted` \\| `abandoned`; `error.type` on failure, `effect.interrupted` when interrupted",
+        "`workflow.name`, `workflow.execution.id`, `workflow.resumed` (false on the first run, set at the run's end), `workflow.run.result` = `completed` \\| `failed` \\| `suspended` \\| `interrupted` \\| `abandoned`; `error.type` and an exception event on failure, `effect.interrupted` when interrupted",
       meaning:
         "One run of an execution: the first run, and one per resume. Every run of an execution is a child of the execution's origin (the caller's span; on the cluster engine the trace context it stores with the run request; the first run itself is a root when there was no caller span), so one execution is one trace, across engine restarts and runners on a durable engine; nothing is journaled for it. A resumed run links to what woke it up when that is another span. With `resumeTrace: \"linked\"`, resumed runs are roots linked to the origin and the trigger. Unset on completion and suspension; Error on failure or defect (also when `SuspendOnFailure` turns it into a suspension); Unset with `effect.interrupted` on interruption."
     },
@@ -25,7 +25,7 @@ export const signals: Signals.Catalogue = Signals.make({
       ours: true,
       kind: "Internal",
       attributes:
-        "`workflow.name`, `workflow.execution.id`, `activity.name`, `activity.attempt` (1 for the first); `error.type` on failure",
+        "`workflow.name`, `workflow.execution.id`, `activity.name`, `activity.attempt` (1 for the first); `error.type` and an exception event on failure",
       meaning:
         "One attempt that executes; replays from the journal emit none. Child of the library's `{Activity}` span inside the run. Error on failure or defect."
     }
