@@ -142,6 +142,14 @@ export const toAttributeValue = (value: unknown): OtelApi.AttributeValue => {
   }
 }
 
+/** Effect attributes (of a link or event) as OTel attributes, unbounded; `undefined` stays so. @internal */
+export const toAttributes = (record: Readonly<Record<string, unknown>> | undefined): OtelApi.Attributes | undefined => {
+  if (record === undefined) return undefined
+  const out: OtelApi.Attributes = {}
+  for (const key in record) out[key] = toAttributeValue(record[key])
+  return out
+}
+
 const truncate = (value: OtelApi.AttributeValue, limit: number): OtelApi.AttributeValue => {
   if (limit === Infinity) return value
   if (typeof value === "string") return value.length <= limit ? value : value.substring(0, limit)
@@ -212,7 +220,8 @@ export interface Setup {
   readonly limits: SpanLimits
 }
 
-const kindMap = {
+/** Effect's span kinds as OTel's (the native span and the SDK-span tracer both use it). @internal */
+export const kindMap = {
   internal: OtelApi.SpanKind.INTERNAL,
   client: OtelApi.SpanKind.CLIENT,
   server: OtelApi.SpanKind.SERVER,
@@ -220,7 +229,8 @@ const kindMap = {
   consumer: OtelApi.SpanKind.CONSUMER
 } as const
 
-const hrTime = (nanos: bigint): OtelApi.HrTime => {
+/** Effect's nanosecond clock reading as an OTel `HrTime`. @internal */
+export const hrTime = (nanos: bigint): OtelApi.HrTime => {
   // Two Number conversions instead of two bigint divisions: the seconds fit a double exactly.
   const seconds = Number(nanos / 1_000_000_000n)
   return [seconds, Number(nanos - BigInt(seconds) * 1_000_000_000n)]

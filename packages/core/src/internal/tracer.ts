@@ -19,19 +19,6 @@ import * as EffectTracer from "effect/Tracer"
 import * as Semconv from "../Semconv.js"
 import * as NativeSpans from "./span.js"
 
-const kindMap = {
-  internal: OtelApi.SpanKind.INTERNAL,
-  client: OtelApi.SpanKind.CLIENT,
-  server: OtelApi.SpanKind.SERVER,
-  producer: OtelApi.SpanKind.PRODUCER,
-  consumer: OtelApi.SpanKind.CONSUMER
-} as const
-
-const nanosToHrTime = (nanos: bigint): OtelApi.HrTime => [
-  Number(nanos / 1_000_000_000n),
-  Number(nanos % 1_000_000_000n)
-]
-
 /** @internal */
 export type AttributeInput = unknown
 
@@ -40,13 +27,6 @@ export const toAttributeValue = NativeSpans.toAttributeValue
 
 /** The class of an error for `error.type`: its `_tag`, its constructor name, or `_OTHER`. @internal */
 export const errorTypeOf = NativeSpans.errorTypeOf
-
-const toAttributes = (record: Record<string, unknown> | undefined): OtelApi.Attributes | undefined => {
-  if (record === undefined) return undefined
-  const out: OtelApi.Attributes = {}
-  for (const key in record) out[key] = toAttributeValue(record[key])
-  return out
-}
 
 /** Span context of any Effect span, as OpenTelemetry sees it. @internal */
 export const spanContextOf = (span: EffectTracer.AnySpan): OtelApi.SpanContext =>
@@ -117,13 +97,13 @@ export class TelemetrySpan implements EffectTracer.Span {
     this.otelSpan = tracer.startSpan(
       name,
       {
-        startTime: nanosToHrTime(startTime),
-        kind: kindMap[kind],
+        startTime: NativeSpans.hrTime(startTime),
+        kind: NativeSpans.kindMap[kind],
         ...(links.length > 0
           ? {
             links: links.map((link) => ({
               context: spanContextOf(link.span),
-              attributes: toAttributes(link.attributes)
+              attributes: NativeSpans.toAttributes(link.attributes)
             }))
           }
           : {})
@@ -153,19 +133,22 @@ export class TelemetrySpan implements EffectTracer.Span {
   }
 
   event(name: string, startTime: bigint, attributes?: Record<string, unknown>): void {
-    if (this.sampled) this.otelSpan.addEvent(name, toAttributes(attributes), nanosToHrTime(startTime))
+    if (this.sampled) this.otelSpan.addEvent(name, NativeSpans.toAttributes(attributes), NativeSpans.hrTime(startTime))
   }
 
   addLinks(links: ReadonlyArray<EffectTracer.SpanLink>): void {
     this.links.push(...links)
     this.otelSpan.addLinks(
-      links.map((link) => ({ context: spanContextOf(link.span), attributes: toAttributes(link.attributes) }))
+      links.map((link) => ({
+        context: spanContextOf(link.span),
+        attributes: NativeSpans.toAttributes(link.attributes)
+      }))
     )
   }
 
   end(endTime: bigint, exit: Exit.Exit<unknown, unknown>): void {
     this.status = { _tag: "Ended", startTime: this.status.startTime, endTime, exit }
-    const hrTime = nanosToHrTime(endTime)
+    const hrTime = NativeSpans.hrTime(endTime)
     if (this.explicitStatus !== undefined) {
       this.otelSpan.setStatus(this.explicitStatus)
     } else if (exit._tag === "Failure" && !Cause.isInterruptedOnly(exit.cause)) {
