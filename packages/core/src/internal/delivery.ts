@@ -1,7 +1,9 @@
 /**
- * Span delivery accounting: every sampled span that ends is either handed to the exporter or
- * counted as dropped, and every handed span is either exported or counted as failed. At
- * shutdown the counts add up, so "nothing lost silently" is a checked equation, not a hope.
+ * Delivery accounting, one for spans and log records: every sampled span that ends (every
+ * record logged) is either handed to the exporter or counted as dropped, and every handed one
+ * is either exported or counted as failed. At shutdown the counts add up, so "nothing lost
+ * silently" is a checked equation, not a hope. The signals differ only in their SDK interfaces
+ * and their two counters (`otel.sdk.processor.*.processed`, `otel.sdk.exporter.*.exported`).
  */
 import type { Context } from "@opentelemetry/api"
 import { TraceFlags } from "@opentelemetry/api"
@@ -128,20 +130,29 @@ export class DeliveryAccounting {
   }
 }
 
+/** What the accounting wrappers need of an SDK exporter (spans' or log records'). @internal */
+export interface Exporter<A> {
+  export(items: Array<A>, resultCallback: (result: ExportResult) => void): void
+  shutdown(): Promise<void>
+  forceFlush?(): Promise<void>
+}
+
 /**
- * Wraps the SDK's exporter: counts what it is handed and what it confirms, and runs exports
- * a few at a time. The batch processor's flush starts one export per batch at once, which
- * past the OTLP exporter's concurrency limit (30) fails batches outright; queueing them here
- * turns a 100,000-span flush into a steady stream instead of a loss.
+ * Wraps the SDK's exporter: counts what it is handed and what it confirms (into `exported`,
+ * the signal's `otel.sdk.exporter.*.exported`), and runs exports a few at a time. The batch
+ * processor's flush starts one export per batch at once, which past the OTLP exporter's
+ * concurrency limit (30) fails batches outright; queueing them here turns a 100,000-span flush
+ * into a steady stream instead of a loss.
  *
  * @internal
  */
-export class AccountingSpanExporter implements SpanExporter {
+export class AccountingExporter<A> implements Exporter<A> {
   private aborted = false
 
   constructor(
-    readonly inner: SpanExporter & Partial<Abortable>,
-    readonly accounting: DeliveryAccounting
+    readonly inner: Exporter<A> & Partial<Abortable>,
+    readonly accounting: DeliveryAccounting,
+    private readonly exported: Instrument.Counter
   ) {}
 
   /** The last export error seen, retried ones included (for an abandoned export, why it was slow). */
@@ -149,8 +160,8 @@ export class AccountingSpanExporter implements SpanExporter {
     return this.inner.transport?.lastError
   }
 
-  export(spans: Array<ReadableSpan>, resultCallback: (result: ExportResult) => void): void {
-    const count = spans.length
+  export(items: Array<A>, resultCallback: (result: ExportResult) => void): void {
+    const count = items.length
     this.accounting.handed += count
     this.accounting.runExport((done) => {
       let settled = false
@@ -160,20 +171,20 @@ export class AccountingSpanExporter implements SpanExporter {
         const accounting = this.accounting
         if (result.code === ExportResultCode.SUCCESS) {
           accounting.exported += count
-          exported.unsafeAdd(count)
+          this.exported.unsafeAdd(count)
         } else if (isAbandoned(result.error)) {
           // Counted by abandonRest at the deadline, with everything else still outstanding.
         } else {
           accounting.failed += count
           accounting.lastError = result.error?.message ?? "export failed"
-          exported.unsafeAdd(count, { [Semconv.ATTR_ERROR_TYPE]: errorTypeOf(result.error) })
+          this.exported.unsafeAdd(count, { [Semconv.ATTR_ERROR_TYPE]: errorTypeOf(result.error) })
         }
         done()
         resultCallback(result)
       }
       if (this.aborted) return settle({ code: ExportResultCode.FAILED, error: new ExportAbandoned() })
       try {
-        this.inner.export(spans, settle)
+        this.inner.export(items, settle)
       } catch (error) {
         settle({ code: ExportResultCode.FAILED, error: error instanceof Error ? error : new Error(String(error)) })
       }
@@ -202,41 +213,49 @@ export class AccountingSpanExporter implements SpanExporter {
   }
 }
 
+/** The span exporter with delivery accounting (see {@link AccountingExporter}). @internal */
+export class AccountingSpanExporter extends AccountingExporter<ReadableSpan> implements SpanExporter {
+  constructor(inner: SpanExporter & Partial<Abortable>, accounting: DeliveryAccounting) {
+    super(inner, accounting, exported)
+  }
+}
+
 /**
  * Bounds the batch processor's queue itself, so that every drop is seen and counted here
  * (the SDK's processor drops silently past its queue size). The inner processor is given a
- * queue at least as large, so it never drops on its own.
+ * queue at least as large, so it never drops on its own. A signal's processor calls `admit`
+ * for each span that ends (record logged) and passes it on only when it returns true.
  *
  * @internal
  */
-export class AccountingSpanProcessor implements SpanProcessor {
+export class AccountingProcessor<P extends { forceFlush(): Promise<void>; shutdown(): Promise<void> }> {
   private closed = false
 
-  constructor(readonly inner: SpanProcessor, readonly accounting: DeliveryAccounting) {}
+  constructor(
+    readonly inner: P,
+    readonly accounting: DeliveryAccounting,
+    private readonly processed: Instrument.Counter
+  ) {}
 
-  onStart(span: Span, parentContext: Context): void {
-    this.inner.onStart(span, parentContext)
-  }
-
-  onEnd(span: ReadableSpan): void {
-    if ((span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return
+  /** Counts one item in; whether the inner processor may take it (not dropped). */
+  protected admit(): boolean {
     const accounting = this.accounting
     accounting.ended++
     if (this.closed) {
       // Ended after the shutdown began: refused, and counted so the equation still holds.
       accounting.dropped++
       accounting.droppedAfterClose++
-      return
+      return false
     }
-    // Queued = accepted but not yet handed to the exporter; the batch processor hands spans
+    // Queued = accepted but not yet handed to the exporter; the batch processor hands items
     // over synchronously when it cuts a batch, so this equals its buffer length.
     if (accounting.ended - accounting.dropped - 1 - accounting.handed >= accounting.maxQueueSize) {
       accounting.dropped++
-      processed.unsafeAdd(1, queueFull)
-      return
+      this.processed.unsafeAdd(1, queueFull)
+      return false
     }
-    processed.unsafeAdd(1)
-    this.inner.onEnd(span)
+    this.processed.unsafeAdd(1)
+    return true
   }
 
   forceFlush(): Promise<void> {
@@ -246,5 +265,21 @@ export class AccountingSpanProcessor implements SpanProcessor {
   shutdown(): Promise<void> {
     this.closed = true
     return this.inner.shutdown()
+  }
+}
+
+/** The span processor with delivery accounting (see {@link AccountingProcessor}); sampled spans only. @internal */
+export class AccountingSpanProcessor extends AccountingProcessor<SpanProcessor> implements SpanProcessor {
+  constructor(inner: SpanProcessor, accounting: DeliveryAccounting) {
+    super(inner, accounting, processed)
+  }
+
+  onStart(span: Span, parentContext: Context): void {
+    this.inner.onStart(span, parentContext)
+  }
+
+  onEnd(span: ReadableSpan): void {
+    if ((span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return
+    if (this.admit()) this.inner.onEnd(span)
   }
 }

@@ -8,8 +8,6 @@ import type { AttributeValue, Context as OtelContext } from "@opentelemetry/api"
 import { ROOT_CONTEXT, trace, TraceFlags } from "@opentelemetry/api"
 import type { AnyValue, Logger as OtelLogger, LogRecord } from "@opentelemetry/api-logs"
 import { SeverityNumber } from "@opentelemetry/api-logs"
-import type { ExportResult } from "@opentelemetry/core"
-import { ExportResultCode } from "@opentelemetry/core"
 import type { LogRecordExporter, LogRecordProcessor, ReadableLogRecord, SdkLogRecord } from "@opentelemetry/sdk-logs"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
@@ -21,7 +19,7 @@ import type * as LogLevel from "effect/LogLevel"
 import * as Tracer from "effect/Tracer"
 import * as Instrument from "../Instrument.js"
 import type { DeliveryAccounting } from "./delivery.js"
-import { ExportAbandoned, isAbandoned } from "./export.js"
+import { AccountingExporter, AccountingProcessor } from "./delivery.js"
 import type { Abortable } from "./export.js"
 import { errorTypeOf } from "./tracer.js"
 
@@ -37,8 +35,6 @@ export const METRIC_SDK_LOG_PROCESSED = "otel.sdk.processor.log.processed"
 export const METRIC_SDK_LOG_EXPORTED = "otel.sdk.exporter.log.exported"
 /** @internal */
 export const ATTR_LOG_SEVERITY = "log.severity"
-
-const ATTR_ERROR_TYPE = "error.type"
 
 // -----------------------------------------------------------------------------
 // severity
@@ -89,8 +85,6 @@ export const exported = Instrument.counter({
   unit: "{log_record}",
   description: "Log records handed to the log exporter; error.type is set when the export failed."
 })
-
-const queueFull = { [ATTR_ERROR_TYPE]: "queue_full" }
 
 // Built once: a fixed attribute set per level keeps the hot path allocation-free.
 const severityAttributes: Readonly<Record<string, Readonly<Record<string, string>> | undefined>> = Object.fromEntries(
@@ -198,109 +192,22 @@ export const makeLogger = (otelLogger: OtelLogger): Logger.Logger<unknown, void>
 // export
 // -----------------------------------------------------------------------------
 
-/**
- * Counts what the log exporter is handed and what it confirms (see `AccountingSpanExporter`).
- *
- * @internal
- */
-export class AccountingLogRecordExporter implements LogRecordExporter {
-  private aborted = false
-
-  constructor(
-    readonly inner: LogRecordExporter & Partial<Abortable>,
-    readonly accounting: DeliveryAccounting
-  ) {}
-
-  /** The last export error seen, retried ones included. */
-  get lastAttemptError(): string | undefined {
-    return this.inner.transport?.lastError
-  }
-
-  export(logs: Array<ReadableLogRecord>, resultCallback: (result: ExportResult) => void): void {
-    const count = logs.length
-    this.accounting.handed += count
-    this.accounting.runExport((done) => {
-      let settled = false
-      const settle = (result: ExportResult) => {
-        if (settled) return
-        settled = true
-        const accounting = this.accounting
-        if (result.code === ExportResultCode.SUCCESS) {
-          accounting.exported += count
-          exported.unsafeAdd(count)
-        } else if (!isAbandoned(result.error)) {
-          // An abandoned export is counted by abandonRest at the deadline.
-          accounting.failed += count
-          accounting.lastError = result.error?.message ?? "export failed"
-          exported.unsafeAdd(count, { [ATTR_ERROR_TYPE]: errorTypeOf(result.error) })
-        }
-        done()
-        resultCallback(result)
-      }
-      if (this.aborted) return settle({ code: ExportResultCode.FAILED, error: new ExportAbandoned() })
-      try {
-        this.inner.export(logs, settle)
-      } catch (error) {
-        settle({ code: ExportResultCode.FAILED, error: error instanceof Error ? error : new Error(String(error)) })
-      }
-    })
-  }
-
-  /** The deadline passed: waiting and running exports settle as abandoned, the transport lets go. */
-  abort(): void {
-    this.aborted = true
-    this.accounting.drainPending()
-    this.inner.abort?.()
-  }
-
-  async shutdown(): Promise<void> {
-    await this.accounting.idle()
-    await this.inner.shutdown()
-  }
-
-  async forceFlush(): Promise<void> {
-    await this.accounting.idle()
-    await this.inner.forceFlush()
+/** The log record exporter with delivery accounting (see `AccountingExporter`). @internal */
+export class AccountingLogRecordExporter extends AccountingExporter<ReadableLogRecord> implements LogRecordExporter {
+  constructor(inner: LogRecordExporter & Partial<Abortable>, accounting: DeliveryAccounting) {
+    super(inner, accounting, exported)
   }
 }
 
-/**
- * Bounds the batch processor's queue itself so that every drop is seen and counted (the SDK's
- * processor drops silently past its queue size); the inner processor gets a queue at least
- * as large, so it never drops on its own.
- *
- * @internal
- */
-export class AccountingLogRecordProcessor implements LogRecordProcessor {
-  private closed = false
-
-  constructor(readonly inner: LogRecordProcessor, readonly accounting: DeliveryAccounting) {}
+/** The log record processor with delivery accounting (see `AccountingProcessor`). @internal */
+export class AccountingLogRecordProcessor extends AccountingProcessor<LogRecordProcessor>
+  implements LogRecordProcessor
+{
+  constructor(inner: LogRecordProcessor, accounting: DeliveryAccounting) {
+    super(inner, accounting, processed)
+  }
 
   onEmit(record: SdkLogRecord, context?: OtelContext): void {
-    const accounting = this.accounting
-    accounting.ended++
-    if (this.closed) {
-      // Logged after the shutdown began: refused, and counted so the equation still holds.
-      accounting.dropped++
-      accounting.droppedAfterClose++
-      return
-    }
-    // Queued = accepted but not yet handed to the exporter.
-    if (accounting.ended - accounting.dropped - 1 - accounting.handed >= accounting.maxQueueSize) {
-      accounting.dropped++
-      processed.unsafeAdd(1, queueFull)
-      return
-    }
-    processed.unsafeAdd(1)
-    this.inner.onEmit(record, context)
-  }
-
-  forceFlush(): Promise<void> {
-    return this.inner.forceFlush()
-  }
-
-  shutdown(): Promise<void> {
-    this.closed = true
-    return this.inner.shutdown()
+    if (this.admit()) this.inner.onEmit(record, context)
   }
 }
