@@ -43,10 +43,10 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import type * as LogLevel from "effect/LogLevel"
-import * as Delivery from "./internal/delivery.js"
+import type * as Delivery from "./internal/delivery.js"
 import * as Export from "./internal/export.js"
 import * as internal from "./internal/logs.js"
-import * as Shutdown from "./internal/shutdown.js"
+import * as SignalPipeline from "./internal/signalPipeline.js"
 import * as internalSignals from "./internal/signals.js"
 import type { Catalogue } from "./Signals.js"
 import type { Overrides, Resolved } from "./TelemetryConfig.js"
@@ -122,15 +122,27 @@ export type Options = Pick<Overrides, "logsExporter" | "otlpLogs" | "batchLogRec
  * @since 0.1.0
  * @category constructors
  */
-export const makeExporter = (config: Resolved): LogRecordExporter | undefined => {
-  switch (config.logsExporter) {
-    case "none":
-      return undefined
-    case "console":
-      return new ConsoleLogRecordExporter()
-    case "otlp":
-      // The SDK's serializers over our transport, which can be aborted at the shutdown deadline.
-      return new Export.OtlpLogExporter(config.otlpLogs)
+export const makeExporter = (config: Resolved): LogRecordExporter | undefined =>
+  SignalPipeline.exporterFor<LogRecordExporter>(config.logsExporter, {
+    console: () => new ConsoleLogRecordExporter(),
+    // The SDK's serializers over our transport, which can be aborted at the shutdown deadline.
+    otlp: () => new Export.OtlpLogExporter(config.otlpLogs)
+  })
+
+/** Log records in the shared export pipeline (internal/signalPipeline). */
+const logs: SignalPipeline.Signal<LogRecordExporter, SdkLogRecordProcessor, internal.AccountingLogRecordExporter> = {
+  // The batch processor exports one batch at a time.
+  exportConcurrency: 1,
+  account: (exporter, accounting) => new internal.AccountingLogRecordExporter(exporter, accounting),
+  simpleProcessor: (exporter) => new SimpleLogRecordProcessor({ exporter }),
+  batchProcessor: (exporter, options) => new BatchLogRecordProcessor({ exporter, ...options }),
+  accountProcessor: (processor, accounting) => new internal.AccountingLogRecordProcessor(processor, accounting),
+  wording: {
+    noun: "logs",
+    total: "emitted",
+    queueFull: (maxQueueSize) =>
+      ` (log queue of ${maxQueueSize} full during the run: raise OTEL_BLRP_MAX_QUEUE_SIZE or log less)`,
+    late: (count) => ` (${count} dropped records logged after the shutdown began)`
   }
 }
 
@@ -162,27 +174,13 @@ export interface Provider {
  */
 export const makeProvider = (options: ProviderOptions): Provider => {
   const { config } = options
-  const blrp = config.batchLogRecordProcessor
-  // The batch processor exports one batch at a time.
-  const accounting = new Delivery.DeliveryAccounting(blrp.maxQueueSize, 1)
-  const exporter = options.exporter ?? makeExporter(config)
-  const processors: Array<SdkLogRecordProcessor> = []
-  let accounted: internal.AccountingLogRecordExporter | undefined
-  if (exporter !== undefined) {
-    accounted = new internal.AccountingLogRecordExporter(exporter, accounting)
-    const processor = options.simple === true || config.logsExporter === "console"
-      ? new SimpleLogRecordProcessor({ exporter: accounted })
-      : new BatchLogRecordProcessor({
-        exporter: accounted,
-        maxQueueSize: blrp.maxQueueSize,
-        maxExportBatchSize: Math.min(blrp.maxExportBatchSize, blrp.maxQueueSize),
-        scheduledDelayMillis: blrp.scheduleDelayMillis,
-        exportTimeoutMillis: blrp.exportTimeoutMillis
-      })
-    processors.push(new internal.AccountingLogRecordProcessor(processor, accounting))
-  }
-  if (options.processors !== undefined) processors.push(...options.processors)
-  return { provider: new LoggerProvider({ resource: options.resource, processors }), accounting, exporter: accounted }
+  const { accounting, exporter, processors } = SignalPipeline.makeProcessors(logs, {
+    settings: config.batchLogRecordProcessor,
+    exporter: options.exporter ?? makeExporter(config),
+    simple: options.simple === true || config.logsExporter === "console",
+    extra: options.processors
+  })
+  return { provider: new LoggerProvider({ resource: options.resource, processors }), accounting, exporter }
 }
 
 /**
@@ -208,43 +206,6 @@ export const make = (provider: LoggerProvider, resource: Resources.Resource): Lo
  */
 export const countingLogger: Logger.Logger<unknown, void> = internal.countingLogger
 
-/** The records' part of the telemetry shutdown (as the spans'). */
-const shutdownParticipant = (provider: Provider): Shutdown.Participant => ({
-  close: () =>
-    provider.provider.shutdown().then(
-      () => provider.accounting.idle(),
-      () => provider.accounting.idle().then(() => provider.exporter?.shutdown())
-    ),
-  abort: () => {
-    provider.exporter?.abort()
-    provider.accounting.abandonRest()
-  },
-  outcome: (): Shutdown.Outcome => {
-    const stats = provider.accounting.abandonRest()
-    if (provider.exporter === undefined) return { text: "", fields: {}, lastError: undefined, clean: true }
-    const late = provider.accounting.droppedAfterClose
-    const queueFull = stats.dropped - late
-    const hint = (queueFull > 0
-      ? ` (log queue of ${provider.accounting.maxQueueSize} full during the run: raise OTEL_BLRP_MAX_QUEUE_SIZE or log less)`
-      : "") + (late > 0 ? ` (${late} dropped records logged after the shutdown began)` : "")
-    return {
-      text: `logs ${stats.ended} = ${stats.exported} exported + ${stats.dropped} dropped + ` +
-        `${stats.failed} failed + ${stats.abandoned} abandoned${hint}`,
-      fields: {
-        "logs.emitted": stats.ended,
-        "logs.exported": stats.exported,
-        "logs.dropped": stats.dropped,
-        "logs.failed": stats.failed,
-        "logs.abandoned": stats.abandoned
-      },
-      lastError: stats.failed + stats.abandoned > 0
-        ? stats.lastError ?? provider.exporter?.lastAttemptError
-        : undefined,
-      clean: stats.dropped + stats.failed + stats.abandoned === 0
-    }
-  }
-})
-
 /**
  * Flushes and shuts down within the timeout, then reports in one line what was exported,
  * dropped, failed and abandoned (for a provider outside a `Telemetry` layer).
@@ -253,21 +214,7 @@ const shutdownParticipant = (provider: Provider): Shutdown.Participant => ({
  * @category shutdown
  */
 export const shutdown = (provider: Provider, timeoutMillis: number): Effect.Effect<DeliveryStats> =>
-  Effect.suspend(() => {
-    const group = new Shutdown.ShutdownGroup()
-    group.register(shutdownParticipant(provider))
-    return Shutdown.finalizer(group, timeoutMillis)
-  }).pipe(Effect.zipRight(Effect.sync(() => provider.accounting.stats())))
-
-const emptyStats: DeliveryStats = {
-  ended: 0,
-  dropped: 0,
-  handed: 0,
-  exported: 0,
-  failed: 0,
-  abandoned: 0,
-  lastError: undefined
-}
+  SignalPipeline.shutdown(provider, logs.wording, timeoutMillis)
 
 const build = (options: Options | undefined): Layer.Layer<LogDelivery, never, TelemetryConfig | Resource> =>
   Layer.unwrapScoped(
@@ -279,21 +226,16 @@ const build = (options: Options | undefined): Layer.Layer<LogDelivery, never, Te
         otlpLogs: { ...loaded.otlpLogs, ...options.otlpLogs },
         batchLogRecordProcessor: { ...loaded.batchLogRecordProcessor, ...options.batchLogRecordProcessor }
       }
-      const empty = Layer.succeed(LogDelivery, { stats: Effect.succeed(emptyStats) })
+      const empty = Layer.succeed(LogDelivery, { stats: Effect.succeed(SignalPipeline.emptyStats) })
       if (config.disabled) return empty
       const counting = Logger.add(internal.countingLogger)
       const processors = yield* ExtraLogRecordProcessors
       if (config.logsExporter === "none" && processors.length === 0) return Layer.merge(counting, empty)
       const resource = yield* Resource
-      const group = yield* Shutdown.group
-      const provider = yield* Effect.acquireRelease(
-        Effect.sync(() => {
-          const provider = makeProvider({ config, resource, processors })
-          group.register(shutdownParticipant(provider))
-          return provider
-        }),
-        // One deadline with the other signals of the same Telemetry layer (see internal/shutdown).
-        () => Shutdown.finalizer(group, config.shutdownTimeoutMillis)
+      const provider = yield* SignalPipeline.acquire(
+        () => makeProvider({ config, resource, processors }),
+        logs.wording,
+        config.shutdownTimeoutMillis
       )
       return Layer.mergeAll(
         counting,

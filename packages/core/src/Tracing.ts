@@ -41,7 +41,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Delivery from "./internal/delivery.js"
 import * as Export from "./internal/export.js"
-import * as Shutdown from "./internal/shutdown.js"
+import * as SignalPipeline from "./internal/signalPipeline.js"
 import * as NativeSpans from "./internal/span.js"
 import * as internalTracer from "./internal/tracer.js"
 import type { Resolved } from "./TelemetryConfig.js"
@@ -96,15 +96,26 @@ export const makeSampler = (config: Pick<Resolved, "sampler" | "samplerRatio">):
  * @since 0.1.0
  * @category constructors
  */
-export const makeExporter = (config: Resolved): SpanExporter | undefined => {
-  switch (config.tracesExporter) {
-    case "none":
-      return undefined
-    case "console":
-      return new ConsoleSpanExporter()
-    case "otlp":
-      // The SDK's serializers over our transport, which can be aborted at the shutdown deadline.
-      return new Export.OtlpSpanExporter(config.otlpTraces)
+export const makeExporter = (config: Resolved): SpanExporter | undefined =>
+  SignalPipeline.exporterFor<SpanExporter>(config.tracesExporter, {
+    console: () => new ConsoleSpanExporter(),
+    // The SDK's serializers over our transport, which can be aborted at the shutdown deadline.
+    otlp: () => new Export.OtlpSpanExporter(config.otlpTraces)
+  })
+
+/** Spans in the shared export pipeline (internal/signalPipeline): two exports at a time. */
+const spans: SignalPipeline.Signal<SpanExporter, SpanProcessor, Delivery.AccountingSpanExporter> = {
+  exportConcurrency: 2,
+  account: (exporter, accounting) => new Delivery.AccountingSpanExporter(exporter, accounting),
+  simpleProcessor: (exporter) => new SimpleSpanProcessor(exporter),
+  batchProcessor: (exporter, options) => new BatchSpanProcessor(exporter, options),
+  accountProcessor: (processor, accounting) => new Delivery.AccountingSpanProcessor(processor, accounting),
+  wording: {
+    noun: "spans",
+    total: "ended",
+    queueFull: (maxQueueSize) =>
+      ` (span queue of ${maxQueueSize} full during the run: raise OTEL_BSP_MAX_QUEUE_SIZE or sample less)`,
+    late: (count) => ` (${count} dropped spans ended after the shutdown began)`
   }
 }
 
@@ -148,24 +159,12 @@ export interface Provider {
  */
 export const makeProvider = (options: ProviderOptions): Provider => {
   const { config } = options
-  const bsp = config.batchSpanProcessor
-  const accounting = new Delivery.DeliveryAccounting(bsp.maxQueueSize, 2)
-  const exporter = options.exporter ?? makeExporter(config)
-  const spanProcessors: Array<SpanProcessor> = []
-  let accounted: Delivery.AccountingSpanExporter | undefined
-  if (exporter !== undefined) {
-    accounted = new Delivery.AccountingSpanExporter(exporter, accounting)
-    const processor = options.simple === true || config.tracesExporter === "console"
-      ? new SimpleSpanProcessor(accounted)
-      : new BatchSpanProcessor(accounted, {
-        maxQueueSize: bsp.maxQueueSize,
-        maxExportBatchSize: Math.min(bsp.maxExportBatchSize, bsp.maxQueueSize),
-        scheduledDelayMillis: bsp.scheduleDelayMillis,
-        exportTimeoutMillis: bsp.exportTimeoutMillis
-      })
-    spanProcessors.push(new Delivery.AccountingSpanProcessor(processor, accounting))
-  }
-  if (options.spanProcessors !== undefined) spanProcessors.push(...options.spanProcessors)
+  const { accounting, exporter, processors: spanProcessors } = SignalPipeline.makeProcessors(spans, {
+    settings: config.batchSpanProcessor,
+    exporter: options.exporter ?? makeExporter(config),
+    simple: options.simple === true || config.tracesExporter === "console",
+    extra: options.spanProcessors
+  })
   const provider = new BasicTracerProvider({
     resource: options.resource,
     sampler: makeSampler(config),
@@ -177,7 +176,7 @@ export const makeProvider = (options: ProviderOptions): Provider => {
     decide: NativeSpans.makeDecide(config.sampler, config.samplerRatio),
     limits: NativeSpans.limitsFromEnv()
   })
-  return { provider, accounting, exporter: accounted }
+  return { provider, accounting, exporter }
 }
 
 /** What `makeTracer` needs of a provider `makeProvider` built to record Effect spans natively. */
@@ -187,50 +186,6 @@ const nativeSetups = new WeakMap<
 >()
 
 /**
- * The spans' part of the telemetry shutdown: flush and shut the provider down; at the deadline,
- * abort the exports and count every span not yet accounted for as abandoned. A flush that
- * rejects early (a batch failed) does not end it: it waits for every handed batch to settle.
- */
-const shutdownParticipant = (provider: Provider): Shutdown.Participant => ({
-  close: () =>
-    provider.provider.shutdown().then(
-      () => provider.accounting.idle(),
-      // The batch processor gave up on its flush at the first failed batch, before shutting
-      // the exporter down: wait for the other batches, then shut it down ourselves.
-      () => provider.accounting.idle().then(() => provider.exporter?.shutdown())
-    ),
-  abort: () => {
-    provider.exporter?.abort()
-    provider.accounting.abandonRest()
-  },
-  outcome: (): Shutdown.Outcome => {
-    const stats = provider.accounting.abandonRest()
-    // No exporter (OTEL_TRACES_EXPORTER=none): nothing to report.
-    if (provider.exporter === undefined) return { text: "", fields: {}, lastError: undefined, clean: true }
-    const late = provider.accounting.droppedAfterClose
-    const queueFull = stats.dropped - late
-    const queueHint = (queueFull > 0
-      ? ` (span queue of ${provider.accounting.maxQueueSize} full during the run: raise OTEL_BSP_MAX_QUEUE_SIZE or sample less)`
-      : "") + (late > 0 ? ` (${late} dropped spans ended after the shutdown began)` : "")
-    return {
-      text: `spans ${stats.ended} = ${stats.exported} exported + ${stats.dropped} dropped + ` +
-        `${stats.failed} failed + ${stats.abandoned} abandoned${queueHint}`,
-      fields: {
-        "spans.ended": stats.ended,
-        "spans.exported": stats.exported,
-        "spans.dropped": stats.dropped,
-        "spans.failed": stats.failed,
-        "spans.abandoned": stats.abandoned
-      },
-      lastError: stats.failed + stats.abandoned > 0
-        ? stats.lastError ?? provider.exporter?.lastAttemptError
-        : undefined,
-      clean: stats.dropped + stats.failed + stats.abandoned === 0
-    }
-  }
-})
-
-/**
  * Flushes and shuts down within the timeout, then reports in one line what was exported,
  * dropped, failed and abandoned (for a provider outside a `Telemetry` layer).
  *
@@ -238,11 +193,7 @@ const shutdownParticipant = (provider: Provider): Shutdown.Participant => ({
  * @category shutdown
  */
 export const shutdown = (provider: Provider, timeoutMillis: number): Effect.Effect<DeliveryStats> =>
-  Effect.suspend(() => {
-    const group = new Shutdown.ShutdownGroup()
-    group.register(shutdownParticipant(provider))
-    return Shutdown.finalizer(group, timeoutMillis)
-  }).pipe(Effect.zipRight(Effect.sync(() => provider.accounting.stats())))
+  SignalPipeline.shutdown(provider, spans.wording, timeoutMillis)
 
 /**
  * The Effect tracer recording into `provider`. For a provider {@link makeProvider} built, Effect
@@ -274,28 +225,12 @@ const layerInstance: Layer.Layer<SpanDelivery, never, TelemetryConfig | Resource
   Effect.gen(function*() {
     const config = yield* TelemetryConfig
     const resource = yield* Resource
-    const empty: SpanDeliveryService = {
-      stats: Effect.succeed({
-        ended: 0,
-        dropped: 0,
-        handed: 0,
-        exported: 0,
-        failed: 0,
-        abandoned: 0,
-        lastError: undefined
-      })
-    }
-    if (config.disabled) return Layer.succeed(SpanDelivery, empty)
+    if (config.disabled) return Layer.succeed(SpanDelivery, { stats: Effect.succeed(SignalPipeline.emptyStats) })
     const spanProcessors = yield* ExtraSpanProcessors
-    const group = yield* Shutdown.group
-    const provider = yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        const provider = makeProvider({ config, resource, spanProcessors })
-        group.register(shutdownParticipant(provider))
-        return provider
-      }),
-      // One deadline with the other signals of the same Telemetry layer (see internal/shutdown).
-      () => Shutdown.finalizer(group, config.shutdownTimeoutMillis)
+    const provider = yield* SignalPipeline.acquire(
+      () => makeProvider({ config, resource, spanProcessors }),
+      spans.wording,
+      config.shutdownTimeoutMillis
     )
     return Layer.merge(
       Layer.setTracer(makeTracer(provider.provider, resource)),
