@@ -42,8 +42,10 @@ import * as Option from "effect/Option"
 import * as Delivery from "./internal/delivery.js"
 import * as Export from "./internal/export.js"
 import * as SignalPipeline from "./internal/signalPipeline.js"
+import * as internalSignals from "./internal/signals.js"
 import * as NativeSpans from "./internal/span.js"
 import * as internalTracer from "./internal/tracer.js"
+import type { Catalogue } from "./Signals.js"
 import type { Resolved } from "./TelemetryConfig.js"
 import { TelemetryConfig } from "./TelemetryConfig.js"
 
@@ -304,3 +306,13 @@ export const otelSpanOf = (span: unknown): OtelApi.Span | undefined =>
  * @category status
  */
 export const errorTypeOf: (error: unknown) => string = internalTracer.errorTypeOf
+
+/**
+ * The span delivery metrics (`otel.sdk.processor.span.processed`,
+ * `otel.sdk.exporter.span.exported`), with their attributes and meaning: the declaration
+ * docs/SIGNALS.md's SDK self-observability table is generated from.
+ *
+ * @since 0.2.0
+ * @category signals
+ */
+export const signals: Catalogue = internalSignals.sdk
