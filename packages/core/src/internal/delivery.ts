@@ -114,20 +114,41 @@ export class DeliveryAccounting {
     return new Promise((resolve) => this.idleWaiters.push(resolve))
   }
 
-  /** @internal */
-  runExport(run: (done: () => void) => void): void {
-    const start = () => {
-      this.inFlight++
-      run(() => {
-        this.inFlight--
-        const next = this.pending.shift()
-        if (next !== undefined) next()
-        else if (this.inFlight === 0) this.idleWaiters.splice(0).forEach((resolve) => resolve())
-      })
-    }
-    if (this.inFlight < this.exportConcurrency) start()
-    else this.pending.push(start)
+  /**
+   * Counts an export as running when one more may run now; else the caller queues it with
+   * `wait`. Split from the queueing so that an export that starts at once (every export of the
+   * simple processor, one per span) allocates no closure for its turn.
+   *
+   * @internal
+   */
+  tryStart(): boolean {
+    if (this.inFlight >= this.exportConcurrency) return false
+    this.inFlight++
+    return true
   }
+
+  /** Queues an export until a running one finishes; `start` runs once it counts as running. @internal */
+  wait(start: () => void): void {
+    this.pending.push(() => {
+      this.inFlight++
+      start()
+    })
+  }
+
+  /** A running export finished: the next waiting one starts. @internal */
+  finish(): void {
+    this.inFlight--
+    const next = this.pending.shift()
+    if (next !== undefined) next()
+    else if (this.inFlight === 0) this.idleWaiters.splice(0).forEach((resolve) => resolve())
+  }
+}
+
+/** One export's state until its result is counted. */
+interface Settlement {
+  settled: boolean
+  readonly count: number
+  readonly resultCallback: (result: ExportResult) => void
 }
 
 /** What the accounting wrappers need of an SDK exporter (spans' or log records'). @internal */
@@ -161,34 +182,42 @@ export class AccountingExporter<A> implements Exporter<A> {
   }
 
   export(items: Array<A>, resultCallback: (result: ExportResult) => void): void {
-    const count = items.length
-    this.accounting.handed += count
-    this.accounting.runExport((done) => {
-      let settled = false
-      const settle = (result: ExportResult) => {
-        if (settled) return
-        settled = true
-        const accounting = this.accounting
-        if (result.code === ExportResultCode.SUCCESS) {
-          accounting.exported += count
-          this.exported.unsafeAdd(count)
-        } else if (isAbandoned(result.error)) {
-          // Counted by abandonRest at the deadline, with everything else still outstanding.
-        } else {
-          accounting.failed += count
-          accounting.lastError = result.error?.message ?? "export failed"
-          this.exported.unsafeAdd(count, { [Semconv.ATTR_ERROR_TYPE]: errorTypeOf(result.error) })
-        }
-        done()
-        resultCallback(result)
-      }
-      if (this.aborted) return settle({ code: ExportResultCode.FAILED, error: new ExportAbandoned() })
-      try {
-        this.inner.export(items, settle)
-      } catch (error) {
-        settle({ code: ExportResultCode.FAILED, error: error instanceof Error ? error : new Error(String(error)) })
-      }
-    })
+    this.accounting.handed += items.length
+    if (this.accounting.tryStart()) this.start(items, resultCallback)
+    else this.accounting.wait(() => this.start(items, resultCallback))
+  }
+
+  private start(items: Array<A>, resultCallback: (result: ExportResult) => void): void {
+    const state: Settlement = { settled: false, count: items.length, resultCallback }
+    if (this.aborted) return this.settle(state, { code: ExportResultCode.FAILED, error: new ExportAbandoned() })
+    try {
+      this.inner.export(items, (result) => this.settle(state, result))
+    } catch (error) {
+      this.settle(state, {
+        code: ExportResultCode.FAILED,
+        error: error instanceof Error ? error : new Error(String(error))
+      })
+    }
+  }
+
+  /** Counts an export's result once (an exporter may call back twice, or throw after calling back). */
+  private settle(state: Settlement, result: ExportResult): void {
+    if (state.settled) return
+    state.settled = true
+    const accounting = this.accounting
+    const count = state.count
+    if (result.code === ExportResultCode.SUCCESS) {
+      accounting.exported += count
+      this.exported.unsafeAdd(count)
+    } else if (isAbandoned(result.error)) {
+      // Counted by abandonRest at the deadline, with everything else still outstanding.
+    } else {
+      accounting.failed += count
+      accounting.lastError = result.error?.message ?? "export failed"
+      this.exported.unsafeAdd(count, { [Semconv.ATTR_ERROR_TYPE]: errorTypeOf(result.error) })
+    }
+    accounting.finish()
+    state.resultCallback(result)
   }
 
   /**
