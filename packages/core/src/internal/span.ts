@@ -354,6 +354,10 @@ export class NativeSpan implements EffectTracer.Span {
   }
 }
 
+// The status of every span that ends without an error or an explicit status: shared, frozen
+// (processors and exporters only read a ReadableSpan).
+const unsetStatus: OtelApi.SpanStatus = Object.freeze({ code: OtelApi.SpanStatusCode.UNSET })
+
 /**
  * A sampled span that ended, as the SDK's processors and exporters read it. Attributes, events
  * and links are converted on first read: the batch processor reads them when it exports, off
@@ -363,9 +367,6 @@ class ExportedSpan implements ReadableSpan {
   readonly name: string
   readonly kind: OtelApi.SpanKind
   readonly parentSpanContext: OtelApi.SpanContext | undefined
-  readonly startTime: OtelApi.HrTime
-  readonly endTime: OtelApi.HrTime
-  readonly duration: OtelApi.HrTime
   readonly status: OtelApi.SpanStatus
   readonly ended = true
   readonly resource: Resources.Resource
@@ -375,6 +376,11 @@ class ExportedSpan implements ReadableSpan {
   private droppedLinks = 0
   private readonly context_: OtelApi.SpanContext
   private readonly limits: SpanLimits
+  private readonly startNanos: bigint
+  private readonly endNanos: bigint
+  private startTime_: OtelApi.HrTime | undefined = undefined
+  private endTime_: OtelApi.HrTime | undefined = undefined
+  private duration_: OtelApi.HrTime | undefined = undefined
   private rawAttributes: ReadonlyMap<string, unknown> | undefined
   private rawEvents: Array<RawEvent> | undefined
   private rawLinks: ReadonlyArray<EffectTracer.SpanLink> | undefined
@@ -390,10 +396,8 @@ class ExportedSpan implements ReadableSpan {
     this.kind = kindMap[span.kind]
     this.context_ = span.spanContext()
     this.parentSpanContext = span.parentSpanContext
-    this.startTime = hrTime(startTime)
-    this.endTime = hrTime(endTime)
-    const nanos = endTime > startTime ? endTime - startTime : 0n
-    this.duration = hrTime(nanos)
+    this.startNanos = startTime
+    this.endNanos = endTime
     this.resource = setup.resource
     this.instrumentationScope = setup.scope
     this.limits = setup.limits
@@ -401,7 +405,7 @@ class ExportedSpan implements ReadableSpan {
     this.rawEvents = span.events
     this.rawLinks = span.links.length > 0 ? span.links : undefined
     const explicit = span.explicitStatus
-    let status: OtelApi.SpanStatus = { code: OtelApi.SpanStatusCode.UNSET }
+    let status: OtelApi.SpanStatus = unsetStatus
     let exitAttributes: OtelApi.Attributes | undefined
     if (explicit !== undefined) {
       if (explicit.code === OtelApi.SpanStatusCode.ERROR) {
@@ -438,6 +442,25 @@ class ExportedSpan implements ReadableSpan {
 
   spanContext(): OtelApi.SpanContext {
     return this.context_
+  }
+
+  // The times as HrTime, made when first read: the batch processor's export reads them, off
+  // the request path; ending a span only keeps Effect's two clock readings.
+  get startTime(): OtelApi.HrTime {
+    if (this.startTime_ === undefined) this.startTime_ = hrTime(this.startNanos)
+    return this.startTime_
+  }
+
+  get endTime(): OtelApi.HrTime {
+    if (this.endTime_ === undefined) this.endTime_ = hrTime(this.endNanos)
+    return this.endTime_
+  }
+
+  get duration(): OtelApi.HrTime {
+    if (this.duration_ === undefined) {
+      this.duration_ = hrTime(this.endNanos > this.startNanos ? this.endNanos - this.startNanos : 0n)
+    }
+    return this.duration_
   }
 
   // Counted by the conversions below, whichever a reader asks for first.
