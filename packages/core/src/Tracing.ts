@@ -202,7 +202,9 @@ export const shutdown = (provider: Provider, timeoutMillis: number): Effect.Effe
  * spans are native: recorded in plain fields, sampled once at start with the configured
  * sampler, and handed to the provider's span processors as `ReadableSpan`s when a sampled one
  * ends (a sampled-out span records nothing and only carries its ids); processors' `onStart` is
- * not called for them. Any other provider gets a span of its own SDK tracer per Effect span.
+ * not called for them, OTel's `suppressTracing` context is not consulted, and the OTel API's view
+ * of a native span (what OTel-instrumented libraries see as active) ignores `end()`: the Effect
+ * span ends itself. Any other provider gets a span of its own SDK tracer per Effect span.
  *
  * @since 0.1.0
  * @category constructors
