@@ -3,6 +3,7 @@
  * `@opentelemetry/api`): with a context manager registered, the Effect span of the running
  * fiber is the active OTel span, also after an async boundary; without one, nothing is set up.
  */
+import { FunctionTelemetry } from "@effect-telemetry/core"
 import { TestTelemetry } from "@effect-telemetry/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as OtelApi from "@opentelemetry/api"
@@ -46,6 +47,35 @@ describe("the active OpenTelemetry context inside Effect spans", () => {
       expect(inner.spanContext().spanId).toBe(seen.nested)
       expect(TestTelemetry.parentSpanId(inner)).toBe(seen.span)
     }).pipe(Effect.provide(TestTelemetry.layer())))
+
+  // Without a manager the tracer runs Effect's pass-through hook for every fiber operation and
+  // checks for a manager when a span starts: one registered while a span is already running
+  // counts from the next span on, also through layerFromSpans' wrapped tracer.
+  for (const wrapped of [false, true]) {
+    it.scopedLive(`a manager registered after spans ran counts from the next span${wrapped ? " (layerFromSpans)" : ""}`, () =>
+      Effect.gen(function*() {
+        const early = yield* Effect.sync(activeSpanId).pipe(Effect.withSpan("orders.early"))
+        expect(early).toBeUndefined()
+        const manager = new AsyncLocalStorageContextManager().enable()
+        yield* Effect.acquireRelease(
+          Effect.sync(() => OtelApi.context.setGlobalContextManager(manager)),
+          () => Effect.sync(() => OtelApi.context.disable())
+        )
+        const seen = yield* Effect.gen(function*() {
+          const span = yield* Effect.currentSpan
+          yield* Effect.sleep("1 millis")
+          return { span: span.spanId, active: activeSpanId() }
+        }).pipe(Effect.withSpan("orders.late"))
+        expect(seen.active).toBe(seen.span)
+        if (wrapped) {
+          const calls = yield* TestTelemetry.metricValue("function.calls", { function: "orders.late", result: "ok" })
+          expect(calls).toBe(1)
+        }
+      }).pipe(
+        wrapped ? Effect.provide(FunctionTelemetry.layerFromSpans({ include: ["orders.*"] })) : (self) => self,
+        Effect.provide(TestTelemetry.layer())
+      ))
+  }
 
   it.effect("without a context manager: no active span is visible (and none is built)", () =>
     Effect.gen(function*() {

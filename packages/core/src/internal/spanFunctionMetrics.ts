@@ -60,11 +60,16 @@ export const wrapTracer = (
   tracer: EffectTracer.Tracer,
   matches: (name: string) => boolean,
   instruments: Instruments
-): EffectTracer.Tracer =>
-  EffectTracer.make({
+): EffectTracer.Tracer => {
+  const wrapped: EffectTracer.Tracer = EffectTracer.make({
     context: tracer.context,
     span(name, parent, context, links, startTime, kind, options) {
       const span = tracer.span(name, parent, context, links, startTime, kind, options)
+      // The wrapped tracer swaps its per-operation hook when an OTel context manager appears
+      // (see internal/tracer.ts): follow it, without a call per operation.
+      if (wrapped.context !== tracer.context) {
+        ;(wrapped as { context: EffectTracer.Tracer["context"] }).context = tracer.context
+      }
       if (kind !== "internal" || !matches(name)) return span
       const attributes = { [Semconv.ATTR_FUNCTION_NAME]: name }
       instruments.active.unsafeAdd(1, attributes)
@@ -80,3 +85,5 @@ export const wrapTracer = (
       return span
     }
   })
+  return wrapped
+}

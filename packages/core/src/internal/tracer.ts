@@ -186,14 +186,37 @@ const parentContextOf = (
 }
 
 const contextHook = <X>(execution: () => X, fiber: { readonly currentSpan?: EffectTracer.AnySpan | undefined }): X => {
-  // Without a context manager `context.with` does nothing but call `execution`: skip the
-  // context it would be given, the main per-resumption cost of a span. Checked first: this
-  // hook runs for every fiber operation, and `currentSpan` is a lookup in the fiber's context.
+  // A manager can be unregistered again (tests do): then `context.with` would do nothing.
   if (!hasContextManager()) return execution()
   const current = fiber.currentSpan
   if (current === undefined) return execution()
   // OTel-instrumented libraries called inside the fiber see its span as their parent.
   return OtelApi.context.with(otelContextOf(current, OtelApi.context.active()), execution)
+}
+
+// Effect's own tracer's hook: the operation and nothing else.
+const passThrough = <X>(execution: () => X): X => execution()
+
+/**
+ * A tracer whose per-operation `context` hook is Effect's pass-through until an OTel context
+ * manager is registered, then {@link contextHook}. The hook runs for every fiber operation
+ * (~100 per HTTP request): checking for a manager there cost ~2 µs per request over sockets.
+ * Each span start checks instead; an OTel context only matters inside a span, so a manager
+ * registered late takes effect from the next span any fiber starts.
+ */
+const makeTracer = (
+  span: (...args: Parameters<EffectTracer.Tracer["span"]>) => EffectTracer.Span
+): EffectTracer.Tracer => {
+  const tracer = EffectTracer.make({
+    span(name, parent, context, links, startTime, kind, options) {
+      if (tracer.context === passThrough && hasContextManager()) {
+        ;(tracer as { context: EffectTracer.Tracer["context"] }).context = contextHook
+      }
+      return span(name, parent, context, links, startTime, kind, options)
+    },
+    context: hasContextManager() ? contextHook : passThrough
+  })
+  return tracer
 }
 
 /**
@@ -203,30 +226,24 @@ const contextHook = <X>(execution: () => X, fiber: { readonly currentSpan?: Effe
  * @internal
  */
 export const makeNative = (setup: NativeSpans.Setup): EffectTracer.Tracer =>
-  EffectTracer.make({
-    span(name, parent, context, links, startTime, kind, options) {
-      const root = options?.root === true
-      const parentSpan = !root && parent._tag === "Some" ? parent.value : undefined
-      return new NativeSpans.NativeSpan(
-        setup,
-        name,
-        parent,
-        context,
-        links.slice(),
-        startTime,
-        kind,
-        parentContextOf(parent, root),
-        parentSpan instanceof NativeSpans.NativeSpan
-      )
-    },
-    context: contextHook
+  makeTracer((name, parent, context, links, startTime, kind, options) => {
+    const root = options?.root === true
+    const parentSpan = !root && parent._tag === "Some" ? parent.value : undefined
+    return new NativeSpans.NativeSpan(
+      setup,
+      name,
+      parent,
+      context,
+      links.slice(),
+      startTime,
+      kind,
+      parentContextOf(parent, root),
+      parentSpan instanceof NativeSpans.NativeSpan
+    )
   })
 
 /** @internal */
 export const make = (tracer: OtelApi.Tracer): EffectTracer.Tracer =>
-  EffectTracer.make({
-    span(name, parent, context, links, startTime, kind, options) {
-      return new TelemetrySpan(tracer, name, parent, context, links.slice(), startTime, kind, options?.root === true)
-    },
-    context: contextHook
-  })
+  makeTracer((name, parent, context, links, startTime, kind, options) =>
+    new TelemetrySpan(tracer, name, parent, context, links.slice(), startTime, kind, options?.root === true)
+  )
