@@ -215,6 +215,9 @@ interface Target {
 const plainTarget = /^\/(?!\/)[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*(?:\?[A-Za-z0-9\-._~!$&'()*+,;=:@/%?]*)?$/
 // `%2e` is a dot to URL too.
 const dotSegment = /\/(?:\.|%2e){1,2}(?:[/?]|$)/i
+// An absolute-form target (what a web handler's `fromWeb` request carries: the whole URL), its
+// authority without userinfo and a path that starts at once: the same split, its host cached.
+const absoluteForm = /^(https?):\/\/([^/?#@\\]+)(?=\/)/
 
 interface Host {
   readonly address: string
@@ -260,6 +263,27 @@ export const targetOf = (
       const q = raw.indexOf("?")
       const { address, port } = parsedHost ?? listening ?? { address: undefined, port: undefined }
       return { scheme, path: q === -1 ? raw : raw.slice(0, q), search: q === -1 ? "" : raw.slice(q), address, port }
+    }
+  } else if (raw.charCodeAt(0) === 104 /* h */) {
+    const absolute = absoluteForm.exec(raw)
+    const rest = absolute !== null ? raw.slice(absolute[0].length) : ""
+    if (absolute !== null && plainTarget.test(rest) && !dotSegment.test(rest)) {
+      // The URL's own scheme and authority win over the header's, as `new URL(raw, base)` decides.
+      // A Host header that is no valid base fails `new URL(raw, base)` even so: left to it.
+      const urlScheme = absolute[1]!
+      const parsedHost = hostOf(urlScheme, absolute[2]!)
+      const header = request.headers.host
+      if (parsedHost !== undefined && (header === undefined || hostOf(scheme, header) !== undefined)) {
+        const q = rest.indexOf("?")
+        const fromHost = header !== undefined
+        return {
+          scheme: urlScheme,
+          path: q === -1 ? rest : rest.slice(0, q),
+          search: q === -1 ? "" : rest.slice(q),
+          address: fromHost ? parsedHost.address : listening?.address,
+          port: fromHost ? parsedHost.port : listening?.port
+        }
+      }
     }
   }
   const url = Option.getOrUndefined(HttpServerRequest.toURL(request))
