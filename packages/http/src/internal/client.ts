@@ -84,15 +84,13 @@ export const instrument = <E, R>(
             if (span !== undefined) {
               span.attribute(Semconv.ATTR_HTTP_RESPONSE_STATUS_CODE, status)
               if (status >= 400) Tracing.setSpanStatus(span, { code: "error" })
-              const captured: Record<string, unknown> = {}
               semantics.captureHeaders(
                 exit.value.headers,
                 responseHeaders,
                 semantics.redactedAmong(responseHeaders, redaction),
                 Semconv.ATTR_HTTP_RESPONSE_HEADER_PREFIX,
-                captured
+                span
               )
-              for (const key in captured) span.attribute(key, captured[key])
             }
           } else if (!Cause.isInterruptedOnly(exit.cause)) {
             const failure = firstFailure(exit.cause)
@@ -113,22 +111,23 @@ export const instrument = <E, R>(
         [Semconv.ATTR_URL_FULL]: Redaction.url(url.right, sensitiveQuery)
       }
       if (original !== undefined) attributes[Semconv.ATTR_HTTP_REQUEST_METHOD_ORIGINAL] = original
-      semantics.captureHeaders(
-        request.headers,
-        requestHeaders,
-        semantics.redactedAmong(requestHeaders, redaction),
-        Semconv.ATTR_HTTP_REQUEST_HEADER_PREFIX,
-        attributes
-      )
 
       return Effect.useSpan(
         semantics.spanMethod(method),
         { kind: "client", attributes, captureStackTrace: false },
-        (span) =>
-          send(HttpClientRequest.setHeaders(request, Propagation.inject(span))).pipe(
+        (span) => {
+          semantics.captureHeaders(
+            request.headers,
+            requestHeaders,
+            semantics.redactedAmong(requestHeaders, redaction),
+            Semconv.ATTR_HTTP_REQUEST_HEADER_PREFIX,
+            span
+          )
+          return send(HttpClientRequest.setHeaders(request, Propagation.inject(span))).pipe(
             Effect.withParentSpan(span),
             Effect.onExit((exit) => finish(exit, span))
           )
+        }
       )
     })
 

@@ -4,6 +4,7 @@
  */
 import { Redaction } from "@effect-telemetry/core"
 import type * as Headers from "@effect/platform/Headers"
+import type * as Tracer from "effect/Tracer"
 import * as Semconv from "./semconv.js"
 
 const knownMethods = new Set(["CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE", "QUERY"])
@@ -73,20 +74,20 @@ export const portOf = (url: URL): number | undefined => {
   return undefined
 }
 
-/** Captured headers as attributes (`prefix<name>` → string array); values of redacted names become `REDACTED`. */
+/** Captured headers as span attributes (`prefix<name>` → string array); values of redacted names become `REDACTED`. */
 export const captureHeaders = (
   headers: Headers.Headers,
   allow: ReadonlySet<string>,
   redacted: ReadonlySet<string>,
   prefix: string,
-  into: Record<string, unknown>
+  span: Tracer.Span
 ): void => {
   if (allow.size === 0) return
   for (const name of allow) {
     const value = (headers as Record<string, string | ReadonlyArray<string> | undefined>)[name]
     if (value === undefined) continue
     const values = typeof value === "string" ? [value] : [...value]
-    into[prefix + name] = redacted.has(name) ? values.map(() => Semconv.REDACTED) : values
+    span.attribute(prefix + name, redacted.has(name) ? values.map(() => Semconv.REDACTED) : values)
   }
 }
 

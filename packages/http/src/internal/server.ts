@@ -377,31 +377,28 @@ const instrumentRequest = <E, R>(
   const version = protocolVersion(request)
 
   const requestSize = contentLength(request.headers)
-  // The span's request attributes, built only for a sampled span: a sampled-out one records none.
+  // The span's request attributes, set only on a sampled span: a sampled-out one records none.
   const addRequestAttributes = (span: Tracer.Span) => {
-    const attributes: Record<string, unknown> = {
-      [Semconv.ATTR_HTTP_REQUEST_METHOD]: method,
-      [Semconv.ATTR_URL_SCHEME]: scheme,
-      [Semconv.ATTR_URL_PATH]: path
-    }
-    if (original !== undefined) attributes[Semconv.ATTR_HTTP_REQUEST_METHOD_ORIGINAL] = original
+    span.attribute(Semconv.ATTR_HTTP_REQUEST_METHOD, method)
+    span.attribute(Semconv.ATTR_URL_SCHEME, scheme)
+    span.attribute(Semconv.ATTR_URL_PATH, path)
+    if (original !== undefined) span.attribute(Semconv.ATTR_HTTP_REQUEST_METHOD_ORIGINAL, original)
     const query = semantics.redactQuery(target.search, config.sensitiveQuery)
-    if (query !== undefined) attributes[Semconv.ATTR_URL_QUERY] = query
-    if (address !== undefined) attributes[Semconv.ATTR_SERVER_ADDRESS] = address
-    if (port !== undefined) attributes[Semconv.ATTR_SERVER_PORT] = port
-    if (Option.isSome(request.remoteAddress)) attributes[Semconv.ATTR_CLIENT_ADDRESS] = request.remoteAddress.value
+    if (query !== undefined) span.attribute(Semconv.ATTR_URL_QUERY, query)
+    if (address !== undefined) span.attribute(Semconv.ATTR_SERVER_ADDRESS, address)
+    if (port !== undefined) span.attribute(Semconv.ATTR_SERVER_PORT, port)
+    if (Option.isSome(request.remoteAddress)) span.attribute(Semconv.ATTR_CLIENT_ADDRESS, request.remoteAddress.value)
     const userAgent = request.headers["user-agent"]
-    if (userAgent !== undefined) attributes[Semconv.ATTR_USER_AGENT_ORIGINAL] = userAgent
-    if (version !== undefined) attributes[Semconv.ATTR_NETWORK_PROTOCOL_VERSION] = version
-    if (requestSize !== undefined) attributes[Semconv.ATTR_HTTP_REQUEST_BODY_SIZE] = requestSize
+    if (userAgent !== undefined) span.attribute(Semconv.ATTR_USER_AGENT_ORIGINAL, userAgent)
+    if (version !== undefined) span.attribute(Semconv.ATTR_NETWORK_PROTOCOL_VERSION, version)
+    if (requestSize !== undefined) span.attribute(Semconv.ATTR_HTTP_REQUEST_BODY_SIZE, requestSize)
     semantics.captureHeaders(
       request.headers,
       config.requestHeaders,
       config.redacted(redactedHeaderNames).request,
       Semconv.ATTR_HTTP_REQUEST_HEADER_PREFIX,
-      attributes
+      span
     )
-    for (const key in attributes) span.attribute(key, attributes[key])
   }
 
   const activeAttributes = activeAttributesOf(method, scheme)
@@ -469,15 +466,13 @@ const instrumentRequest = <E, R>(
         const written = observed.calls === 1 && Exit.isSuccess(exit) && HttpServerResponse.isServerResponse(exit.value)
           ? exit.value
           : observed.first
-        const captured: Record<string, unknown> = {}
         semantics.captureHeaders(
           written.headers,
           config.responseHeaders,
           config.redacted(redactedHeaderNames).response,
           Semconv.ATTR_HTTP_RESPONSE_HEADER_PREFIX,
-          captured
+          span
         )
-        for (const key in captured) span.attribute(key, captured[key])
       }
     }
 
