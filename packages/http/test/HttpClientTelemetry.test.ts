@@ -51,6 +51,31 @@ const call = (url: string) =>
   Effect.flatMap(HttpClient.HttpClient, (client) => Effect.flatMap(client.get(url), (response) => response.text))
 
 describe("HttpClientTelemetry", () => {
+  it.scopedLive("captured request and response headers are span attributes; authorization is redacted", () =>
+    Effect.gen(function*() {
+      const { base, received } = yield* recordingServer
+      const client = yield* HttpClient.HttpClient
+      yield* client.get(`${base}/status/200`, {
+        headers: { "x-request-id": "r-42", authorization: "Bearer secret", "x-other": "not captured" }
+      }).pipe(Effect.flatMap((response) => response.text))
+      // The server really received the secret; only the span hides it.
+      expect(received[0]!.authorization).toBe("Bearer secret")
+      const span = yield* eventually(TestTelemetry.spanNamed("GET"))
+      expect(span.attributes["http.request.header.x-request-id"]).toEqual(["r-42"])
+      expect(span.attributes["http.request.header.authorization"]).toEqual(["REDACTED"])
+      expect(span.attributes["http.request.header.x-other"]).toBeUndefined()
+      expect(span.attributes["http.response.header.content-type"]).toEqual(["text/plain"])
+      expect(allAttributeText([span])).not.toContain("secret")
+    }).pipe(
+      Effect.provide(
+        HttpClientTelemetry.layer({
+          captureRequestHeaders: ["X-Request-Id", "authorization"],
+          captureResponseHeaders: ["content-type"]
+        }).pipe(Layer.provide(NodeHttpClient.layerUndici))
+      ),
+      withTelemetry()
+    ))
+
   it.scopedLive("with tracing off the call makes no span but still records http.client.request.duration, error.type included", () =>
     Effect.gen(function*() {
       const { base } = yield* recordingServer
