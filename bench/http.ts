@@ -125,8 +125,11 @@ const startServer = async (variant: Variant, sinkUrl: string, profilePath?: stri
     : variant.startsWith("node-")
     ? nodeServerScript
     : serverScript
+  // A profiled server runs without TurboFan inlining: inlined, a callee's self time counts for its
+  // caller (our continuations for Effect's run loop or Node's stream callbacks), and the profile
+  // could not say whose code the time is.
   const [command, args] = onCpu0(
-    [script, variant, String(port)],
+    [...(profilePath !== undefined ? ["--no-turbo-inlining"] : []), script, variant, String(port)],
     isEffect4(variant) && effect4.ok ? effect4.value.node : process.execPath
   )
   const child = spawn(command, args, {
@@ -283,6 +286,115 @@ const byArea = (profilePath: string): Array<{ area: string; share: number }> => 
   }))
 }
 
+/**
+ * Where a profiled server's CPU goes, in µs per request by group of areas: the profile's shares
+ * of busy (non-idle) samples applied to the variant's CPU µs per request (the median of its
+ * measured rounds, or the profiled run's own). Shares rather than the profile's clock: one
+ * profiled run per variant is one sample of a noisy machine, while the shares hold across its
+ * slow and fast phases.
+ */
+interface Attribution {
+  /** CPU µs per request the shares are applied to. */
+  readonly busy: number
+  readonly byGroup: ReadonlyMap<Group, number>
+}
+
+const groups = [
+  "@effect-telemetry (our packages)",
+  "@opentelemetry SDK and OTLP serializer",
+  "prom-client",
+  "effect (fiber runtime, FiberRefs, Context)",
+  "@effect/platform, platform-node, router",
+  "node internals (http, net, streams, timers)",
+  "writev (kernel)",
+  "GC",
+  "other (V8 program, natives, app)"
+] as const
+type Group = (typeof groups)[number]
+
+const groupOf = (area: string): Group | undefined => {
+  if (area === "idle") return undefined
+  if (area.startsWith("@effect-telemetry/")) return "@effect-telemetry (our packages)"
+  if (area.startsWith("@opentelemetry/") || area === "protobufjs" || area.startsWith("@grpc/")) {
+    return "@opentelemetry SDK and OTLP serializer"
+  }
+  if (area === "prom-client") return "prom-client"
+  if (area === "effect") return "effect (fiber runtime, FiberRefs, Context)"
+  if (area.startsWith("@effect/") || area === "find-my-way-ts") return "@effect/platform, platform-node, router"
+  if (area === "node internals") return "node internals (http, net, streams, timers)"
+  if (area === "native writev") return "writev (kernel)"
+  if (area === "GC") return "GC"
+  return "other (V8 program, natives, app)"
+}
+
+const attributionOf = (profilePath: string, cpuMicrosPerRequest: number): Attribution => {
+  const shares = new Map<Group, number>()
+  let busyShare = 0
+  for (const { area, share } of byArea(profilePath)) {
+    const group = groupOf(area)
+    if (group === undefined) continue
+    shares.set(group, (shares.get(group) ?? 0) + share)
+    busyShare += share
+  }
+  const byGroup = new Map<Group, number>()
+  for (const [group, share] of shares) byGroup.set(group, (share / busyShare) * cpuMicrosPerRequest)
+  return { busy: cpuMicrosPerRequest, byGroup }
+}
+
+/**
+ * The overhead of ours over the bare router and over Effect's own span, group by group: what
+ * our code costs, what the OTel SDK and serializer cost for our export, and what the Effect
+ * runtime, Node and the kernel spend around them.
+ */
+const attributionTable = (profiles: ReadonlyMap<Variant, Attribution>): Table | undefined => {
+  const off = profiles.get("off")
+  const platform = profiles.get("platform-native")
+  const ours = profiles.get("ours")
+  const unsampled = profiles.get("ours-unsampled")
+  if (off === undefined || platform === undefined || ours === undefined || unsampled === undefined) return undefined
+  const at = (a: Attribution, g: Group) => a.byGroup.get(g) ?? 0
+  const delta = (value: number) => `${value >= 0 ? "+" : ""}${fmt(value, 1)}`
+  return {
+    title: "Where the overhead goes (server CPU µs per request, split by the profiles' shares)",
+    header: [
+      "group",
+      "off",
+      "platform span",
+      "ours, sampled out",
+      "ours",
+      "ours − off",
+      "ours − platform span",
+      "sampled out − off"
+    ],
+    rows: [
+      ...groups.map((g) => [
+        g,
+        fmt(at(off, g), 1),
+        fmt(at(platform, g), 1),
+        fmt(at(unsampled, g), 1),
+        fmt(at(ours, g), 1),
+        delta(at(ours, g) - at(off, g)),
+        delta(at(ours, g) - at(platform, g)),
+        delta(at(unsampled, g) - at(off, g))
+      ]),
+      [
+        "**total (CPU µs/req)**",
+        fmt(off.busy, 1),
+        fmt(platform.busy, 1),
+        fmt(unsampled.busy, 1),
+        fmt(ours.busy, 1),
+        delta(ours.busy - off.busy),
+        delta(ours.busy - platform.busy),
+        delta(unsampled.busy - off.busy)
+      ]
+    ],
+    notes: [
+      "Each variant's CPU µs/req (the median of its measured rounds above) split by the shares of its profile's busy samples (one profiled run per variant after the rounds; V8's sampling profiler sees the main thread, idle excluded). The profiled runs have TurboFan's inlining off (`--no-turbo-inlining`), so each function's self time stays its own instead of counting for the caller it was inlined into (our continuations run inside Effect's run loop and Node's stream callbacks); the shares are those of that build, the totals are measured without it.",
+      "Groups by where the code lives: our packages' compiled code; @opentelemetry/* (the SDK's batch processor and the OTLP protobuf serializer our export uses); prom-client (the default Node metrics, /metrics); effect (the fiber runtime: run loop, FiberRef copies, Context); @effect/platform and the router; Node's own JS (http parser callbacks, sockets, streams, timers; the exporter's HTTP client too); writev (time in the kernel writing responses and export requests); GC pauses."
+    ]
+  }
+}
+
 export const run = async (options: { readonly quick: boolean; readonly profile: boolean }): Promise<Array<Table>> => {
   const seconds = options.quick ? 3 : 5
   // Over sockets on a 2-CPU machine one round can move a variant by 10 µs/req: five rounds for a
@@ -352,7 +464,7 @@ export const run = async (options: { readonly quick: boolean; readonly profile: 
         met: ours <= 20 && ours <= nodeOtel,
         note: `Effect's own server span alone (native tracer, nothing exported) costs ${
           signed(overheadOf("platform-native"))
-        } µs/req over the same router; where ours goes: the profiles of ours and ours-unsampled below`
+        } µs/req over the same router`
       },
       {
         id: "effect4",
@@ -403,7 +515,13 @@ export const run = async (options: { readonly quick: boolean; readonly profile: 
       ]
     }]
     if (options.profile) {
-      for (const variant of profiled()) tables.push(await profileVariant(variant, sink, seconds, connections))
+      const profiles = await profileAll(sink, seconds, connections, cpuOf)
+      if (profiles.attribution !== undefined) tables.push(profiles.attribution)
+      const sockets = targets.findIndex((t) => t.id === "sockets")
+      if (sockets !== -1 && profiles.note !== undefined) {
+        targets[sockets] = { ...targets[sockets]!, note: `${targets[sockets]!.note}. ${profiles.note}` }
+      }
+      tables.push(...profiles.tables)
     }
     return tables
   } finally {
@@ -411,9 +529,14 @@ export const run = async (options: { readonly quick: boolean; readonly profile: 
   }
 }
 
-/** The variants profiled after the table: ours against the bare router, and Effect 4's stack when installed. */
+/**
+ * The variants profiled after the table: ours against the bare router and Effect's own span (for
+ * the attribution; its own breakdown is not printed), and Effect 4's stack when installed.
+ */
 const profiled = (): ReadonlyArray<Variant> =>
-  effect4.ok ? ["off", "ours", "ours-unsampled", "effect4-observability"] : ["off", "ours", "ours-unsampled"]
+  effect4.ok
+    ? ["off", "platform-native", "ours", "ours-unsampled", "effect4-observability"]
+    : ["off", "platform-native", "ours", "ours-unsampled"]
 
 /** Only the profiles (`npm run bench -- http-profile`). */
 export const runProfiles = async (options: { readonly quick: boolean }): Promise<Array<Table>> => {
@@ -421,9 +544,8 @@ export const runProfiles = async (options: { readonly quick: boolean }): Promise
   effect4 = await Effect4.prepare()
   const sink = await OtlpReceiver.start({ retain: false })
   try {
-    const tables: Array<Table> = []
-    for (const variant of profiled()) tables.push(await profileVariant(variant, sink, options.quick ? 3 : 5, 32))
-    return tables
+    const { attribution, tables } = await profileAll(sink, options.quick ? 3 : 5, 32)
+    return attribution === undefined ? tables : [attribution, ...tables]
   } finally {
     await sink.close()
   }
@@ -434,18 +556,22 @@ const profileVariant = async (
   variant: Variant,
   sink: OtlpReceiver.StartedOtlpReceiver,
   seconds: number,
-  connections: number
-): Promise<Table> => {
+  connections: number,
+  cpuMicrosPerRequest: number | undefined
+): Promise<{ readonly table: Table; readonly attribution?: Attribution }> => {
   const dir = fileURLToPath(new URL("./.profiles/", import.meta.url))
   if (!existsSync(dir)) mkdirSync(dir, { recursive: true })
   const path = `${dir}${variant}.cpuprofile`
   rmSync(path, { force: true })
-  await measure(variant, sink, seconds, connections, path)
+  const measured = await measure(variant, sink, seconds, connections, path)
+  console.error(
+    `  http profile ${variant}: ${fmt(measured.cpuMicrosPerRequest, 1)} µs CPU/req, ${fmt(measured.rps)} req/s`
+  )
   if (!existsSync(path) || statSync(path).size === 0) {
-    return { title: `CPU profile of ${variant}`, header: ["note"], rows: [["no profile was written"]] }
+    return { table: { title: `CPU profile of ${variant}`, header: ["note"], rows: [["no profile was written"]] } }
   }
-  return {
-    title: `Where the server's CPU goes: ${variant} (V8 profiler during the load, self time)`,
+  const table: Table = {
+    title: `Where the server's CPU goes: ${variant} (V8 profiler during the load, inlining off, self time)`,
     header: ["area or function", "share of samples"],
     rows: [
       ...byArea(path).slice(0, 12).map((a) => [a.area, `${(a.share * 100).toFixed(1)}%`]),
@@ -454,4 +580,48 @@ const profileVariant = async (
     ],
     notes: [`Profile: bench/.profiles/${variant}.cpuprofile (not committed; open it in Chrome DevTools).`]
   }
+  return { table, attribution: attributionOf(path, cpuMicrosPerRequest ?? measured.cpuMicrosPerRequest) }
+}
+
+/** The profiled variants' tables, then the attribution of ours' overhead. */
+const profileAll = async (
+  sink: OtlpReceiver.StartedOtlpReceiver,
+  seconds: number,
+  connections: number,
+  cpuOf?: (variant: Variant) => number
+): Promise<{
+  readonly tables: Array<Table>
+  readonly attribution: Table | undefined
+  readonly note: string | undefined
+}> => {
+  const tables: Array<Table> = []
+  const attributions = new Map<Variant, Attribution>()
+  for (const variant of profiled()) {
+    const { attribution, table } = await profileVariant(variant, sink, seconds, connections, cpuOf?.(variant))
+    if (variant !== "platform-native") tables.push(table)
+    if (attribution !== undefined) attributions.set(variant, attribution)
+  }
+  return { tables, attribution: attributionTable(attributions), note: attributionNote(attributions) }
+}
+
+const shortGroup = (g: Group) => g.replace(/ \(.*\)$/, "").replace(/,.*$/, "")
+
+/** The sockets target's note: ours' overhead over the bare router and over Effect's span, by group. */
+const attributionNote = (profiles: ReadonlyMap<Variant, Attribution>): string | undefined => {
+  const off = profiles.get("off")
+  const platform = profiles.get("platform-native")
+  const ours = profiles.get("ours")
+  if (off === undefined || platform === undefined || ours === undefined) return undefined
+  const over = (base: Attribution) => {
+    const parts = groups
+      .map((g) => [g, (ours.byGroup.get(g) ?? 0) - (base.byGroup.get(g) ?? 0)] as const)
+      .filter(([, d]) => Math.abs(d) >= 0.5)
+      .sort((a, b) => b[1] - a[1])
+      .map(([g, d]) => `${shortGroup(g)} ${d >= 0 ? "+" : ""}${fmt(d, 1)}`)
+    const total = ours.busy - base.busy
+    return `${total >= 0 ? "+" : ""}${fmt(total, 1)} (${parts.join(", ")})`
+  }
+  return `Its CPU µs/req split by the profiles' shares: ours over the bare router ${
+    over(off)
+  }; over Effect's own span ${over(platform)}. See "Where the overhead goes" below.`
 }
