@@ -151,6 +151,28 @@ describe("Instrument", () => {
       expect(yield* TestTelemetry.metricValue("test.requests", { user: "u1" })).toBe(2)
     }).pipe(Effect.provide(TestTelemetry.layer({ metricCardinalityLimit: 5 }))))
 
+  it.effect("a frozen attribute object reused across updates is its set's series; past the limit, the overflow's", () =>
+    Effect.gen(function*() {
+      const get = Object.freeze({ method: "GET" })
+      const post = Object.freeze({ method: "POST" })
+      for (let i = 0; i < 3; i++) {
+        inFlight.unsafeAdd(1, get)
+        inFlight.unsafeAdd(1, post)
+        inFlight.unsafeAdd(-1, get)
+      }
+      // Another object spelling the same set, frozen or not, is the same series.
+      inFlight.unsafeAdd(1, { method: "GET" })
+      inFlight.unsafeAdd(1, Object.freeze({ method: "POST" }))
+      expect(yield* TestTelemetry.metricValue("test.in_flight", { method: "GET" })).toBe(1)
+      expect(yield* TestTelemetry.metricValue("test.in_flight", { method: "POST" })).toBe(4)
+      // Two sets is the limit here: a third frozen set goes to the overflow series every time.
+      const put = Object.freeze({ method: "PUT" })
+      inFlight.unsafeAdd(1, put)
+      inFlight.unsafeAdd(1, put)
+      expect(yield* TestTelemetry.metricValue("test.in_flight", { [Semconv.ATTR_METRIC_OVERFLOW]: "true" })).toBe(2)
+      expect(yield* TestTelemetry.metricValue("test.in_flight", { method: "GET" })).toBe(1)
+    }).pipe(Effect.provide(TestTelemetry.layer({ metricCardinalityLimit: 2 }))))
+
   it.effect("the overflow is reported in one warning per metric, through the application's logger", () =>
     Effect.gen(function*() {
       const warnings: Array<string> = []
