@@ -5,8 +5,10 @@
  * unit the platform's and our per-request work is made of.
  */
 import { execFile } from "node:child_process"
+import { existsSync, mkdirSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { bundle } from "./lib/bundle.js"
+import * as Profile from "./lib/profile.js"
 import { canPin, fmt, median, onCpu0, ratio } from "./lib/stats.js"
 import type { Table } from "./lib/stats.js"
 
@@ -25,8 +27,14 @@ interface Output {
   readonly operations: Record<string, number>
 }
 
-const runChild = (rounds: number, requests: number): Promise<Output> => {
-  const node = [script, String(rounds), String(requests)]
+const runChild = (rounds: number, requests: number): Promise<Output> =>
+  runNode([script, String(rounds), String(requests)]).then((stdout) =>
+    // The child's telemetry may log its shutdown line to stdout too: the result is the JSON line.
+    JSON.parse(stdout.split("\n").find((line) => line.startsWith("{\"cpu\"")) ?? stdout) as Output
+  )
+
+/** The bundled harness in a child pinned to CPU 0; its stdout. */
+const runNode = (node: ReadonlyArray<string>): Promise<string> => {
   const [command, args] = onCpu0(node)
   return new Promise((resolve, reject) => {
     execFile(command, args, {
@@ -35,8 +43,7 @@ const runChild = (rounds: number, requests: number): Promise<Output> => {
       env: { ...process.env, OTEL_TRACES_EXPORTER: "none", OTEL_METRICS_EXPORTER: "none" }
     }, (error, stdout, stderr) => {
       if (error !== null) reject(new Error(`middleware benchmark failed: ${error.message}\n${stderr}`))
-      // The child's telemetry may log its shutdown line to stdout too: the result is the JSON line.
-      else resolve(JSON.parse(stdout.split("\n").find((line) => line.startsWith("{\"cpu\"")) ?? stdout) as Output)
+      else resolve(stdout)
     })
   })
 }
@@ -59,36 +66,74 @@ export const run = async (options: { readonly quick: boolean }): Promise<Array<T
     ]
   })
   const overhead = (variant: string) => median(cpu[variant]!) - base
-  return [{
-    targets: [{
-      id: "in-process-sampled",
-      target: "In process: sampled ≤ Effect's own platform span overhead",
-      measured: `+${fmt(overhead("ours"), 1)} µs/req vs platform span +${fmt(overhead("platform-native"), 1)}`,
-      met: overhead("ours") <= overhead("platform-native")
-    }, {
-      id: "in-process-unsampled",
-      target: "In process: sampled out ≤ +4 µs/req (metrics and context propagation only)",
-      measured: `+${fmt(overhead("ours-unsampled"), 1)} µs/req`,
-      met: overhead("ours-unsampled") <= 4
-    }],
-    title: "HTTP per-request cost in process (no sockets)",
-    header: [
-      "variant",
-      "CPU µs/req",
-      "overhead µs/req",
-      "throughput vs baseline",
-      "fiber operations/req",
-      "vs baseline"
-    ],
-    rows,
-    notes: [
-      `${rounds} alternating rounds of ${
-        requests.toLocaleString("en-US")
-      } requests per variant after a warm-up, medians; one process ${
-        canPin() ? "pinned to CPU 0" : "(not pinned)"
-      }, each variant in its own runtime.`,
-      "The socket table's app behind an in-memory `HttpServer`: each request a `fromWeb` request forked into `HttpApp.toHandled` as NodeHttpServer forks it, 500 in flight. No kernel, parser or writev: what is left is the Effect work per request, with a fraction of the socket run's noise.",
-      "Fiber operations: run-loop steps per request, counted through the tracer's per-operation `context` hook in a separate, untimed pass."
-    ]
-  }]
+
+  // One profiled run per variant, inlining off: whose code the overhead is.
+  const dir = fileURLToPath(new URL("./.profiles/", import.meta.url))
+  if (!existsSync(dir)) mkdirSync(dir, { recursive: true })
+  const bundleMap = Profile.bundleMapOf(script)
+  const attribution: Record<string, Profile.Attribution> = {}
+  for (const variant of Object.keys(labels)) {
+    const path = `${dir}middleware-${variant}.cpuprofile`
+    await runNode(["--no-turbo-inlining", script, "profile", variant, String(options.quick ? 20_000 : 60_000), path])
+    attribution[variant] = Profile.attribution(Profile.areaShares(path, bundleMap), median(cpu[variant]!))
+  }
+  const split = (variant: string, over: string) => Profile.deltaNote(attribution[variant]!, attribution[over]!)
+  return [
+    {
+      targets: [{
+        id: "in-process-sampled",
+        target: "In process: sampled ≤ Effect's own platform span overhead",
+        measured: `+${fmt(overhead("ours"), 1)} µs/req vs platform span +${fmt(overhead("platform-native"), 1)}`,
+        met: overhead("ours") <= overhead("platform-native"),
+        note: `Split by the profiles' shares: ours over the bare router ${split("ours", "off")}; the platform span's ${
+          split("platform-native", "off")
+        }`
+      }, {
+        id: "in-process-unsampled",
+        target: "In process: sampled out ≤ +4 µs/req (metrics and context propagation only)",
+        measured: `+${fmt(overhead("ours-unsampled"), 1)} µs/req`,
+        met: overhead("ours-unsampled") <= 4,
+        note: `Split by the profiles' shares: ${
+          split("ours-unsampled", "off")
+        }; see "Where the in-process overhead goes"`
+      }],
+      title: "HTTP per-request cost in process (no sockets)",
+      header: [
+        "variant",
+        "CPU µs/req",
+        "overhead µs/req",
+        "throughput vs baseline",
+        "fiber operations/req",
+        "vs baseline"
+      ],
+      rows,
+      notes: [
+        `${rounds} alternating rounds of ${
+          requests.toLocaleString("en-US")
+        } requests per variant after a warm-up, medians; one process ${
+          canPin() ? "pinned to CPU 0" : "(not pinned)"
+        }, each variant in its own runtime.`,
+        "The socket table's app behind an in-memory `HttpServer`: each request a `fromWeb` request forked into `HttpApp.toHandled` as NodeHttpServer forks it, 500 in flight. No kernel, parser or writev: what is left is the Effect work per request, with a fraction of the socket run's noise.",
+        "Fiber operations: run-loop steps per request, counted through the tracer's per-operation `context` hook in a separate, untimed pass."
+      ]
+    },
+    Profile.attributionTable({
+      title: "Where the in-process overhead goes (CPU µs per request, split by the profiles' shares)",
+      variants: [
+        ["off", attribution.off!],
+        ["platform span", attribution["platform-native"]!],
+        ["ours, sampled out", attribution["ours-unsampled"]!],
+        ["ours", attribution.ours!]
+      ],
+      deltas: [
+        ["ours − off", attribution.ours!, attribution.off!],
+        ["ours − platform span", attribution.ours!, attribution["platform-native"]!],
+        ["sampled out − off", attribution["ours-unsampled"]!, attribution.off!]
+      ],
+      notes: [
+        Profile.attributionMethod,
+        "In process there is no socket, no export and no exporter: 'bench app' (the harness forking requests) falls in 'other'."
+      ]
+    })
+  ]
 }

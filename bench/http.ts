@@ -17,6 +17,7 @@ import { fileURLToPath } from "node:url"
 import * as Effect4 from "./effect4.js"
 import { bundle } from "./lib/bundle.js"
 import { NODE22_VERSION } from "./lib/install.js"
+import * as Profile from "./lib/profile.js"
 import { alternate, canPin, fmt, median, onCpu0, ratio } from "./lib/stats.js"
 import type { Table, Target } from "./lib/stats.js"
 
@@ -64,26 +65,12 @@ const nodeServerScript = fileURLToPath(new URL("./http/node-server.cjs", import.
 const serverSource = fileURLToPath(new URL("./http/server.ts", import.meta.url))
 const serverScript = fileURLToPath(new URL("./.scratch/http-server.mjs", import.meta.url))
 
-/** Where each of our modules starts in the server bundle (see `bundle`), for the profiles. */
-let bundleModules: Array<{ readonly line: number; readonly path: string }> = []
-
-/** The source module of a bundle line (0-based), from the `// path` comments esbuild writes. */
-const sourceOf = (url: string, line: number): string | undefined => {
-  if (!url.endsWith("/http-server.mjs")) return undefined
-  let found: string | undefined
-  for (const module of bundleModules) {
-    if (module.line > line) break
-    found = module.path
-  }
-  return found
-}
+/** Our modules' places in the server bundle, for the profiles (set by `buildServer`). */
+let bundleMap: Profile.BundleMap = Profile.emptyBundleMap
 
 const buildServer = async (): Promise<void> => {
   await bundle(serverSource, serverScript)
-  bundleModules = readFileSync(serverScript, "utf8").split("\n").flatMap((text, line) => {
-    const m = /^\/\/ ((?:packages|bench)\/\S+\.ts)$/.exec(text)
-    return m === null ? [] : [{ line, path: m[1]! }]
-  })
+  bundleMap = Profile.bundleMapOf(serverScript)
 }
 
 const freePort = (): Promise<number> =>
@@ -233,113 +220,7 @@ const measure = async (
   }
 }
 
-/** Self time by function across a V8 CPU profile, the top entries, for the "where the cost goes" note. */
-const topFunctions = (profilePath: string, count: number): Array<{ name: string; share: number }> => {
-  const profile = JSON.parse(readFileSync(profilePath, "utf8")) as {
-    nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number } }>
-    samples: Array<number>
-  }
-  const byId = new Map(profile.nodes.map((n) => [n.id, n]))
-  const self = new Map<string, number>()
-  for (const id of profile.samples) {
-    const frame = byId.get(id)!.callFrame
-    const file = sourceOf(frame.url, frame.lineNumber) ??
-      frame.url.replace(/^.*node_modules\//, "").replace(/^.*\/packages\//, "packages/").replace(/^file:\/\//, "")
-    const key = `${frame.functionName || "(anonymous)"} ${file}:${frame.lineNumber + 1}`
-    self.set(key, (self.get(key) ?? 0) + 1)
-  }
-  const total = profile.samples.length
-  return [...self.entries()]
-    .sort((a, b) => b[1] - a[1])
-    .slice(0, count)
-    .map(([name, n]) => ({ name, share: n / total }))
-}
-
-/** Self time grouped by where the code lives: which library the cost belongs to. */
-const byArea = (profilePath: string): Array<{ area: string; share: number }> => {
-  const profile = JSON.parse(readFileSync(profilePath, "utf8")) as {
-    nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number } }>
-    samples: Array<number>
-  }
-  const byId = new Map(profile.nodes.map((n) => [n.id, n]))
-  const area = (url: string, fn: string, line: number) => {
-    const source = sourceOf(url, line) ?? url
-    if (source.includes("packages/core/")) return "@effect-telemetry/core"
-    if (source.includes("packages/http/")) return "@effect-telemetry/http"
-    // Before "bench/": Effect 4 is installed under bench/.scratch/effect4/node_modules.
-    const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)
-    if (m !== null) return m[1]!
-    if (source.includes("bench/")) return "bench app"
-    if (url.startsWith("node:")) return "node internals"
-    if (url === "") return fn === "(garbage collector)" ? "GC" : fn === "(idle)" ? "idle" : `native ${fn}`
-    return "other"
-  }
-  const shares = new Map<string, number>()
-  for (const id of profile.samples) {
-    const frame = byId.get(id)!.callFrame
-    const key = area(frame.url, frame.functionName, frame.lineNumber)
-    shares.set(key, (shares.get(key) ?? 0) + 1)
-  }
-  return [...shares.entries()].sort((a, b) => b[1] - a[1]).map(([a, n]) => ({
-    area: a,
-    share: n / profile.samples.length
-  }))
-}
-
-/**
- * Where a profiled server's CPU goes, in µs per request by group of areas: the profile's shares
- * of busy (non-idle) samples applied to the variant's CPU µs per request (the median of its
- * measured rounds, or the profiled run's own). Shares rather than the profile's clock: one
- * profiled run per variant is one sample of a noisy machine, while the shares hold across its
- * slow and fast phases.
- */
-interface Attribution {
-  /** CPU µs per request the shares are applied to. */
-  readonly busy: number
-  readonly byGroup: ReadonlyMap<Group, number>
-}
-
-const groups = [
-  "@effect-telemetry (our packages)",
-  "@opentelemetry SDK and OTLP serializer",
-  "prom-client",
-  "effect (fiber runtime, FiberRefs, Context)",
-  "@effect/platform, platform-node, router",
-  "node internals (http, net, streams, timers)",
-  "writev (kernel)",
-  "GC",
-  "other (V8 program, natives, app)"
-] as const
-type Group = (typeof groups)[number]
-
-const groupOf = (area: string): Group | undefined => {
-  if (area === "idle") return undefined
-  if (area.startsWith("@effect-telemetry/")) return "@effect-telemetry (our packages)"
-  if (area.startsWith("@opentelemetry/") || area === "protobufjs" || area.startsWith("@grpc/")) {
-    return "@opentelemetry SDK and OTLP serializer"
-  }
-  if (area === "prom-client") return "prom-client"
-  if (area === "effect") return "effect (fiber runtime, FiberRefs, Context)"
-  if (area.startsWith("@effect/") || area === "find-my-way-ts") return "@effect/platform, platform-node, router"
-  if (area === "node internals") return "node internals (http, net, streams, timers)"
-  if (area === "native writev") return "writev (kernel)"
-  if (area === "GC") return "GC"
-  return "other (V8 program, natives, app)"
-}
-
-const attributionOf = (profilePath: string, cpuMicrosPerRequest: number): Attribution => {
-  const shares = new Map<Group, number>()
-  let busyShare = 0
-  for (const { area, share } of byArea(profilePath)) {
-    const group = groupOf(area)
-    if (group === undefined) continue
-    shares.set(group, (shares.get(group) ?? 0) + share)
-    busyShare += share
-  }
-  const byGroup = new Map<Group, number>()
-  for (const [group, share] of shares) byGroup.set(group, (share / busyShare) * cpuMicrosPerRequest)
-  return { busy: cpuMicrosPerRequest, byGroup }
-}
+type Attribution = Profile.Attribution
 
 /**
  * The overhead of ours over the bare router and over Effect's own span, group by group: what
@@ -352,47 +233,19 @@ const attributionTable = (profiles: ReadonlyMap<Variant, Attribution>): Table | 
   const ours = profiles.get("ours")
   const unsampled = profiles.get("ours-unsampled")
   if (off === undefined || platform === undefined || ours === undefined || unsampled === undefined) return undefined
-  const at = (a: Attribution, g: Group) => a.byGroup.get(g) ?? 0
-  const delta = (value: number) => `${value >= 0 ? "+" : ""}${fmt(value, 1)}`
-  return {
+  return Profile.attributionTable({
     title: "Where the overhead goes (server CPU µs per request, split by the profiles' shares)",
-    header: [
-      "group",
-      "off",
-      "platform span",
-      "ours, sampled out",
-      "ours",
-      "ours − off",
-      "ours − platform span",
-      "sampled out − off"
-    ],
-    rows: [
-      ...groups.map((g) => [
-        g,
-        fmt(at(off, g), 1),
-        fmt(at(platform, g), 1),
-        fmt(at(unsampled, g), 1),
-        fmt(at(ours, g), 1),
-        delta(at(ours, g) - at(off, g)),
-        delta(at(ours, g) - at(platform, g)),
-        delta(at(unsampled, g) - at(off, g))
-      ]),
-      [
-        "**total (CPU µs/req)**",
-        fmt(off.busy, 1),
-        fmt(platform.busy, 1),
-        fmt(unsampled.busy, 1),
-        fmt(ours.busy, 1),
-        delta(ours.busy - off.busy),
-        delta(ours.busy - platform.busy),
-        delta(unsampled.busy - off.busy)
-      ]
+    variants: [["off", off], ["platform span", platform], ["ours, sampled out", unsampled], ["ours", ours]],
+    deltas: [
+      ["ours − off", ours, off],
+      ["ours − platform span", ours, platform],
+      ["sampled out − off", unsampled, off]
     ],
     notes: [
-      "Each variant's CPU µs/req (the median of its measured rounds above) split by the shares of its profile's busy samples (one profiled run per variant after the rounds; V8's sampling profiler sees the main thread, idle excluded). The profiled runs have TurboFan's inlining off (`--no-turbo-inlining`), so each function's self time stays its own instead of counting for the caller it was inlined into (our continuations run inside Effect's run loop and Node's stream callbacks); the shares are those of that build, the totals are measured without it.",
-      "Groups by where the code lives: our packages' compiled code; @opentelemetry/* (the SDK's batch processor and the OTLP protobuf serializer our export uses); prom-client (the default Node metrics, /metrics); effect (the fiber runtime: run loop, FiberRef copies, Context); @effect/platform and the router; Node's own JS (http parser callbacks, sockets, streams, timers; the exporter's HTTP client too); writev (time in the kernel writing responses and export requests); GC pauses."
+      Profile.attributionMethod,
+      "Over sockets Node's own JS includes the exporter's HTTP client (the OTLP requests to the sink) and writev its request bodies."
     ]
-  }
+  })
 }
 
 export const run = async (options: { readonly quick: boolean; readonly profile: boolean }): Promise<Array<Table>> => {
@@ -570,17 +423,18 @@ const profileVariant = async (
   if (!existsSync(path) || statSync(path).size === 0) {
     return { table: { title: `CPU profile of ${variant}`, header: ["note"], rows: [["no profile was written"]] } }
   }
+  const areas = Profile.areaShares(path, bundleMap)
   const table: Table = {
     title: `Where the server's CPU goes: ${variant} (V8 profiler during the load, inlining off, self time)`,
     header: ["area or function", "share of samples"],
     rows: [
-      ...byArea(path).slice(0, 12).map((a) => [a.area, `${(a.share * 100).toFixed(1)}%`]),
+      ...areas.slice(0, 12).map((a) => [a.area, `${(a.share * 100).toFixed(1)}%`]),
       ["**top functions**", ""],
-      ...topFunctions(path, 20).map((f) => [`\`${f.name}\``, `${(f.share * 100).toFixed(1)}%`])
+      ...Profile.topFunctions(path, bundleMap, 20).map((f) => [`\`${f.name}\``, `${(f.share * 100).toFixed(1)}%`])
     ],
     notes: [`Profile: bench/.profiles/${variant}.cpuprofile (not committed; open it in Chrome DevTools).`]
   }
-  return { table, attribution: attributionOf(path, cpuMicrosPerRequest ?? measured.cpuMicrosPerRequest) }
+  return { table, attribution: Profile.attribution(areas, cpuMicrosPerRequest ?? measured.cpuMicrosPerRequest) }
 }
 
 /** The profiled variants' tables, then the attribution of ours' overhead. */
@@ -604,24 +458,13 @@ const profileAll = async (
   return { tables, attribution: attributionTable(attributions), note: attributionNote(attributions) }
 }
 
-const shortGroup = (g: Group) => g.replace(/ \(.*\)$/, "").replace(/,.*$/, "")
-
 /** The sockets target's note: ours' overhead over the bare router and over Effect's span, by group. */
 const attributionNote = (profiles: ReadonlyMap<Variant, Attribution>): string | undefined => {
   const off = profiles.get("off")
   const platform = profiles.get("platform-native")
   const ours = profiles.get("ours")
   if (off === undefined || platform === undefined || ours === undefined) return undefined
-  const over = (base: Attribution) => {
-    const parts = groups
-      .map((g) => [g, (ours.byGroup.get(g) ?? 0) - (base.byGroup.get(g) ?? 0)] as const)
-      .filter(([, d]) => Math.abs(d) >= 0.5)
-      .sort((a, b) => b[1] - a[1])
-      .map(([g, d]) => `${shortGroup(g)} ${d >= 0 ? "+" : ""}${fmt(d, 1)}`)
-    const total = ours.busy - base.busy
-    return `${total >= 0 ? "+" : ""}${fmt(total, 1)} (${parts.join(", ")})`
-  }
   return `Its CPU µs/req split by the profiles' shares: ours over the bare router ${
-    over(off)
-  }; over Effect's own span ${over(platform)}. See "Where the overhead goes" below.`
+    Profile.deltaNote(ours, off)
+  }; over Effect's own span ${Profile.deltaNote(ours, platform)}. See "Where the overhead goes" below.`
 }

@@ -7,6 +7,7 @@
  * socket benchmark.
  *
  *   node bench/.scratch/http-middleware.mjs <rounds> <requests per round>
+ *   node --no-turbo-inlining bench/.scratch/http-middleware.mjs profile <variant> <requests> <path>
  *
  * Prints one JSON object: per variant, the CPU µs per request of every round and the fiber
  * operations per request (counted in a separate, untimed pass).
@@ -25,6 +26,8 @@ import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Runtime from "effect/Runtime"
 import type * as Tracer from "effect/Tracer"
+import { writeFileSync } from "node:fs"
+import * as Inspector from "node:inspector"
 
 export const variants = ["off", "platform-native", "ours", "ours-unsampled"] as const
 export type Variant = (typeof variants)[number]
@@ -115,7 +118,30 @@ const countOperations = async (served: Served, n: number): Promise<number> => {
   return operations / n
 }
 
+/**
+ * `profile <variant> <requests> <path>`: one variant warmed up, then the V8 profiler on for
+ * `requests` more, written to `path` (run with `--no-turbo-inlining`, see bench/lib/profile.ts).
+ */
+const profile = async (variant: Variant, requests: number, path: string) => {
+  const served = await start(variant)
+  await batch(served, 30_000)
+  const session = new Inspector.Session()
+  session.connect()
+  await new Promise<void>((resolve) =>
+    session.post("Profiler.enable", () => session.post("Profiler.start", () => resolve()))
+  )
+  await batch(served, requests)
+  const result = await new Promise<unknown>((resolve, reject) =>
+    session.post("Profiler.stop", (error, stopped) => (error ? reject(error) : resolve(stopped.profile)))
+  )
+  writeFileSync(path, JSON.stringify(result))
+  await served.dispose()
+}
+
 const main = async () => {
+  if (process.argv[2] === "profile") {
+    return profile(process.argv[3] as Variant, Number(process.argv[4]), process.argv[5]!)
+  }
   const rounds = Number(process.argv[2] ?? 7)
   const requests = Number(process.argv[3] ?? 20_000)
   const servers = new Map<Variant, Served>()
