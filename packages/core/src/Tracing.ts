@@ -289,6 +289,23 @@ export const setSpanStatus = (
 }
 
 /**
+ * Renames a span of this tracer before it ends (the name it is exported with), e.g. a server
+ * span once the route is known; other spans are left as they are.
+ *
+ * @example
+ * ```ts
+ * Effect.withSpan(Effect.flatMap(Effect.currentSpan, (span) => Effect.sync(() => Tracing.setSpanName(span, "GET /users/:id"))), "GET")
+ * ```
+ *
+ * @since 0.2.0
+ * @category interop
+ */
+export const setSpanName = (span: unknown, name: string): void => {
+  if (span instanceof NativeSpans.NativeSpan) span.name = name
+  else if (span instanceof internalTracer.TelemetrySpan) span.otelSpan.updateName(name)
+}
+
+/**
  * The OpenTelemetry span behind an Effect span created by this tracer, if it is one.
  *
  * @since 0.1.0

@@ -454,7 +454,7 @@ const instrumentRequest = <E, R>(
       : undefined
     if (sampled) {
       // The unmatched value labels series; a span name carries only a route that matched.
-      if (typeof reported === "string") Tracing.otelSpanOf(span)?.updateName(`${semantics.spanMethod(method)} ${route}`)
+      if (typeof reported === "string") Tracing.setSpanName(span, `${spanName} ${route}`)
       if (route !== undefined && route !== reported) span.attribute(Semconv.ATTR_HTTP_ROUTE, route)
       if (sent !== undefined) span.attribute(Semconv.ATTR_HTTP_RESPONSE_STATUS_CODE, sent)
       if (errorType !== undefined) span.attribute(Semconv.ATTR_ERROR_TYPE, errorType)
