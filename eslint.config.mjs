@@ -24,6 +24,7 @@ const portableModules = [
   "packages/core/src/internal/env.ts",
   "packages/core/src/internal/export.ts",
   "packages/core/src/internal/grpcTransport.ts",
+  "packages/core/src/internal/otlpTraceEncoder.ts",
   "packages/cdc/src/internal/confirmation.ts",
   "packages/cdc/src/internal/lsn.ts",
   "packages/cdc/src/internal/pgoutput.ts",

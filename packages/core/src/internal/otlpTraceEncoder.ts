@@ -1,0 +1,521 @@
+/**
+ * The OTLP/protobuf `ExportTraceServiceRequest` of a batch of spans, written in one pass.
+ *
+ * It writes what `@opentelemetry/otlp-transformer`'s `ProtobufTraceSerializer` (0.223) writes,
+ * field for field and byte for byte: the same grouping (by resource object, then by
+ * instrumentation scope object, in first-seen order), the same fields left out when empty, the
+ * same integer/double decision for numbers, the same span flags. The SDK's serializer walks
+ * every span twice (a size estimate, then the write) through a writer that checks its capacity
+ * on every byte run; this one writes each message once, reserving the length prefix it expects
+ * and moving the body when the length needs more (or fewer) bytes, into a buffer kept between
+ * batches. Our own native spans also hand over their Effect fields (see {@link NativeFields})
+ * instead of the OTel objects their `ReadableSpan` view would build for the SDK's serializer.
+ *
+ * @internal
+ */
+import type * as OtelApi from "@opentelemetry/api"
+import type { ReadableSpan, TimedEvent } from "@opentelemetry/sdk-trace-base"
+
+// -----------------------------------------------------------------------------
+// the writer
+// -----------------------------------------------------------------------------
+
+const textEncoder = new TextEncoder()
+
+/** Bytes of `value`'s varint, for lengths (non-negative, below 2^32). */
+const varintSize32 = (value: number): number =>
+  value < 0x80 ? 1 : value < 0x4000 ? 2 : value < 0x200000 ? 3 : value < 0x10000000 ? 4 : 5
+
+// Strings longer than this go straight to TextEncoder.encodeInto (native, faster than a JS
+// loop once the call's overhead is paid); shorter ones are copied char by char while ASCII.
+const SHORT_STRING = 48
+
+/** A growing buffer of protobuf output. Reentrant: each request has its own. */
+class Writer {
+  buf: Uint8Array
+  view: DataView
+  pos = 0
+
+  constructor(buf: Uint8Array) {
+    this.buf = buf
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
+  }
+
+  ensure(size: number): void {
+    if (this.pos + size <= this.buf.length) return
+    let length = this.buf.length * 2
+    while (length < this.pos + size) length *= 2
+    const grown = new Uint8Array(length)
+    grown.set(this.buf.subarray(0, this.pos))
+    this.buf = grown
+    this.view = new DataView(grown.buffer)
+  }
+
+  /** A tag or any value known to be an unsigned 32-bit integer. */
+  uint32(value: number): void {
+    this.ensure(5)
+    const buf = this.buf
+    let pos = this.pos
+    while (value > 0x7f) {
+      buf[pos++] = (value & 0x7f) | 0x80
+      value >>>= 7
+    }
+    buf[pos++] = value
+    this.pos = pos
+  }
+
+  /**
+   * A varint of any JS number, as the SDK's writer makes it: unsigned 32-bit values directly,
+   * others as 64-bit two's complement (negatives take 10 bytes).
+   */
+  varint(value: number): void {
+    if (value >= 0 && value <= 0xffffffff) return this.uint32(value >>> 0)
+    this.ensure(10)
+    let low: number
+    let high: number
+    if (value >= 0) {
+      low = value >>> 0
+      high = (value / 0x100000000) >>> 0
+    } else {
+      const abs = Math.abs(value)
+      low = ~(abs >>> 0) >>> 0
+      high = ~((abs / 0x100000000) >>> 0) >>> 0
+      low = (low + 1) >>> 0
+      if (low === 0) high = (high + 1) >>> 0
+    }
+    const buf = this.buf
+    let pos = this.pos
+    while (high > 0 || low > 0x7f) {
+      buf[pos++] = (low & 0x7f) | 0x80
+      low = ((low >>> 7) | (high << 25)) >>> 0
+      high >>>= 7
+    }
+    buf[pos++] = low & 0x7f
+    this.pos = pos
+  }
+
+  fixed32(value: number): void {
+    this.ensure(4)
+    const buf = this.buf
+    const pos = this.pos
+    buf[pos] = value & 0xff
+    buf[pos + 1] = (value >>> 8) & 0xff
+    buf[pos + 2] = (value >>> 16) & 0xff
+    buf[pos + 3] = (value >>> 24) & 0xff
+    this.pos = pos + 4
+  }
+
+  fixed64(low: number, high: number): void {
+    this.fixed32(low >>> 0)
+    this.fixed32(high >>> 0)
+  }
+
+  double(value: number): void {
+    this.ensure(8)
+    this.view.setFloat64(this.pos, value, true)
+    this.pos += 8
+  }
+
+  /** Reserves `reserved` bytes for a length prefix; returns where they start. */
+  begin(reserved: number): number {
+    this.ensure(reserved)
+    const at = this.pos
+    this.pos += reserved
+    return at
+  }
+
+  /** Writes the length of what follows the prefix at `at`, moving it if the guess was wrong. */
+  end(at: number, reserved: number): void {
+    const length = this.pos - at - reserved
+    const size = varintSize32(length)
+    if (size !== reserved) {
+      if (size > reserved) this.ensure(size - reserved)
+      this.buf.copyWithin(at + size, at + reserved, this.pos)
+      this.pos += size - reserved
+    }
+    const buf = this.buf
+    let value = length
+    while (value > 0x7f) {
+      buf[at++] = (value & 0x7f) | 0x80
+      value >>>= 7
+    }
+    buf[at] = value
+  }
+
+  /** A string field's length and UTF-8 bytes (lone surrogates as U+FFFD, as TextEncoder). */
+  string(value: string): void {
+    const length = value.length
+    // UTF-8 takes at most 3 bytes per UTF-16 unit; the prefix is sized for all-ASCII first.
+    this.ensure(length * 3 + 5)
+    const buf = this.buf
+    const prefix = varintSize32(length)
+    const start = this.pos + prefix
+    let i = 0
+    if (length <= SHORT_STRING) {
+      for (; i < length; i++) {
+        const c = value.charCodeAt(i)
+        if (c >= 0x80) break
+        buf[start + i] = c
+      }
+    }
+    let bytes = length
+    if (i < length) {
+      bytes = i + textEncoder.encodeInto(i === 0 ? value : value.slice(i), buf.subarray(start + i)).written!
+      const size = varintSize32(bytes)
+      if (size !== prefix) buf.copyWithin(start - prefix + size, start, start + bytes)
+      this.pos = start - prefix + size + bytes
+    } else {
+      this.pos = start + bytes
+    }
+    let at = start - prefix
+    let n = bytes
+    while (n > 0x7f) {
+      buf[at++] = (n & 0x7f) | 0x80
+      n >>>= 7
+    }
+    buf[at] = n
+  }
+
+  bytes(value: Uint8Array): void {
+    this.uint32(value.length)
+    this.ensure(value.length)
+    this.buf.set(value, this.pos)
+    this.pos += value.length
+  }
+
+  /** A hex id as bytes, as the SDK's `hexToBinary` decodes it (any input, same bytes). */
+  hexId(hex: string): void {
+    const count = hex.length >>> 1
+    this.uint32(count)
+    this.ensure(count)
+    const buf = this.buf
+    let pos = this.pos
+    for (let i = 0; i < count * 2; i += 2) {
+      buf[pos++] = (nibble(hex.charCodeAt(i)) << 4) | nibble(hex.charCodeAt(i + 1))
+    }
+    this.pos = pos
+  }
+
+  /** Nanoseconds of an `HrTime` as fixed64, with the SDK's exact arithmetic (uint64 wrap). */
+  hrTime(time: OtelApi.HrTime): void {
+    const seconds = time[0]
+    const nanos = time[1]
+    const lowSeconds = seconds & 0xffff
+    const highSeconds = (seconds / 0x10000) >>> 0
+    const fromLow = lowSeconds * 1_000_000_000
+    const fromHigh = highSeconds * 1_000_000_000
+    const low = (fromLow >>> 0) + (((fromHigh & 0xffff) * 0x10000) >>> 0) + nanos
+    const high = Math.floor(fromLow / 0x100000000) + ((fromHigh / 0x10000) >>> 0) + Math.floor(low / 0x100000000)
+    this.fixed64(low >>> 0, high >>> 0)
+  }
+
+  /** Nanoseconds of a bigint clock reading as fixed64 (uint64 wrap). */
+  nanos(value: bigint): void {
+    this.ensure(8)
+    this.view.setBigUint64(this.pos, value, true)
+    this.pos += 8
+  }
+}
+
+// The SDK's hexToBinary's digit values, including what it makes of a non-hex character.
+const nibble = (code: number): number =>
+  code >= 48 && code <= 57 ? code - 48 : code >= 97 && code <= 102 ? code - 87 : code - 55
+
+// The buffer of the last request, reused by the next one (the request gets a copy).
+let spare: Uint8Array | undefined
+const INITIAL_SIZE = 64 * 1024
+// A buffer grown past this by an unusual batch is not kept.
+const MAX_SPARE = 4 * 1024 * 1024
+
+// -----------------------------------------------------------------------------
+// field values
+// -----------------------------------------------------------------------------
+
+const TAG_LEN = 2
+const TAG_VARINT = 0
+const TAG_I64 = 1
+const TAG_I32 = 5
+
+const tag = (field: number, wire: number): number => (field << 3) | wire
+
+// int_value when the number is an integer in int64's range, double_value otherwise (NaN and
+// ±Infinity included), as the SDK decides: an integer past 2^53 is still an integer.
+const MIN_INT64 = -(2 ** 63)
+const MAX_INT64 = 2 ** 63
+
+/** An `AnyValue` message's body (nothing for a value the SDK does not write: null, bigint…). */
+const anyValue = (w: Writer, value: unknown): void => {
+  switch (typeof value) {
+    case "string":
+      w.uint32(tag(1, TAG_LEN))
+      return w.string(value)
+    case "boolean":
+      w.uint32(tag(2, TAG_VARINT))
+      return w.uint32(value ? 1 : 0)
+    case "number":
+      if (Number.isInteger(value) && value >= MIN_INT64 && value < MAX_INT64) {
+        w.uint32(tag(3, TAG_VARINT))
+        return w.varint(value)
+      }
+      w.uint32(tag(4, TAG_I64))
+      return w.double(value)
+    case "object": {
+      if (value === null) return
+      if (value instanceof Uint8Array) {
+        w.uint32(tag(7, TAG_LEN))
+        return w.bytes(value)
+      }
+      if (Array.isArray(value)) {
+        w.uint32(tag(5, TAG_LEN))
+        const array = w.begin(2)
+        for (const item of value) {
+          w.uint32(tag(1, TAG_LEN))
+          const at = w.begin(1)
+          anyValue(w, item)
+          w.end(at, 1)
+        }
+        return w.end(array, 2)
+      }
+      w.uint32(tag(6, TAG_LEN))
+      const list = w.begin(2)
+      const record = value as Record<string, unknown>
+      for (const key in record) {
+        if (!Object.prototype.hasOwnProperty.call(record, key)) continue
+        w.uint32(tag(1, TAG_LEN))
+        const at = w.begin(1)
+        keyValue(w, key, record[key])
+        w.end(at, 1)
+      }
+      return w.end(list, 2)
+    }
+  }
+}
+
+/** A `KeyValue` message's body. */
+const keyValue = (w: Writer, key: string, value: unknown): void => {
+  w.uint32(tag(1, TAG_LEN))
+  w.string(key)
+  w.uint32(tag(2, TAG_LEN))
+  const at = w.begin(1)
+  anyValue(w, value)
+  w.end(at, 1)
+}
+
+/** Repeated `KeyValue` field `field` of an attributes object (own keys, in their order). */
+const attributes = (w: Writer, record: OtelApi.Attributes, field: number): void => {
+  const fieldTag = tag(field, TAG_LEN)
+  for (const key in record) {
+    if (!Object.prototype.hasOwnProperty.call(record, key)) continue
+    w.uint32(fieldTag)
+    const at = w.begin(1)
+    keyValue(w, key, record[key])
+    w.end(at, 1)
+  }
+}
+
+// Span flags: the W3C trace flags in the low byte, and "the parent's remoteness is known" with
+// the remoteness itself (OTLP's SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE / _IS_REMOTE).
+const HAS_IS_REMOTE = 0x100
+const IS_REMOTE = 0x200
+
+const flags = (traceFlags: number, isRemote: boolean | undefined): number =>
+  (traceFlags & 0xff) | HAS_IS_REMOTE | (isRemote ? IS_REMOTE : 0)
+
+// -----------------------------------------------------------------------------
+// messages
+// -----------------------------------------------------------------------------
+
+/** `Span.Event`'s body. */
+const event = (w: Writer, event: TimedEvent): void => {
+  w.uint32(tag(1, TAG_I64))
+  w.hrTime(event.time)
+  w.uint32(tag(2, TAG_LEN))
+  w.string(event.name)
+  if (event.attributes) attributes(w, event.attributes, 3)
+  w.uint32(tag(4, TAG_VARINT))
+  w.varint(event.droppedAttributesCount || 0)
+}
+
+/** `Span.Link`'s body. */
+const link = (w: Writer, link: OtelApi.Link): void => {
+  const context = link.context
+  w.uint32(tag(1, TAG_LEN))
+  w.hexId(context.traceId)
+  w.uint32(tag(2, TAG_LEN))
+  w.hexId(context.spanId)
+  const traceState = context.traceState?.serialize()
+  if (traceState) {
+    w.uint32(tag(3, TAG_LEN))
+    w.string(traceState)
+  }
+  if (link.attributes) attributes(w, link.attributes, 4)
+  w.uint32(tag(5, TAG_VARINT))
+  w.varint(link.droppedAttributesCount || 0)
+  w.uint32(tag(6, TAG_I32))
+  w.fixed32(flags(context.traceFlags, context.isRemote))
+}
+
+/** `Span`'s body. */
+const span = (w: Writer, span: ReadableSpan): void => {
+  const context = span.spanContext()
+  w.uint32(tag(1, TAG_LEN))
+  w.hexId(context.traceId)
+  w.uint32(tag(2, TAG_LEN))
+  w.hexId(context.spanId)
+  const traceState = context.traceState?.serialize()
+  if (traceState) {
+    w.uint32(tag(3, TAG_LEN))
+    w.string(traceState)
+  }
+  const parent = span.parentSpanContext
+  if (parent?.spanId) {
+    w.uint32(tag(4, TAG_LEN))
+    w.hexId(parent.spanId)
+  }
+  w.uint32(tag(5, TAG_LEN))
+  w.string(span.name)
+  // Offset by one: OTLP's 0 is "unspecified", which the API has no value for.
+  const kind = span.kind == null ? 0 : span.kind + 1
+  if (kind !== 0) {
+    w.uint32(tag(6, TAG_VARINT))
+    w.varint(kind)
+  }
+  w.uint32(tag(7, TAG_I64))
+  w.hrTime(span.startTime)
+  w.uint32(tag(8, TAG_I64))
+  w.hrTime(span.endTime)
+  if (span.attributes) attributes(w, span.attributes, 9)
+  w.uint32(tag(10, TAG_VARINT))
+  w.varint(span.droppedAttributesCount)
+  for (const e of span.events) {
+    w.uint32(tag(11, TAG_LEN))
+    const at = w.begin(1)
+    event(w, e)
+    w.end(at, 1)
+  }
+  w.uint32(tag(12, TAG_VARINT))
+  w.varint(span.droppedEventsCount)
+  for (const l of span.links) {
+    w.uint32(tag(13, TAG_LEN))
+    const at = w.begin(1)
+    link(w, l)
+    w.end(at, 1)
+  }
+  w.uint32(tag(14, TAG_VARINT))
+  w.varint(span.droppedLinksCount)
+  const status = span.status
+  w.uint32(tag(15, TAG_LEN))
+  const at = w.begin(1)
+  if (status.message) {
+    w.uint32(tag(2, TAG_LEN))
+    w.string(status.message)
+  }
+  w.uint32(tag(3, TAG_VARINT))
+  w.varint(status.code)
+  w.end(at, 1)
+  w.uint32(tag(16, TAG_I32))
+  w.fixed32(flags(context.traceFlags, parent?.isRemote))
+}
+
+type Resource = ReadableSpan["resource"]
+type Scope = ReadableSpan["instrumentationScope"]
+
+/** `ScopeSpans`' body. */
+const scopeSpans = (w: Writer, scope: Scope, spans: ReadonlyArray<ReadableSpan>): void => {
+  w.uint32(tag(1, TAG_LEN))
+  const at = w.begin(1)
+  w.uint32(tag(1, TAG_LEN))
+  w.string(scope.name)
+  if (scope.version) {
+    w.uint32(tag(2, TAG_LEN))
+    w.string(scope.version)
+  }
+  const scoped = scope as Scope & { readonly attributes?: OtelApi.Attributes; readonly droppedAttributesCount?: number }
+  if (scoped.attributes) attributes(w, scoped.attributes, 3)
+  if (scoped.droppedAttributesCount) {
+    w.uint32(tag(4, TAG_VARINT))
+    w.varint(scoped.droppedAttributesCount)
+  }
+  w.end(at, 1)
+  for (let i = 0; i < spans.length; i++) {
+    w.uint32(tag(2, TAG_LEN))
+    // Most spans are 128 bytes to 16 KiB long.
+    const at = w.begin(2)
+    span(w, spans[i]!)
+    w.end(at, 2)
+  }
+  if (scope.schemaUrl) {
+    w.uint32(tag(3, TAG_LEN))
+    w.string(scope.schemaUrl)
+  }
+}
+
+/** `ResourceSpans`' body. */
+const resourceSpans = (w: Writer, resource: Resource, scopes: Map<Scope, Array<ReadableSpan>>): void => {
+  w.uint32(tag(1, TAG_LEN))
+  const at = w.begin(2)
+  const resourceAttributes = resource.attributes
+  if (resourceAttributes) attributes(w, resourceAttributes, 1)
+  // The SDK does not count dropped resource attributes: always 0.
+  w.uint32(tag(2, TAG_VARINT))
+  w.uint32(0)
+  w.end(at, 2)
+  for (const [scope, spans] of scopes) {
+    w.uint32(tag(2, TAG_LEN))
+    const at = w.begin(3)
+    scopeSpans(w, scope, spans)
+    w.end(at, 3)
+  }
+  if (resource.schemaUrl) {
+    w.uint32(tag(3, TAG_LEN))
+    w.string(resource.schemaUrl)
+  }
+}
+
+/**
+ * The OTLP/protobuf `ExportTraceServiceRequest` of `spans`: what the SDK's
+ * `ProtobufTraceSerializer.serializeRequest` returns for them, byte for byte.
+ *
+ * @internal
+ */
+export const serializeTraceRequest = (spans: ReadonlyArray<ReadableSpan>): Uint8Array => {
+  // Grouped by resource and scope object, as the SDK groups them (first seen first).
+  const resources = new Map<Resource, Map<Scope, Array<ReadableSpan>>>()
+  let lastResource: Resource | undefined
+  let lastScope: Scope | undefined
+  let last: Array<ReadableSpan> | undefined
+  for (let i = 0; i < spans.length; i++) {
+    const s = spans[i]!
+    const resource = s.resource
+    const scope = s.instrumentationScope
+    if (resource !== lastResource || scope !== lastScope || last === undefined) {
+      let scopes = resources.get(resource)
+      if (scopes === undefined) {
+        scopes = new Map()
+        resources.set(resource, scopes)
+      }
+      last = scopes.get(scope)
+      if (last === undefined) {
+        last = []
+        scopes.set(scope, last)
+      }
+      lastResource = resource
+      lastScope = scope
+    }
+    last.push(s)
+  }
+  const buffer = spare ?? new Uint8Array(INITIAL_SIZE)
+  spare = undefined
+  const w = new Writer(buffer)
+  try {
+    for (const [resource, scopes] of resources) {
+      w.uint32(tag(1, TAG_LEN))
+      const at = w.begin(3)
+      resourceSpans(w, resource, scopes)
+      w.end(at, 3)
+    }
+    return w.buf.slice(0, w.pos)
+  } finally {
+    if (w.buf.length <= MAX_SPARE) spare = w.buf
+  }
+}
