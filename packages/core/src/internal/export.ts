@@ -1,6 +1,6 @@
 /**
- * Our OTLP export path: the SDK's serializers, our own transports (HTTP here, gRPC in
- * `grpcTransport.ts`), one exporter for every signal.
+ * Our OTLP export path: the SDK's serializers (our own encoder for protobuf traces), our own
+ * transports (HTTP here, gRPC in `grpcTransport.ts`), one exporter for every signal.
  *
  * The SDK's transports cannot be stopped: their retries wait on plain `setTimeout`s, their
  * requests on sockets of a keep-alive agent or on a gRPC call nobody cancels, and `shutdown()`
@@ -24,8 +24,7 @@ import {
   JsonMetricsSerializer,
   JsonTraceSerializer,
   ProtobufLogsSerializer,
-  ProtobufMetricsSerializer,
-  ProtobufTraceSerializer
+  ProtobufMetricsSerializer
 } from "@opentelemetry/otlp-transformer"
 import type { LogRecordExporter, ReadableLogRecord } from "@opentelemetry/sdk-logs"
 import type {
@@ -43,6 +42,7 @@ import * as Zlib from "node:zlib"
 import type { OtlpExporterSettings, TemporalityPreference } from "../TelemetryConfig.js"
 import * as Diagnostics from "./diagnostics.js"
 import { GrpcWire } from "./grpcTransport.js"
+import { serializeTraceRequest } from "./otlpTraceEncoder.js"
 
 /** The OTLP signals, as the per-signal variables spell them. @internal */
 export type OtlpSignal = "TRACES" | "METRICS" | "LOGS"
@@ -457,10 +457,16 @@ export class OtlpExporter<Items> implements Abortable {
   }
 }
 
-/** OTLP span exporter (HTTP or gRPC, by the protocol). @internal */
+/**
+ * OTLP span exporter (HTTP or gRPC, by the protocol). Protobuf requests are written by our
+ * encoder (the SDK's bytes, in a fraction of its time: see `otlpTraceEncoder.ts`); JSON ones by
+ * the SDK's serializer.
+ *
+ * @internal
+ */
 export class OtlpSpanExporter extends OtlpExporter<Array<ReadableSpan>> implements SpanExporter {
   constructor(settings: OtlpExporterSettings) {
-    super("TRACES", settings, { protobuf: ProtobufTraceSerializer, json: JsonTraceSerializer })
+    super("TRACES", settings, { protobuf: { serializeRequest: serializeTraceRequest }, json: JsonTraceSerializer })
   }
 }
 
