@@ -364,8 +364,59 @@ const link = (w: Writer, link: OtelApi.Link): void => {
   w.fixed32(flags(context.traceFlags, context.isRemote))
 }
 
+// -----------------------------------------------------------------------------
+// native spans
+// -----------------------------------------------------------------------------
+
+/**
+ * What our native spans' `ReadableSpan` view offers besides its OTel fields: the clock readings
+ * its `startTime`/`endTime` are made from, and its attributes as `attributes` would hold them,
+ * handed over one by one without building that object.
+ *
+ * @internal
+ */
+export interface NativeFields {
+  readonly startNanos: bigint
+  readonly endNanos: bigint
+  /**
+   * Calls `visit` with each attribute `attributes` would hold, in its key order, and returns
+   * `droppedAttributesCount`; or returns -1 (at any point, having visited some or not) when it
+   * cannot say without building `attributes`.
+   */
+  readonly eachAttribute: <S>(visit: (sink: S, key: string, value: OtelApi.AttributeValue) => void, sink: S) => number
+}
+
+/** The key under which a `ReadableSpan` offers its {@link NativeFields}. @internal */
+export const nativeFields: unique symbol = Symbol("effect-telemetry/otlpTraceEncoder/nativeFields")
+
+const UINT64_END = 2n ** 64n
+
+type MaybeNative = ReadableSpan & { readonly [nativeFields]?: NativeFields }
+
+/** One attribute of a span (field 9). */
+const spanAttribute = (w: Writer, key: string, value: OtelApi.AttributeValue): void => {
+  w.uint32(tag(9, TAG_LEN))
+  const at = w.begin(1)
+  keyValue(w, key, value)
+  w.end(at, 1)
+}
+
+/** A native span's attributes and their dropped count; false (nothing written) if it cannot. */
+const nativeAttributes = (w: Writer, native: NativeFields): boolean => {
+  const mark = w.pos
+  const dropped = native.eachAttribute(spanAttribute, w)
+  if (dropped < 0) {
+    w.pos = mark
+    return false
+  }
+  w.uint32(tag(10, TAG_VARINT))
+  w.varint(dropped)
+  return true
+}
+
 /** `Span`'s body. */
-const span = (w: Writer, span: ReadableSpan): void => {
+const span = (w: Writer, span: MaybeNative): void => {
+  const native = span[nativeFields]
   const context = span.spanContext()
   w.uint32(tag(1, TAG_LEN))
   w.hexId(context.traceId)
@@ -389,13 +440,26 @@ const span = (w: Writer, span: ReadableSpan): void => {
     w.uint32(tag(6, TAG_VARINT))
     w.varint(kind)
   }
-  w.uint32(tag(7, TAG_I64))
-  w.hrTime(span.startTime)
-  w.uint32(tag(8, TAG_I64))
-  w.hrTime(span.endTime)
-  if (span.attributes) attributes(w, span.attributes, 9)
-  w.uint32(tag(10, TAG_VARINT))
-  w.varint(span.droppedAttributesCount)
+  // A clock reading is its HrTime's nanoseconds exactly when it is a uint64.
+  if (
+    native !== undefined && native.startNanos >= 0n && native.startNanos < UINT64_END &&
+    native.endNanos >= 0n && native.endNanos < UINT64_END
+  ) {
+    w.uint32(tag(7, TAG_I64))
+    w.nanos(native.startNanos)
+    w.uint32(tag(8, TAG_I64))
+    w.nanos(native.endNanos)
+  } else {
+    w.uint32(tag(7, TAG_I64))
+    w.hrTime(span.startTime)
+    w.uint32(tag(8, TAG_I64))
+    w.hrTime(span.endTime)
+  }
+  if (native === undefined || !nativeAttributes(w, native)) {
+    if (span.attributes) attributes(w, span.attributes, 9)
+    w.uint32(tag(10, TAG_VARINT))
+    w.varint(span.droppedAttributesCount)
+  }
   for (const e of span.events) {
     w.uint32(tag(11, TAG_LEN))
     const at = w.begin(1)

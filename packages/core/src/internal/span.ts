@@ -27,6 +27,8 @@ const ATTR_EXCEPTION_TYPE = "exception.type"
 const ATTR_EXCEPTION_MESSAGE = "exception.message"
 const ATTR_EXCEPTION_STACKTRACE = "exception.stacktrace"
 import type { SamplerName } from "../TelemetryConfig.js"
+import { nativeFields } from "./otlpTraceEncoder.js"
+import type { NativeFields } from "./otlpTraceEncoder.js"
 
 // ---------------------------------------------------------------------------------------------
 // ids
@@ -358,12 +360,16 @@ export class NativeSpan implements EffectTracer.Span {
 // (processors and exporters only read a ReadableSpan).
 const unsetStatus: OtelApi.SpanStatus = Object.freeze({ code: OtelApi.SpanStatusCode.UNSET })
 
+// Keys an attributes object does not own as it owns others: Object.prototype's.
+const objectKeys: ReadonlySet<string> = new Set(Object.getOwnPropertyNames(Object.prototype))
+
 /**
  * A sampled span that ended, as the SDK's processors and exporters read it. Attributes, events
  * and links are converted on first read: the batch processor reads them when it exports, off
- * the request path.
+ * the request path. Our OTLP encoder reads the attributes and the clock readings without that
+ * conversion ({@link NativeFields}): the attributes object cost ~2 µs per 11-attribute span.
  */
-class ExportedSpan implements ReadableSpan {
+class ExportedSpan implements ReadableSpan, NativeFields {
   readonly name: string
   readonly kind: OtelApi.SpanKind
   readonly parentSpanContext: OtelApi.SpanContext | undefined
@@ -376,8 +382,8 @@ class ExportedSpan implements ReadableSpan {
   private droppedLinks = 0
   private readonly context_: OtelApi.SpanContext
   private readonly limits: SpanLimits
-  private readonly startNanos: bigint
-  private readonly endNanos: bigint
+  readonly startNanos: bigint
+  readonly endNanos: bigint
   private startTime_: OtelApi.HrTime | undefined = undefined
   private endTime_: OtelApi.HrTime | undefined = undefined
   private duration_: OtelApi.HrTime | undefined = undefined
@@ -442,6 +448,53 @@ class ExportedSpan implements ReadableSpan {
 
   spanContext(): OtelApi.SpanContext {
     return this.context_
+  }
+
+  /** For our OTLP encoder: the raw fields it writes from directly. */
+  get [nativeFields](): NativeFields {
+    return this
+  }
+
+  /**
+   * The attributes `attributes` makes, in its order, without making it (the OTLP encoder writes
+   * them as they come). -1 when only the object can say: made already, a key an object orders
+   * first (an array index) or would not own (`__proto__`, `toString`…), an exit attribute the
+   * span set itself.
+   */
+  eachAttribute<S>(visit: (sink: S, key: string, value: OtelApi.AttributeValue) => void, sink: S): number {
+    const raw = this.rawAttributes
+    if (raw === undefined) return -1
+    const exit = this.exitAttributes
+    if (exit !== undefined) {
+      for (const key in exit) if (raw.has(key)) return -1
+    }
+    const { attributeCountLimit, attributeValueLengthLimit } = this.limits
+    let count = 0
+    let dropped = 0
+    for (const [key, value] of raw) {
+      if (value === undefined || value === null || key.length === 0) continue
+      const first = key.charCodeAt(0)
+      if ((first >= 48 && first <= 57) || objectKeys.has(key)) return -1
+      if (count >= attributeCountLimit) {
+        dropped++
+        continue
+      }
+      count++
+      visit(sink, key, truncate(toAttributeValue(value), attributeValueLengthLimit))
+    }
+    if (exit !== undefined) {
+      for (const key in exit) {
+        const value = exit[key]
+        if (value === undefined || value === null) continue
+        if (count >= attributeCountLimit) {
+          dropped++
+          continue
+        }
+        count++
+        visit(sink, key, truncate(toAttributeValue(value), attributeValueLengthLimit))
+      }
+    }
+    return dropped
   }
 
   // The times as HrTime, made when first read: the batch processor's export reads them, off
