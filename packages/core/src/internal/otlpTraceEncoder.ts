@@ -384,6 +384,8 @@ export interface NativeFields {
    * cannot say without building `attributes`.
    */
   readonly eachAttribute: <S>(visit: (sink: S, key: string, value: OtelApi.AttributeValue) => void, sink: S) => number
+  /** No events and no links, none dropped: `events` and `links` need not be made to say so. */
+  readonly bare: boolean
 }
 
 /** The key under which a `ReadableSpan` offers its {@link NativeFields}. @internal */
@@ -412,6 +414,26 @@ const nativeAttributes = (w: Writer, native: NativeFields): boolean => {
   w.uint32(tag(10, TAG_VARINT))
   w.varint(dropped)
   return true
+}
+
+/** `Span`'s events, links and their dropped counts. */
+const eventsAndLinks = (w: Writer, span: ReadableSpan): void => {
+  for (const e of span.events) {
+    w.uint32(tag(11, TAG_LEN))
+    const at = w.begin(1)
+    event(w, e)
+    w.end(at, 1)
+  }
+  w.uint32(tag(12, TAG_VARINT))
+  w.varint(span.droppedEventsCount)
+  for (const l of span.links) {
+    w.uint32(tag(13, TAG_LEN))
+    const at = w.begin(1)
+    link(w, l)
+    w.end(at, 1)
+  }
+  w.uint32(tag(14, TAG_VARINT))
+  w.varint(span.droppedLinksCount)
 }
 
 /** `Span`'s body. */
@@ -460,22 +482,14 @@ const span = (w: Writer, span: MaybeNative): void => {
     w.uint32(tag(10, TAG_VARINT))
     w.varint(span.droppedAttributesCount)
   }
-  for (const e of span.events) {
-    w.uint32(tag(11, TAG_LEN))
-    const at = w.begin(1)
-    event(w, e)
-    w.end(at, 1)
+  if (native !== undefined && native.bare) {
+    w.uint32(tag(12, TAG_VARINT))
+    w.uint32(0)
+    w.uint32(tag(14, TAG_VARINT))
+    w.uint32(0)
+  } else {
+    eventsAndLinks(w, span)
   }
-  w.uint32(tag(12, TAG_VARINT))
-  w.varint(span.droppedEventsCount)
-  for (const l of span.links) {
-    w.uint32(tag(13, TAG_LEN))
-    const at = w.begin(1)
-    link(w, l)
-    w.end(at, 1)
-  }
-  w.uint32(tag(14, TAG_VARINT))
-  w.varint(span.droppedLinksCount)
   const status = span.status
   w.uint32(tag(15, TAG_LEN))
   const at = w.begin(1)

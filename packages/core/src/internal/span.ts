@@ -497,6 +497,13 @@ class ExportedSpan implements ReadableSpan, NativeFields {
     return dropped
   }
 
+  get bare(): boolean {
+    return (this.events_ === undefined
+      ? this.rawEvents === undefined
+      : this.events_.length === 0 && this.droppedEvents === 0) &&
+      (this.links_ === undefined ? this.rawLinks === undefined : this.links_.length === 0 && this.droppedLinks === 0)
+  }
+
   // The times as HrTime, made when first read: the batch processor's export reads them, off
   // the request path; ending a span only keeps Effect's two clock readings.
   get startTime(): OtelApi.HrTime {
