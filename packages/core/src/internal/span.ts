@@ -497,11 +497,13 @@ class ExportedSpan implements ReadableSpan, NativeFields {
     return dropped
   }
 
+  /** For our OTLP encoder: no events and no links, none dropped, without making either array. */
   get bare(): boolean {
-    return (this.events_ === undefined
+    const noEvents = this.events_ === undefined
       ? this.rawEvents === undefined
-      : this.events_.length === 0 && this.droppedEvents === 0) &&
-      (this.links_ === undefined ? this.rawLinks === undefined : this.links_.length === 0 && this.droppedLinks === 0)
+      : this.events_.length === 0 && this.droppedEvents === 0
+    if (!noEvents) return false
+    return this.links_ === undefined ? this.rawLinks === undefined : this.links_.length === 0 && this.droppedLinks === 0
   }
 
   // The times as HrTime, made when first read: the batch processor's export reads them, off
