@@ -223,6 +223,10 @@ const nibble = (code: number): number =>
 
 // The buffer of the last request, reused by the next one (the request gets a copy).
 let spare: Uint8Array | undefined
+const INITIAL_SIZE = 64 * 1024
+// A buffer grown past this by an unusual batch is not kept.
+const MAX_SPARE = 4 * 1024 * 1024
+
 // The copy: Node's uninitialised allocation where there is one (a zero-filled 200 KiB copy of a
 // 512-span batch cost ~300 ns per span more in the bench), a plain one elsewhere.
 const copyOut: (buf: Uint8Array, length: number) => Uint8Array = typeof Buffer === "function"
@@ -232,9 +236,6 @@ const copyOut: (buf: Uint8Array, length: number) => Uint8Array = typeof Buffer =
     return out
   }
   : (buf, length) => buf.slice(0, length)
-const INITIAL_SIZE = 64 * 1024
-// A buffer grown past this by an unusual batch is not kept.
-const MAX_SPARE = 4 * 1024 * 1024
 
 // -----------------------------------------------------------------------------
 // field values
