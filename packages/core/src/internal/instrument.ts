@@ -215,10 +215,6 @@ export class SeriesCache {
   private generation = globalState.generation
   private warnedOverflow = false
   private overflowSeries: Series | undefined
-  // The last frozen attribute object and its series: a frozen object cannot change, so the same
-  // object is the same set (an in-flight gauge's +1 and -1, attribute constants).
-  private lastFrozen: Attributes | undefined = undefined
-  private lastSeries: Series | undefined = undefined
 
   constructor(
     readonly descriptor: Descriptor,
@@ -231,20 +227,8 @@ export class SeriesCache {
       this.size = 0
       this.overflowSeries = undefined
       this.warnedOverflow = false
-      this.lastFrozen = undefined
-      this.lastSeries = undefined
       this.generation = globalState.generation
     }
-    if (attributes !== undefined && attributes === this.lastFrozen) return this.lastSeries!
-    const series = this.lookup(attributes)
-    if (attributes !== undefined && Object.isFrozen(attributes)) {
-      this.lastFrozen = attributes
-      this.lastSeries = series
-    }
-    return series
-  }
-
-  private lookup(attributes: Attributes | undefined): Series {
     let node = this.root
     if (attributes !== undefined) {
       for (const k in attributes) {
