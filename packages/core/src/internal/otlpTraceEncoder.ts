@@ -31,6 +31,16 @@ const varintSize32 = (value: number): number =>
 const SHORT_STRING = 48
 
 /** A growing buffer of protobuf output. Reentrant: each request has its own. */
+/** Writes an unsigned 32-bit varint at `at` (room already ensured); returns the position after it. */
+const writeVarint32 = (buf: Uint8Array, at: number, value: number): number => {
+  while (value > 0x7f) {
+    buf[at++] = (value & 0x7f) | 0x80
+    value >>>= 7
+  }
+  buf[at++] = value
+  return at
+}
+
 class Writer {
   buf: Uint8Array
   view: DataView
@@ -54,14 +64,7 @@ class Writer {
   /** A tag or any value known to be an unsigned 32-bit integer. */
   uint32(value: number): void {
     this.ensure(5)
-    const buf = this.buf
-    let pos = this.pos
-    while (value > 0x7f) {
-      buf[pos++] = (value & 0x7f) | 0x80
-      value >>>= 7
-    }
-    buf[pos++] = value
-    this.pos = pos
+    this.pos = writeVarint32(this.buf, this.pos, value)
   }
 
   /**
@@ -133,13 +136,7 @@ class Writer {
       this.buf.copyWithin(at + size, at + reserved, this.pos)
       this.pos += size - reserved
     }
-    const buf = this.buf
-    let value = length
-    while (value > 0x7f) {
-      buf[at++] = (value & 0x7f) | 0x80
-      value >>>= 7
-    }
-    buf[at] = value
+    writeVarint32(this.buf, at, length)
   }
 
   /** A string field's length and UTF-8 bytes (lone surrogates as U+FFFD, as TextEncoder). */
@@ -167,13 +164,7 @@ class Writer {
     } else {
       this.pos = start + bytes
     }
-    let at = start - prefix
-    let n = bytes
-    while (n > 0x7f) {
-      buf[at++] = (n & 0x7f) | 0x80
-      n >>>= 7
-    }
-    buf[at] = n
+    writeVarint32(buf, start - prefix, bytes)
   }
 
   bytes(value: Uint8Array): void {
