@@ -10,16 +10,18 @@ import * as OtelApi from "@opentelemetry/api"
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks"
 import * as Effect from "effect/Effect"
 
+/** An async-hooks context manager registered globally for the scope. */
+const registerManager = Effect.acquireRelease(
+  Effect.sync(() => OtelApi.context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable())),
+  () => Effect.sync(() => OtelApi.context.disable())
+)
+
 const activeSpanId = () => OtelApi.trace.getActiveSpan()?.spanContext().spanId
 
 describe("the active OpenTelemetry context inside Effect spans", () => {
   it.scopedLive("with a context manager: the fiber's span is active, before and after a sleep, and parents OTel spans", () =>
     Effect.gen(function*() {
-      const manager = new AsyncLocalStorageContextManager().enable()
-      yield* Effect.acquireRelease(
-        Effect.sync(() => OtelApi.context.setGlobalContextManager(manager)),
-        () => Effect.sync(() => OtelApi.context.disable())
-      )
+      yield* registerManager
       const seen = yield* Effect.gen(function*() {
         const span = yield* Effect.currentSpan
         const before = activeSpanId()
@@ -56,11 +58,7 @@ describe("the active OpenTelemetry context inside Effect spans", () => {
       Effect.gen(function*() {
         const early = yield* Effect.sync(activeSpanId).pipe(Effect.withSpan("orders.early"))
         expect(early).toBeUndefined()
-        const manager = new AsyncLocalStorageContextManager().enable()
-        yield* Effect.acquireRelease(
-          Effect.sync(() => OtelApi.context.setGlobalContextManager(manager)),
-          () => Effect.sync(() => OtelApi.context.disable())
-        )
+        yield* registerManager
         const seen = yield* Effect.gen(function*() {
           const span = yield* Effect.currentSpan
           yield* Effect.sleep("1 millis")
