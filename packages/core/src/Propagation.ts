@@ -17,6 +17,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as EffectTracer from "effect/Tracer"
+import { NativeSpan } from "./internal/span.js"
 import { hasContextManager, otelContextOf, spanContextOf } from "./internal/tracer.js"
 import type { PropagatorName } from "./TelemetryConfig.js"
 import { TelemetryConfig } from "./TelemetryConfig.js"
@@ -169,7 +170,9 @@ export const inject = (span: EffectTracer.AnySpan): Record<string, string> => {
   // tracing not suppressed, so the W3C propagators write exactly the span's context.
   if (!hasContextManager() && isW3COnly()) {
     const spanContext = spanContextOf(span)
-    if (!OtelApi.trace.isSpanContextValid(spanContext)) return carrier
+    // A native span's ids are valid by construction (random non-zero hex, or a parent's that was
+    // checked): the API's regular-expression check cost ~0.5 µs per response in the profiles.
+    if (!(span instanceof NativeSpan) && !OtelApi.trace.isSpanContextValid(spanContext)) return carrier
     carrier.traceparent = `00-${spanContext.traceId}-${spanContext.spanId}-0${
       Number(spanContext.traceFlags || OtelApi.TraceFlags.NONE).toString(16)
     }`

@@ -5,9 +5,11 @@
  * `make` did not build, so the general path), and the results must be the same.
  */
 import { Propagation } from "@effect-telemetry/core"
+import { TestTelemetry } from "@effect-telemetry/testing"
 import { afterEach, describe, expect, it } from "@effect/vitest"
 import * as OtelApi from "@opentelemetry/api"
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from "@opentelemetry/core"
+import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Tracer from "effect/Tracer"
 
@@ -116,4 +118,50 @@ describe("Propagation: W3C fast path", () => {
     const parent = Propagation.extract({ traceparent: `00-${TRACE_ID}-${PARENT_ID}-01` })
     expect(Option.isSome(parent) && Propagation.inject(parent.value).b3).toBe(`${TRACE_ID}-${PARENT_ID}-1`)
   })
+
+  // Native spans skip the API's validity check on the fast path (their ids are valid by
+  // construction): what they write must still be what the SDK's propagators write for them.
+  const nativeSpans = (sampler: "always_on" | "always_off" | "parentbased_always_on") =>
+    Effect.gen(function*() {
+      const current = Effect.currentSpan
+      const root = yield* current.pipe(Effect.withSpan("root"))
+      const [parent, child] = yield* Effect.zip(current, current.pipe(Effect.withSpan("child"))).pipe(
+        Effect.withSpan("parent")
+      )
+      const remote = (flags: string) =>
+        current.pipe(
+          Effect.withSpan("from.remote"),
+          Propagation.withParentFrom({
+            traceparent: `00-${TRACE_ID}-${PARENT_ID}-${flags}`,
+            tracestate: "vendor=value,other=1"
+          })
+        )
+      return [root, parent, child, yield* remote("01"), yield* remote("00")]
+    }).pipe(Effect.provide(TestTelemetry.layer({ sampler })))
+
+  for (const sampler of ["always_on", "always_off", "parentbased_always_on"] as const) {
+    it.effect(`native spans (${sampler}) write what the SDK's propagators write for them`, () =>
+      Effect.gen(function*() {
+        const spans = yield* nativeSpans(sampler)
+        for (const span of spans) {
+          Propagation.install(Propagation.make(["tracecontext", "baggage"]))
+          const fast = Propagation.inject(span)
+          Propagation.install(sdkPath())
+          expect(fast).toEqual(Propagation.inject(span))
+          expect(fast.traceparent).toBe(`00-${span.traceId}-${span.spanId}-0${span.sampled ? 1 : 0}`)
+        }
+        // The remote parent's trace, flags and tracestate carry over to its children.
+        const [, , , sampled, unsampled] = spans.map((span) => {
+          Propagation.install(Propagation.make(["tracecontext"]))
+          return Propagation.inject(span)
+        })
+        expect(sampled!.traceparent).toMatch(
+          new RegExp(`^00-${TRACE_ID}-[0-9a-f]{16}-0${sampler === "always_off" ? 0 : 1}$`)
+        )
+        expect(sampled!.tracestate).toBe("vendor=value,other=1")
+        expect(unsampled!.traceparent).toMatch(
+          new RegExp(`^00-${TRACE_ID}-[0-9a-f]{16}-0${sampler === "always_on" ? 1 : 0}$`)
+        )
+      }))
+  }
 })
