@@ -9,7 +9,7 @@ import { existsSync, mkdirSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { bundle } from "./lib/bundle.js"
 import * as Profile from "./lib/profile.js"
-import { canPin, fmt, median, onCpu0, ratio } from "./lib/stats.js"
+import { canPin, fmt, median, onCpu0, ratio, signed } from "./lib/stats.js"
 import type { Table } from "./lib/stats.js"
 
 const source = fileURLToPath(new URL("./http/middleware.ts", import.meta.url))
@@ -19,12 +19,14 @@ const labels: Record<string, string> = {
   off: "HttpRouter app, platform tracer off (baseline)",
   "platform-native": "platform tracer + Effect native tracer",
   ours: "ours: span, 4 metrics, response traceparent (export excluded)",
-  "ours-unsampled": "ours, sampled out (always_off), metrics kept"
+  "ours-unsampled": "ours, sampled out (always_off), metrics kept",
+  "off-same-refs": "HttpRouter app, platform tracer off, in a runtime with ours' fiber refs (like-for-like baseline)",
+  "platform-native-same-refs": "platform tracer + Effect native tracer, in a runtime with ours' fiber refs"
 }
 
 interface Output {
   readonly cpu: Record<string, ReadonlyArray<number>>
-  readonly operations: Record<string, number>
+  readonly operations: Record<string, { readonly operations: number; readonly refs: number; readonly sets: number }>
 }
 
 const runChild = (rounds: number, requests: number): Promise<Output> =>
@@ -61,11 +63,15 @@ export const run = async (options: { readonly quick: boolean }): Promise<Array<T
       fmt(us, 1),
       variant === "off" ? "0" : `+${fmt(us - base, 1)}`,
       ratio(base, us),
-      fmt(operations[variant]!, 0),
-      variant === "off" ? "0" : `+${fmt(operations[variant]! - operations.off!, 0)}`
+      fmt(operations[variant]!.operations, 0),
+      variant === "off" ? "0" : `+${fmt(operations[variant]!.operations - operations.off!.operations, 0)}`,
+      fmt(operations[variant]!.refs, 1),
+      fmt(operations[variant]!.sets, 0)
     ]
   })
   const overhead = (variant: string) => median(cpu[variant]!) - base
+  // Like for like: over the bare router in a runtime holding the same fiber refs as ours.
+  const overSameRefs = (variant: string) => median(cpu[variant]!) - median(cpu["off-same-refs"]!)
 
   // One profiled run per variant, inlining off: whose code the overhead is.
   const dir = fileURLToPath(new URL("./.profiles/", import.meta.url))
@@ -75,9 +81,16 @@ export const run = async (options: { readonly quick: boolean }): Promise<Array<T
   for (const variant of Object.keys(labels)) {
     const path = `${dir}middleware-${variant}.cpuprofile`
     await runNode(["--no-turbo-inlining", script, "profile", variant, String(options.quick ? 20_000 : 60_000), path])
-    attribution[variant] = Profile.attribution(Profile.areaShares(path, bundleMap), median(cpu[variant]!))
+    attribution[variant] = Profile.attribution(
+      Profile.areaShares(path, bundleMap),
+      median(cpu[variant]!),
+      Profile.underOwnFrames(path, bundleMap)
+    )
   }
   const split = (variant: string, over: string) => Profile.deltaNote(attribution[variant]!, attribution[over]!)
+  const sameRefsNote = `Like for like, over the bare router in a runtime holding the fiber refs ours adds (${
+    fmt(median(cpu["off-same-refs"]!), 1)
+  } µs/req, ${signed(overhead("off-same-refs"))} over the bare one)`
   return [
     {
       targets: [{
@@ -87,7 +100,11 @@ export const run = async (options: { readonly quick: boolean }): Promise<Array<T
         met: overhead("ours") <= overhead("platform-native"),
         note: `Split by the profiles' shares: ours over the bare router ${split("ours", "off")}; the platform span's ${
           split("platform-native", "off")
-        }`
+        }. ${sameRefsNote}: ours ${signed(overSameRefs("ours"))}, the platform span ${
+          signed(overSameRefs("platform-native-same-refs"))
+        } (split: ours ${split("ours", "off-same-refs")}; the platform span ${
+          split("platform-native-same-refs", "off-same-refs")
+        })`
       }, {
         id: "in-process-unsampled",
         target: "In process: sampled out ≤ +4 µs/req (metrics and context propagation only)",
@@ -95,7 +112,9 @@ export const run = async (options: { readonly quick: boolean }): Promise<Array<T
         met: overhead("ours-unsampled") <= 4,
         note: `Split by the profiles' shares: ${
           split("ours-unsampled", "off")
-        }; see "Where the in-process overhead goes"`
+        }; our code (our packages, the OTel SDK, prom-client) ${
+          signed(Profile.ownCode(attribution["ours-unsampled"]!) - Profile.ownCode(attribution.off!))
+        }. ${sameRefsNote}: ${split("ours-unsampled", "off-same-refs")}; see "Where the in-process overhead goes"`
       }],
       title: "HTTP per-request cost in process (no sockets)",
       header: [
@@ -104,7 +123,9 @@ export const run = async (options: { readonly quick: boolean }): Promise<Array<T
         "overhead µs/req",
         "throughput vs baseline",
         "fiber operations/req",
-        "vs baseline"
+        "vs baseline",
+        "fiber refs held",
+        "fiber-ref sets/req"
       ],
       rows,
       notes: [
@@ -114,21 +135,30 @@ export const run = async (options: { readonly quick: boolean }): Promise<Array<T
           canPin() ? "pinned to CPU 0" : "(not pinned)"
         }, each variant in its own runtime.`,
         "The socket table's app behind an in-memory `HttpServer`: each request a `fromWeb` request forked into `HttpApp.toHandled` as NodeHttpServer forks it, 500 in flight. No kernel, parser or writev: what is left is the Effect work per request, with a fraction of the socket run's noise.",
-        "Fiber operations: run-loop steps per request, counted through the tracer's per-operation `context` hook in a separate, untimed pass."
+        "Fiber operations: run-loop steps per request, counted through the tracer's per-operation `context` hook in a separate, untimed pass; fiber refs held: the refs of the fiber running each step, averaged over the steps; fiber-ref sets: calls of the runtime fiber's `setFiberRef` per request, in the same pass.",
+        `Same refs: our layers leave more fiber refs in every request fiber than the bare runtime holds (${
+          fmt(operations.ours!.refs, 1)
+        } against ${
+          fmt(operations.off!.refs, 1)
+        }: the tracer installed as a service, the log exporter's logger, the server's pre-response handler), and the runtime copies every ref a fiber holds at each \`FiberRef\` set and fork. The two 'same refs' rows run the bare router and the platform span in a runtime holding as many refs (Effect's own native tracer's functions installed with \`Layer.setTracer\`, a no-op logger added, fiber refs of the bench's own for the rest) without any of our work: what those copies cost on their own, and the baseline an app with its own tracer and logger already pays.`
       ]
     },
     Profile.attributionTable({
       title: "Where the in-process overhead goes (CPU µs per request, split by the profiles' shares)",
       variants: [
         ["off", attribution.off!],
+        ["off, same refs", attribution["off-same-refs"]!],
         ["platform span", attribution["platform-native"]!],
+        ["platform span, same refs", attribution["platform-native-same-refs"]!],
         ["ours, sampled out", attribution["ours-unsampled"]!],
         ["ours", attribution.ours!]
       ],
       deltas: [
         ["ours − off", attribution.ours!, attribution.off!],
         ["ours − platform span", attribution.ours!, attribution["platform-native"]!],
-        ["sampled out − off", attribution["ours-unsampled"]!, attribution.off!]
+        ["sampled out − off", attribution["ours-unsampled"]!, attribution.off!],
+        ["ours − platform span, same refs", attribution.ours!, attribution["platform-native-same-refs"]!],
+        ["sampled out − off, same refs", attribution["ours-unsampled"]!, attribution["off-same-refs"]!]
       ],
       notes: [
         Profile.attributionMethod,

@@ -18,7 +18,7 @@ import * as Effect4 from "./effect4.js"
 import { bundle } from "./lib/bundle.js"
 import { NODE22_VERSION } from "./lib/install.js"
 import * as Profile from "./lib/profile.js"
-import { alternate, canPin, fmt, median, onCpu0, ratio } from "./lib/stats.js"
+import { alternate, canPin, fmt, median, onCpu0, ratio, signed } from "./lib/stats.js"
 import type { Table, Target } from "./lib/stats.js"
 
 const variants = [
@@ -286,7 +286,6 @@ export const run = async (options: { readonly quick: boolean; readonly profile: 
     const rpsOf = (v: Variant) => median(of(v).map((x) => x.rps))
     /** CPU µs per request over the variant's own baseline: what its telemetry costs. */
     const overheadOf = (v: Variant) => cpuOf(v) - cpuOf(baselineOf(v))
-    const signed = (value: number) => `${value >= 0 ? "+" : ""}${fmt(value, 1)}`
     const rows = variants.map((variant) => {
       if (typed[variant] === undefined) {
         return [labels[variant], `skipped: ${effect4.ok ? "not run" : effect4.reason}`, "", "", "", "", "", "", ""]
@@ -434,7 +433,14 @@ const profileVariant = async (
     ],
     notes: [`Profile: bench/.profiles/${variant}.cpuprofile (not committed; open it in Chrome DevTools).`]
   }
-  return { table, attribution: Profile.attribution(areas, cpuMicrosPerRequest ?? measured.cpuMicrosPerRequest) }
+  return {
+    table,
+    attribution: Profile.attribution(
+      areas,
+      cpuMicrosPerRequest ?? measured.cpuMicrosPerRequest,
+      Profile.underOwnFrames(path, bundleMap)
+    )
+  }
 }
 
 /** The profiled variants' tables, then the attribution of ours' overhead. */

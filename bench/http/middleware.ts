@@ -9,8 +9,8 @@
  *   node bench/.scratch/http-middleware.mjs <rounds> <requests per round>
  *   node --no-turbo-inlining bench/.scratch/http-middleware.mjs profile <variant> <requests> <path>
  *
- * Prints one JSON object: per variant, the CPU µs per request of every round and the fiber
- * operations per request (counted in a separate, untimed pass).
+ * Prints one JSON object: per variant, the CPU µs per request of every round, and the fiber
+ * operations, fiber refs held and fiber-ref sets per request (counted in a separate, untimed pass).
  */
 import { Telemetry } from "@effect-telemetry/core"
 import { HttpServerTelemetry } from "@effect-telemetry/http"
@@ -21,15 +21,25 @@ import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
 import { constTrue } from "effect/Function"
 import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Runtime from "effect/Runtime"
+import * as EffectTracer from "effect/Tracer"
 import type * as Tracer from "effect/Tracer"
 import { writeFileSync } from "node:fs"
 import * as Inspector from "node:inspector"
 
-export const variants = ["off", "platform-native", "ours", "ours-unsampled"] as const
+export const variants = [
+  "off",
+  "platform-native",
+  "ours",
+  "ours-unsampled",
+  "off-same-refs",
+  "platform-native-same-refs"
+] as const
 export type Variant = (typeof variants)[number]
 
 const app = HttpRouter.empty.pipe(
@@ -71,19 +81,44 @@ interface Served {
   readonly dispose: () => Promise<void>
 }
 
+// Fiber refs of the bench's own: as many as ours holds beyond the refs each variant has anyway.
+const standInRefs = [FiberRef.unsafeMake(0), FiberRef.unsafeMake(0)]
+
+/**
+ * The fiber refs our telemetry adds to every request fiber, without its work: a tracer installed
+ * as a service (Effect's own native tracer's functions in a tracer object of its own: a service
+ * equal to the default one would not be held), a logger added, and `standIns` refs of the
+ * bench's own in place of the rest (the server's pre-response handler, and for the platform span
+ * the platform tracer's predicate our server sets). Every FiberRefs copy the runtime makes per
+ * request (each `FiberRef` set, each fork) copies every ref the fiber holds.
+ */
+const sameRefs = (standIns: number): Layer.Layer<never> => {
+  const native = Effect.runSync(Effect.tracer)
+  return Layer.mergeAll(
+    Layer.setTracer(EffectTracer.make({ span: native.span, context: native.context })),
+    Logger.add(Logger.make(() => {})),
+    ...standInRefs.slice(0, standIns).map((ref) => Layer.locallyScoped(ref, 1))
+  )
+}
+
 /** Starts one variant's server in its own runtime; the serving fiber's refs reach every request. */
 const start = async (variant: Variant): Promise<Served> => {
-  const telemetry = variant === "ours" || variant === "ours-unsampled"
+  const ours = variant === "ours" || variant === "ours-unsampled"
+  const layer = ours
     ? Telemetry.layer({ serviceName: "bench-middleware", sampler: variant === "ours" ? "always_on" : "always_off" })
+    : variant === "off-same-refs"
+    ? sameRefs(1)
+    : variant === "platform-native-same-refs"
+    ? sameRefs(2)
     : Layer.empty
-  const runtime = ManagedRuntime.make(telemetry as Layer.Layer<never>)
+  const runtime = ManagedRuntime.make(layer as Layer.Layer<never>)
   let handle: (() => void) | undefined
   const plain = inMemoryServer((h) => void (handle = h))
-  const server = telemetry === Layer.empty ? plain : HttpServerTelemetry.make(plain)
+  const server = ours ? HttpServerTelemetry.make(plain) : plain
   const serve = server.serve(app)
   await runtime.runPromise(
     Effect.scoped(
-      variant === "off" ? Effect.locally(serve, HttpMiddleware.currentTracerDisabledWhen, constTrue) : serve
+      variant.startsWith("off") ? Effect.locally(serve, HttpMiddleware.currentTracerDisabledWhen, constTrue) : serve
     )
   )
   return { handle: handle!, tracer: await runtime.runPromise(Effect.tracer), dispose: () => runtime.dispose() }
@@ -101,21 +136,47 @@ const batch = async (served: Served, n: number): Promise<void> => {
   while (answered < target) await yieldToLoop()
 }
 
-/** Fiber operations per request: the tracer's `context` hook runs once per operation. */
-const countOperations = async (served: Served, n: number): Promise<number> => {
+interface Counts {
+  /** Run-loop steps per request. */
+  readonly operations: number
+  /** Fiber refs the running fiber held, averaged over those steps. */
+  readonly refs: number
+  /** `FiberRef` sets per request (each copies every ref the fiber holds). */
+  readonly sets: number
+}
+
+/**
+ * Fiber operations per request: the tracer's `context` hook runs once per operation, with the
+ * fiber, whose refs it reads; fiber-ref sets are counted on the runtime fiber's own method.
+ */
+const countOperations = async (served: Served, n: number): Promise<Counts> => {
   const tracer = served.tracer as { context: Tracer.Tracer["context"] }
   const original = tracer.context
   let operations = 0
+  let refs = 0
+  let sets = 0
+  let fiberPrototype: { setFiberRef: (...args: Array<unknown>) => void } | undefined
+  let setFiberRef: ((...args: Array<unknown>) => void) | undefined
   tracer.context = function<X>(execution: () => X, fiber: Parameters<Tracer.Tracer["context"]>[1]): X {
     operations++
+    refs += (fiber as unknown as { _fiberRefs: { locals: Map<unknown, unknown> } })._fiberRefs.locals.size
+    if (fiberPrototype === undefined) {
+      fiberPrototype = Object.getPrototypeOf(fiber)
+      setFiberRef = fiberPrototype!.setFiberRef
+      fiberPrototype!.setFiberRef = function(this: unknown, ...args: Array<unknown>) {
+        sets++
+        return setFiberRef!.apply(this, args)
+      }
+    }
     return original.call(served.tracer, execution, fiber) as X
   }
   try {
     await batch(served, n)
   } finally {
     tracer.context = original
+    if (fiberPrototype !== undefined) fiberPrototype.setFiberRef = setFiberRef!
   }
-  return operations / n
+  return { operations: operations / n, refs: refs / operations, sets: sets / n }
 }
 
 /**
@@ -157,7 +218,7 @@ const main = async () => {
       cpu[variant]!.push((used.user + used.system) / requests)
     }
   }
-  const operations: Record<string, number> = {}
+  const operations: Record<string, Counts> = {}
   for (const variant of variants) operations[variant] = await countOperations(servers.get(variant)!, 1_000)
   for (const served of servers.values()) await served.dispose()
   process.stdout.write(JSON.stringify({ cpu, operations }))

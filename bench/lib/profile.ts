@@ -4,11 +4,15 @@
  * overhead goes" tables use.
  */
 import { readFileSync } from "node:fs"
-import { fmt } from "./stats.js"
+import { fmt, signed } from "./stats.js"
 import type { Table } from "./stats.js"
 
 interface CpuProfile {
-  readonly nodes: ReadonlyArray<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number } }>
+  readonly nodes: ReadonlyArray<{
+    id: number
+    callFrame: { functionName: string; url: string; lineNumber: number }
+    children?: ReadonlyArray<number>
+  }>
   readonly samples: ReadonlyArray<number>
 }
 
@@ -68,6 +72,39 @@ export const areaShares = (profilePath: string, map: BundleMap): Array<{ area: s
     area,
     share: n / profile.samples.length
   }))
+}
+
+/**
+ * The share of busy (non-idle) samples taken while one of our packages' functions was on the
+ * stack: our code with everything it calls (Effect's FiberRef and Context operations, the
+ * platform's response helpers, the SDK), which the self-time groups count as those libraries'.
+ * What is left outside is the run loop and the platform doing their own work.
+ */
+export const underOwnFrames = (profilePath: string, map: BundleMap): number => {
+  const profile = read(profilePath)
+  const parent = new Map<number, number>()
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id)
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]))
+  const own = new Map<number, boolean>()
+  const isOwn = (id: number): boolean => {
+    let known = own.get(id)
+    if (known === undefined) {
+      const frame = byId.get(id)!.callFrame
+      const area = areaOf(map, frame.url, frame.functionName, frame.lineNumber)
+      const up = parent.get(id)
+      known = area.startsWith("@effect-telemetry/") || (up !== undefined && isOwn(up))
+      own.set(id, known)
+    }
+    return known
+  }
+  let busy = 0
+  let under = 0
+  for (const id of profile.samples) {
+    if (byId.get(id)!.callFrame.functionName === "(idle)") continue
+    busy++
+    if (isOwn(id)) under++
+  }
+  return busy === 0 ? 0 : under / busy
 }
 
 /** Self time by function, the top `count`. */
@@ -134,11 +171,14 @@ export interface Attribution {
   /** CPU µs per request the shares are applied to. */
   readonly busy: number
   readonly byGroup: ReadonlyMap<Group, number>
+  /** CPU µs per request with our code on the stack (see {@link underOwnFrames}), when measured. */
+  readonly underOwn?: number
 }
 
 export const attribution = (
   areas: ReadonlyArray<{ readonly area: string; readonly share: number }>,
-  cpuMicrosPerRequest: number
+  cpuMicrosPerRequest: number,
+  underOwnShare?: number
 ): Attribution => {
   const shares = new Map<Group, number>()
   let busyShare = 0
@@ -150,10 +190,10 @@ export const attribution = (
   }
   const byGroup = new Map<Group, number>()
   for (const [group, share] of shares) byGroup.set(group, (share / busyShare) * cpuMicrosPerRequest)
-  return { busy: cpuMicrosPerRequest, byGroup }
+  return underOwnShare === undefined
+    ? { busy: cpuMicrosPerRequest, byGroup }
+    : { busy: cpuMicrosPerRequest, byGroup, underOwn: underOwnShare * cpuMicrosPerRequest }
 }
-
-const signed = (value: number) => `${value >= 0 ? "+" : ""}${fmt(value, 1)}`
 
 /**
  * The "where the overhead goes" table: each variant's CPU µs/req by group, then the differences
@@ -179,11 +219,24 @@ export const attributionTable = (options: {
         "**total (CPU µs/req)**",
         ...options.variants.map(([, a]) => fmt(a.busy, 1)),
         ...options.deltas.map(([, of, over]) => signed(of.busy - over.busy))
-      ]
+      ],
+      ...(options.variants.every(([, a]) => a.underOwn !== undefined)
+        ? [[
+          "with our code on the stack (our code and the library calls it makes; within the total)",
+          ...options.variants.map(([, a]) => fmt(a.underOwn!, 1)),
+          ...options.deltas.map(([, of, over]) => signed(of.underOwn! - over.underOwn!))
+        ]]
+        : [])
     ],
     notes: [...options.notes]
   }
 }
+
+/** CPU µs per request in our own code: our packages, the OTel SDK and serializer, prom-client. */
+export const ownCode = (a: Attribution): number =>
+  (a.byGroup.get("@effect-telemetry (our packages)") ?? 0) +
+  (a.byGroup.get("@opentelemetry SDK and OTLP serializer") ?? 0) +
+  (a.byGroup.get("prom-client") ?? 0)
 
 /** `of − over` in one line: the total, then each group that moved by 0.5 µs or more, largest first. */
 export const deltaNote = (of: Attribution, over: Attribution): string => {
@@ -192,7 +245,10 @@ export const deltaNote = (of: Attribution, over: Attribution): string => {
     .filter(([, d]) => Math.abs(d) >= 0.5)
     .sort((a, b) => b[1] - a[1])
     .map(([g, d]) => `${shortGroup(g)} ${signed(d)}`)
-  return `${signed(of.busy - over.busy)} (${parts.join(", ")})`
+  const under = of.underOwn !== undefined && over.underOwn !== undefined
+    ? `; with our code on the stack ${signed(of.underOwn - over.underOwn)}`
+    : ""
+  return `${signed(of.busy - over.busy)} (${parts.join(", ")}${under})`
 }
 
 /** The note shared by the attribution tables: how the split is made. */

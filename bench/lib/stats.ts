@@ -67,6 +67,9 @@ export const fmt = (value: number, digits = 0): string =>
     ? value.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits })
     : "n/a"
 
+/** A difference with its sign, one decimal: `+1.5`, `-0.3`. */
+export const signed = (value: number): string => `${value >= 0 ? "+" : ""}${fmt(value, 1)}`
+
 export const ratio = (value: number, baseline: number): string =>
   Number.isFinite(value) && Number.isFinite(baseline) && baseline !== 0 ? `${(value / baseline).toFixed(2)}×` : "n/a"
 
