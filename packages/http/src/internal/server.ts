@@ -142,8 +142,9 @@ const isClientAbortId = (id: FiberId.FiberId) => Equal.equals(id, HttpServerErro
  * Once the response has started it absorbs that interruption into a success, so the fiber's
  * own interruptors are read as well as the exit.
  */
-const isClientAbort = (exit: Exit.Exit<unknown, unknown>, fiberInterruptors: HashSet.HashSet<FiberId.FiberId>) =>
-  HashSet.some(fiberInterruptors, isClientAbortId) ||
+const isClientAbort = (exit: Exit.Exit<unknown, unknown>, fiberInterruption: Cause.Cause<never>) =>
+  // A fiber nobody interrupted (nearly every request) has an empty cause: no interruptor set built.
+  (!Cause.isEmpty(fiberInterruption) && HashSet.some(Cause.interruptors(fiberInterruption), isClientAbortId)) ||
   (Exit.isFailure(exit) && HashSet.some(Cause.interruptors(exit.cause), isClientAbortId))
 
 /** The failure or defect that is not the platform's own response-carrying defect. */
@@ -409,10 +410,10 @@ const instrumentRequest = <E, R>(
   const finish = (
     span: Tracer.Span,
     exit: Exit.Exit<HttpServerResponse.HttpServerResponse, E>,
-    fiberInterruptors: HashSet.HashSet<FiberId.FiberId>
+    fiberInterruption: Cause.Cause<never>
   ) => {
     const failure = Exit.isFailure(exit) ? realFailure(exit.cause) : Option.none()
-    const clientAbort = isClientAbort(exit, fiberInterruptors)
+    const clientAbort = isClientAbort(exit, fiberInterruption)
     // A client that went away was answered with a synthetic 499 that nobody received.
     const sent = observed.upgraded
       ? 101
@@ -536,7 +537,7 @@ const instrumentRequest = <E, R>(
         finish(
           span,
           result as unknown as Exit.Exit<HttpServerResponse.HttpServerResponse, E>,
-          Cause.interruptors(fiber.getFiberRef(FiberRef.interruptedCause))
+          fiber.getFiberRef(FiberRef.interruptedCause)
         )
       } finally {
         const timing = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
