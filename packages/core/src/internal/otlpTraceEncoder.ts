@@ -30,7 +30,6 @@ const varintSize32 = (value: number): number =>
 // loop once the call's overhead is paid); shorter ones are copied char by char while ASCII.
 const SHORT_STRING = 48
 
-/** A growing buffer of protobuf output. Reentrant: each request has its own. */
 /** Writes an unsigned 32-bit varint at `at` (room already ensured); returns the position after it. */
 const writeVarint32 = (buf: Uint8Array, at: number, value: number): number => {
   while (value > 0x7f) {
@@ -41,6 +40,7 @@ const writeVarint32 = (buf: Uint8Array, at: number, value: number): number => {
   return at
 }
 
+/** A growing buffer of protobuf output. Reentrant: each request has its own. */
 class Writer {
   buf: Uint8Array
   view: DataView
