@@ -7,6 +7,7 @@
 import { execFile } from "node:child_process"
 import { existsSync, mkdirSync } from "node:fs"
 import { fileURLToPath } from "node:url"
+import type { Counts } from "./http/middleware.js"
 import { bundle } from "./lib/bundle.js"
 import * as Profile from "./lib/profile.js"
 import { canPin, fmt, median, onCpu0, ratio, signed } from "./lib/stats.js"
@@ -26,7 +27,7 @@ const labels: Record<string, string> = {
 
 interface Output {
   readonly cpu: Record<string, ReadonlyArray<number>>
-  readonly operations: Record<string, { readonly operations: number; readonly refs: number; readonly sets: number }>
+  readonly operations: Record<string, Counts>
 }
 
 const runChild = (rounds: number, requests: number): Promise<Output> =>

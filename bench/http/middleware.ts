@@ -136,7 +136,7 @@ const batch = async (served: Served, n: number): Promise<void> => {
   while (answered < target) await yieldToLoop()
 }
 
-interface Counts {
+export interface Counts {
   /** Run-loop steps per request. */
   readonly operations: number
   /** Fiber refs the running fiber held, averaged over those steps. */
