@@ -136,7 +136,7 @@ export const run = async (options: { readonly quick: boolean }): Promise<Array<T
           canPin() ? "pinned to CPU 0" : "(not pinned)"
         }, each variant in its own runtime.`,
         "The socket table's app behind an in-memory `HttpServer`: each request a `fromWeb` request forked into `HttpApp.toHandled` as NodeHttpServer forks it, 500 in flight. No kernel, parser or writev: what is left is the Effect work per request, with a fraction of the socket run's noise.",
-        "Fiber operations: run-loop steps per request, counted through the tracer's per-operation `context` hook in a separate, untimed pass; fiber refs held: the refs of the fiber running each step, averaged over the steps; fiber-ref sets: calls of the runtime fiber's `setFiberRef` per request, in the same pass.",
+        "Fiber operations: run-loop steps per request, counted through the tracer's per-operation `context` hook in a separate, untimed pass; fiber refs held: the refs of the fiber running each step, averaged over the steps; fiber-ref sets: calls of the runtime fiber's `setFiberRef` (one ref) and `setFiberRefs` (all at once) per request, in the same pass.",
         `Same refs: our layers leave more fiber refs in every request fiber than the bare runtime holds (${
           fmt(operations.ours!.refs, 1)
         } against ${

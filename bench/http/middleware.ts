@@ -155,17 +155,24 @@ const countOperations = async (served: Served, n: number): Promise<Counts> => {
   let operations = 0
   let refs = 0
   let sets = 0
-  let fiberPrototype: { setFiberRef: (...args: Array<unknown>) => void } | undefined
-  let setFiberRef: ((...args: Array<unknown>) => void) | undefined
+  // Both ways a fiber's refs are set: one ref (`FiberRef.set`, copying the others) or all of
+  // them at once (what our middleware does, see packages/http/src/internal/server.ts).
+  const methods = ["setFiberRef", "setFiberRefs"] as const
+  let fiberPrototype: Record<(typeof methods)[number], (...args: Array<unknown>) => void> | undefined
+  const originals = new Map<string, (...args: Array<unknown>) => void>()
   tracer.context = function<X>(execution: () => X, fiber: Parameters<Tracer.Tracer["context"]>[1]): X {
     operations++
     refs += (fiber as unknown as { _fiberRefs: { locals: Map<unknown, unknown> } })._fiberRefs.locals.size
     if (fiberPrototype === undefined) {
-      fiberPrototype = Object.getPrototypeOf(fiber)
-      setFiberRef = fiberPrototype!.setFiberRef
-      fiberPrototype!.setFiberRef = function(this: unknown, ...args: Array<unknown>) {
-        sets++
-        return setFiberRef!.apply(this, args)
+      const prototype = Object.getPrototypeOf(fiber)
+      fiberPrototype = prototype
+      for (const method of methods) {
+        const set = prototype[method]
+        originals.set(method, set)
+        prototype[method] = function(this: unknown, ...args: Array<unknown>) {
+          sets++
+          return set.apply(this, args)
+        }
       }
     }
     return original.call(served.tracer, execution, fiber) as X
@@ -174,7 +181,7 @@ const countOperations = async (served: Served, n: number): Promise<Counts> => {
     await batch(served, n)
   } finally {
     tracer.context = original
-    if (fiberPrototype !== undefined) fiberPrototype.setFiberRef = setFiberRef!
+    for (const [method, set] of originals) fiberPrototype![method as (typeof methods)[number]] = set
   }
   return { operations: operations / n, refs: refs / operations, sets: sets / n }
 }

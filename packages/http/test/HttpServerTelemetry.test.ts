@@ -4,11 +4,13 @@ import * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { describe, expect, it } from "@effect/vitest"
 import * as Config from "effect/Config"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
@@ -412,4 +414,33 @@ describe("HttpServerTelemetry options", () => {
       TelemetryOptionsError.TelemetryOptionsError
     )
   })
+})
+
+describe("HttpServerTelemetry.middleware in the caller's fiber", () => {
+  it.effect("the server span is the app's parent, and the caller's context is back afterwards with the app's other fiber-ref changes kept", () =>
+    Effect.gen(function*() {
+      const seen = FiberRef.unsafeMake("unset")
+      let inside: string | undefined
+      const app = Effect.gen(function*() {
+        inside = (yield* Effect.currentSpan).name
+        yield* FiberRef.set(seen, "set by the app")
+        return HttpServerResponse.text("ok")
+      })
+      const request = HttpServerRequest.fromWeb(new Request("http://127.0.0.1/orders"))
+      const outer = yield* Effect.gen(function*() {
+        const response = yield* HttpServerTelemetry.middleware()(app)
+        expect(response.status).toBe(200)
+        // Still in the caller's span: the middleware put the server span in the context and took it out.
+        const after = yield* Effect.currentSpan
+        expect(after.name).toBe("outer")
+        expect(yield* FiberRef.get(seen)).toBe("set by the app")
+        return after
+      }).pipe(Effect.withSpan("outer"), Effect.provideService(HttpServerRequest.HttpServerRequest, request))
+      expect(inside).toBe("GET")
+      // A server span without a remote parent is a root, whatever span its caller runs in.
+      const spans = yield* TestTelemetry.spans
+      const server = spans.find((s) => TestTelemetry.kindOf(s) === "server")!
+      expect(server.parentSpanContext).toBeUndefined()
+      expect(spans.find((s) => s.name === "outer")!.spanContext().spanId).toBe(outer.spanId)
+    }).pipe(withTelemetry))
 })

@@ -26,6 +26,7 @@ import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import type * as FiberId from "effect/FiberId"
 import * as FiberRef from "effect/FiberRef"
+import * as FiberRefs from "effect/FiberRefs"
 import { constTrue } from "effect/Function"
 import * as HashMap from "effect/HashMap"
 import * as HashSet from "effect/HashSet"
@@ -307,13 +308,51 @@ const protocolVersion = (request: HttpServerRequest.HttpServerRequest): string |
 }
 
 /**
- * Sets the fiber's context from inside `withFiberRuntime`, as `FiberRef.set` does in its own
- * step. The runtime fiber has the method; its public type does not say so.
+ * The fiber's refs with its context replaced, as `FiberRef.set` leaves them, without the
+ * equality check `FiberRefs.updateAs` makes first: it hashes both contexts (a
+ * `defineProperty` on the context made for this request) to learn whether the value changed,
+ * and ours always has.
  */
-const setContext = (fiber: Fiber.RuntimeFiber<unknown, unknown>, context: Context.Context<never>): void =>
-  (fiber as unknown as {
-    setFiberRef: <A>(ref: FiberRef.FiberRef<A>, value: A) => void
-  }).setFiberRef(FiberRef.currentContext, context)
+const withContext = (
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  refs: FiberRefs.FiberRefs,
+  context: Context.Context<never>
+): FiberRefs.FiberRefs => {
+  const locals = new Map(refs.locals)
+  const id = fiber.id()
+  const stack = locals.get(FiberRef.currentContext)
+  if (stack === undefined) {
+    locals.set(FiberRef.currentContext, [[id, context]])
+  } else {
+    const owner = stack[0][0]
+    locals.set(
+      FiberRef.currentContext,
+      owner === id || Equal.equals(owner, id) ? [[id, context], ...stack.slice(1)] : [[id, context], ...stack]
+    )
+  }
+  return FiberRefs.unsafeMake(locals)
+}
+
+/** What the runtime fiber has beyond its public type. */
+interface FiberInternals {
+  readonly _fiberRefs?: FiberRefs.FiberRefs
+  setFiberRefs(refs: FiberRefs.FiberRefs): void
+}
+
+/**
+ * The fiber's refs as they are. `getFiberRefs` first stores the fiber's runtime flags in its
+ * refs, a `FiberRef` set that copies them all, for forks to inherit; the runtime reads its
+ * flags from the fiber, not from that ref, so the middleware reads the refs without it.
+ */
+const fiberRefsOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): FiberRefs.FiberRefs =>
+  (fiber as unknown as FiberInternals)._fiberRefs ?? fiber.getFiberRefs()
+
+/**
+ * Replaces the fiber's refs from inside `withFiberRuntime`, as the runtime does in its own
+ * steps. The runtime fiber has the method; its public type does not say so.
+ */
+const setFiberRefs = (fiber: Fiber.RuntimeFiber<unknown, unknown>, refs: FiberRefs.FiberRefs): void =>
+  (fiber as unknown as FiberInternals).setFiberRefs(refs)
 
 // The span options of every server span: without a remote parent, a root.
 const rootSpanOptions: Tracer.SpanOptions = { kind: "server", captureStackTrace: false, root: true }
@@ -528,9 +567,18 @@ const instrumentRequest = <E, R>(
     // The context is set and restored with plain fiber-ref writes in the steps that run anyway:
     // `FiberRef.update`, a `zipRight` or a `withFiberRuntime` around the finalizer each were
     // more fiber operations per request. The match's continuations run in this fiber.
+    const previousRefs = fiberRefsOf(fiber)
     const previousContext = fiber.getFiberRef(FiberRef.currentContext)
+    const withSpan = Context.add(previousContext, Tracer.ParentSpan, span)
+    const requestRefs = withContext(
+      fiber,
+      previousRefs,
+      inContext === request ? withSpan : Context.add(withSpan, HttpServerRequest.HttpServerRequest, inContext)
+    )
     const exit = <A, E2>(result: Exit.Exit<A, E2>): Exit.Exit<A, E2> => {
-      setContext(fiber, previousContext)
+      // Refs nobody changed since ours are the ones before with the context put back: no copy.
+      const refs = fiberRefsOf(fiber)
+      setFiberRefs(fiber, refs === requestRefs ? previousRefs : withContext(fiber, refs, previousContext))
       try {
         pending?.delete(key!)
         if (inContext !== request && handledSymbol in inContext) (request as any)[handledSymbol] = true
@@ -547,11 +595,7 @@ const instrumentRequest = <E, R>(
       }
       return result
     }
-    const withSpan = Context.add(previousContext, Tracer.ParentSpan, span)
-    setContext(
-      fiber,
-      inContext === request ? withSpan : Context.add(withSpan, HttpServerRequest.HttpServerRequest, inContext)
-    )
+    setFiberRefs(fiber, requestRefs)
     return Effect.matchCauseEffect(restore(served), {
       onFailure: (cause) => exit(Exit.failCause(cause)),
       onSuccess: (response) => exit(Exit.succeed(response))
