@@ -27,11 +27,12 @@ import type * as Fiber from "effect/Fiber"
 import type * as FiberId from "effect/FiberId"
 import * as FiberRef from "effect/FiberRef"
 import * as FiberRefs from "effect/FiberRefs"
-import { constTrue } from "effect/Function"
+import { constTrue, identity } from "effect/Function"
 import * as HashMap from "effect/HashMap"
 import * as HashSet from "effect/HashSet"
 import * as Option from "effect/Option"
 import type * as Predicate from "effect/Predicate"
+import * as RuntimeFlags from "effect/RuntimeFlags"
 import * as Tracer from "effect/Tracer"
 import * as metrics from "./metrics.js"
 import * as semantics from "./semantics.js"
@@ -336,6 +337,7 @@ const withContext = (
 /** What the runtime fiber has beyond its public type. */
 interface FiberInternals {
   readonly _fiberRefs?: FiberRefs.FiberRefs
+  readonly currentRuntimeFlags?: RuntimeFlags.RuntimeFlags
   setFiberRefs(refs: FiberRefs.FiberRefs): void
 }
 
@@ -406,6 +408,7 @@ const activeAttributesOf = (method: string, scheme: string): Readonly<Record<str
 
 const instrumentRequest = <E, R>(
   app: HttpApp.Default<E, R>,
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
   request: HttpServerRequest.HttpServerRequest,
   target: Target,
   config: Resolved,
@@ -527,12 +530,6 @@ const instrumentRequest = <E, R>(
   }
 
   const spanOptions = spanOptionsOf(parent)
-  // One uninterruptible region holds the in-flight increment, the span's start, the span put
-  // in the fiber's context and the finalizer that records, ends the span, restores the context
-  // and decrements: whatever ends the request (response, failure, defect, client abort), each
-  // happens exactly once, and only the app is interruptible. Inside that region the context is
-  // set and restored with two plain fiber-ref writes; `withParentSpan` (a `locally`, itself an
-  // acquire-use-release) and `onExit` (a second mask) ran ~25 more fiber operations per request.
   const spanName = semantics.spanMethod(method)
   // Everything after the span's start runs in the fiber step that started it, the fiber kept
   // for the finalizer: the app's continuations run in the same fiber, and each fiber-runtime
@@ -601,21 +598,36 @@ const instrumentRequest = <E, R>(
       onSuccess: (response) => exit(Exit.succeed(response))
     })
   }
+  const begin = (
+    fiber: Fiber.RuntimeFiber<unknown, unknown>,
+    restore: <A, E2, R2>(effect: Effect.Effect<A, E2, R2>) => Effect.Effect<A, E2, R2>
+  ): HttpApp.Default<E, R> => {
+    const span = startSpan(fiber, spanName, spanOptions)
+    return span !== undefined
+      ? run(fiber, span, restore)
+      : Effect.flatMap(
+        Effect.makeSpan(spanName, spanOptions),
+        (span) =>
+          Effect.withFiberRuntime<HttpServerResponse.HttpServerResponse, E, R | HttpServerRequest.HttpServerRequest>(
+            (fiber) => run(fiber, span, restore)
+          )
+      )
+  }
   // One uninterruptible region holds the in-flight increment, the span's start, the span put
   // in the fiber's context and the finalizer that records, ends the span, restores the context
   // and decrements: whatever ends the request (response, failure, defect, client abort), each
-  // happens exactly once, and only the app is interruptible. `withParentSpan` (a `locally`,
-  // itself an acquire-use-release) and `onExit` (a second mask) ran ~25 more fiber operations.
+  // happens exactly once, and the app runs as interruptible as it was. `withParentSpan` (a
+  // `locally`, itself an acquire-use-release) and `onExit` (a second mask) ran ~25 more fiber
+  // operations per request. A served request is that region already: the platform's handled
+  // app runs its middleware uninterruptibly (the routers make each handler interruptible
+  // again), so the middleware starts there in the step it is in, with no region of its own
+  // (its mask, the restore around the app and their reverts were 5 fiber operations).
+  const flags = (fiber as unknown as FiberInternals).currentRuntimeFlags
+  if (flags !== undefined && !RuntimeFlags.interruption(flags)) return begin(fiber, identity)
   return Effect.uninterruptibleMask((restore) =>
-    Effect.withFiberRuntime((fiber) => {
-      const span = startSpan(fiber, spanName, spanOptions)
-      return span !== undefined
-        ? run(fiber, span, restore)
-        : Effect.flatMap(
-          Effect.makeSpan(spanName, spanOptions),
-          (span) => Effect.withFiberRuntime((fiber) => run(fiber, span, restore))
-        )
-    })
+    Effect.withFiberRuntime<HttpServerResponse.HttpServerResponse, E, R | HttpServerRequest.HttpServerRequest>(
+      (fiber) => begin(fiber, restore)
+    )
   )
 }
 
@@ -670,7 +682,7 @@ export const makeMiddleware = (
       const request = Context.unsafeGet(fiber.currentContext, HttpServerRequest.HttpServerRequest)
       const target = targetOf(request, config.address)
       if (config.excluded(request, target.path)) return app
-      return instrumentRequest(app, request, target, config, fiber.getFiberRef(Headers.currentRedactedNames))
+      return instrumentRequest(app, fiber, request, target, config, fiber.getFiberRef(Headers.currentRedactedNames))
     })
   )
 }
