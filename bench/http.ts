@@ -250,9 +250,9 @@ const attributionTable = (profiles: ReadonlyMap<Variant, Attribution>): Table | 
 
 export const run = async (options: { readonly quick: boolean; readonly profile: boolean }): Promise<Array<Table>> => {
   const seconds = options.quick ? 3 : 5
-  // Over sockets on a 2-CPU machine one round can move a variant by 10 µs/req: five rounds for a
-  // full run keep one bad round out of the median.
-  const rounds = options.quick ? 3 : 5
+  // Over sockets on a 2-CPU machine one round can move a variant by 10 µs/req, and now and then
+  // a whole round runs at half speed: seven rounds for a full run keep two bad ones out of the median.
+  const rounds = options.quick ? 3 : 7
   const connections = 32
   await buildServer()
   // Effect 4 and Node 22 come from the registry into bench/.scratch; without them the other
