@@ -74,37 +74,55 @@ export const areaShares = (profilePath: string, map: BundleMap): Array<{ area: s
   }))
 }
 
+/** Busy samples taken with our code on the stack: their share, and how it splits by where each was. */
+export interface UnderOwnFrames {
+  /** The share of busy samples. */
+  readonly share: number
+  /** By the group of the sampled (innermost) function: our own code, or the library it called. */
+  readonly byGroup: ReadonlyMap<Group, number>
+}
+
 /**
  * The share of busy (non-idle) samples taken while one of our packages' functions was on the
  * stack: our code with everything it calls (Effect's FiberRef and Context operations, the
  * platform's response helpers, the SDK), which the self-time groups count as those libraries'.
- * What is left outside is the run loop and the platform doing their own work.
+ * What is left outside is the run loop and the platform doing their own work. Split by the
+ * sampled function's group: what our functions themselves spend, and what the calls they make
+ * spend in each library.
  */
-export const underOwnFrames = (profilePath: string, map: BundleMap): number => {
+export const underOwnFrames = (profilePath: string, map: BundleMap): UnderOwnFrames => {
   const profile = read(profilePath)
   const parent = new Map<number, number>()
   for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id)
   const byId = new Map(profile.nodes.map((n) => [n.id, n]))
   const own = new Map<number, boolean>()
+  const areaAt = (id: number): string => {
+    const frame = byId.get(id)!.callFrame
+    return areaOf(map, frame.url, frame.functionName, frame.lineNumber)
+  }
   const isOwn = (id: number): boolean => {
     let known = own.get(id)
     if (known === undefined) {
-      const frame = byId.get(id)!.callFrame
-      const area = areaOf(map, frame.url, frame.functionName, frame.lineNumber)
       const up = parent.get(id)
-      known = area.startsWith("@effect-telemetry/") || (up !== undefined && isOwn(up))
+      known = areaAt(id).startsWith("@effect-telemetry/") || (up !== undefined && isOwn(up))
       own.set(id, known)
     }
     return known
   }
   let busy = 0
   let under = 0
+  const counts = new Map<Group, number>()
   for (const id of profile.samples) {
     if (byId.get(id)!.callFrame.functionName === "(idle)") continue
     busy++
-    if (isOwn(id)) under++
+    if (!isOwn(id)) continue
+    under++
+    const group = groupOf(areaAt(id))
+    if (group !== undefined) counts.set(group, (counts.get(group) ?? 0) + 1)
   }
-  return busy === 0 ? 0 : under / busy
+  const byGroup = new Map<Group, number>()
+  for (const [group, n] of counts) byGroup.set(group, n / busy)
+  return { share: busy === 0 ? 0 : under / busy, byGroup }
 }
 
 /** Self time by function, the top `count`. */
@@ -173,12 +191,14 @@ export interface Attribution {
   readonly byGroup: ReadonlyMap<Group, number>
   /** CPU µs per request with our code on the stack (see {@link underOwnFrames}), when measured. */
   readonly underOwn?: number
+  /** The same split by where the sampled function lives (our code, or a library it called). */
+  readonly underOwnByGroup?: ReadonlyMap<Group, number>
 }
 
 export const attribution = (
   areas: ReadonlyArray<{ readonly area: string; readonly share: number }>,
   cpuMicrosPerRequest: number,
-  underOwnShare?: number
+  underOwn?: UnderOwnFrames
 ): Attribution => {
   const shares = new Map<Group, number>()
   let busyShare = 0
@@ -190,9 +210,24 @@ export const attribution = (
   }
   const byGroup = new Map<Group, number>()
   for (const [group, share] of shares) byGroup.set(group, (share / busyShare) * cpuMicrosPerRequest)
-  return underOwnShare === undefined
-    ? { busy: cpuMicrosPerRequest, byGroup }
-    : { busy: cpuMicrosPerRequest, byGroup, underOwn: underOwnShare * cpuMicrosPerRequest }
+  if (underOwn === undefined) return { busy: cpuMicrosPerRequest, byGroup }
+  const underOwnByGroup = new Map<Group, number>()
+  for (const [group, share] of underOwn.byGroup) underOwnByGroup.set(group, share * cpuMicrosPerRequest)
+  return { busy: cpuMicrosPerRequest, byGroup, underOwn: underOwn.share * cpuMicrosPerRequest, underOwnByGroup }
+}
+
+/**
+ * `of − over` with our code on the stack, by where the time was spent (groups that moved by
+ * 0.3 µs or more, largest first): our functions' own time, then the library calls they make.
+ */
+export const underOwnNote = (of: Attribution, over: Attribution): string => {
+  if (of.underOwnByGroup === undefined || over.underOwnByGroup === undefined) return ""
+  const parts = groups
+    .map((g) => [g, (of.underOwnByGroup!.get(g) ?? 0) - (over.underOwnByGroup!.get(g) ?? 0)] as const)
+    .filter(([, d]) => Math.abs(d) >= 0.3)
+    .sort((a, b) => b[1] - a[1])
+    .map(([g, d]) => `${g === "@effect-telemetry (our packages)" ? "our functions" : shortGroup(g)} ${signed(d)}`)
+  return parts.join(", ")
 }
 
 /**
@@ -225,11 +260,26 @@ export const attributionTable = (options: {
           "with our code on the stack (our code and the library calls it makes; within the total)",
           ...options.variants.map(([, a]) => fmt(a.underOwn!, 1)),
           ...options.deltas.map(([, of, over]) => signed(of.underOwn! - over.underOwn!))
-        ]]
+        ], ...underOwnRows(options)]
         : [])
     ],
     notes: [...options.notes]
   }
+}
+
+/** "With our code on the stack" split by group: the groups where some variant spends 0.1 µs or more. */
+const underOwnRows = (options: {
+  readonly variants: ReadonlyArray<readonly [label: string, attribution: Attribution]>
+  readonly deltas: ReadonlyArray<readonly [label: string, of: Attribution, over: Attribution]>
+}): Array<Array<string>> => {
+  const at = (a: Attribution, g: Group) => a.underOwnByGroup?.get(g) ?? 0
+  return groups
+    .filter((g) => options.variants.some(([, a]) => at(a, g) >= 0.1))
+    .map((g) => [
+      `- of which in ${g === "@effect-telemetry (our packages)" ? "our functions themselves" : shortGroup(g)}`,
+      ...options.variants.map(([, a]) => fmt(at(a, g), 1)),
+      ...options.deltas.map(([, of, over]) => signed(at(of, g) - at(over, g)))
+    ])
 }
 
 /** CPU µs per request in our own code: our packages, the OTel SDK and serializer, prom-client. */
@@ -245,8 +295,9 @@ export const deltaNote = (of: Attribution, over: Attribution): string => {
     .filter(([, d]) => Math.abs(d) >= 0.5)
     .sort((a, b) => b[1] - a[1])
     .map(([g, d]) => `${shortGroup(g)} ${signed(d)}`)
+  const split = underOwnNote(of, over)
   const under = of.underOwn !== undefined && over.underOwn !== undefined
-    ? `; with our code on the stack ${signed(of.underOwn - over.underOwn)}`
+    ? `; with our code on the stack ${signed(of.underOwn - over.underOwn)}${split === "" ? "" : `: ${split}`}`
     : ""
   return `${signed(of.busy - over.busy)} (${parts.join(", ")}${under})`
 }
