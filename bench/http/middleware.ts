@@ -141,7 +141,7 @@ export interface Counts {
   readonly operations: number
   /** Fiber refs the running fiber held, averaged over those steps. */
   readonly refs: number
-  /** `FiberRef` sets per request (each copies every ref the fiber holds). */
+  /** Fiber-ref writes per request, one ref or all at once (a one-ref write copies every ref the fiber holds). */
   readonly sets: number
 }
 

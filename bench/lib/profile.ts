@@ -216,18 +216,29 @@ export const attribution = (
   return { busy: cpuMicrosPerRequest, byGroup, underOwn: underOwn.share * cpuMicrosPerRequest, underOwnByGroup }
 }
 
+/** A group's name in the "with our code on the stack" split: our package group is our functions' own time. */
+const ownSplitLabel = (g: Group): string => g === "@effect-telemetry (our packages)" ? "our functions" : shortGroup(g)
+
+/** Each group whose difference moved by `threshold` µs or more, largest first, as `label ±d`. */
+const movedGroups = (difference: (g: Group) => number, threshold: number, label: (g: Group) => string): string =>
+  groups
+    .map((g) => [g, difference(g)] as const)
+    .filter(([, d]) => Math.abs(d) >= threshold)
+    .sort((a, b) => b[1] - a[1])
+    .map(([g, d]) => `${label(g)} ${signed(d)}`)
+    .join(", ")
+
 /**
  * `of − over` with our code on the stack, by where the time was spent (groups that moved by
  * 0.3 µs or more, largest first): our functions' own time, then the library calls they make.
  */
 export const underOwnNote = (of: Attribution, over: Attribution): string => {
   if (of.underOwnByGroup === undefined || over.underOwnByGroup === undefined) return ""
-  const parts = groups
-    .map((g) => [g, (of.underOwnByGroup!.get(g) ?? 0) - (over.underOwnByGroup!.get(g) ?? 0)] as const)
-    .filter(([, d]) => Math.abs(d) >= 0.3)
-    .sort((a, b) => b[1] - a[1])
-    .map(([g, d]) => `${g === "@effect-telemetry (our packages)" ? "our functions" : shortGroup(g)} ${signed(d)}`)
-  return parts.join(", ")
+  return movedGroups(
+    (g) => (of.underOwnByGroup!.get(g) ?? 0) - (over.underOwnByGroup!.get(g) ?? 0),
+    0.3,
+    ownSplitLabel
+  )
 }
 
 /**
@@ -276,7 +287,7 @@ const underOwnRows = (options: {
   return groups
     .filter((g) => options.variants.some(([, a]) => at(a, g) >= 0.1))
     .map((g) => [
-      `- of which in ${g === "@effect-telemetry (our packages)" ? "our functions themselves" : shortGroup(g)}`,
+      `- of which in ${ownSplitLabel(g)}`,
       ...options.variants.map(([, a]) => fmt(at(a, g), 1)),
       ...options.deltas.map(([, of, over]) => signed(at(of, g) - at(over, g)))
     ])
@@ -290,16 +301,12 @@ export const ownCode = (a: Attribution): number =>
 
 /** `of − over` in one line: the total, then each group that moved by 0.5 µs or more, largest first. */
 export const deltaNote = (of: Attribution, over: Attribution): string => {
-  const parts = groups
-    .map((g) => [g, (of.byGroup.get(g) ?? 0) - (over.byGroup.get(g) ?? 0)] as const)
-    .filter(([, d]) => Math.abs(d) >= 0.5)
-    .sort((a, b) => b[1] - a[1])
-    .map(([g, d]) => `${shortGroup(g)} ${signed(d)}`)
+  const parts = movedGroups((g) => (of.byGroup.get(g) ?? 0) - (over.byGroup.get(g) ?? 0), 0.5, shortGroup)
   const split = underOwnNote(of, over)
   const under = of.underOwn !== undefined && over.underOwn !== undefined
     ? `; with our code on the stack ${signed(of.underOwn - over.underOwn)}${split === "" ? "" : `: ${split}`}`
     : ""
-  return `${signed(of.busy - over.busy)} (${parts.join(", ")}${under})`
+  return `${signed(of.busy - over.busy)} (${parts}${under})`
 }
 
 /** The note shared by the attribution tables: how the split is made. */
