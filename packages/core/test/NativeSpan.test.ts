@@ -184,6 +184,24 @@ describe("native spans", () => {
       expect(Tracing.otelSpanOf(seen.span)?.isRecording()).toBe(false)
     }).pipe(Effect.provide(TestTelemetry.layer({ sampler: "always_off" }))))
 
+  it.effect("ids: lowercase hex of their length, every digit at every position, none repeated", () =>
+    Effect.gen(function*() {
+      const spans = yield* Effect.forEach(
+        Array.from({ length: 4000 }),
+        () => Effect.currentSpan.pipe(Effect.withSpan("id", { root: true }))
+      )
+      for (const [ids, length] of [[spans.map((s) => s.traceId), 32], [spans.map((s) => s.spanId), 16]] as const) {
+        expect(new Set(ids).size).toBe(ids.length)
+        const digits = Array.from({ length }, () => new Set<string>())
+        for (const id of ids) {
+          expect(id).toMatch(length === 32 ? /^[0-9a-f]{32}$/ : /^[0-9a-f]{16}$/)
+          for (let i = 0; i < length; i++) digits[i]!.add(id[i]!)
+        }
+        // 4,000 ids miss a given digit at a given position with probability (15/16)^4000.
+        expect(digits.map((seen) => seen.size)).toEqual(Array.from({ length }, () => 16))
+      }
+    }).pipe(Effect.provide(TestTelemetry.layer({ sampler: "always_off" }))))
+
   it.effect("a remote parent's sampled flag decides under parentbased: 01 records, 00 does not", () =>
     Effect.gen(function*() {
       const child = (flags: string) =>

@@ -33,23 +33,48 @@ import type { NativeFields } from "./otlpTraceEncoder.js"
 // ---------------------------------------------------------------------------------------------
 // ids
 
-const hexByte: ReadonlyArray<string> = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"))
+// Char codes of the hex digits. An id is made with one `String.fromCharCode` call: a flat
+// string. Concatenated pieces make a rope (a tree of 3 to 7 string objects per id), which a
+// sampled span keeps alive until its batch is exported and which costs the scavenger a copy of
+// each piece: ids as ropes cost ~100 ns more per span, in their making and their collection.
+const hexCode: ReadonlyArray<number> = Array.from({ length: 16 }, (_, i) => i.toString(16).charCodeAt(0))
 
-const hex32 = (): string => {
-  const n = (Math.random() * 0x100000000) >>> 0
-  return hexByte[n >>> 24]! + hexByte[(n >>> 16) & 255]! + hexByte[(n >>> 8) & 255]! + hexByte[n & 255]!
-}
+const random32 = (): number => (Math.random() * 0x100000000) >>> 0
 
 /** 16 random hex digits, never all zeros (an invalid span id). @internal */
 export const randomSpanId = (): string => {
-  const id = hex32() + hex32()
-  return id === "0000000000000000" ? randomSpanId() : id
+  const a = random32()
+  const b = random32()
+  if ((a | b) === 0) return randomSpanId()
+  const h = hexCode
+  // dprint-ignore
+  return String.fromCharCode(
+    h[a >>> 28]!, h[(a >>> 24) & 15]!, h[(a >>> 20) & 15]!, h[(a >>> 16) & 15]!,
+    h[(a >>> 12) & 15]!, h[(a >>> 8) & 15]!, h[(a >>> 4) & 15]!, h[a & 15]!,
+    h[b >>> 28]!, h[(b >>> 24) & 15]!, h[(b >>> 20) & 15]!, h[(b >>> 16) & 15]!,
+    h[(b >>> 12) & 15]!, h[(b >>> 8) & 15]!, h[(b >>> 4) & 15]!, h[b & 15]!
+  )
 }
 
 /** 32 random hex digits, never all zeros (an invalid trace id). @internal */
 export const randomTraceId = (): string => {
-  const id = hex32() + hex32() + hex32() + hex32()
-  return id === "00000000000000000000000000000000" ? randomTraceId() : id
+  const a = random32()
+  const b = random32()
+  const c = random32()
+  const d = random32()
+  if ((a | b | c | d) === 0) return randomTraceId()
+  const h = hexCode
+  // dprint-ignore
+  return String.fromCharCode(
+    h[a >>> 28]!, h[(a >>> 24) & 15]!, h[(a >>> 20) & 15]!, h[(a >>> 16) & 15]!,
+    h[(a >>> 12) & 15]!, h[(a >>> 8) & 15]!, h[(a >>> 4) & 15]!, h[a & 15]!,
+    h[b >>> 28]!, h[(b >>> 24) & 15]!, h[(b >>> 20) & 15]!, h[(b >>> 16) & 15]!,
+    h[(b >>> 12) & 15]!, h[(b >>> 8) & 15]!, h[(b >>> 4) & 15]!, h[b & 15]!,
+    h[c >>> 28]!, h[(c >>> 24) & 15]!, h[(c >>> 20) & 15]!, h[(c >>> 16) & 15]!,
+    h[(c >>> 12) & 15]!, h[(c >>> 8) & 15]!, h[(c >>> 4) & 15]!, h[c & 15]!,
+    h[d >>> 28]!, h[(d >>> 24) & 15]!, h[(d >>> 20) & 15]!, h[(d >>> 16) & 15]!,
+    h[(d >>> 12) & 15]!, h[(d >>> 8) & 15]!, h[(d >>> 4) & 15]!, h[d & 15]!
+  )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -363,50 +388,53 @@ const unsetStatus: OtelApi.SpanStatus = Object.freeze({ code: OtelApi.SpanStatus
 // Keys an attributes object does not own as it owns others: Object.prototype's.
 const objectKeys: ReadonlySet<string> = new Set(Object.getOwnPropertyNames(Object.prototype))
 
+/** What an {@link ExportedSpan} makes when a reader asks for its OTel fields (our encoder never does). */
+interface Converted {
+  startTime: OtelApi.HrTime | undefined
+  endTime: OtelApi.HrTime | undefined
+  duration: OtelApi.HrTime | undefined
+  attributes: OtelApi.Attributes | undefined
+  events: Array<TimedEvent> | undefined
+  links: Array<OtelApi.Link> | undefined
+  droppedAttributes: number
+  droppedEvents: number
+  droppedLinks: number
+}
+
 /**
  * A sampled span that ended, as the SDK's processors and exporters read it. Attributes, events
  * and links are converted on first read: the batch processor reads them when it exports, off
  * the request path. Our OTLP encoder reads the attributes and the clock readings without that
  * conversion ({@link NativeFields}): the attributes object cost ~2 µs per 11-attribute span.
+ *
+ * It stays alive until its batch is exported (up to 512 of them, 5 s), so the scavenger copies
+ * it, once or twice: what only a reader of the OTel fields needs lives in one object made on
+ * that first read, and what every span of a tracer shares is read through its setup.
  */
 class ExportedSpan implements ReadableSpan, NativeFields {
   readonly name: string
   readonly kind: OtelApi.SpanKind
   readonly parentSpanContext: OtelApi.SpanContext | undefined
   readonly status: OtelApi.SpanStatus
-  readonly ended = true
-  readonly resource: Resources.Resource
-  readonly instrumentationScope: InstrumentationScope
-  private droppedAttributes = 0
-  private droppedEvents = 0
-  private droppedLinks = 0
+  private readonly setup: Setup
   private readonly context_: OtelApi.SpanContext
-  private readonly limits: SpanLimits
   readonly startNanos: bigint
   readonly endNanos: bigint
-  private startTime_: OtelApi.HrTime | undefined = undefined
-  private endTime_: OtelApi.HrTime | undefined = undefined
-  private duration_: OtelApi.HrTime | undefined = undefined
   private rawAttributes: ReadonlyMap<string, unknown> | undefined
   private rawEvents: Array<RawEvent> | undefined
   private rawLinks: ReadonlyArray<EffectTracer.SpanLink> | undefined
-  private attributes_: OtelApi.Attributes | undefined = undefined
-  private events_: Array<TimedEvent> | undefined = undefined
-  private links_: Array<OtelApi.Link> | undefined = undefined
   /** Attributes the exit adds (error.type, effect.interrupted) over the span's own. */
   private readonly exitAttributes: OtelApi.Attributes | undefined
+  private converted_: Converted | undefined = undefined
 
   constructor(span: NativeSpan, startTime: bigint, endTime: bigint, exit: Exit.Exit<unknown, unknown>) {
-    const setup = span.setup
     this.name = span.name
     this.kind = kindMap[span.kind]
     this.context_ = span.spanContext()
     this.parentSpanContext = span.parentSpanContext
     this.startNanos = startTime
     this.endNanos = endTime
-    this.resource = setup.resource
-    this.instrumentationScope = setup.scope
-    this.limits = setup.limits
+    this.setup = span.setup
     this.rawAttributes = span.attributes
     this.rawEvents = span.events
     this.rawLinks = span.links.length > 0 ? span.links : undefined
@@ -450,6 +478,35 @@ class ExportedSpan implements ReadableSpan, NativeFields {
     return this.context_
   }
 
+  get ended(): boolean {
+    return true
+  }
+
+  get resource(): Resources.Resource {
+    return this.setup.resource
+  }
+
+  get instrumentationScope(): InstrumentationScope {
+    return this.setup.scope
+  }
+
+  private get converted(): Converted {
+    if (this.converted_ === undefined) {
+      this.converted_ = {
+        startTime: undefined,
+        endTime: undefined,
+        duration: undefined,
+        attributes: undefined,
+        events: undefined,
+        links: undefined,
+        droppedAttributes: 0,
+        droppedEvents: 0,
+        droppedLinks: 0
+      }
+    }
+    return this.converted_
+  }
+
   /** For our OTLP encoder: the raw fields it writes from directly. */
   get [nativeFields](): NativeFields {
     return this
@@ -468,7 +525,7 @@ class ExportedSpan implements ReadableSpan, NativeFields {
     if (exit !== undefined) {
       for (const key in exit) if (raw.has(key)) return -1
     }
-    const { attributeCountLimit, attributeValueLengthLimit } = this.limits
+    const { attributeCountLimit, attributeValueLengthLimit } = this.setup.limits
     let count = 0
     let dropped = 0
     for (const [key, value] of raw) {
@@ -499,51 +556,59 @@ class ExportedSpan implements ReadableSpan, NativeFields {
 
   /** For our OTLP encoder: no events and no links, none dropped, without making either array. */
   get bare(): boolean {
-    const noEvents = this.events_ === undefined
+    const converted = this.converted_
+    if (converted === undefined) return this.rawEvents === undefined && this.rawLinks === undefined
+    const noEvents = converted.events === undefined
       ? this.rawEvents === undefined
-      : this.events_.length === 0 && this.droppedEvents === 0
+      : converted.events.length === 0 && converted.droppedEvents === 0
     if (!noEvents) return false
-    return this.links_ === undefined ? this.rawLinks === undefined : this.links_.length === 0 && this.droppedLinks === 0
+    return converted.links === undefined
+      ? this.rawLinks === undefined
+      : converted.links.length === 0 && converted.droppedLinks === 0
   }
 
   // The times as HrTime, made when first read: the batch processor's export reads them, off
   // the request path; ending a span only keeps Effect's two clock readings.
   get startTime(): OtelApi.HrTime {
-    if (this.startTime_ === undefined) this.startTime_ = hrTime(this.startNanos)
-    return this.startTime_
+    const converted = this.converted
+    if (converted.startTime === undefined) converted.startTime = hrTime(this.startNanos)
+    return converted.startTime
   }
 
   get endTime(): OtelApi.HrTime {
-    if (this.endTime_ === undefined) this.endTime_ = hrTime(this.endNanos)
-    return this.endTime_
+    const converted = this.converted
+    if (converted.endTime === undefined) converted.endTime = hrTime(this.endNanos)
+    return converted.endTime
   }
 
   get duration(): OtelApi.HrTime {
-    if (this.duration_ === undefined) {
-      this.duration_ = hrTime(this.endNanos > this.startNanos ? this.endNanos - this.startNanos : 0n)
+    const converted = this.converted
+    if (converted.duration === undefined) {
+      converted.duration = hrTime(this.endNanos > this.startNanos ? this.endNanos - this.startNanos : 0n)
     }
-    return this.duration_
+    return converted.duration
   }
 
   // Counted by the conversions below, whichever a reader asks for first.
   get droppedAttributesCount(): number {
     void this.attributes
-    return this.droppedAttributes
+    return this.converted.droppedAttributes
   }
 
   get droppedEventsCount(): number {
     void this.events
-    return this.droppedEvents
+    return this.converted.droppedEvents
   }
 
   get droppedLinksCount(): number {
     void this.links
-    return this.droppedLinks
+    return this.converted.droppedLinks
   }
 
   get attributes(): OtelApi.Attributes {
-    if (this.attributes_ === undefined) {
-      const { attributeCountLimit, attributeValueLengthLimit } = this.limits
+    const converted = this.converted
+    if (converted.attributes === undefined) {
+      const { attributeCountLimit, attributeValueLengthLimit } = this.setup.limits
       const out: OtelApi.Attributes = {}
       let count = 0
       let dropped = 0
@@ -562,20 +627,21 @@ class ExportedSpan implements ReadableSpan, NativeFields {
       if (this.exitAttributes !== undefined) {
         for (const key in this.exitAttributes) add(key, this.exitAttributes[key])
       }
-      this.attributes_ = out
-      this.droppedAttributes = dropped
+      converted.attributes = out
+      converted.droppedAttributes = dropped
       this.rawAttributes = undefined
     }
-    return this.attributes_
+    return converted.attributes
   }
 
   get events(): Array<TimedEvent> {
-    if (this.events_ === undefined) {
+    const converted = this.converted
+    if (converted.events === undefined) {
       const raw = this.rawEvents ?? []
-      const { attributePerEventCountLimit, attributeValueLengthLimit, eventCountLimit } = this.limits
+      const { attributePerEventCountLimit, attributeValueLengthLimit, eventCountLimit } = this.setup.limits
       // The SDK keeps the newest events past the limit.
       const first = Math.max(0, raw.length - eventCountLimit)
-      this.droppedEvents = first
+      converted.droppedEvents = first
       const out: Array<TimedEvent> = []
       for (let i = first; i < raw.length; i++) {
         const [name, time, record] = raw[i]!
@@ -586,18 +652,19 @@ class ExportedSpan implements ReadableSpan, NativeFields {
         )
         out.push({ name, attributes, time: hrTime(time), droppedAttributesCount })
       }
-      this.events_ = out
+      converted.events = out
       this.rawEvents = undefined
     }
-    return this.events_
+    return converted.events
   }
 
   get links(): Array<OtelApi.Link> {
-    if (this.links_ === undefined) {
+    const converted = this.converted
+    if (converted.links === undefined) {
       const raw = this.rawLinks ?? []
-      const { attributePerLinkCountLimit, attributeValueLengthLimit, linkCountLimit } = this.limits
+      const { attributePerLinkCountLimit, attributeValueLengthLimit, linkCountLimit } = this.setup.limits
       const first = Math.max(0, raw.length - linkCountLimit)
-      this.droppedLinks = first
+      converted.droppedLinks = first
       const out: Array<OtelApi.Link> = []
       for (let i = first; i < raw.length; i++) {
         const link = raw[i]!
@@ -617,10 +684,10 @@ class ExportedSpan implements ReadableSpan, NativeFields {
         if (dropped > 0) converted.droppedAttributesCount = dropped
         out.push(converted)
       }
-      this.links_ = out
+      converted.links = out
       this.rawLinks = undefined
     }
-    return this.links_
+    return converted.links
   }
 }
 
