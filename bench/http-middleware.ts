@@ -22,8 +22,12 @@ const labels: Record<string, string> = {
   ours: "ours: span, 4 metrics, response traceparent (export excluded)",
   "ours-unsampled": "ours, sampled out (always_off), metrics kept",
   "off-same-refs": "HttpRouter app, platform tracer off, in a runtime with ours' fiber refs (like-for-like baseline)",
-  "platform-native-same-refs": "platform tracer + Effect native tracer, in a runtime with ours' fiber refs"
+  "platform-native-same-refs": "platform tracer + Effect native tracer, in a runtime with ours' fiber refs",
+  "off-same-refs-slot":
+    "HttpRouter app, platform tracer off, ours' fiber refs, an empty middleware in serve's slot and an identity pre-response handler (where ours sits, nothing in it)"
 }
+
+const signedOps = (value: number): string => `${value >= 0 ? "+" : ""}${fmt(value, 0)}`
 
 interface Output {
   readonly cpu: Record<string, ReadonlyArray<number>>
@@ -62,7 +66,7 @@ export const run = async (options: { readonly quick: boolean }): Promise<Array<T
     return [
       labels[variant]!,
       fmt(us, 1),
-      variant === "off" ? "0" : `+${fmt(us - base, 1)}`,
+      variant === "off" ? "0" : signed(us - base),
       ratio(base, us),
       fmt(operations[variant]!.operations, 0),
       variant === "off" ? "0" : `+${fmt(operations[variant]!.operations - operations.off!.operations, 0)}`,
@@ -97,7 +101,7 @@ export const run = async (options: { readonly quick: boolean }): Promise<Array<T
       targets: [{
         id: "in-process-sampled",
         target: "In process: sampled ≤ Effect's own platform span overhead",
-        measured: `+${fmt(overhead("ours"), 1)} µs/req vs platform span +${fmt(overhead("platform-native"), 1)}`,
+        measured: `${signed(overhead("ours"))} µs/req vs platform span ${signed(overhead("platform-native"))}`,
         met: overhead("ours") <= overhead("platform-native"),
         note: `Split by the profiles' shares: ours over the bare router ${split("ours", "off")}; the platform span's ${
           split("platform-native", "off")
@@ -109,13 +113,23 @@ export const run = async (options: { readonly quick: boolean }): Promise<Array<T
       }, {
         id: "in-process-unsampled",
         target: "In process: sampled out ≤ +4 µs/req (metrics and context propagation only)",
-        measured: `+${fmt(overhead("ours-unsampled"), 1)} µs/req`,
+        measured: `${signed(overhead("ours-unsampled"))} µs/req`,
         met: overhead("ours-unsampled") <= 4,
         note: `Split by the profiles' shares: ${
           split("ours-unsampled", "off")
         }; our code (our packages, the OTel SDK, prom-client) ${
           signed(Profile.ownCode(attribution["ours-unsampled"]!) - Profile.ownCode(attribution.off!))
-        }. ${sameRefsNote}: ${split("ours-unsampled", "off-same-refs")}; see "Where the in-process overhead goes"`
+        }. ${sameRefsNote}: ${
+          split("ours-unsampled", "off-same-refs")
+        }. The platform's price of the place ours sits in (an empty middleware in \`serve\`'s slot and an identity pre-response handler, same refs): ${
+          signed(overSameRefs("off-same-refs-slot"))
+        } µs/req and ${
+          signedOps(operations["off-same-refs-slot"]!.operations - operations["off-same-refs"]!.operations)
+        } fiber operations; ours sampled out over it, what its own work adds: ${
+          signed(median(cpu["ours-unsampled"]!) - median(cpu["off-same-refs-slot"]!))
+        } µs/req (${split("ours-unsampled", "off-same-refs-slot")}) and ${
+          signedOps(operations["ours-unsampled"]!.operations - operations["off-same-refs-slot"]!.operations)
+        } fiber operations; see "Where the in-process overhead goes"`
       }],
       title: "HTTP per-request cost in process (no sockets)",
       header: [
@@ -141,7 +155,8 @@ export const run = async (options: { readonly quick: boolean }): Promise<Array<T
           fmt(operations.ours!.refs, 1)
         } against ${
           fmt(operations.off!.refs, 1)
-        }: the tracer installed as a service, the log exporter's logger, the server's pre-response handler), and the runtime copies every ref a fiber holds at each \`FiberRef\` set and fork. The two 'same refs' rows run the bare router and the platform span in a runtime holding as many refs (Effect's own native tracer's functions installed with \`Layer.setTracer\`, a no-op logger added, fiber refs of the bench's own for the rest) without any of our work: what those copies cost on their own, and the baseline an app with its own tracer and logger already pays.`
+        }: the tracer installed as a service, the log exporter's logger, the server's pre-response handler), and the runtime copies every ref a fiber holds at each \`FiberRef\` set and fork. The two 'same refs' rows run the bare router and the platform span in a runtime holding as many refs (Effect's own native tracer's functions installed with \`Layer.setTracer\`, a no-op logger added, fiber refs of the bench's own for the rest) without any of our work: what those copies cost on their own, and the baseline an app with its own tracer and logger already pays.`,
+        "Empty slot: `HttpApp.toHandled` runs a middleware given to `serve` inside a match of its own with a step after it, and a pre-response handler inside a `tap`; the bare router has neither. The empty-slot row gives `serve` a middleware that returns the app as it is and installs a handler that returns the response as it is, in the same-refs runtime: what the platform charges any middleware placed where ours is (the whole request, the response's writing included, and the response seen before it is written), before that middleware does anything."
       ]
     },
     Profile.attributionTable({
@@ -151,6 +166,7 @@ export const run = async (options: { readonly quick: boolean }): Promise<Array<T
         ["off, same refs", attribution["off-same-refs"]!],
         ["platform span", attribution["platform-native"]!],
         ["platform span, same refs", attribution["platform-native-same-refs"]!],
+        ["empty middleware slot, same refs", attribution["off-same-refs-slot"]!],
         ["ours, sampled out", attribution["ours-unsampled"]!],
         ["ours", attribution.ours!]
       ],
@@ -159,7 +175,8 @@ export const run = async (options: { readonly quick: boolean }): Promise<Array<T
         ["ours − platform span", attribution.ours!, attribution["platform-native"]!],
         ["sampled out − off", attribution["ours-unsampled"]!, attribution.off!],
         ["ours − platform span, same refs", attribution.ours!, attribution["platform-native-same-refs"]!],
-        ["sampled out − off, same refs", attribution["ours-unsampled"]!, attribution["off-same-refs"]!]
+        ["sampled out − off, same refs", attribution["ours-unsampled"]!, attribution["off-same-refs"]!],
+        ["sampled out − empty slot, same refs", attribution["ours-unsampled"]!, attribution["off-same-refs-slot"]!]
       ],
       notes: [
         Profile.attributionMethod,

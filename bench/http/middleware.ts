@@ -27,6 +27,7 @@ import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Runtime from "effect/Runtime"
+import type * as Scope from "effect/Scope"
 import * as EffectTracer from "effect/Tracer"
 import type * as Tracer from "effect/Tracer"
 import { writeFileSync } from "node:fs"
@@ -38,7 +39,8 @@ export const variants = [
   "ours",
   "ours-unsampled",
   "off-same-refs",
-  "platform-native-same-refs"
+  "platform-native-same-refs",
+  "off-same-refs-slot"
 ] as const
 export type Variant = (typeof variants)[number]
 
@@ -108,6 +110,8 @@ const start = async (variant: Variant): Promise<Served> => {
     ? Telemetry.layer({ serviceName: "bench-middleware", sampler: variant === "ours" ? "always_on" : "always_off" })
     : variant === "off-same-refs"
     ? sameRefs(1)
+    : variant === "off-same-refs-slot"
+    ? sameRefs(0)
     : variant === "platform-native-same-refs"
     ? sameRefs(2)
     : Layer.empty
@@ -115,7 +119,15 @@ const start = async (variant: Variant): Promise<Served> => {
   let handle: (() => void) | undefined
   const plain = inMemoryServer((h) => void (handle = h))
   const server = ours ? HttpServerTelemetry.make(plain) : plain
-  const serve = server.serve(app)
+  // The slot variant: what any middleware in `serve`'s slot with a pre-response handler beside it
+  // (where ours sits) costs the platform, with nothing in either. Its handler is the real fiber
+  // ref in place of the stand-in, so it holds as many refs as the other same-refs rows.
+  const serve = variant === "off-same-refs-slot"
+    ? HttpApp.withPreResponseHandler(
+      server.serve(app, HttpMiddleware.make((app) => app)),
+      (_request, response) => Effect.sync(() => response)
+    ) as Effect.Effect<void, never, Scope.Scope>
+    : server.serve(app)
   await runtime.runPromise(
     Effect.scoped(
       variant.startsWith("off") ? Effect.locally(serve, HttpMiddleware.currentTracerDisabledWhen, constTrue) : serve
