@@ -180,9 +180,14 @@ class Writer {
     this.uint32(count)
     this.ensure(count)
     const buf = this.buf
+    const table = nibbles
     let pos = this.pos
     for (let i = 0; i < count * 2; i += 2) {
-      buf[pos++] = (nibble(hex.charCodeAt(i)) << 4) | nibble(hex.charCodeAt(i + 1))
+      const high = hex.charCodeAt(i)
+      const low = hex.charCodeAt(i + 1)
+      buf[pos++] = (high | low) < 128
+        ? (table[high]! << 4) | table[low]!
+        : (nibble(high) << 4) | nibble(low)
     }
     this.pos = pos
   }
@@ -211,6 +216,9 @@ class Writer {
 // The SDK's hexToBinary's digit values, including what it makes of a non-hex character.
 const nibble = (code: number): number =>
   code >= 48 && code <= 57 ? code - 48 : code >= 97 && code <= 102 ? code - 87 : code - 55
+
+// The same values for ASCII, looked up: ids are written three per span, 16 or 32 digits each.
+const nibbles = Int16Array.from({ length: 128 }, (_, code) => nibble(code))
 
 // The buffer of the last request, reused by the next one (the request gets a copy).
 let spare: Uint8Array | undefined
