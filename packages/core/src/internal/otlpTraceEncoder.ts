@@ -345,9 +345,8 @@ const event = (w: Writer, event: TimedEvent): void => {
   w.varint(event.droppedAttributesCount || 0)
 }
 
-/** `Span.Link`'s body. */
-const link = (w: Writer, link: OtelApi.Link): void => {
-  const context = link.context
+/** Fields 1 to 3 of `Span` and of `Span.Link` alike: trace id, span id, trace state. */
+const contextFields = (w: Writer, context: OtelApi.SpanContext): void => {
   w.uint32(tag(1, TAG_LEN))
   w.hexId(context.traceId)
   w.uint32(tag(2, TAG_LEN))
@@ -357,6 +356,12 @@ const link = (w: Writer, link: OtelApi.Link): void => {
     w.uint32(tag(3, TAG_LEN))
     w.string(traceState)
   }
+}
+
+/** `Span.Link`'s body. */
+const link = (w: Writer, link: OtelApi.Link): void => {
+  const context = link.context
+  contextFields(w, context)
   if (link.attributes) attributes(w, link.attributes, 4)
   w.uint32(tag(5, TAG_VARINT))
   w.varint(link.droppedAttributesCount || 0)
@@ -440,15 +445,7 @@ const eventsAndLinks = (w: Writer, span: ReadableSpan): void => {
 const span = (w: Writer, span: MaybeNative): void => {
   const native = span[nativeFields]
   const context = span.spanContext()
-  w.uint32(tag(1, TAG_LEN))
-  w.hexId(context.traceId)
-  w.uint32(tag(2, TAG_LEN))
-  w.hexId(context.spanId)
-  const traceState = context.traceState?.serialize()
-  if (traceState) {
-    w.uint32(tag(3, TAG_LEN))
-    w.string(traceState)
-  }
+  contextFields(w, context)
   const parent = span.parentSpanContext
   if (parent?.spanId) {
     w.uint32(tag(4, TAG_LEN))
