@@ -27,8 +27,6 @@ const labels: Record<string, string> = {
     "HttpRouter app, platform tracer off, ours' fiber refs, an empty middleware in serve's slot and an identity pre-response handler (where ours sits, nothing in it)"
 }
 
-const signedOps = (value: number): string => `${value >= 0 ? "+" : ""}${fmt(value, 0)}`
-
 interface Output {
   readonly cpu: Record<string, ReadonlyArray<number>>
   readonly operations: Record<string, Counts>
@@ -61,6 +59,12 @@ export const run = async (options: { readonly quick: boolean }): Promise<Array<T
   await bundle(source, script)
   const { cpu, operations } = await runChild(rounds, requests)
   const base = median(cpu.off!)
+  // `variant` over `over`: CPU µs per request, and fiber operations per request (signed, whole).
+  const cpuOver = (variant: string, over: string) => median(cpu[variant]!) - median(cpu[over]!)
+  const operationsOver = (variant: string, over: string) => {
+    const d = operations[variant]!.operations - operations[over]!.operations
+    return `${d >= 0 ? "+" : ""}${fmt(d, 0)}`
+  }
   const rows = Object.keys(labels).map((variant) => {
     const us = median(cpu[variant]!)
     return [
@@ -69,14 +73,14 @@ export const run = async (options: { readonly quick: boolean }): Promise<Array<T
       variant === "off" ? "0" : signed(us - base),
       ratio(base, us),
       fmt(operations[variant]!.operations, 0),
-      variant === "off" ? "0" : `+${fmt(operations[variant]!.operations - operations.off!.operations, 0)}`,
+      variant === "off" ? "0" : operationsOver(variant, "off"),
       fmt(operations[variant]!.refs, 1),
       fmt(operations[variant]!.sets, 0)
     ]
   })
-  const overhead = (variant: string) => median(cpu[variant]!) - base
+  const overhead = (variant: string) => cpuOver(variant, "off")
   // Like for like: over the bare router in a runtime holding the same fiber refs as ours.
-  const overSameRefs = (variant: string) => median(cpu[variant]!) - median(cpu["off-same-refs"]!)
+  const overSameRefs = (variant: string) => cpuOver(variant, "off-same-refs")
 
   // One profiled run per variant, inlining off: whose code the overhead is.
   const dir = fileURLToPath(new URL("./.profiles/", import.meta.url))
@@ -124,11 +128,11 @@ export const run = async (options: { readonly quick: boolean }): Promise<Array<T
         }. The platform's price of the place ours sits in (an empty middleware in \`serve\`'s slot and an identity pre-response handler, same refs): ${
           signed(overSameRefs("off-same-refs-slot"))
         } µs/req and ${
-          signedOps(operations["off-same-refs-slot"]!.operations - operations["off-same-refs"]!.operations)
+          operationsOver("off-same-refs-slot", "off-same-refs")
         } fiber operations; ours sampled out over it, what its own work adds: ${
-          signed(median(cpu["ours-unsampled"]!) - median(cpu["off-same-refs-slot"]!))
+          signed(cpuOver("ours-unsampled", "off-same-refs-slot"))
         } µs/req (${split("ours-unsampled", "off-same-refs-slot")}) and ${
-          signedOps(operations["ours-unsampled"]!.operations - operations["off-same-refs-slot"]!.operations)
+          operationsOver("ours-unsampled", "off-same-refs-slot")
         } fiber operations; see "Where the in-process overhead goes"`
       }],
       title: "HTTP per-request cost in process (no sockets)",
