@@ -407,9 +407,10 @@ interface Converted {
  * the request path. Our OTLP encoder reads the attributes and the clock readings without that
  * conversion ({@link NativeFields}): the attributes object cost ~2 µs per 11-attribute span.
  *
- * It stays alive until its batch is exported (up to 512 of them, 5 s), so the scavenger copies
- * it, once or twice: what only a reader of the OTel fields needs lives in one object made on
- * that first read, and what every span of a tracer shares is read through its setup.
+ * It stays alive until its batch is exported (batches of 512, every 5 s by default, from a queue
+ * of up to 16,384), so the scavenger copies it, once or twice: what only a reader of the OTel
+ * fields needs lives in one object made on that first read, and what every span of a tracer
+ * shares is read through its setup.
  */
 class ExportedSpan implements ReadableSpan, NativeFields {
   readonly name: string
