@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url"
 import type { Counts } from "./http/middleware.js"
 import { bundle } from "./lib/bundle.js"
 import * as Profile from "./lib/profile.js"
-import { canPin, fmt, median, onCpu0, ratio, signed } from "./lib/stats.js"
+import { canPin, fmt, median, onCpu0, pairedDifference, ratio, signed } from "./lib/stats.js"
 import type { Table } from "./lib/stats.js"
 
 const source = fileURLToPath(new URL("./http/middleware.ts", import.meta.url))
@@ -24,12 +24,16 @@ const labels: Record<string, string> = {
   "off-same-refs": "HttpRouter app, platform tracer off, in a runtime with ours' fiber refs (like-for-like baseline)",
   "platform-native-same-refs": "platform tracer + Effect native tracer, in a runtime with ours' fiber refs",
   "off-same-refs-slot":
-    "HttpRouter app, platform tracer off, ours' fiber refs, an empty middleware in serve's slot and an identity pre-response handler (where ours sits, nothing in it)"
+    "HttpRouter app, platform tracer off, ours' fiber refs, an empty middleware in serve's slot and an identity pre-response handler (where ours sits, nothing in it)",
+  "off-same-refs-slot-services":
+    "the empty slot row, with as many services of the bench's own in the app's context as our layers add"
 }
 
 interface Output {
   readonly cpu: Record<string, ReadonlyArray<number>>
   readonly operations: Record<string, Counts>
+  /** Services our layers add to the app's context (the stand-in row holds as many). */
+  readonly services: number
 }
 
 const runChild = (rounds: number, requests: number): Promise<Output> =>
@@ -57,10 +61,12 @@ export const run = async (options: { readonly quick: boolean }): Promise<Array<T
   const rounds = options.quick ? 5 : 9
   const requests = options.quick ? 10_000 : 20_000
   await bundle(source, script)
-  const { cpu, operations } = await runChild(rounds, requests)
+  const { cpu, operations, services } = await runChild(rounds, requests)
   const base = median(cpu.off!)
-  // `variant` over `over`: CPU µs per request, and fiber operations per request (signed, whole).
-  const cpuOver = (variant: string, over: string) => median(cpu[variant]!) - median(cpu[over]!)
+  // `variant` over `over`: CPU µs per request, the median of the rounds' differences (a round runs
+  // every variant back to back, so what drifts between rounds cancels), and fiber operations per
+  // request (signed, whole).
+  const cpuOver = (variant: string, over: string) => pairedDifference(cpu[variant]!, cpu[over]!)
   const operationsOver = (variant: string, over: string) => {
     const d = operations[variant]!.operations - operations[over]!.operations
     return `${d >= 0 ? "+" : ""}${fmt(d, 0)}`
@@ -70,7 +76,7 @@ export const run = async (options: { readonly quick: boolean }): Promise<Array<T
     return [
       labels[variant]!,
       fmt(us, 1),
-      variant === "off" ? "0" : signed(us - base),
+      variant === "off" ? "0" : signed(cpuOver(variant, "off")),
       ratio(base, us),
       fmt(operations[variant]!.operations, 0),
       variant === "off" ? "0" : operationsOver(variant, "off"),
@@ -133,7 +139,11 @@ export const run = async (options: { readonly quick: boolean }): Promise<Array<T
           signed(cpuOver("ours-unsampled", "off-same-refs-slot"))
         } µs/req (${split("ours-unsampled", "off-same-refs-slot")}) and ${
           operationsOver("ours-unsampled", "off-same-refs-slot")
-        } fiber operations; see "Where the in-process overhead goes"`
+        } fiber operations. Of that, the ${services} services our layers leave in the app's context (the router and each \`provideService\` copy the context on every request; stand-ins of the bench's own, same slot and refs): ${
+          signed(cpuOver("off-same-refs-slot-services", "off-same-refs-slot"))
+        } µs/req; ours sampled out over the slot with as many services: ${
+          signed(cpuOver("ours-unsampled", "off-same-refs-slot-services"))
+        } µs/req; see "Where the in-process overhead goes"`
       }],
       title: "HTTP per-request cost in process (no sockets)",
       header: [
@@ -150,7 +160,7 @@ export const run = async (options: { readonly quick: boolean }): Promise<Array<T
       notes: [
         `${rounds} alternating rounds of ${
           requests.toLocaleString("en-US")
-        } requests per variant after a warm-up, medians; one process ${
+        } requests per variant after a warm-up; CPU µs/req: the median of the rounds, overheads and every difference: the median of the per-round differences; one process ${
           canPin() ? "pinned to CPU 0" : "(not pinned)"
         }, each variant in its own runtime.`,
         "The socket table's app behind an in-memory `HttpServer`: each request a `fromWeb` request forked into `HttpApp.toHandled` as NodeHttpServer forks it, 500 in flight. No kernel, parser or writev: what is left is the Effect work per request, with a fraction of the socket run's noise.",
@@ -160,7 +170,8 @@ export const run = async (options: { readonly quick: boolean }): Promise<Array<T
         } against ${
           fmt(operations.off!.refs, 1)
         }: the tracer installed as a service, the log exporter's logger, the server's pre-response handler), and the runtime copies every ref a fiber holds at each \`FiberRef\` set and fork. The two 'same refs' rows run the bare router and the platform span in a runtime holding as many refs (Effect's own native tracer's functions installed with \`Layer.setTracer\`, a no-op logger added, fiber refs of the bench's own for the rest) without any of our work: what those copies cost on their own, and the baseline an app with its own tracer and logger already pays.`,
-        "Empty slot: `HttpApp.toHandled` runs a middleware given to `serve` inside a match of its own with a step after it, and a pre-response handler inside a `tap`; the bare router has neither. The empty-slot row gives `serve` a middleware that returns the app as it is and installs a handler that returns the response as it is, in the same-refs runtime: what the platform charges any middleware placed where ours is (the whole request, the response's writing included, and the response seen before it is written), before that middleware does anything."
+        "Empty slot: `HttpApp.toHandled` runs a middleware given to `serve` inside a match of its own with a step after it, and a pre-response handler inside a `tap`; the bare router has neither. The empty-slot row gives `serve` a middleware that returns the app as it is and installs a handler that returns the response as it is, in the same-refs runtime: what the platform charges any middleware placed where ours is (the whole request, the response's writing included, and the response seen before it is written), before that middleware does anything.",
+        `Services: our layers leave ${services} services in the app's context (configuration, resource, delivery statistics, meter provider, Prometheus registry...). Every request's context starts as a copy of it, and the router and each \`provideService\` copy it again, so each service costs every request something whether it is used or not; the services row holds as many services of the bench's own, unused.`
       ]
     },
     Profile.attributionTable({
@@ -171,6 +182,7 @@ export const run = async (options: { readonly quick: boolean }): Promise<Array<T
         ["platform span", attribution["platform-native"]!],
         ["platform span, same refs", attribution["platform-native-same-refs"]!],
         ["empty middleware slot, same refs", attribution["off-same-refs-slot"]!],
+        ["empty slot with ours' count of services, same refs", attribution["off-same-refs-slot-services"]!],
         ["ours, sampled out", attribution["ours-unsampled"]!],
         ["ours", attribution.ours!]
       ],
@@ -180,7 +192,12 @@ export const run = async (options: { readonly quick: boolean }): Promise<Array<T
         ["sampled out − off", attribution["ours-unsampled"]!, attribution.off!],
         ["ours − platform span, same refs", attribution.ours!, attribution["platform-native-same-refs"]!],
         ["sampled out − off, same refs", attribution["ours-unsampled"]!, attribution["off-same-refs"]!],
-        ["sampled out − empty slot, same refs", attribution["ours-unsampled"]!, attribution["off-same-refs-slot"]!]
+        ["sampled out − empty slot, same refs", attribution["ours-unsampled"]!, attribution["off-same-refs-slot"]!],
+        [
+          "sampled out − empty slot and as many services, same refs",
+          attribution["ours-unsampled"]!,
+          attribution["off-same-refs-slot-services"]!
+        ]
       ],
       notes: [
         Profile.attributionMethod,

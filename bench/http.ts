@@ -18,7 +18,7 @@ import * as Effect4 from "./effect4.js"
 import { bundle } from "./lib/bundle.js"
 import { NODE22_VERSION } from "./lib/install.js"
 import * as Profile from "./lib/profile.js"
-import { alternate, canPin, fmt, median, onCpu0, ratio, signed } from "./lib/stats.js"
+import { alternate, canPin, fmt, median, onCpu0, pairedDifference, ratio, signed } from "./lib/stats.js"
 import type { Table, Target } from "./lib/stats.js"
 
 const variants = [
@@ -82,6 +82,9 @@ const freePort = (): Promise<number> =>
       server.close(() => resolve(port))
     })
   })
+
+/** Longer than `OTEL_METRIC_EXPORT_INTERVAL` below. */
+const WARM_UP_SECONDS = 6
 
 const sleep = (millis: number) => new Promise((resolve) => setTimeout(resolve, millis))
 
@@ -184,7 +187,6 @@ const measure = async (
   const server = await startServer(variant, sink.url, profilePath)
   try {
     const url = `http://127.0.0.1:${server.port}/users/42`
-    await autocannon({ url, connections, duration: Math.max(1, Math.round(seconds / 3)) })
     // Ours serves /metrics on its own port; Effect 4's PrometheusMetrics.layerHttp on the app's router.
     const metricsUrl = variant === "ours" || variant === "ours-unsampled"
       ? `http://127.0.0.1:${server.metricsPort}/metrics`
@@ -197,6 +199,10 @@ const measure = async (
         fetch(metricsUrl).then((r) => r.text()).then(() => scrapes++, () => {})
       }, 1000)
       : undefined
+    // The warm-up outlasts the first metric export (every 5 s) and sees scrapes: the exporter's
+    // and /metrics' own streams first passing through Node's stream and HTTP functions deoptimize
+    // them once (seen with --trace-deopt), which a long-running server pays once, not per request.
+    await autocannon({ url, connections, duration: WARM_UP_SECONDS })
     if (profilePath !== undefined) server.child.kill("SIGUSR2")
     const cpuBefore = cpuSeconds(server.child.pid!)
     const result = await autocannon({ url, connections, duration: seconds })
@@ -284,8 +290,12 @@ export const run = async (options: { readonly quick: boolean; readonly profile: 
     const of = (v: Variant): Array<Sample> => typed[v] ?? []
     const cpuOf = (v: Variant) => median(of(v).map((x) => x.cpuMicrosPerRequest))
     const rpsOf = (v: Variant) => median(of(v).map((x) => x.rps))
-    /** CPU µs per request over the variant's own baseline: what its telemetry costs. */
-    const overheadOf = (v: Variant) => cpuOf(v) - cpuOf(baselineOf(v))
+    /**
+     * CPU µs per request over the variant's own baseline, what its telemetry costs: the median of
+     * the rounds' differences (a round runs every variant back to back, minutes apart at most).
+     */
+    const overheadOf = (v: Variant) =>
+      pairedDifference(of(v).map((x) => x.cpuMicrosPerRequest), of(baselineOf(v)).map((x) => x.cpuMicrosPerRequest))
     const rows = variants.map((variant) => {
       if (typed[variant] === undefined) {
         return [labels[variant], `skipped: ${effect4.ok ? "not run" : effect4.reason}`, "", "", "", "", "", "", ""]
@@ -349,7 +359,7 @@ export const run = async (options: { readonly quick: boolean; readonly profile: 
       ],
       rows,
       notes: [
-        `${rounds} rounds × ${seconds} s per variant (after a warm-up), rotated order, medians; ${connections} connections over loopback; ` +
+        `${rounds} rounds × ${seconds} s per variant, each after a ${WARM_UP_SECONDS} s warm-up under the same load with /metrics already scraped (it outlasts the first 5 s metric export: the first export and scrape deoptimize Node's stream and HTTP functions once, which a long-running server pays once), rotated order; req/s, p99 and CPU: medians of the rounds; overheads: medians of the per-round differences from the baseline; ${connections} connections over loopback; ` +
         `server ${
           canPin()
             ? "pinned to CPU 0 with taskset, load generator and OTLP sink on the others"

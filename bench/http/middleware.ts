@@ -20,6 +20,7 @@ import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
 import { constTrue } from "effect/Function"
@@ -40,7 +41,8 @@ export const variants = [
   "ours-unsampled",
   "off-same-refs",
   "platform-native-same-refs",
-  "off-same-refs-slot"
+  "off-same-refs-slot",
+  "off-same-refs-slot-services"
 ] as const
 export type Variant = (typeof variants)[number]
 
@@ -103,6 +105,32 @@ const sameRefs = (standIns: number): Layer.Layer<never> => {
   )
 }
 
+/** Services in a runtime's context: every request's context starts as a copy of it. */
+const servicesOf = async (layer: Layer.Layer<never>): Promise<number> => {
+  const runtime = ManagedRuntime.make(layer)
+  const size = (await runtime.runtime()).context.unsafeMap.size
+  await runtime.dispose()
+  return size
+}
+
+/** How many more services our layers leave in the app's context than a bare runtime. */
+const oursServices = async (): Promise<number> =>
+  (await servicesOf(
+    Telemetry.layer({ serviceName: "bench-middleware", sampler: "always_off" }) as Layer.Layer<never>
+  )) -
+  (await servicesOf(Layer.empty))
+
+/**
+ * As many services of the bench's own as `count`: what each service in the app's context costs
+ * a request (the router and each `provideService` copy the context), none of them used.
+ */
+const standInServices = (count: number): Layer.Layer<never> =>
+  Layer.effectContext(Effect.sync(() => {
+    let context = Context.empty()
+    for (let i = 0; i < count; i++) context = Context.add(context, Context.GenericTag<never, number>(`bench/${i}`), i)
+    return context as Context.Context<never>
+  }))
+
 /** Starts one variant's server in its own runtime; the serving fiber's refs reach every request. */
 const start = async (variant: Variant): Promise<Served> => {
   const ours = variant === "ours" || variant === "ours-unsampled"
@@ -112,6 +140,8 @@ const start = async (variant: Variant): Promise<Served> => {
     ? sameRefs(1)
     : variant === "off-same-refs-slot"
     ? sameRefs(0)
+    : variant === "off-same-refs-slot-services"
+    ? Layer.merge(sameRefs(0), standInServices(await oursServices()))
     : variant === "platform-native-same-refs"
     ? sameRefs(2)
     : Layer.empty
@@ -122,7 +152,7 @@ const start = async (variant: Variant): Promise<Served> => {
   // The slot variant: what any middleware in `serve`'s slot with a pre-response handler beside it
   // (where ours sits) costs the platform, with nothing in either. Its handler is the real fiber
   // ref in place of the stand-in, so it holds as many refs as the other same-refs rows.
-  const serve = variant === "off-same-refs-slot"
+  const serve = variant === "off-same-refs-slot" || variant === "off-same-refs-slot-services"
     ? HttpApp.withPreResponseHandler(
       server.serve(app, HttpMiddleware.make((app) => app)),
       (_request, response) => Effect.sync(() => response)
@@ -240,7 +270,7 @@ const main = async () => {
   const operations: Record<string, Counts> = {}
   for (const variant of variants) operations[variant] = await countOperations(servers.get(variant)!, 1_000)
   for (const served of servers.values()) await served.dispose()
-  process.stdout.write(JSON.stringify({ cpu, operations }))
+  process.stdout.write(JSON.stringify({ cpu, operations, services: await oursServices() }))
 }
 
 main().catch((error) => {

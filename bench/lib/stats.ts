@@ -14,6 +14,16 @@ export const median = (values: ReadonlyArray<number>): number => {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
 }
 
+/**
+ * How much `values` exceeds `baseline`, sample by sample: the median of the differences of
+ * samples taken in the same round. Variants measured back to back share a round's drift (a
+ * busy neighbour, a slower CPU), which the difference of two medians keeps.
+ */
+export const pairedDifference = (values: ReadonlyArray<number>, baseline: ReadonlyArray<number>): number => {
+  const rounds = Math.min(values.length, baseline.length)
+  return median(Array.from({ length: rounds }, (_, i) => values[i]! - baseline[i]!))
+}
+
 /** Nanoseconds per call of `body`, timed over `iterations` calls after a warm-up. */
 export const nsPerOp = (body: (i: number) => void, iterations: number): number => {
   for (let i = 0; i < Math.min(iterations, 50_000); i++) body(i)
