@@ -339,7 +339,8 @@ const withContext = (
 
 /**
  * `Context.add`, with the app's services copied entry by entry: every service the app's
- * context holds is copied per request, and `new Map(iterable)` takes twice as long per entry.
+ * context holds is copied per request, and `new Map(iterable)` (what `Context.add` does) took
+ * about a third longer for a 20-service context.
  */
 const withService = <I, S>(
   context: Context.Context<never>,
