@@ -113,12 +113,15 @@ const servicesOf = async (layer: Layer.Layer<never>): Promise<number> => {
   return size
 }
 
-/** How many more services our layers leave in the app's context than a bare runtime. */
-const oursServices = async (): Promise<number> =>
-  (await servicesOf(
-    Telemetry.layer({ serviceName: "bench-middleware", sampler: "always_off" }) as Layer.Layer<never>
-  )) -
-  (await servicesOf(Layer.empty))
+let oursServicesCount: Promise<number> | undefined
+
+/** How many more services our layers leave in the app's context than a bare runtime (counted once). */
+const oursServices = (): Promise<number> =>
+  oursServicesCount ??= (async () =>
+    (await servicesOf(
+      Telemetry.layer({ serviceName: "bench-middleware", sampler: "always_off" }) as Layer.Layer<never>
+    )) -
+    (await servicesOf(Layer.empty)))()
 
 /**
  * As many services of the bench's own as `count`: what each service in the app's context costs
