@@ -14,6 +14,8 @@ import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import * as Scope from "effect/Scope"
+import * as Tracer from "effect/Tracer"
 import { HttpServerTelemetry } from "../src/index.js"
 import { allAttributeText, eventually, serve, serverSpan, start, startWith } from "./servers.js"
 
@@ -177,6 +179,59 @@ describe("HttpServerTelemetry trace context", () => {
         expect(res.body).toBe(`user ${i}`)
         expect(res.headers.get("traceparent")?.split("-")[2]).toBe(spanIdByPath.get(`/users/${i}`))
       })
+    }).pipe(withTelemetry))
+
+  it.scopedLive("requests one after another on a kept-alive connection share nothing of each other's trace", () =>
+    Effect.gen(function*() {
+      const base = yield* serve(HttpRouter.toHttpApp(router).pipe(Effect.runSync))
+      // fetch keeps the connection alive: the second and third requests reuse the first's socket.
+      yield* get(`${base}/users/1`, { headers: { traceparent: `00-${parentTrace}-${parentSpan}-01` } })
+      const second = yield* get(`${base}/users/2`)
+      const third = yield* get(`${base}/users/3`)
+      const spans = yield* eventually(Effect.flatMap(TestTelemetry.spans, (all) => {
+        const servers = all.filter((s) => s.name === "GET /users/:id")
+        return servers.length === 3 ? Effect.succeed(servers) : Effect.fail("waiting")
+      }))
+      const byPath = new Map(spans.map((s) => [s.attributes["url.path"], s]))
+      expect(TestTelemetry.traceId(byPath.get("/users/1")!)).toBe(parentTrace)
+      for (const [path, res] of [["/users/2", second], ["/users/3", third]] as const) {
+        const span = byPath.get(path)!
+        expect(span.parentSpanContext).toBeUndefined()
+        expect(TestTelemetry.traceId(span)).not.toBe(parentTrace)
+        expect(res.headers.get("traceparent")).toBe(`00-${TestTelemetry.traceId(span)}-${span.spanContext().spanId}-01`)
+      }
+      expect(TestTelemetry.traceId(byPath.get("/users/2")!)).not.toBe(TestTelemetry.traceId(byPath.get("/users/3")!))
+    }).pipe(withTelemetry))
+
+  it.scopedLive("the request scope's finalizers run outside the server span, as without telemetry", () =>
+    Effect.gen(function*() {
+      let inHandler: string | undefined
+      let inFinalizer: Option.Option<unknown> | undefined
+      // A plain app (a router scopes each handler on its own): its Scope is the request's.
+      const app = Effect.gen(function*() {
+        inHandler = (yield* Effect.currentSpan).name
+        // `Scope.addFinalizer` runs in the context of the scope's closing (`Effect.addFinalizer`
+        // would restore the one it was added in): what the fiber holds after the middleware.
+        yield* Scope.addFinalizer(
+          yield* Effect.scope,
+          Effect.serviceOption(Tracer.ParentSpan).pipe(
+            Effect.tap((parent) => void (inFinalizer = parent)),
+            Effect.zipRight(Effect.withSpan(Effect.void, "cleanup"))
+          )
+        )
+        return HttpServerResponse.text("scoped")
+      })
+      const base = yield* serve(app)
+      const res = yield* get(`${base}/scoped`)
+      expect(res.body).toBe("scoped")
+      const server = yield* serverSpan("GET")
+      const cleanup = yield* serverSpan("cleanup")
+      expect(inHandler).toBe("GET")
+      // The platform's request scope puts the context from before the middleware back before
+      // closing: the finalizer has no parent span, so its span is a root of its own trace.
+      expect(inFinalizer).toEqual(Option.none())
+      expect(cleanup.parentSpanContext).toBeUndefined()
+      expect(TestTelemetry.traceId(cleanup)).not.toBe(TestTelemetry.traceId(server))
     }).pipe(withTelemetry))
 
   it.scopedLive("a pre-response handler installed for the whole server still runs, with ours", () =>

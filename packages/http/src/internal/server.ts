@@ -58,6 +58,15 @@ interface Resolved {
   readonly address: HttpServer.Address | undefined
   /** The server's shared pre-response handler, when the server installed one: requests register with it. */
   readonly serverHandler: ServerHandler | undefined
+  /**
+   * Whether the context from before the middleware comes back without our help. Installed by
+   * the server (`instrument`), the middleware is the outermost in `toHandled`, inside the
+   * request scope (`Scope.extend`, a `locally` of the context), which puts the context back as
+   * soon as the middleware returns, before the response-handling steps (they read only the
+   * request) and before the scope's finalizers. As a plain middleware
+   * (`HttpServerTelemetry.middleware`) outer middleware may follow in the same fiber: put back.
+   */
+  readonly contextRestoredAfter: boolean
   /** Captured header names whose values are hidden, for the platform's redaction list. */
   readonly redacted: (platformNames: ReadonlyArray<string | RegExp>) => Redacted
 }
@@ -103,7 +112,8 @@ const resolve = (
     sensitiveQuery: semantics.lowerSet(options?.sensitiveQueryParams ?? semantics.DEFAULT_SENSITIVE_QUERY_PARAMS),
     unmatchedRoute: options?.unmatchedRoute ?? Semconv.HTTP_ROUTE_UNMATCHED,
     address,
-    serverHandler
+    serverHandler,
+    contextRestoredAfter: serverHandler !== undefined
   }
 }
 
@@ -368,6 +378,67 @@ const fiberRefsOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): FiberRefs.Fib
 const setFiberRefs = (fiber: Fiber.RuntimeFiber<unknown, unknown>, refs: FiberRefs.FiberRefs): void =>
   (fiber as unknown as FiberInternals).setFiberRefs(refs)
 
+/**
+ * Whether the fiber's context is this request's own: it holds the request (made for it) and
+ * was set in this fiber (not inherited from one that may still use it). `toHandled`'s request
+ * scope gives every request such a context (`Scope.extend` merges a new map), which only this
+ * fiber's refs hold: the middleware can write into it instead of copying it.
+ */
+const isRequestsOwnContext = (
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  request: HttpServerRequest.HttpServerRequest,
+  context: Context.Context<never>
+): boolean => {
+  if (context.unsafeMap.get(HttpServerRequest.HttpServerRequest.key) !== request) return false
+  const stack = fiberRefsOf(fiber).locals.get(FiberRef.currentContext)
+  if (stack === undefined || stack[0][1] !== context) return false
+  const owner = stack[0][0]
+  const id = fiber.id()
+  return owner === id || Equal.equals(owner, id)
+}
+
+/**
+ * Puts the server span (and the request watching for an upgrade) in the request fiber's
+ * context; returns what puts the context from before back, when that is ours to do.
+ *
+ * Installed by the server (`restoredAfter`, see {@link Resolved}) in a context that is the
+ * request's own, it writes into that context: no copy of the app's services, no fiber-ref
+ * write, nothing to put back (the request scope's restore drops the context itself). That was
+ * two map copies and two fiber-ref writes per request. Otherwise (a plain middleware, or a
+ * server that did not give the request its own context) it copies the context and the refs,
+ * and puts them back afterwards.
+ */
+const putInContext = (
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  request: HttpServerRequest.HttpServerRequest,
+  span: Tracer.Span,
+  inContext: HttpServerRequest.HttpServerRequest,
+  restoredAfter: boolean
+): (() => void) | undefined => {
+  const previousContext = fiber.currentContext
+  if (restoredAfter && isRequestsOwnContext(fiber, request, previousContext)) {
+    const services = previousContext.unsafeMap as Map<string, unknown>
+    services.set(Tracer.ParentSpan.key, span)
+    if (inContext !== request) services.set(HttpServerRequest.HttpServerRequest.key, inContext) // The runtime caches the context's span on the fiber (what a failure's trace is captured
+     // with) and refreshes it at each fiber-ref write: this write is none.
+    ;(fiber as unknown as { currentSpan?: Tracer.AnySpan }).currentSpan = span
+    return undefined
+  }
+  const previousRefs = fiberRefsOf(fiber)
+  const services = copied(previousContext.unsafeMap)
+  services.set(Tracer.ParentSpan.key, span)
+  if (inContext !== request) services.set(HttpServerRequest.HttpServerRequest.key, inContext)
+  const requestRefs = withContext(fiber, previousRefs, Context.unsafeMake(services))
+  setFiberRefs(fiber, requestRefs)
+  if (restoredAfter) return undefined
+  return () => {
+    // Refs nobody changed since ours (an app that sets no fiber ref; behind a router some ref
+    // always changed) are the ones before with the context put back: no copy.
+    const refs = fiberRefsOf(fiber)
+    setFiberRefs(fiber, refs === requestRefs ? previousRefs : withContext(fiber, refs, previousContext))
+  }
+}
+
 // The span options of every server span: without a remote parent, a root.
 const rootSpanOptions: Tracer.SpanOptions = { kind: "server", captureStackTrace: false, root: true }
 
@@ -573,20 +644,12 @@ const instrumentRequest = <E, R>(
       ? app
       : HttpApp.withPreResponseHandler(app, (_request, response) => Effect.sync(() => observe(response)))
 
-    // The context is set and restored with plain fiber-ref writes in the steps that run anyway:
-    // `FiberRef.update`, a `zipRight` or a `withFiberRuntime` around the finalizer each were
-    // more fiber operations per request. The match's continuations run in this fiber.
-    const previousRefs = fiberRefsOf(fiber)
-    const previousContext = fiber.getFiberRef(FiberRef.currentContext)
-    const services = copied(previousContext.unsafeMap)
-    services.set(Tracer.ParentSpan.key, span)
-    if (inContext !== request) services.set(HttpServerRequest.HttpServerRequest.key, inContext)
-    const requestRefs = withContext(fiber, previousRefs, Context.unsafeMake(services))
+    // The span goes into the context in the step that runs anyway, not with `FiberRef.update`,
+    // a `zipRight` or a `withFiberRuntime` around the finalizer (each more fiber operations per
+    // request). The match's continuations run in this fiber.
+    const restoreContext = putInContext(fiber, request, span, inContext, config.contextRestoredAfter)
     const exit = <A, E2>(result: Exit.Exit<A, E2>): Exit.Exit<A, E2> => {
-      // Refs nobody changed since ours (an app that sets no fiber ref; behind a router some ref
-      // always changed) are the ones before with the context put back: no copy.
-      const refs = fiberRefsOf(fiber)
-      setFiberRefs(fiber, refs === requestRefs ? previousRefs : withContext(fiber, refs, previousContext))
+      restoreContext?.()
       try {
         pending?.delete(key!)
         if (inContext !== request && handledSymbol in inContext) (request as any)[handledSymbol] = true
@@ -603,7 +666,6 @@ const instrumentRequest = <E, R>(
       }
       return result
     }
-    setFiberRefs(fiber, requestRefs)
     return Effect.matchCauseEffect(restore(served), {
       onFailure: (cause) => exit(Exit.failCause(cause)),
       onSuccess: (response) => exit(Exit.succeed(response))
