@@ -63,7 +63,8 @@ interface Resolved {
    * the server (`instrument`), the middleware is the outermost in `toHandled`, inside the
    * request scope (`Scope.extend`, a `locally` of the context), which puts the context back as
    * soon as the middleware returns, before the response-handling steps (they read only the
-   * request) and before the scope's finalizers. As a plain middleware
+   * request) and before the scope's finalizers: the span may then be written into the
+   * request's own context (see `putInContext`). As a plain middleware
    * (`HttpServerTelemetry.middleware`) outer middleware may follow in the same fiber: put back.
    */
   readonly contextRestoredAfter: boolean
@@ -405,8 +406,8 @@ const isRequestsOwnContext = (
  * request's own, it writes into that context: no copy of the app's services, no fiber-ref
  * write, nothing to put back (the request scope's restore drops the context itself). That was
  * two map copies and two fiber-ref writes per request. Otherwise (a plain middleware, or a
- * server that did not give the request its own context) it copies the context and the refs,
- * and puts them back afterwards.
+ * server that did not give the request its own context, which may not restore it either) it
+ * copies the context and the refs, and puts them back afterwards.
  */
 const putInContext = (
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
@@ -430,7 +431,6 @@ const putInContext = (
   if (inContext !== request) services.set(HttpServerRequest.HttpServerRequest.key, inContext)
   const requestRefs = withContext(fiber, previousRefs, Context.unsafeMake(services))
   setFiberRefs(fiber, requestRefs)
-  if (restoredAfter) return undefined
   return () => {
     // Refs nobody changed since ours (an app that sets no fiber ref; behind a router some ref
     // always changed) are the ones before with the context put back: no copy.
