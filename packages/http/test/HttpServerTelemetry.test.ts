@@ -146,6 +146,19 @@ describe("HttpServerTelemetry status", () => {
       const exception = span.events.find((e) => e.name === "exception")
       expect(exception?.attributes?.["exception.message"]).toBe("invariant broken")
     }).pipe(withTelemetry))
+
+  it.scopedLive("a defect of an app that sets no fiber ref carries the server span in its stack", () =>
+    Effect.gen(function*() {
+      // No router: nothing between the middleware and the defect writes a fiber ref, so the
+      // span the runtime captures for it is the one the middleware put in the context.
+      const base = yield* serve(Effect.die(new Error("kaboom")))
+      const res = yield* get(`${base}/anything`)
+      expect(res.status).toBe(500)
+      const span = yield* serverSpan("GET")
+      const exception = span.events.find((e) => e.name === "exception")
+      expect(exception?.attributes?.["exception.message"]).toBe("kaboom")
+      expect(String(exception?.attributes?.["exception.stacktrace"])).toMatch(/\n\s+at GET$/m)
+    }).pipe(withTelemetry))
 })
 
 describe("HttpServerTelemetry trace context", () => {
