@@ -418,6 +418,9 @@ const putInContext = (
 ): (() => void) | undefined => {
   const previousContext = fiber.currentContext
   if (restoredAfter && isRequestsOwnContext(fiber, request, previousContext)) {
+    // A context is immutable by contract; this one is seen by nobody else. Effect caches a
+    // context's hash from its size: once stale, it can only make an equal context compare
+    // unequal (one more fiber-ref update), never two different ones equal (maps are compared).
     const services = previousContext.unsafeMap as Map<string, unknown>
     services.set(Tracer.ParentSpan.key, span)
     if (inContext !== request) services.set(HttpServerRequest.HttpServerRequest.key, inContext) // The runtime caches the context's span on the fiber (what a failure's trace is captured
