@@ -417,21 +417,21 @@ const putInContext = (
   restoredAfter: boolean
 ): (() => void) | undefined => {
   const previousContext = fiber.currentContext
-  if (restoredAfter && isRequestsOwnContext(fiber, request, previousContext)) {
-    // A context is immutable by contract; this one is seen by nobody else. Effect caches a
-    // context's hash from its size: once stale, it can only make an equal context compare
-    // unequal (one more fiber-ref update), never two different ones equal (maps are compared).
-    const services = previousContext.unsafeMap as Map<string, unknown>
-    services.set(Tracer.ParentSpan.key, span)
-    if (inContext !== request) services.set(HttpServerRequest.HttpServerRequest.key, inContext) // The runtime caches the context's span on the fiber (what a failure's trace is captured
-     // with) and refreshes it at each fiber-ref write: this write is none.
-    ;(fiber as unknown as { currentSpan?: Tracer.AnySpan }).currentSpan = span
+  const own = restoredAfter && isRequestsOwnContext(fiber, request, previousContext)
+  // A context is immutable by contract; the request's own is seen by nobody else. Effect caches
+  // a context's hash from its size: once stale, it can only make an equal context compare
+  // unequal (one more fiber-ref update), never two different ones equal (maps are compared).
+  const services = own ? previousContext.unsafeMap as Map<string, unknown> : copied(previousContext.unsafeMap)
+  services.set(Tracer.ParentSpan.key, span)
+  if (inContext !== request) services.set(HttpServerRequest.HttpServerRequest.key, inContext)
+  if (own) {
+    // The runtime caches the context's span on the fiber (what a failure's trace is captured
+    // with) and refreshes it at each fiber-ref write: this write is none.
+    const cached: { currentSpan?: Tracer.AnySpan } = fiber as never
+    cached.currentSpan = span
     return undefined
   }
   const previousRefs = fiberRefsOf(fiber)
-  const services = copied(previousContext.unsafeMap)
-  services.set(Tracer.ParentSpan.key, span)
-  if (inContext !== request) services.set(HttpServerRequest.HttpServerRequest.key, inContext)
   const requestRefs = withContext(fiber, previousRefs, Context.unsafeMake(services))
   setFiberRefs(fiber, requestRefs)
   return () => {
