@@ -11,7 +11,7 @@
  * `NodeRuntime.runMain`, against each fault of the OtlpReceiver; reported are the process exit
  * time after its telemetry scope started closing, and the counts of its one shutdown line.
  */
-import { Telemetry, Tracing } from "@effect-telemetry/core"
+import { Telemetry } from "@effect-telemetry/core"
 import { OtlpReceiver } from "@effect-telemetry/testing"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -54,7 +54,7 @@ const burst = async (spans: number, receiver: OtlpReceiver.StartedOtlpReceiver):
           for (let i = 0; i < spans; i++) {
             yield* Effect.void.pipe(Effect.withSpan("burst.span", { attributes: { "burst.index": i } }))
           }
-          return yield* Tracing.SpanDelivery
+          return (yield* Telemetry.Telemetry).spans
         }),
         context
       )

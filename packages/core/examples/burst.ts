@@ -10,7 +10,7 @@
  * The last line printed is JSON: spans created, and the delivery counts (exported, dropped,
  * failed), so a caller can check that exported + dropped = created.
  */
-import { Instrument, Telemetry, Tracing } from "@effect-telemetry/core"
+import { Instrument, Telemetry } from "@effect-telemetry/core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
@@ -29,7 +29,7 @@ const burstOps = Instrument.counter({
 })
 
 const program = Effect.gen(function*() {
-  const delivery = yield* Tracing.SpanDelivery
+  const delivery = (yield* Telemetry.Telemetry).spans
   for (let i = 0; i < spans; i++) {
     yield* Effect.void.pipe(Effect.withSpan("burst.span", { attributes: { "burst.index": i } }))
   }

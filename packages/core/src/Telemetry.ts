@@ -14,9 +14,12 @@
  *
  * @since 0.1.0
  */
-import type { Resource } from "@effect/opentelemetry/Resource"
+import { Resource } from "@effect/opentelemetry/Resource"
+import type { Resource as OtelResource } from "@opentelemetry/resources"
+import type { MeterProvider } from "@opentelemetry/sdk-metrics"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Runtime from "effect/Runtime"
@@ -71,14 +74,104 @@ export interface Options extends TelemetryConfig.Overrides {
   readonly prometheusServer?: boolean | undefined
 }
 
-/** @since 0.1.0 @category models */
-export type Services =
+/**
+ * What the {@link Telemetry} Tag serves: the running signals of {@link layer}, for health
+ * endpoints, tests and users who mount `/metrics` on their own router.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TelemetryService {
+  /** The resolved configuration. */
+  readonly config: TelemetryConfig.Resolved
+  /** The OpenTelemetry resource every signal carries. */
+  readonly resource: OtelResource
+  /** Span delivery counts: ended, dropped, handed to the exporter, exported, failed. */
+  readonly spans: Tracing.SpanDeliveryService
+  /** Log record delivery counts. */
+  readonly logs: Logging.LogDeliveryService
+  /** The SDK meter provider owning the OTLP metric readers. */
+  readonly meterProvider: MeterProvider
+}
+
+/**
+ * The running telemetry of {@link layer}, as one service. One Tag rather than one per part:
+ * every service in the app's context is copied (and hashed) by the router and each
+ * `provideService` on every request, used or not. The parts' own Tags
+ * (`TelemetryConfig.TelemetryConfig`, `Tracing.SpanDelivery`...) are what the parts' layers
+ * provide when composed one by one; {@link layerParts} gives them back from this one.
+ * `PrometheusMetrics.PrometheusMetrics` stays a service of its own next to it: its `handler`
+ * serves `/metrics` requests on the app's router.
+ *
+ * @example
+ * ```ts
+ * import { Telemetry } from "@effect-telemetry/core"
+ * import { Effect } from "effect"
+ *
+ * const health = Effect.flatMap(Telemetry.Telemetry, (telemetry) => telemetry.spans.stats)
+ * ```
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class Telemetry extends Context.Tag("@effect-telemetry/core/Telemetry")<Telemetry, TelemetryService>() {}
+
+// The parts' services gathered into the one service layer leaves in the app's context.
+const gather: Layer.Layer<
+  Telemetry,
+  never,
   | TelemetryConfig.TelemetryConfig
   | Resource
   | Tracing.SpanDelivery
   | Logging.LogDelivery
   | OtlpMetrics.OtlpMeterProvider
-  | PrometheusMetrics.PrometheusMetrics
+> = Layer.effect(
+  Telemetry,
+  Effect.all({
+    config: TelemetryConfig.TelemetryConfig,
+    resource: Resource,
+    spans: Tracing.SpanDelivery,
+    logs: Logging.LogDelivery,
+    meterProvider: OtlpMetrics.OtlpMeterProvider
+  })
+)
+
+/**
+ * The parts' own Tags, read from {@link Telemetry}: for a layer that needs one of them, such as
+ * `PrometheusMetrics.layerServer`, next to {@link layer}. Provide it to that layer rather than
+ * merging it into the app's, so that the app's context keeps the one service.
+ *
+ * @example
+ * ```ts
+ * import { PrometheusMetrics, Telemetry } from "@effect-telemetry/core"
+ * import { Layer } from "effect"
+ *
+ * const TelemetryLive = Telemetry.layer({ serviceName: "orders", prometheusServer: false })
+ * // `/metrics` on a port of its own, beside the app (which keeps the one Telemetry service)
+ * const MetricsServer = PrometheusMetrics.layerServer({ port: 9464 }).pipe(Layer.provide(Telemetry.layerParts))
+ * const MainLive = MetricsServer.pipe(Layer.provideMerge(TelemetryLive))
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerParts: Layer.Layer<
+  | TelemetryConfig.TelemetryConfig
+  | Resource
+  | Tracing.SpanDelivery
+  | Logging.LogDelivery
+  | OtlpMetrics.OtlpMeterProvider,
+  never,
+  Telemetry
+> = Layer.effectContext(
+  Effect.map(Telemetry, (telemetry) =>
+    Context.make(TelemetryConfig.TelemetryConfig, telemetry.config).pipe(
+      Context.add(Resource, telemetry.resource),
+      Context.add(Tracing.SpanDelivery, telemetry.spans),
+      Context.add(Logging.LogDelivery, telemetry.logs),
+      Context.add(OtlpMetrics.OtlpMeterProvider, telemetry.meterProvider)
+    ))
+)
 
 /**
  * All signals from an already provided configuration (`TelemetryConfig.layer`,
@@ -89,16 +182,15 @@ export type Services =
  */
 export const layerSignals = (
   options?: { readonly prometheusServer?: boolean | undefined }
-): Layer.Layer<Exclude<Services, TelemetryConfig.TelemetryConfig>, never, TelemetryConfig.TelemetryConfig> => {
-  const signals = Layer.mergeAll(
+): Layer.Layer<Telemetry | PrometheusMetrics.PrometheusMetrics, never, TelemetryConfig.TelemetryConfig> => {
+  // The parts whose services `gather` collects: provided, not merged, so that their Tags stay
+  // out of the app's context. The tracer and loggers they install are fiber refs, which reach
+  // the app either way.
+  const parts = Layer.mergeAll(
     Tracing.layer(),
     Logging.layer(),
-    OtlpMetrics.layer(),
-    PrometheusMetrics.layer(),
-    Propagation.layer(),
-    FunctionTelemetry.layer(),
-    layerDiagnostics()
-  )
+    OtlpMetrics.layer()
+  ).pipe(Layer.provideMerge(PrometheusMetrics.layer()), Layer.provideMerge(TelemetryResource.layer()))
   const server = Layer.unwrapEffect(
     Effect.map(
       TelemetryConfig.TelemetryConfig,
@@ -115,10 +207,19 @@ export const layerSignals = (
         "effect-telemetry: telemetry is off (OTEL_SDK_DISABLED=true): no spans, logs or metrics are recorded or exported"
       )
       : Effect.void))
-  return server.pipe(
-    Layer.provideMerge(signals),
-    Layer.provideMerge(TelemetryResource.layer()),
-    Layer.merge(disabledNotice),
+  return Layer.mergeAll(
+    gather,
+    server,
+    // Merged: `PrometheusMetrics.handler` serves `/metrics` on the app's router. The same layer
+    // value as in `parts`, so it is built once.
+    PrometheusMetrics.layer(),
+    disabledNotice,
+    Propagation.layer(),
+    // Merged: with function telemetry off it leaves `FunctionTelemetry.Enabled` in the context.
+    FunctionTelemetry.layer(),
+    layerDiagnostics()
+  ).pipe(
+    Layer.provide(parts),
     // One shutdown deadline for spans, logs and metrics: the first of their finalizers closes both.
     Layer.provide(Layer.sync(Shutdown.TelemetryShutdown, () => new Shutdown.ShutdownGroup()))
   )
@@ -130,9 +231,9 @@ export const layerSignals = (
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options?: Options): Layer.Layer<Services> => {
+export const layer = (options?: Options): Layer.Layer<Telemetry | PrometheusMetrics.PrometheusMetrics> => {
   const { prometheusServer, ...overrides } = options ?? {}
-  return layerSignals({ prometheusServer }).pipe(Layer.provideMerge(TelemetryConfig.layer(overrides)))
+  return layerSignals({ prometheusServer }).pipe(Layer.provide(TelemetryConfig.layer(overrides)))
 }
 
 /**
@@ -147,7 +248,9 @@ export const layer = (options?: Options): Layer.Layer<Services> => {
  * @since 0.1.0
  * @category layers
  */
-export const layerConfig = (config: Config.Config.Wrap<Options>): Layer.Layer<Services, ConfigError.ConfigError> =>
+export const layerConfig = (
+  config: Config.Config.Wrap<Options>
+): Layer.Layer<Telemetry | PrometheusMetrics.PrometheusMetrics, ConfigError.ConfigError> =>
   Layer.unwrapEffect(Effect.map(Config.unwrap(config), layer))
 
 /**

@@ -1,4 +1,4 @@
-import { Instrument, PrometheusMetrics, Propagation, Telemetry, Tracing } from "@effect-telemetry/core"
+import { Instrument, PrometheusMetrics, Propagation, Telemetry } from "@effect-telemetry/core"
 import * as ConfigInternal from "@effect-telemetry/core/internal/config"
 import { TestServices, TestTelemetry } from "@effect-telemetry/testing"
 import { describe, expect, it } from "@effect/vitest"
@@ -379,7 +379,7 @@ describe("invalid OTEL_* values", () => {
         const [ended, warnings] = yield* captureWarnings(
           Effect.scoped(Effect.gen(function*() {
             const context = yield* Layer.build(Telemetry.layer())
-            const delivery = Context.get(context, Tracing.SpanDelivery)
+            const delivery = Context.get(context, Telemetry.Telemetry).spans
             yield* Effect.void.pipe(Effect.withSpan("still.serving"), Effect.provide(context))
             return (yield* delivery.stats).ended
           })).pipe(Effect.withConfigProvider(ConfigProvider.fromMap(env)))
@@ -409,7 +409,7 @@ describe("invalid OTEL_* values", () => {
             Array.from({ length: 20 }),
             () => Effect.void.pipe(Effect.withSpan("sampled"), Effect.provide(context))
           )
-          return Context.get(context, Tracing.SpanDelivery).stats
+          return Context.get(context, Telemetry.Telemetry).spans.stats
         })).pipe(Effect.withConfigProvider(ConfigProvider.fromMap(env)))
       )
       expect(warnings).toEqual([`OTEL_TRACES_SAMPLER_ARG="half" is invalid (not a number in [0, 1]); using 1`])

@@ -30,7 +30,7 @@ class PaymentDeclined extends Data.TaggedError("PaymentDeclined")<{ readonly rea
 const runWithTelemetry = <A, E>(
   receiver: OtlpReceiver.OtlpReceiver,
   overrides: TelemetryConfig.Overrides,
-  program: Effect.Effect<A, E, Logging.LogDelivery>
+  program: Effect.Effect<A, E, Telemetry.Telemetry>
 ) =>
   Effect.gen(function*() {
     const printed: Array<string> = []
@@ -171,7 +171,7 @@ describe("Logging", () => {
         { tracesExporter: "none", batchLogRecordProcessor: { scheduleDelayMillis: 600_000, maxQueueSize: 5 } },
         Effect.gen(function*() {
           for (let i = 0; i < 20; i++) yield* Effect.logInfo(`record ${i}`)
-          return yield* Effect.flatMap(Logging.LogDelivery, (delivery) => delivery.stats)
+          return yield* Effect.flatMap(Telemetry.Telemetry, (telemetry) => telemetry.logs.stats)
         })
       )
       expect(result).toMatchObject({ ended: 20, dropped: 15 })
@@ -209,7 +209,7 @@ describe("Logging", () => {
         { tracesExporter: "none", logsExporter: "none" },
         Effect.zipRight(
           Effect.logInfo("kept local"),
-          Effect.flatMap(Logging.LogDelivery, (delivery) => delivery.stats)
+          Effect.flatMap(Telemetry.Telemetry, (telemetry) => telemetry.logs.stats)
         )
       )
       expect(result.ended).toBe(0)
@@ -222,7 +222,10 @@ describe("Logging", () => {
       const { printed, result } = yield* runWithTelemetry(
         receiver,
         { disabled: true },
-        Effect.zipRight(Effect.logInfo("while off"), Effect.flatMap(Logging.LogDelivery, (delivery) => delivery.stats))
+        Effect.zipRight(
+          Effect.logInfo("while off"),
+          Effect.flatMap(Telemetry.Telemetry, (telemetry) => telemetry.logs.stats)
+        )
       )
       expect(result.ended).toBe(0)
       expect(receiver.requestCount()).toBe(0)

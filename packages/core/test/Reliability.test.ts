@@ -3,8 +3,8 @@
  * purpose: down, refusing, throttling, hanging. The delivery equation (exported + dropped +
  * failed + abandoned = ended) is checked after every shutdown.
  */
-import type { TelemetryConfig } from "@effect-telemetry/core"
-import { PrometheusMetrics, Telemetry, Tracing } from "@effect-telemetry/core"
+import type { TelemetryConfig, Tracing } from "@effect-telemetry/core"
+import { PrometheusMetrics, Telemetry } from "@effect-telemetry/core"
 import { OtlpReceiver, TestServices, TestTelemetry } from "@effect-telemetry/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as Context from "effect/Context"
@@ -30,7 +30,7 @@ interface Outcome<A> {
 const withTelemetry = <A, E>(
   url: string,
   overrides: TelemetryConfig.Overrides,
-  body: Effect.Effect<A, E, Telemetry.Services>
+  body: Effect.Effect<A, E, Telemetry.Telemetry | PrometheusMetrics.PrometheusMetrics>
 ): Effect.Effect<Outcome<A>, E> =>
   Effect.gen(function*() {
     const warnings: Array<string> = []
@@ -59,7 +59,7 @@ const withTelemetry = <A, E>(
       const started = Date.now()
       yield* Scope.close(scope, Exit.void)
       const shutdownMillis = Date.now() - started
-      const stats = yield* Context.get(context, Tracing.SpanDelivery).stats
+      const stats = yield* Context.get(context, Telemetry.Telemetry).spans.stats
       return { result, stats, shutdownMillis, warnings }
     })
     return yield* run.pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
@@ -72,7 +72,7 @@ const spans = (count: number, name = "work") =>
     { discard: true }
   )
 
-const stats = Effect.flatMap(Tracing.SpanDelivery, (delivery) => delivery.stats)
+const stats = Effect.flatMap(Telemetry.Telemetry, (telemetry) => telemetry.spans.stats)
 
 /** Polls the delivery counts (real time) until `predicate` holds. */
 const statsUntil = (predicate: (stats: Tracing.DeliveryStats) => boolean) =>

@@ -1,4 +1,4 @@
-import { Telemetry, TelemetryConfig, TelemetryOptionsError } from "@effect-telemetry/core"
+import { Telemetry, TelemetryOptionsError } from "@effect-telemetry/core"
 import { describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
@@ -98,7 +98,7 @@ describe("Telemetry entry points", () => {
         metricsExporters: Config.succeed([]),
         prometheusServer: Config.succeed(false)
       })).pipe(Effect.withConfigProvider(ConfigProvider.fromJson({ APP_NAME: "from-config" })))
-      const config = yield* TelemetryConfig.TelemetryConfig.pipe(Effect.provide(context))
+      const { config } = yield* Telemetry.Telemetry.pipe(Effect.provide(context))
       expect(config.serviceName).toBe("from-config")
     }))
 })

@@ -4,7 +4,8 @@
  * @since 0.1.0
  */
 import { Cdc, CdcChange } from "@effect-telemetry/cdc"
-import { Telemetry, TelemetryConfig } from "@effect-telemetry/core"
+import type { TelemetryConfig } from "@effect-telemetry/core"
+import { Telemetry } from "@effect-telemetry/core"
 import { HttpServerTelemetry } from "@effect-telemetry/http"
 import { KvTelemetry } from "@effect-telemetry/kv"
 import * as RedisKeyValueStore from "@effect-telemetry/kv/RedisKeyValueStore"
@@ -158,7 +159,7 @@ const WorkersLive = Layer.scopedDiscard(Effect.gen(function*() {
 const Banner = Layer.effectDiscard(Effect.gen(function*() {
   const config = yield* DemoConfig.DemoConfigTag
   const database = yield* Database.DatabaseUrl
-  const telemetry = yield* TelemetryConfig.TelemetryConfig
+  const { config: telemetry } = yield* Telemetry.Telemetry
   const server = yield* HttpServer.HttpServer
   const address = server.address._tag === "TcpAddress"
     ? `http://${server.address.hostname}:${server.address.port}`

@@ -25,6 +25,7 @@ import {
   OtlpMetrics,
   PrometheusMetrics,
   Propagation,
+  Telemetry,
   TelemetryConfig,
   TelemetryResource,
   Tracing
@@ -79,8 +80,10 @@ export class TelemetryAssertionError extends Data.TaggedError("TelemetryAssertio
 }> {}
 
 /**
- * The in-memory layer. It also provides the configuration, the resource, the Prometheus
- * exporter and the span delivery counts, like the production layer.
+ * The in-memory layer. It also provides `Telemetry.Telemetry` (the configuration, the
+ * resource, the delivery counts, the meter provider) and the Prometheus exporter, like the
+ * production layer, and its parts' own Tags (`Telemetry.layerParts`), for tests that compose
+ * layers needing them (`PrometheusMetrics.layerServer`).
  *
  * @since 0.1.0
  * @category layers
@@ -89,11 +92,13 @@ export const layer = (
   overrides?: TelemetryConfig.Overrides
 ): Layer.Layer<
   | TestTelemetry
+  | Telemetry.Telemetry
   | TelemetryConfig.TelemetryConfig
   | Resource
   | PrometheusMetrics.PrometheusMetrics
   | Tracing.SpanDelivery
   | Logging.LogDelivery
+  | OtlpMetrics.OtlpMeterProvider
 > => {
   const config = TelemetryConfig.layerStatic({ serviceName: "test-service", ...overrides })
   const resource = TelemetryResource.layer().pipe(Layer.provideMerge(config))
@@ -141,9 +146,14 @@ export const layer = (
       loggerProvider
     }
     return Context.make(TestTelemetry, service).pipe(
+      Context.add(Telemetry.Telemetry, {
+        config,
+        resource,
+        spans: { stats: Effect.sync(() => provider.accounting.stats()) },
+        logs: { stats: Effect.sync(() => loggerProvider.accounting.stats()) },
+        meterProvider
+      }),
       Context.add(PrometheusMetrics.PrometheusMetrics, prometheus),
-      Context.add(Tracing.SpanDelivery, { stats: Effect.sync(() => provider.accounting.stats()) }),
-      Context.add(Logging.LogDelivery, { stats: Effect.sync(() => loggerProvider.accounting.stats()) }),
       Context.add(FunctionTelemetry.Enabled, config.functionTelemetry)
     )
   }))
@@ -159,7 +169,7 @@ export const layer = (
         )
     )
   )
-  return tracer.pipe(Layer.provideMerge(main), Layer.provideMerge(resource))
+  return Layer.merge(tracer, Telemetry.layerParts).pipe(Layer.provideMerge(main), Layer.provide(resource))
 }
 
 // --- spans ----------------------------------------------------------------------------------
