@@ -68,12 +68,26 @@ export interface Counter extends Common {
   readonly add: (value: number, attributes?: Attributes) => Effect.Effect<void>
   /** Adds outside Effect, for hot paths. Negative values are ignored, as the OTel API requires. */
   readonly unsafeAdd: (value: number, attributes?: Attributes) => void
+  /**
+   * One attribute set, looked up once: each `unsafeAdd` of the result skips the lookup of
+   * the set. For a hot path that updates the same set many times; binding alone records
+   * nothing and adds no series.
+   *
+   * @example
+   * ```ts
+   * const webOrders = placed.bind({ "order.channel": "web" })
+   * webOrders.unsafeAdd(1)
+   * ```
+   */
+  readonly bind: (attributes?: Attributes) => { readonly unsafeAdd: (value: number) => void }
 }
 
 /** A sum that goes up and down (in-flight requests): a Prometheus `gauge` and an OTLP non-monotonic sum. @since 0.1.0 @category models */
 export interface UpDownCounter extends Common {
   readonly add: (value: number, attributes?: Attributes) => Effect.Effect<void>
   readonly unsafeAdd: (value: number, attributes?: Attributes) => void
+  /** One attribute set, looked up once (see {@link Counter.bind}). */
+  readonly bind: (attributes?: Attributes) => { readonly unsafeAdd: (value: number) => void }
   /**
    * Adds 1 while `effect` runs and removes it when it ends, whatever the exit (success,
    * failure, defect or interruption), so the value returns to where it was.
@@ -87,6 +101,8 @@ export interface UpDownCounter extends Common {
 export interface Gauge extends Common {
   readonly set: (value: number, attributes?: Attributes) => Effect.Effect<void>
   readonly unsafeSet: (value: number, attributes?: Attributes) => void
+  /** One attribute set, looked up once (see {@link Counter.bind}). */
+  readonly bind: (attributes?: Attributes) => { readonly unsafeSet: (value: number) => void }
 }
 
 /** A distribution with explicit boundaries, identical in Prometheus and OTLP. @since 0.1.0 @category models */
@@ -94,6 +110,8 @@ export interface Histogram extends Common {
   readonly boundaries: ReadonlyArray<number>
   readonly record: (value: number, attributes?: Attributes) => Effect.Effect<void>
   readonly unsafeRecord: (value: number, attributes?: Attributes) => void
+  /** One attribute set, looked up once (see {@link Counter.bind}). */
+  readonly bind: (attributes?: Attributes) => { readonly unsafeRecord: (value: number) => void }
 }
 
 const descriptorFrom = (kind: Kind, options: HistogramOptions): Descriptor => ({
@@ -110,8 +128,9 @@ const common = (descriptor: Descriptor) => {
   const baseKey = internal.baseMetricKey(descriptor)
   const cache = new internal.SeriesCache(descriptor, baseKey)
   const update = (value: number, attributes?: Attributes) => cache.get(attributes).hook.update(value)
+  const bind = (attributes?: Attributes) => cache.bind(attributes)
   const metric = Metric.fromMetricKey(baseKey as any) as unknown as Common["metric"]
-  return { descriptor, metric, update }
+  return { descriptor, metric, update, bind }
 }
 
 /**
@@ -123,12 +142,13 @@ const common = (descriptor: Descriptor) => {
  */
 export const counter = (options: Options): Counter =>
   internal.declare(descriptorFrom("counter", options), (descriptor) => {
-    const { metric, update } = common(descriptor)
+    const { bind, metric, update } = common(descriptor)
     return {
       descriptor,
       metric,
       unsafeAdd: update,
-      add: (value, attributes) => Effect.sync(() => update(value, attributes))
+      add: (value, attributes) => Effect.sync(() => update(value, attributes)),
+      bind: (attributes) => ({ unsafeAdd: bind(attributes) })
     }
   })
 
@@ -140,12 +160,13 @@ export const counter = (options: Options): Counter =>
  */
 export const upDownCounter = (options: Options): UpDownCounter =>
   internal.declare(descriptorFrom("upDownCounter", options), (descriptor) => {
-    const { metric, update } = common(descriptor)
+    const { bind, metric, update } = common(descriptor)
     return {
       descriptor,
       metric,
       unsafeAdd: update,
       add: (value, attributes) => Effect.sync(() => update(value, attributes)),
+      bind: (attributes) => ({ unsafeAdd: bind(attributes) }),
       track: (attributes) => (effect) =>
         Effect.acquireUseRelease(
           Effect.sync(() => update(1, attributes)),
@@ -163,12 +184,13 @@ export const upDownCounter = (options: Options): UpDownCounter =>
  */
 export const gauge = (options: Options): Gauge =>
   internal.declare(descriptorFrom("gauge", options), (descriptor) => {
-    const { metric, update } = common(descriptor)
+    const { bind, metric, update } = common(descriptor)
     return {
       descriptor,
       metric,
       unsafeSet: update,
-      set: (value, attributes) => Effect.sync(() => update(value, attributes))
+      set: (value, attributes) => Effect.sync(() => update(value, attributes)),
+      bind: (attributes) => ({ unsafeSet: bind(attributes) })
     }
   })
 
@@ -181,13 +203,14 @@ export const gauge = (options: Options): Gauge =>
  */
 export const histogram = (options: HistogramOptions): Histogram =>
   internal.declare(descriptorFrom("histogram", options), (descriptor) => {
-    const { metric, update } = common(descriptor)
+    const { bind, metric, update } = common(descriptor)
     return {
       descriptor,
       metric,
       boundaries: descriptor.boundaries!,
       unsafeRecord: update,
-      record: (value, attributes) => Effect.sync(() => update(value, attributes))
+      record: (value, attributes) => Effect.sync(() => update(value, attributes)),
+      bind: (attributes) => ({ unsafeRecord: bind(attributes) })
     }
   })
 

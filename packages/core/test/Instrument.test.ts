@@ -218,6 +218,62 @@ describe("Instrument", () => {
       expect(samples.map((s) => s.labels.user ?? "overflow").sort()).toEqual(["overflow", "u0", "u1"])
     }).pipe(Effect.provide(TestTelemetry.layer({ metricCardinalityLimit: 2 }))))
 
+  it.effect("a bound attribute set records into the set's one series, in both sinks; binding alone adds none", () =>
+    Effect.gen(function*() {
+      const attributes: Record<string, string | number> = { method: "GET", status: 200 }
+      const bound = requests.bind(attributes)
+      const boundLatency = latency.bind({ route: "/a" })
+      const boundTemperature = temperature.bind({ room: "b" })
+      // The caller's object is copied: changing it afterwards changes nothing bound.
+      attributes.status = 500
+      const unused = requests.bind({ method: "unused" })
+      expect(unused.unsafeAdd).toBeTypeOf("function")
+      bound.unsafeAdd(1)
+      bound.unsafeAdd(2)
+      requests.unsafeAdd(1, { status: "200", method: "GET" })
+      boundLatency.unsafeRecord(0.3)
+      latency.unsafeRecord(1, { route: "/a" })
+      boundTemperature.unsafeSet(19)
+      boundTemperature.unsafeSet(18.5)
+      expect(yield* TestTelemetry.metricValue("test.requests", { method: "GET", status: "200" })).toBe(4)
+      expect(yield* TestTelemetry.prometheusValue("test_requests_total", { method: "GET", status: "200" })).toBe(4)
+      const series = TestTelemetry.parseExposition(yield* TestTelemetry.scrape()).filter((s) =>
+        s.name === "test_requests_total"
+      )
+      expect(series.map((s) => s.labels)).toEqual([{ method: "GET", status: "200" }])
+      const point = yield* TestTelemetry.metricPoint("test.latency", { route: "/a" })
+      expect(point).toMatchObject({ type: "histogram", value: { count: 2, sum: 1.3 } })
+      expect(yield* TestTelemetry.metricValue("test.temperature", { room: "b" })).toBe(18.5)
+    }).pipe(Effect.provide(TestTelemetry.layer())))
+
+  const boundAcrossResets = inFlight.bind({ method: "PATCH" })
+
+  it.effect("a set bound before a reset records into the fresh state after it (first layer)", () =>
+    Effect.gen(function*() {
+      boundAcrossResets.unsafeAdd(1)
+      boundAcrossResets.unsafeAdd(1)
+      expect(yield* TestTelemetry.metricValue("test.in_flight", { method: "PATCH" })).toBe(2)
+    }).pipe(Effect.provide(TestTelemetry.layer())))
+
+  it.effect("a set bound before a reset records into the fresh state after it (second layer)", () =>
+    Effect.gen(function*() {
+      // The layer reset every value: the handle looks its series up again instead of
+      // updating storage no exporter reads any more.
+      boundAcrossResets.unsafeAdd(1)
+      expect(yield* TestTelemetry.metricValue("test.in_flight", { method: "PATCH" })).toBe(1)
+      expect(yield* TestTelemetry.prometheusValue("test_in_flight", { method: "PATCH" })).toBe(1)
+    }).pipe(Effect.provide(TestTelemetry.layer())))
+
+  it.effect("past the limit a bound new set records into the overflow series", () =>
+    Effect.gen(function*() {
+      requests.unsafeAdd(1, { user: "u0" })
+      requests.unsafeAdd(1, { user: "u1" })
+      const late = requests.bind({ user: "late" })
+      late.unsafeAdd(1)
+      late.unsafeAdd(1)
+      expect(yield* TestTelemetry.metricValue("test.requests", { [Semconv.ATTR_METRIC_OVERFLOW]: "true" })).toBe(2)
+    }).pipe(Effect.provide(TestTelemetry.layer({ metricCardinalityLimit: 2 }))))
+
   it("declaring one name with two kinds fails at declaration with a clear error", () => {
     expect(() => Instrument.gauge({ name: "test.requests", unit: "{request}" })).toThrow(
       /already declared as counter.*cannot be declared again as gauge/

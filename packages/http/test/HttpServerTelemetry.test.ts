@@ -512,3 +512,47 @@ describe("HttpServerTelemetry.middleware in the caller's fiber", () => {
       expect(spans.find((s) => s.name === "outer")!.spanContext().spanId).toBe(outer.spanId)
     }).pipe(withTelemetry))
 })
+
+describe("HttpServerTelemetry metric series", () => {
+  it.scopedLive(
+    "each outcome keeps its own series past the bound outcomes (600 routes), in both sinks",
+    () =>
+      Effect.gen(function*() {
+        const routes = Array.from({ length: 600 }, (_, i) => `/r${i}`)
+        const many = routes.reduce(
+          (router, route) => HttpRouter.get(router, route, HttpServerResponse.text("r")),
+          HttpRouter.empty
+        )
+        const base = yield* serve(HttpRouter.toHttpApp(many).pipe(Effect.runSync))
+        for (const route of routes) yield* get(`${base}${route}`)
+        // Again: the outcomes bound first and those past the bound ones both add to their series.
+        yield* get(`${base}/r0`)
+        yield* get(`${base}/r599`)
+        const attributes = (route: string) => ({
+          "http.request.method": "GET",
+          "url.scheme": "http",
+          "http.route": route,
+          "http.response.status_code": 200,
+          "network.protocol.version": "1.1"
+        })
+        for (const [route, count] of [["/r0", 2], ["/r300", 1], ["/r599", 2]] as const) {
+          const point = yield* eventually(TestTelemetry.metricPoint("http.server.request.duration", attributes(route)))
+          expect({ route, count: (point.value as { count: number }).count }).toEqual({ route, count })
+          const size = yield* TestTelemetry.metricPoint("http.server.response.body.size", attributes(route))
+          expect({ route, sum: (size.value as { sum: number }).sum }).toEqual({ route, sum: count })
+        }
+        const samples = TestTelemetry.parseExposition(yield* TestTelemetry.scrape()).filter((s) =>
+          s.name === "http_server_request_duration_seconds_count"
+        )
+        expect(samples).toHaveLength(600)
+        expect(samples.reduce((sum, s) => sum + s.value, 0)).toBe(602)
+        expect(
+          yield* TestTelemetry.metricValue("http.server.active_requests", {
+            "http.request.method": "GET",
+            "url.scheme": "http"
+          })
+        ).toBe(0)
+      }).pipe(withTelemetry),
+    60_000
+  )
+})

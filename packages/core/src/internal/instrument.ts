@@ -241,6 +241,25 @@ export class SeriesCache {
     return node.series ?? this.insert(attributes)
   }
 
+  /**
+   * An update of one attribute set, its series looked up once: for a hot path that updates the
+   * same set over and over. The set is copied, so the caller may reuse its object. After
+   * `resetAll` (a new generation) the series is looked up again, and the set is only entered
+   * at its first update, as with `get`, so binding alone adds no series.
+   */
+  bind(attributes: Attributes | undefined): (value: number) => void {
+    const own = attributes === undefined ? undefined : Object.freeze({ ...attributes })
+    let series: Series | undefined
+    let generation = -1
+    return (value) => {
+      if (generation !== globalState.generation) {
+        series = this.get(own)
+        generation = globalState.generation
+      }
+      series!.hook.update(value)
+    }
+  }
+
   /** A new attribute set: a new path and series, or the overflow series past the limit. */
   private insert(attributes: Attributes | undefined): Series {
     // Past the limit nothing is added, not even trie nodes: memory stays bounded by the limit.

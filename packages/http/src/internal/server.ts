@@ -7,7 +7,7 @@
  * only place that sees the final response, error responses included), which also adds the
  * response trace context.
  */
-import { Attributes, Propagation, Tracing } from "@effect-telemetry/core"
+import { Propagation, Tracing } from "@effect-telemetry/core"
 import * as Headers from "@effect/platform/Headers"
 import * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
@@ -34,9 +34,9 @@ import * as Option from "effect/Option"
 import type * as Predicate from "effect/Predicate"
 import * as RuntimeFlags from "effect/RuntimeFlags"
 import * as Tracer from "effect/Tracer"
-import * as metrics from "./metrics.js"
 import * as semantics from "./semantics.js"
 import * as Semconv from "./semconv.js"
+import * as ServerSeries from "./serverSeries.js"
 
 export interface Options {
   readonly captureRequestHeaders?: ReadonlyArray<string> | undefined
@@ -477,21 +477,6 @@ const startSpan = (
   )
 }
 
-// The attributes of the in-flight count, one frozen object per scheme and method (both from
-// small closed sets): the same object for every request, not one built per request.
-const activeHttp = new Map<string, Readonly<Record<string, string>>>()
-const activeHttps = new Map<string, Readonly<Record<string, string>>>()
-
-const activeAttributesOf = (method: string, scheme: string): Readonly<Record<string, string>> => {
-  const byMethod = scheme === "https" ? activeHttps : scheme === "http" ? activeHttp : undefined
-  let attributes = byMethod?.get(method)
-  if (attributes === undefined) {
-    attributes = Object.freeze({ [Semconv.ATTR_HTTP_REQUEST_METHOD]: method, [Semconv.ATTR_URL_SCHEME]: scheme })
-    byMethod?.set(method, attributes)
-  }
-  return attributes
-}
-
 const instrumentRequest = <E, R>(
   app: HttpApp.Default<E, R>,
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
@@ -530,7 +515,7 @@ const instrumentRequest = <E, R>(
     )
   }
 
-  const activeAttributes = activeAttributesOf(method, scheme)
+  const series = ServerSeries.requestSeries(method, scheme)
   const parent = Propagation.extract(request.headers)
   const observed: Observed = { first: undefined, calls: 0, upgraded: false }
   const inContext = request.headers.upgrade !== undefined ? watchUpgrade(request, observed) : request
@@ -605,14 +590,10 @@ const instrumentRequest = <E, R>(
       }
     }
 
-    const metricAttributes: Record<string, string | number> = Attributes.copy(activeAttributes)
-    if (route !== undefined) metricAttributes[Semconv.ATTR_HTTP_ROUTE] = route
-    if (sent !== undefined) metricAttributes[Semconv.ATTR_HTTP_RESPONSE_STATUS_CODE] = sent
-    if (errorType !== undefined) metricAttributes[Semconv.ATTR_ERROR_TYPE] = errorType
-    if (version !== undefined) metricAttributes[Semconv.ATTR_NETWORK_PROTOCOL_VERSION] = version
-    metrics.serverRequestDuration.unsafeRecord((performance.now() - started) / 1000, metricAttributes)
-    if (requestSize !== undefined) metrics.serverRequestBodySize.unsafeRecord(requestSize, metricAttributes)
-    if (responseSize !== undefined) metrics.serverResponseBodySize.unsafeRecord(responseSize, metricAttributes)
+    const outcome = ServerSeries.outcomeOf(series, route, sent, errorType, version)
+    outcome.duration.unsafeRecord((performance.now() - started) / 1000)
+    if (requestSize !== undefined) outcome.requestSize.unsafeRecord(requestSize)
+    if (responseSize !== undefined) outcome.responseSize.unsafeRecord(responseSize)
   }
 
   const spanOptions = spanOptionsOf(parent)
@@ -626,7 +607,7 @@ const instrumentRequest = <E, R>(
     restore: <A, E2, R2>(effect: Effect.Effect<A, E2, R2>) => Effect.Effect<A, E2, R2>
   ) => {
     if (span.sampled) addRequestAttributes(span)
-    metrics.serverActiveRequests.unsafeAdd(1, activeAttributes)
+    series.active.unsafeAdd(1)
     const observe = (response: HttpServerResponse.HttpServerResponse) => {
       if (observed.first === undefined) observed.first = response
       observed.calls++
@@ -665,7 +646,7 @@ const instrumentRequest = <E, R>(
         const timing = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
         const clock = Context.get(fiber.getFiberRef(DefaultServices.currentServices), Clock.Clock)
         span.end(timing ? clock.unsafeCurrentTimeNanos() : 0n, result)
-        metrics.serverActiveRequests.unsafeAdd(-1, activeAttributes)
+        series.active.unsafeAdd(-1)
       }
       return result
     }
