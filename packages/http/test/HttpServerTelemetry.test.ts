@@ -518,7 +518,7 @@ describe("HttpServerTelemetry metric series", () => {
     "each outcome keeps its own series past the bound outcomes (600 routes), in both sinks",
     () =>
       Effect.gen(function*() {
-        const routes = Array.from({ length: 600 }, (_, i) => `/r${i}`)
+        const routes = Array.from({ length: 600 }, (_, i) => `/r${i}` as const)
         const many = routes.reduce(
           (router, route) => HttpRouter.get(router, route, HttpServerResponse.text("r")),
           HttpRouter.empty
