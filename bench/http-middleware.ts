@@ -26,7 +26,9 @@ const labels: Record<string, string> = {
   "off-same-refs-slot":
     "HttpRouter app, platform tracer off, ours' fiber refs, an empty middleware in serve's slot and an identity pre-response handler (where ours sits, nothing in it)",
   "off-same-refs-slot-services":
-    "the empty slot row, with as many services of the bench's own in the app's context as our layers add"
+    "the empty slot row, with as many services of the bench's own in the app's context as our layers add",
+  "span-floor":
+    "the floor: a tracer and logger installed, a middleware in serve's slot starting Effect's native span, in the request's context until it ends (nothing recorded)"
 }
 
 interface Output {
@@ -143,7 +145,15 @@ export const run = async (options: { readonly quick: boolean }): Promise<Array<T
           signed(cpuOver("off-same-refs-slot-services", "off-same-refs-slot"))
         } µs/req; ours sampled out over the slot with as many services: ${
           signed(cpuOver("ours-unsampled", "off-same-refs-slot-services"))
-        } µs/req; see "Where the in-process overhead goes"`
+        } µs/req. The floor (bench/http/spanFloor.ts: the least a span middleware costs, built from Effect's own parts; ours' work comes on top of it) costs ${
+          signed(overhead("span-floor"))
+        } µs/req over the bare router and ${operationsOver("span-floor", "off")} fiber operations (${
+          split("span-floor", "off")
+        }); ours sampled out over the floor: ${signed(cpuOver("ours-unsampled", "span-floor"))} µs/req (${
+          split("ours-unsampled", "span-floor")
+        }) and ${
+          operationsOver("ours-unsampled", "span-floor")
+        } fiber operations; see "Where the in-process overhead goes"`
       }],
       title: "HTTP per-request cost in process (no sockets)",
       header: [
@@ -171,6 +181,7 @@ export const run = async (options: { readonly quick: boolean }): Promise<Array<T
           fmt(operations.off!.refs, 1)
         }: the tracer installed as a service, the log exporter's logger, the server's pre-response handler), and the runtime copies every ref a fiber holds at each \`FiberRef\` set and fork. The two 'same refs' rows run the bare router and the platform span in a runtime holding as many refs (Effect's own native tracer's functions installed with \`Layer.setTracer\`, a no-op logger added, fiber refs of the bench's own for the rest) without any of our work: what those copies cost on their own, and the baseline an app with its own tracer and logger already pays.`,
         "Empty slot: `HttpApp.toHandled` runs a middleware given to `serve` inside a match of its own with a step after it, and a pre-response handler inside a `tap`; the bare router has neither. The empty-slot row gives `serve` a middleware that returns the app as it is and installs a handler that returns the response as it is, in the same-refs runtime: what the platform charges any middleware placed where ours is (the whole request, the response's writing included, and the response seen before it is written), before that middleware does anything.",
+        "The floor: bench/http/spanFloor.ts in a runtime holding Effect's native tracer's functions (installed with `Layer.setTracer`) and a no-op logger: a middleware in `serve`'s slot, an identity pre-response handler beside it, and in the middleware's step one span of Effect's own native tracer started, written into the request's own context and ended with the request's exit (the step, a match and its continuation: three fiber operations, as ours). It records, propagates and exports nothing: the least any span middleware costs in Effect 3 with the platform's span off; whatever a telemetry middleware records comes on top of it.",
         `Services: our layers leave ${services} services in the app's context (\`Telemetry.Telemetry\`: configuration, resource, delivery counts, meter provider; and the Prometheus exporter \`PrometheusMetrics.handler\` reads; they were 6 before 2026-12-07, one Tag per part). Every request's context starts as a copy of it, and the router and each \`provideService\` copy it again, so each service costs every request something whether it is used or not; the services row holds as many services of the bench's own, unused.`
       ]
     },
@@ -183,6 +194,7 @@ export const run = async (options: { readonly quick: boolean }): Promise<Array<T
         ["platform span, same refs", attribution["platform-native-same-refs"]!],
         ["empty middleware slot, same refs", attribution["off-same-refs-slot"]!],
         ["empty slot with ours' count of services, same refs", attribution["off-same-refs-slot-services"]!],
+        ["the floor (a span in the context, nothing recorded)", attribution["span-floor"]!],
         ["ours, sampled out", attribution["ours-unsampled"]!],
         ["ours", attribution.ours!]
       ],
@@ -197,7 +209,9 @@ export const run = async (options: { readonly quick: boolean }): Promise<Array<T
           "sampled out − empty slot and as many services, same refs",
           attribution["ours-unsampled"]!,
           attribution["off-same-refs-slot-services"]!
-        ]
+        ],
+        ["floor − off", attribution["span-floor"]!, attribution.off!],
+        ["sampled out − floor", attribution["ours-unsampled"]!, attribution["span-floor"]!]
       ],
       notes: [
         Profile.attributionMethod,

@@ -24,6 +24,7 @@ import type { Table, Target } from "./lib/stats.js"
 const variants = [
   "off",
   "platform-native",
+  "span-floor",
   "effect-otel",
   "ours",
   "ours-unsampled",
@@ -39,6 +40,8 @@ const isEffect4 = (variant: Variant) => variant.startsWith("effect4-")
 const labels: Record<Variant, string> = {
   off: "Effect HttpRouter, telemetry off (baseline)",
   "platform-native": "platform tracer + Effect native tracer (no export)",
+  "span-floor":
+    "the floor: a tracer and logger installed, a middleware in serve's slot starting Effect's native span, in the request's context until it ends (nothing else, no export)",
   "effect-otel": "platform tracer + @effect/opentelemetry + OTLP export",
   ours: "ours: span, 4 metrics, propagation, OTLP traces+metrics, /metrics scraped 1/s",
   "ours-unsampled": "ours, sampled out (OTEL_TRACES_SAMPLER=always_off), metrics kept",
@@ -238,18 +241,32 @@ const attributionTable = (profiles: ReadonlyMap<Variant, Attribution>): Table | 
   const platform = profiles.get("platform-native")
   const ours = profiles.get("ours")
   const unsampled = profiles.get("ours-unsampled")
-  if (off === undefined || platform === undefined || ours === undefined || unsampled === undefined) return undefined
+  const floor = profiles.get("span-floor")
+  if (
+    off === undefined || platform === undefined || ours === undefined || unsampled === undefined ||
+    floor === undefined
+  ) return undefined
   return Profile.attributionTable({
     title: "Where the overhead goes (server CPU µs per request, split by the profiles' shares)",
-    variants: [["off", off], ["platform span", platform], ["ours, sampled out", unsampled], ["ours", ours]],
+    variants: [
+      ["off", off],
+      ["platform span", platform],
+      ["the floor (a span in the context, nothing recorded)", floor],
+      ["ours, sampled out", unsampled],
+      ["ours", ours]
+    ],
     deltas: [
       ["ours − off", ours, off],
       ["ours − platform span", ours, platform],
-      ["sampled out − off", unsampled, off]
+      ["sampled out − off", unsampled, off],
+      ["floor − off", floor, off],
+      ["ours − floor", ours, floor],
+      ["sampled out − floor", unsampled, floor]
     ],
     notes: [
       Profile.attributionMethod,
-      "Over sockets Node's own JS includes the exporter's HTTP client (the OTLP requests to the sink) and writev its request bodies."
+      "Over sockets Node's own JS includes the exporter's HTTP client (the OTLP requests to the sink) and writev its request bodies.",
+      "The floor: bench/http/spanFloor.ts, a tracer (Effect's native one's functions) and a no-op logger installed, a middleware in `serve`'s slot with an identity pre-response handler beside it, starting one span of Effect's native tracer in the middleware's step, writing it into the request's own context and ending it with the request's exit (three fiber operations, as ours), the platform's span off. It records, propagates and exports nothing: the least a span middleware costs in Effect 3, what any telemetry middleware's work comes on top of."
     ]
   })
 }
@@ -294,8 +311,9 @@ export const run = async (options: { readonly quick: boolean; readonly profile: 
      * CPU µs per request over the variant's own baseline, what its telemetry costs: the median of
      * the rounds' differences (a round runs every variant back to back, minutes apart at most).
      */
-    const overheadOf = (v: Variant) =>
-      pairedDifference(of(v).map((x) => x.cpuMicrosPerRequest), of(baselineOf(v)).map((x) => x.cpuMicrosPerRequest))
+    const overheadOver = (v: Variant, base: Variant) =>
+      pairedDifference(of(v).map((x) => x.cpuMicrosPerRequest), of(base).map((x) => x.cpuMicrosPerRequest))
+    const overheadOf = (v: Variant) => overheadOver(v, baselineOf(v))
     const rows = variants.map((variant) => {
       if (typed[variant] === undefined) {
         return [labels[variant], `skipped: ${effect4.ok ? "not run" : effect4.reason}`, "", "", "", "", "", "", ""]
@@ -326,7 +344,11 @@ export const run = async (options: { readonly quick: boolean; readonly profile: 
         met: ours <= 20 && ours <= nodeOtel,
         note: `Effect's own server span alone (native tracer, nothing exported) costs ${
           signed(overheadOf("platform-native"))
-        } µs/req over the same router`
+        } µs/req over the same router; the floor (the least a span middleware costs, bench/http/spanFloor.ts) ${
+          signed(overheadOf("span-floor"))
+        }; ours over the floor ${signed(overheadOver("ours", "span-floor"))}, sampled out ${
+          signed(overheadOver("ours-unsampled", "span-floor"))
+        }`
       },
       {
         id: "effect4",
@@ -397,8 +419,8 @@ export const run = async (options: { readonly quick: boolean; readonly profile: 
  */
 const profiled = (): ReadonlyArray<Variant> =>
   effect4.ok
-    ? ["off", "platform-native", "ours", "ours-unsampled", "effect4-observability"]
-    : ["off", "platform-native", "ours", "ours-unsampled"]
+    ? ["off", "platform-native", "span-floor", "ours", "ours-unsampled", "effect4-observability"]
+    : ["off", "platform-native", "span-floor", "ours", "ours-unsampled"]
 
 /** Only the profiles (`npm run bench -- http-profile`). */
 export const runProfiles = async (options: { readonly quick: boolean }): Promise<Array<Table>> => {
@@ -468,7 +490,7 @@ const profileAll = async (
   const attributions = new Map<Variant, Attribution>()
   for (const variant of profiled()) {
     const { attribution, table } = await profileVariant(variant, sink, seconds, connections, cpuOf?.(variant))
-    if (variant !== "platform-native") tables.push(table)
+    if (variant !== "platform-native" && variant !== "span-floor") tables.push(table)
     if (attribution !== undefined) attributions.set(variant, attribution)
   }
   return { tables, attribution: attributionTable(attributions), note: attributionNote(attributions) }
@@ -479,8 +501,11 @@ const attributionNote = (profiles: ReadonlyMap<Variant, Attribution>): string | 
   const off = profiles.get("off")
   const platform = profiles.get("platform-native")
   const ours = profiles.get("ours")
-  if (off === undefined || platform === undefined || ours === undefined) return undefined
+  const floor = profiles.get("span-floor")
+  if (off === undefined || platform === undefined || ours === undefined || floor === undefined) return undefined
   return `Its CPU µs/req split by the profiles' shares: ours over the bare router ${
     Profile.deltaNote(ours, off)
-  }; over Effect's own span ${Profile.deltaNote(ours, platform)}. See "Where the overhead goes" below.`
+  }; over Effect's own span ${Profile.deltaNote(ours, platform)}; the floor over the bare router ${
+    Profile.deltaNote(floor, off)
+  }; ours over the floor ${Profile.deltaNote(ours, floor)}. See "Where the overhead goes" below.`
 }

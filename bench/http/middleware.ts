@@ -33,6 +33,7 @@ import * as EffectTracer from "effect/Tracer"
 import type * as Tracer from "effect/Tracer"
 import { writeFileSync } from "node:fs"
 import * as Inspector from "node:inspector"
+import * as SpanFloor from "./spanFloor.js"
 
 export const variants = [
   "off",
@@ -42,7 +43,8 @@ export const variants = [
   "off-same-refs",
   "platform-native-same-refs",
   "off-same-refs-slot",
-  "off-same-refs-slot-services"
+  "off-same-refs-slot-services",
+  "span-floor"
 ] as const
 export type Variant = (typeof variants)[number]
 
@@ -147,6 +149,8 @@ const start = async (variant: Variant): Promise<Served> => {
     ? Layer.merge(sameRefs(0), standInServices(await oursServices()))
     : variant === "platform-native-same-refs"
     ? sameRefs(2)
+    : variant === "span-floor"
+    ? SpanFloor.refs
     : Layer.empty
   const runtime = ManagedRuntime.make(layer as Layer.Layer<never>)
   let handle: (() => void) | undefined
@@ -160,6 +164,8 @@ const start = async (variant: Variant): Promise<Served> => {
       server.serve(app, HttpMiddleware.make((app) => app)),
       (_request, response) => Effect.sync(() => response)
     ) as Effect.Effect<void, never, Scope.Scope>
+    : variant === "span-floor"
+    ? Effect.provideService(SpanFloor.serveEffect(app), HttpServer.HttpServer, server)
     : server.serve(app)
   await runtime.runPromise(
     Effect.scoped(

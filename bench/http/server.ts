@@ -24,8 +24,9 @@ import * as Layer from "effect/Layer"
 import { writeFileSync } from "node:fs"
 import { createServer } from "node:http"
 import * as Inspector from "node:inspector"
+import * as SpanFloor from "./spanFloor.js"
 
-export const variants = ["off", "platform-native", "effect-otel", "ours", "ours-unsampled"] as const
+export const variants = ["off", "platform-native", "span-floor", "effect-otel", "ours", "ours-unsampled"] as const
 export type Variant = (typeof variants)[number]
 
 const variant = process.argv[2] as Variant
@@ -56,6 +57,13 @@ const serve: Layer.Layer<never, never, never> = (() => {
     case "platform-native":
       // The platform's server span on Effect's built-in tracer, exported nowhere.
       return HttpServer.serve(app).pipe(Layer.provide(platform), Layer.orDie)
+    case "span-floor":
+      // The least a span middleware costs (see spanFloor.ts): what ours records comes on top.
+      return Layer.scopedDiscard(SpanFloor.serveEffect(app)).pipe(
+        Layer.provide(platform),
+        Layer.provide(SpanFloor.refs),
+        Layer.orDie
+      )
     case "effect-otel":
       // The usual do-it-yourself stack: platform span, @effect/opentelemetry, OTLP batch export.
       return HttpServer.serve(app).pipe(
