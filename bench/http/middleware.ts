@@ -25,11 +25,9 @@ import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
 import { constTrue } from "effect/Function"
 import * as Layer from "effect/Layer"
-import * as Logger from "effect/Logger"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
-import * as EffectTracer from "effect/Tracer"
 import type * as Tracer from "effect/Tracer"
 import { writeFileSync } from "node:fs"
 import * as Inspector from "node:inspector"
@@ -98,14 +96,11 @@ const standInRefs = [FiberRef.unsafeMake(0), FiberRef.unsafeMake(0)]
  * the platform tracer's predicate our server sets). Every FiberRefs copy the runtime makes per
  * request (each `FiberRef` set, each fork) copies every ref the fiber holds.
  */
-const sameRefs = (standIns: number): Layer.Layer<never> => {
-  const native = Effect.runSync(Effect.tracer)
-  return Layer.mergeAll(
-    Layer.setTracer(EffectTracer.make({ span: native.span, context: native.context })),
-    Logger.add(Logger.make(() => {})),
+const sameRefs = (standIns: number): Layer.Layer<never> =>
+  Layer.mergeAll(
+    SpanFloor.refs(),
     ...standInRefs.slice(0, standIns).map((ref) => Layer.locallyScoped(ref, 1))
   )
-}
 
 /** Services in a runtime's context: every request's context starts as a copy of it. */
 const servicesOf = async (layer: Layer.Layer<never>): Promise<number> => {
@@ -150,7 +145,7 @@ const start = async (variant: Variant): Promise<Served> => {
     : variant === "platform-native-same-refs"
     ? sameRefs(2)
     : variant === "span-floor"
-    ? SpanFloor.refs
+    ? SpanFloor.refs()
     : Layer.empty
   const runtime = ManagedRuntime.make(layer as Layer.Layer<never>)
   let handle: (() => void) | undefined

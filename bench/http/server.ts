@@ -61,7 +61,7 @@ const serve: Layer.Layer<never, never, never> = (() => {
       // The least a span middleware costs (see spanFloor.ts): what ours records comes on top.
       return Layer.scopedDiscard(SpanFloor.serveEffect(app)).pipe(
         Layer.provide(platform),
-        Layer.provide(SpanFloor.refs),
+        Layer.provide(SpanFloor.refs()),
         Layer.orDie
       )
     case "effect-otel":

@@ -24,14 +24,18 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Tracer from "effect/Tracer"
 
-/** A tracer (Effect's native one's functions, in an object of its own: a service the runtime holds) and a logger. */
-export const refs: Layer.Layer<never> = (() => {
+/**
+ * A tracer (Effect's native one's functions, in a tracer object of its own: a service equal to
+ * the default one would not be held) and a no-op logger: the fiber refs any app with a tracer
+ * and a logger holds. A new tracer object per call, one per runtime.
+ */
+export const refs = (): Layer.Layer<never> => {
   const native = Effect.runSync(Effect.tracer)
   return Layer.merge(
     Layer.setTracer(Tracer.make({ span: native.span, context: native.context })),
     Logger.add(Logger.make(() => {}))
   )
-})()
+}
 
 const options: Tracer.SpanOptions = { kind: "server", captureStackTrace: false, root: true }
 
