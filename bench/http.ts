@@ -91,15 +91,36 @@ const WARM_UP_SECONDS = 6
 
 const sleep = (millis: number) => new Promise((resolve) => setTimeout(resolve, millis))
 
-/** User + system CPU seconds of a process, from /proc (Linux); NaN elsewhere. */
-const cpuSeconds = (pid: number): number => {
+/** A process's CPU seconds in user space and in the kernel, from /proc (Linux); NaN elsewhere. */
+interface CpuTimes {
+  readonly user: number
+  readonly system: number
+}
+
+const cpuTimes = (pid: number): CpuTimes => {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
     // utime and stime are fields 14 and 15 of the full line, in clock ticks (100/s on Linux).
-    return (Number(fields[11]) + Number(fields[12])) / 100
+    return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 }
   } catch {
-    return Number.NaN
+    return { user: Number.NaN, system: Number.NaN }
+  }
+}
+
+/** Read and write system calls a process made (every thread), from /proc (Linux); NaN elsewhere. */
+interface Syscalls {
+  readonly reads: number
+  readonly writes: number
+}
+
+const syscalls = (pid: number): Syscalls => {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, "utf8")
+    const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, "m").exec(io)?.[1] ?? Number.NaN)
+    return { reads: field("syscr"), writes: field("syscw") }
+  } catch {
+    return { reads: Number.NaN, writes: Number.NaN }
   }
 }
 
@@ -172,6 +193,12 @@ interface Sample {
   readonly rps: number
   readonly p99: number
   readonly cpuMicrosPerRequest: number
+  /** Of that, in user space (JS, GC, Node's C++) and in the kernel (system calls, loopback delivery). */
+  readonly userMicrosPerRequest: number
+  readonly systemMicrosPerRequest: number
+  /** Read (`read`, `recv`, ...) and write (`write`, `writev`, ...) system calls per request. */
+  readonly readsPerRequest: number
+  readonly writesPerRequest: number
   readonly requests: number
   readonly errors: number
   readonly scrapes: number
@@ -207,9 +234,11 @@ const measure = async (
     // them once (seen with --trace-deopt), which a long-running server pays once, not per request.
     await autocannon({ url, connections, duration: WARM_UP_SECONDS })
     if (profilePath !== undefined) server.child.kill("SIGUSR2")
-    const cpuBefore = cpuSeconds(server.child.pid!)
+    const cpuBefore = cpuTimes(server.child.pid!)
+    const callsBefore = syscalls(server.child.pid!)
     const result = await autocannon({ url, connections, duration: seconds })
-    const cpuAfter = cpuSeconds(server.child.pid!)
+    const cpuAfter = cpuTimes(server.child.pid!)
+    const callsAfter = syscalls(server.child.pid!)
     if (profilePath !== undefined) {
       server.child.kill("SIGUSR2")
       for (let i = 0; i < 100 && !existsSync(profilePath); i++) await sleep(100)
@@ -219,7 +248,11 @@ const measure = async (
     return {
       rps: result.requests.average,
       p99: result.latency.p99,
-      cpuMicrosPerRequest: ((cpuAfter - cpuBefore) * 1e6) / requests,
+      cpuMicrosPerRequest: ((cpuAfter.user + cpuAfter.system - cpuBefore.user - cpuBefore.system) * 1e6) / requests,
+      userMicrosPerRequest: ((cpuAfter.user - cpuBefore.user) * 1e6) / requests,
+      systemMicrosPerRequest: ((cpuAfter.system - cpuBefore.system) * 1e6) / requests,
+      readsPerRequest: (callsAfter.reads - callsBefore.reads) / requests,
+      writesPerRequest: (callsAfter.writes - callsBefore.writes) / requests,
       requests,
       errors: result.errors + result.timeouts + result.non2xx,
       scrapes
@@ -298,7 +331,9 @@ export const run = async (options: { readonly quick: boolean; readonly profile: 
       }
       console.error(
         `  http round ${round + 1} ${variant.padEnd(21)} ${fmt(sample.rps)} req/s  p99 ${sample.p99} ms  ` +
-          `${fmt(sample.cpuMicrosPerRequest, 1)} µs CPU/req  errors ${sample.errors}  scrapes ${sample.scrapes}  ` +
+          `${fmt(sample.cpuMicrosPerRequest, 1)} µs CPU/req (user ${fmt(sample.userMicrosPerRequest, 1)}, kernel ${
+            fmt(sample.systemMicrosPerRequest, 1)
+          }; writes/req ${fmt(sample.writesPerRequest, 2)})  errors ${sample.errors}  scrapes ${sample.scrapes}  ` +
           `spans received ${sample.spans}  metric points ${sample.points}`
       )
       return sample as unknown as number
@@ -314,6 +349,15 @@ export const run = async (options: { readonly quick: boolean; readonly profile: 
     const overheadOver = (v: Variant, base: Variant) =>
       pairedDifference(of(v).map((x) => x.cpuMicrosPerRequest), of(base).map((x) => x.cpuMicrosPerRequest))
     const overheadOf = (v: Variant) => overheadOver(v, baselineOf(v))
+    // The same, in user space and in the kernel apart: the kernel's part over loopback includes
+    // delivering each response to the load generator, which moves with the machine, not the server.
+    const userOf = (v: Variant) => of(v).map((x) => x.userMicrosPerRequest)
+    const systemOf = (v: Variant) => of(v).map((x) => x.systemMicrosPerRequest)
+    const userOver = (v: Variant, base: Variant = baselineOf(v)) => pairedDifference(userOf(v), userOf(base))
+    const systemOver = (v: Variant, base: Variant = baselineOf(v)) => pairedDifference(systemOf(v), systemOf(base))
+    const writesOf = (v: Variant) => median(of(v).map((x) => x.writesPerRequest))
+    const readsOf = (v: Variant) => median(of(v).map((x) => x.readsPerRequest))
+    const spread = (values: ReadonlyArray<number>) => `${fmt(Math.min(...values), 1)}–${fmt(Math.max(...values), 1)}`
     const rows = variants.map((variant) => {
       if (typed[variant] === undefined) {
         return [labels[variant], `skipped: ${effect4.ok ? "not run" : effect4.reason}`, "", "", "", "", "", "", ""]
@@ -348,7 +392,17 @@ export const run = async (options: { readonly quick: boolean; readonly profile: 
           signed(overheadOf("span-floor"))
         }; ours over the floor ${signed(overheadOver("ours", "span-floor"))}, sampled out ${
           signed(overheadOver("ours-unsampled", "span-floor"))
-        }`
+        }. In user space (JS, GC, Node's C++: where any code of ours runs) ours costs ${
+          signed(userOver("ours"))
+        } µs/req (sampled out ${signed(userOver("ours-unsampled"))}, node:http + instrumentation-http ${
+          signed(userOver("node-otel"))
+        }), in the kernel ${signed(systemOver("ours"))} (sampled out ${signed(systemOver("ours-unsampled"))}) with ${
+          fmt(writesOf("ours"), 2)
+        } write and ${fmt(readsOf("ours"), 2)} read system calls per request against the bare router's ${
+          fmt(writesOf("off"), 2)
+        } and ${fmt(readsOf("off"), 2)}; the bare router's own kernel time ranged ${
+          spread(systemOf("off"))
+        } µs/req across its rounds (see "Server CPU in user space and in the kernel")`
       },
       {
         id: "effect4",
@@ -398,6 +452,36 @@ export const run = async (options: { readonly quick: boolean; readonly profile: 
           : `The Effect 4 pair was skipped: ${effect4.reason}.`
       ]
     }]
+    tables.push({
+      title: "Server CPU in user space and in the kernel, and system calls per request",
+      header: [
+        "variant",
+        "user µs/req",
+        "kernel µs/req",
+        "user overhead",
+        "kernel overhead",
+        "kernel µs/req, lowest–highest round",
+        "read calls/req",
+        "write calls/req"
+      ],
+      rows: variants.filter((v) => typed[v] !== undefined).map((variant) => {
+        const own = baselineOf(variant) === variant
+        return [
+          labels[variant],
+          fmt(median(userOf(variant)), 1),
+          fmt(median(systemOf(variant)), 1),
+          own ? "0" : signed(userOver(variant)),
+          own ? "0" : signed(systemOver(variant)),
+          spread(systemOf(variant)),
+          fmt(readsOf(variant), 2),
+          fmt(writesOf(variant), 2)
+        ]
+      }),
+      notes: [
+        "The table above's server CPU split by /proc/<pid>/stat's utime (user space: JS, GC, Node's and V8's C++, every thread) and stime (the kernel, on behalf of the server); system calls from /proc/<pid>/io (syscr, syscw: every read-like and write-like call, export and /metrics included), per request served. Medians of the rounds; overheads: medians of the per-round differences from the variant's baseline, as above.",
+        "Over loopback a response's `writev` also runs the TCP receive path of the load generator's socket in the server's system call, so the kernel time per write (usually) moves with the machine (how busy the other CPU is, whether the receiver sleeps) rather than with the server. Every code of ours runs in user space; what it adds in the kernel is the system calls it makes, counted here."
+      ]
+    })
     if (options.profile) {
       const profiles = await profileAll(sink, seconds, connections, cpuOf)
       if (profiles.attribution !== undefined) tables.push(profiles.attribution)
