@@ -2,13 +2,15 @@
  * The benchmark suite: `npm run bench` runs everything and writes bench/RESULTS.md;
  * `npm run bench -- hot-path span` runs the named parts; `--quick` shortens every part.
  *
- *   parts: http, http-profile, http-middleware, hot-path, span, scrape, shutdown, memory, soak
+ *   parts: http, http-profile, http-middleware, http-instructions, hot-path, span, scrape, shutdown, memory, soak
+ *   (http-instructions, ~30 min under valgrind, runs only when named)
  */
 import { execSync } from "node:child_process"
 import { mkdirSync, writeFileSync } from "node:fs"
 import { dirname } from "node:path"
 import { fileURLToPath } from "node:url"
 import * as HotPath from "./hot-path.js"
+import * as HttpInstructions from "./http-instructions.js"
 import * as HttpMiddleware from "./http-middleware.js"
 import * as Http from "./http.js"
 import { canPin, machine, markdown } from "./lib/stats.js"
@@ -25,6 +27,7 @@ const parts: Record<string, (options: Options) => Promise<Array<Table>>> = {
   http: (options) => Http.run({ ...options, profile: true }),
   "http-profile": Http.runProfiles,
   "http-middleware": HttpMiddleware.run,
+  "http-instructions": HttpInstructions.run,
   "hot-path": HotPath.run,
   span: Span.run,
   scrape: Scrape.run,
@@ -33,6 +36,7 @@ const parts: Record<string, (options: Options) => Promise<Array<Table>>> = {
   soak: Soak.run
 }
 // `http` already includes the profiles; the separate entry is for profiling alone.
+// `http-instructions` (instruction counts under valgrind) is named when wanted: ~30 minutes.
 const defaultParts = ["hot-path", "span", "scrape", "memory", "soak", "shutdown", "http-middleware", "http"]
 
 const args = process.argv.slice(2)

@@ -8,6 +8,7 @@
  *
  *   node bench/.scratch/http-middleware.mjs <rounds> <requests per round>
  *   node --no-turbo-inlining bench/.scratch/http-middleware.mjs profile <variant> <requests> <path>
+ *   node --expose-gc bench/.scratch/http-middleware.mjs run <variant> <warm-up requests> <requests>
  *
  * Prints one JSON object: per variant, the CPU µs per request of every round, and the fiber
  * operations, fiber refs held and fiber-ref sets per request (counted in a separate, untimed pass).
@@ -255,6 +256,15 @@ const profile = async (variant: Variant, requests: number, path: string) => {
 const main = async () => {
   if (process.argv[2] === "profile") {
     return profile(process.argv[3] as Variant, Number(process.argv[4]), process.argv[5]!)
+  }
+  // One variant, warmed up, then a full collection (both runs of a pair start the measured
+  // requests from the same heap), then the requests: bench/http-instructions.ts counts them.
+  if (process.argv[2] === "run") {
+    const served = await start(process.argv[3] as Variant)
+    await batch(served, Number(process.argv[4]))
+    ;(globalThis as { gc?: () => void }).gc?.()
+    await batch(served, Number(process.argv[5]))
+    return served.dispose()
   }
   const rounds = Number(process.argv[2] ?? 7)
   const requests = Number(process.argv[3] ?? 20_000)

@@ -130,7 +130,8 @@ const version = (name: string): string => {
   }
 }
 
-const has = (command: string): boolean => {
+/** Whether a command is on the PATH. */
+export const has = (command: string): boolean => {
   try {
     execSync(`command -v ${command}`, { stdio: "ignore" })
     return true

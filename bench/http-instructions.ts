@@ -1,0 +1,180 @@
+/**
+ * HTTP per-request work in instructions: the in-process harness (`bench/http/middleware.ts`)
+ * under valgrind's callgrind, which counts the instructions the process executes. Unlike CPU
+ * time the count does not move with what else the machine runs (the time figures of the other
+ * HTTP parts drift by up to 2× on these shared machines), so it separates "ours does more work
+ * than the floor" from "ours took longer this time".
+ *
+ * Per variant and repetition, two runs from the same warm-up: a short and a long batch of
+ * requests after a full collection; the difference of their counts over the difference of their
+ * requests is the work per request, start-up and warm-up cancelling. V8's optimizing compiler and
+ * the garbage collector, which run on the main thread here (`--single-threaded`) and whose timing
+ * varies from run to run, are taken out by their inclusive counts and given apart.
+ */
+import { execFile } from "node:child_process"
+import { existsSync, mkdirSync, rmSync } from "node:fs"
+import * as os from "node:os"
+import { fileURLToPath } from "node:url"
+import { bundle } from "./lib/bundle.js"
+import { fmt, has, median } from "./lib/stats.js"
+import type { Table } from "./lib/stats.js"
+
+const source = fileURLToPath(new URL("./http/middleware.ts", import.meta.url))
+const script = fileURLToPath(new URL("./.scratch/http-middleware.mjs", import.meta.url))
+const outputs = fileURLToPath(new URL("./.scratch/callgrind/", import.meta.url))
+
+const variants = ["off", "span-floor", "ours-unsampled", "ours", "platform-native"] as const
+type Variant = (typeof variants)[number]
+
+const labels: Record<Variant, string> = {
+  off: "HttpRouter app, platform tracer off (baseline)",
+  "span-floor": "the floor (bench/http/spanFloor.ts: Effect's native span in the request's context, nothing recorded)",
+  "ours-unsampled": "ours, sampled out (always_off), metrics kept",
+  ours: "ours: span, 4 metrics, response traceparent (export excluded)",
+  "platform-native": "platform tracer + Effect native tracer"
+}
+
+const WARM_UP = 20_000
+const SHORT = 2_000
+
+/** Instructions of one callgrind run: in all, and inclusive in the optimizing compiler and the GC. */
+interface Counts {
+  readonly total: number
+  readonly compiler: number
+  readonly gc: number
+}
+
+const exec = (command: string, args: ReadonlyArray<string>): Promise<string> =>
+  new Promise((resolve, reject) => {
+    execFile(command, args, {
+      maxBuffer: 1 << 26,
+      env: { ...process.env, OTEL_TRACES_EXPORTER: "none", OTEL_METRICS_EXPORTER: "none" }
+    }, (error, stdout, stderr) => {
+      if (error !== null) reject(new Error(`${command} failed: ${error.message}\n${stderr.slice(-2000)}`))
+      else resolve(stdout)
+    })
+  })
+
+// Functions of V8 (C++, symbols in the node binary) whose inclusive counts are compilation or
+// collection, wherever the JIT-compiled code that triggered them ran.
+const compilerFunctions = [
+  /GetOrCompileOptimized\(/,
+  /v8::internal::Compiler::Compile\(v8::internal::Isolate\*, v8::internal::Handle<v8::internal::JSFunction>/,
+  /v8::internal::Compiler::CompileBaseline\(/
+]
+const gcFunctions = [/v8::internal::Heap::CollectGarbage\(/]
+
+const parse = (annotated: string): Counts => {
+  let total = Number.NaN
+  let compiler = 0
+  let gc = 0
+  for (const line of annotated.split("\n")) {
+    const m = /^\s*([\d,]+) /.exec(line)
+    if (m === null) continue
+    const n = Number(m[1]!.replaceAll(",", ""))
+    if (line.includes("PROGRAM TOTALS")) total = n
+    else if (compilerFunctions.some((f) => f.test(line))) compiler += n
+    else if (gcFunctions.some((f) => f.test(line))) gc += n
+  }
+  return { total, compiler, gc }
+}
+
+const count = async (variant: Variant, requests: number, file: string): Promise<Counts> => {
+  rmSync(file, { force: true })
+  await exec("valgrind", [
+    "--tool=callgrind",
+    `--callgrind-out-file=${file}`,
+    process.execPath,
+    "--single-threaded",
+    "--expose-gc",
+    script,
+    "run",
+    variant,
+    String(WARM_UP),
+    String(requests)
+  ])
+  const counts = parse(await exec("callgrind_annotate", ["--inclusive=yes", "--threshold=100", file]))
+  rmSync(file, { force: true })
+  return counts
+}
+
+/** Instructions per request of one repetition: the runtime's own (mutator), the GC's, the compiler's. */
+interface PerRequest {
+  readonly mutator: number
+  readonly gc: number
+  readonly compiler: number
+}
+
+const perRequest = async (variant: Variant, long: number, repetition: number): Promise<PerRequest> => {
+  // The two runs of a pair at once: valgrind runs a process on one CPU, and a count does not
+  // depend on what runs beside it.
+  const [a, b] = await Promise.all([
+    count(variant, SHORT, `${outputs}${variant}-${repetition}-short.out`),
+    count(variant, long, `${outputs}${variant}-${repetition}-long.out`)
+  ])
+  const n = long - SHORT
+  const mutator = (x: Counts) => x.total - x.compiler - x.gc
+  return { mutator: (mutator(b) - mutator(a)) / n, gc: (b.gc - a.gc) / n, compiler: (b.compiler - a.compiler) / n }
+}
+
+export const run = async (options: { readonly quick: boolean }): Promise<Array<Table>> => {
+  const title = "HTTP per-request work in process, in instructions (callgrind)"
+  if (!has("valgrind") || !has("callgrind_annotate")) {
+    return [{ title, header: ["note"], rows: [["skipped: valgrind (callgrind) is not installed"]] }]
+  }
+  const repetitions = options.quick ? 1 : 3
+  const long = options.quick ? 12_000 : 32_000
+  if (os.cpus().length < 2) console.error("  http-instructions: one CPU, the pairs run one after the other")
+  await bundle(source, script)
+  if (!existsSync(outputs)) mkdirSync(outputs, { recursive: true })
+  const results = new Map<Variant, Array<PerRequest>>()
+  for (let repetition = 0; repetition < repetitions; repetition++) {
+    for (const variant of variants) {
+      const r = await perRequest(variant, long, repetition)
+      console.error(
+        `  http-instructions ${repetition + 1} ${variant.padEnd(16)} ${fmt(r.mutator)} instructions/req ` +
+          `(GC ${fmt(r.gc)}, compiler ${fmt(r.compiler)})`
+      )
+      results.set(variant, [...(results.get(variant) ?? []), r])
+    }
+  }
+  const mutatorOf = (v: Variant) => median(results.get(v)!.map((r) => r.mutator))
+  const over = (v: Variant, base: Variant) => {
+    const d = mutatorOf(v) - mutatorOf(base)
+    return `${d >= 0 ? "+" : ""}${fmt(d)}`
+  }
+  return [{
+    title,
+    header: [
+      "variant",
+      "instructions/req (runtime, no GC or compiler)",
+      "over the bare router",
+      "over the floor",
+      "lowest–highest repetition",
+      "GC instructions/req",
+      "compiler instructions/req"
+    ],
+    rows: variants.map((v) => {
+      const rs = results.get(v)!
+      const mutators = rs.map((r) => r.mutator)
+      return [
+        labels[v],
+        fmt(mutatorOf(v)),
+        v === "off" ? "0" : over(v, "off"),
+        v === "span-floor" ? "0" : over(v, "span-floor"),
+        `${fmt(Math.min(...mutators))}–${fmt(Math.max(...mutators))}`,
+        fmt(median(rs.map((r) => r.gc))),
+        fmt(median(rs.map((r) => r.compiler)))
+      ]
+    }),
+    notes: [
+      `The http-middleware part's harness (each request a \`fromWeb\` request forked into \`HttpApp.toHandled\`, 500 in flight, export off) under valgrind's callgrind with \`node --single-threaded\`: per variant and repetition (${repetitions}), a run of ${
+        fmt(SHORT)
+      } and one of ${fmt(long)} requests, each after ${
+        fmt(WARM_UP)
+      } warm-up requests and a full collection; instructions per request: the difference of the two runs' counts over the difference of their requests; medians of the repetitions.`,
+      "Runtime: every instruction but those inside V8's optimizing and baseline compilers and its garbage collector (inclusive counts of their entry functions), which run on the main thread here at moments that vary from run to run; their per-request shares are given apart (GC follows allocation, so it is part of a variant's cost; the compiler's is what tiering still did in the measured window).",
+      "Instructions are not time: two variants with the same count can differ in CPU time by how their memory is laid out and touched (caches, allocation). What the count gives is the work done, free of the machine's noise: the CPU-time tables say what it cost on this machine."
+    ]
+  }]
+}
