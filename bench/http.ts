@@ -91,37 +91,28 @@ const WARM_UP_SECONDS = 6
 
 const sleep = (millis: number) => new Promise((resolve) => setTimeout(resolve, millis))
 
-/** A process's CPU seconds in user space and in the kernel, from /proc (Linux); NaN elsewhere. */
-interface CpuTimes {
-  readonly user: number
-  readonly system: number
-}
-
-const cpuTimes = (pid: number): CpuTimes => {
+/** A file of `/proc/<pid>/` (Linux), or undefined where there is none. */
+const procFile = (pid: number, name: string): string | undefined => {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
-    // utime and stime are fields 14 and 15 of the full line, in clock ticks (100/s on Linux).
-    return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 }
+    return readFileSync(`/proc/${pid}/${name}`, "utf8")
   } catch {
-    return { user: Number.NaN, system: Number.NaN }
+    return undefined
   }
 }
 
-/** Read and write system calls a process made (every thread), from /proc (Linux); NaN elsewhere. */
-interface Syscalls {
-  readonly reads: number
-  readonly writes: number
+/** A process's CPU seconds in user space and in the kernel (every thread); NaN without /proc. */
+const cpuTimes = (pid: number): { readonly user: number; readonly system: number } => {
+  const stat = procFile(pid, "stat") ?? ""
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+  // utime and stime are fields 14 and 15 of the full line, in clock ticks (100/s on Linux).
+  return { user: Number(fields[11] ?? Number.NaN) / 100, system: Number(fields[12] ?? Number.NaN) / 100 }
 }
 
-const syscalls = (pid: number): Syscalls => {
-  try {
-    const io = readFileSync(`/proc/${pid}/io`, "utf8")
-    const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, "m").exec(io)?.[1] ?? Number.NaN)
-    return { reads: field("syscr"), writes: field("syscw") }
-  } catch {
-    return { reads: Number.NaN, writes: Number.NaN }
-  }
+/** Read-like and write-like system calls a process made (every thread); NaN without /proc. */
+const syscalls = (pid: number): { readonly reads: number; readonly writes: number } => {
+  const io = procFile(pid, "io") ?? ""
+  const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, "m").exec(io)?.[1] ?? Number.NaN)
+  return { reads: field("syscr"), writes: field("syscw") }
 }
 
 interface Started {
