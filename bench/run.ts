@@ -3,7 +3,7 @@
  * `npm run bench -- hot-path span` runs the named parts; `--quick` shortens every part.
  *
  *   parts: http, http-profile, http-middleware, http-instructions, hot-path, span, scrape, shutdown, memory, soak
- *   (http-instructions, ~30 min under valgrind, runs only when named)
+ *   (http-instructions, ~50 min under valgrind, runs only when named)
  */
 import { execSync } from "node:child_process"
 import { mkdirSync, writeFileSync } from "node:fs"
@@ -36,7 +36,7 @@ const parts: Record<string, (options: Options) => Promise<Array<Table>>> = {
   soak: Soak.run
 }
 // `http` already includes the profiles; the separate entry is for profiling alone.
-// `http-instructions` (instruction counts under valgrind) is named when wanted: ~30 minutes.
+// `http-instructions` (instruction counts under valgrind) is named when wanted: ~50 minutes.
 const defaultParts = ["hot-path", "span", "scrape", "memory", "soak", "shutdown", "http-middleware", "http"]
 
 const args = process.argv.slice(2)
