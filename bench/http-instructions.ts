@@ -15,6 +15,7 @@ import { execFile } from "node:child_process"
 import { existsSync, mkdirSync, rmSync } from "node:fs"
 import * as os from "node:os"
 import { fileURLToPath } from "node:url"
+import { harnessEnv, labels } from "./http-middleware.js"
 import { bundle } from "./lib/bundle.js"
 import { fmt, has, median } from "./lib/stats.js"
 import type { Table } from "./lib/stats.js"
@@ -25,14 +26,6 @@ const outputs = fileURLToPath(new URL("./.scratch/callgrind/", import.meta.url))
 
 const variants = ["off", "span-floor", "ours-unsampled", "ours", "platform-native"] as const
 type Variant = (typeof variants)[number]
-
-const labels: Record<Variant, string> = {
-  off: "HttpRouter app, platform tracer off (baseline)",
-  "span-floor": "the floor (bench/http/spanFloor.ts: Effect's native span in the request's context, nothing recorded)",
-  "ours-unsampled": "ours, sampled out (always_off), metrics kept",
-  ours: "ours: span, 4 metrics, response traceparent (export excluded)",
-  "platform-native": "platform tracer + Effect native tracer"
-}
 
 const WARM_UP = 20_000
 const SHORT = 2_000
@@ -48,7 +41,7 @@ const exec = (command: string, args: ReadonlyArray<string>): Promise<string> =>
   new Promise((resolve, reject) => {
     execFile(command, args, {
       maxBuffer: 1 << 26,
-      env: { ...process.env, OTEL_TRACES_EXPORTER: "none", OTEL_METRICS_EXPORTER: "none" }
+      env: harnessEnv
     }, (error, stdout, stderr) => {
       if (error !== null) reject(new Error(`${command} failed: ${error.message}\n${stderr.slice(-2000)}`))
       else resolve(stdout)
@@ -158,7 +151,7 @@ export const run = async (options: { readonly quick: boolean }): Promise<Array<T
       const rs = results.get(v)!
       const mutators = rs.map((r) => r.mutator)
       return [
-        labels[v],
+        labels[v]!,
         fmt(mutatorOf(v)),
         v === "off" ? "0" : over(v, "off"),
         v === "span-floor" ? "0" : over(v, "span-floor"),

@@ -16,7 +16,8 @@ import type { Table } from "./lib/stats.js"
 const source = fileURLToPath(new URL("./http/middleware.ts", import.meta.url))
 const script = fileURLToPath(new URL("./.scratch/http-middleware.mjs", import.meta.url))
 
-const labels: Record<string, string> = {
+/** What each in-process variant runs, as the tables name it. */
+export const labels: Record<string, string> = {
   off: "HttpRouter app, platform tracer off (baseline)",
   "platform-native": "platform tracer + Effect native tracer",
   ours: "ours: span, 4 metrics, response traceparent (export excluded)",
@@ -44,14 +45,16 @@ const runChild = (rounds: number, requests: number): Promise<Output> =>
     JSON.parse(stdout.split("\n").find((line) => line.startsWith("{\"cpu\"")) ?? stdout) as Output
   )
 
+/** The harness's environment: spans and metrics are made and recorded but go nowhere (export is the socket table's). */
+export const harnessEnv = { ...process.env, OTEL_TRACES_EXPORTER: "none", OTEL_METRICS_EXPORTER: "none" }
+
 /** The bundled harness in a child pinned to CPU 0; its stdout. */
 const runNode = (node: ReadonlyArray<string>): Promise<string> => {
   const [command, args] = onCpu0(node)
   return new Promise((resolve, reject) => {
     execFile(command, args, {
       maxBuffer: 1 << 20,
-      // Spans and metrics are made and recorded but go nowhere: export is the socket table's.
-      env: { ...process.env, OTEL_TRACES_EXPORTER: "none", OTEL_METRICS_EXPORTER: "none" }
+      env: harnessEnv
     }, (error, stdout, stderr) => {
       if (error !== null) reject(new Error(`middleware benchmark failed: ${error.message}\n${stderr}`))
       else resolve(stdout)
