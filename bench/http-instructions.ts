@@ -31,7 +31,7 @@ const WARM_UP = 20_000
 const SHORT = 2_000
 
 /** Instructions of one callgrind run: in all, and inclusive in the optimizing compiler and the GC. */
-interface Counts {
+export interface Counts {
   readonly total: number
   readonly compiler: number
   readonly gc: number
@@ -86,10 +86,14 @@ const count = async (variant: Variant, requests: number, file: string): Promise<
     String(WARM_UP),
     String(requests)
   ])
-  const counts = parse(await exec("callgrind_annotate", ["--inclusive=yes", "--threshold=100", file]))
+  const counts = await annotate(file)
   rmSync(file, { force: true })
   return counts
 }
+
+/** A callgrind output's instructions: in all, and inclusive in the optimizing compiler and the GC. */
+export const annotate = async (file: string): Promise<Counts> =>
+  parse(await exec("callgrind_annotate", ["--inclusive=yes", "--threshold=100", file]))
 
 /** Instructions per request of one repetition: the runtime's own (mutator), the GC's, the compiler's. */
 interface PerRequest {

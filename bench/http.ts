@@ -21,7 +21,7 @@ import * as Profile from "./lib/profile.js"
 import { alternate, canPin, fmt, median, onCpu0, pairedDifference, ratio, signed } from "./lib/stats.js"
 import type { Table, Target } from "./lib/stats.js"
 
-const variants = [
+export const variants = [
   "off",
   "platform-native",
   "span-floor",
@@ -33,11 +33,11 @@ const variants = [
   "effect4-off",
   "effect4-observability"
 ] as const
-type Variant = (typeof variants)[number]
+export type Variant = (typeof variants)[number]
 
 const isEffect4 = (variant: Variant) => variant.startsWith("effect4-")
 
-const labels: Record<Variant, string> = {
+export const labels: Record<Variant, string> = {
   off: "Effect HttpRouter, telemetry off (baseline)",
   "platform-native": "platform tracer + Effect native tracer (no export)",
   "span-floor":
@@ -57,26 +57,26 @@ const labels: Record<Variant, string> = {
  * Each variant's baseline: the node:http pair is compared with plain node:http, the Effect 4
  * pair with Effect 4's router (another runtime on another Node: only overheads compare).
  */
-const baselineOf = (variant: Variant): Variant =>
+export const baselineOf = (variant: Variant): Variant =>
   variant === "node-plain" || variant === "node-otel" ? "node-plain" : isEffect4(variant) ? "effect4-off" : "off"
 
 /** Where Effect 4 was installed this run (see bench/effect4.ts), or why it could not be. */
 let effect4: Awaited<ReturnType<typeof Effect4.prepare>> = { ok: false, reason: "not prepared" }
 
-const nodeServerScript = fileURLToPath(new URL("./http/node-server.cjs", import.meta.url))
+export const nodeServerScript = fileURLToPath(new URL("./http/node-server.cjs", import.meta.url))
 
 const serverSource = fileURLToPath(new URL("./http/server.ts", import.meta.url))
-const serverScript = fileURLToPath(new URL("./.scratch/http-server.mjs", import.meta.url))
+export const serverScript = fileURLToPath(new URL("./.scratch/http-server.mjs", import.meta.url))
 
 /** Our modules' places in the server bundle, for the profiles (set by `buildServer`). */
 let bundleMap: Profile.BundleMap = Profile.emptyBundleMap
 
-const buildServer = async (): Promise<void> => {
+export const buildServer = async (): Promise<void> => {
   await bundle(serverSource, serverScript)
   bundleMap = Profile.bundleMapOf(serverScript)
 }
 
-const freePort = (): Promise<number> =>
+export const freePort = (): Promise<number> =>
   new Promise((resolve, reject) => {
     const server = net.createServer()
     server.once("error", reject)
@@ -121,6 +121,18 @@ interface Started {
   readonly metricsPort: number
 }
 
+/** A server's environment: export to the sink, metrics every 5 s and on `/metrics`, the variant's sampler. */
+export const serverEnv = (variant: Variant, sinkUrl: string, metricsPort: number): NodeJS.ProcessEnv => ({
+  ...process.env,
+  OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl,
+  OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf",
+  OTEL_METRICS_EXPORTER: "otlp,prometheus",
+  OTEL_METRIC_EXPORT_INTERVAL: "5000",
+  OTEL_EXPORTER_PROMETHEUS_HOST: "127.0.0.1",
+  OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort),
+  OTEL_TRACES_SAMPLER: variant === "ours-unsampled" ? "always_off" : "parentbased_always_on"
+})
+
 const startServer = async (variant: Variant, sinkUrl: string, profilePath?: string): Promise<Started> => {
   const port = await freePort()
   const metricsPort = await freePort()
@@ -139,17 +151,7 @@ const startServer = async (variant: Variant, sinkUrl: string, profilePath?: stri
   )
   const child = spawn(command, args, {
     stdio: ["ignore", "ignore", "inherit"],
-    env: {
-      ...process.env,
-      OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl,
-      OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf",
-      OTEL_METRICS_EXPORTER: "otlp,prometheus",
-      OTEL_METRIC_EXPORT_INTERVAL: "5000",
-      OTEL_EXPORTER_PROMETHEUS_HOST: "127.0.0.1",
-      OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort),
-      OTEL_TRACES_SAMPLER: variant === "ours-unsampled" ? "always_off" : "parentbased_always_on",
-      BENCH_CPU_PROFILE: profilePath ?? ""
-    }
+    env: { ...serverEnv(variant, sinkUrl, metricsPort), BENCH_CPU_PROFILE: profilePath ?? "" }
   })
   const deadline = Date.now() + 60_000
   for (;;) {

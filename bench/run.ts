@@ -2,8 +2,8 @@
  * The benchmark suite: `npm run bench` runs everything and writes bench/RESULTS.md;
  * `npm run bench -- hot-path span` runs the named parts; `--quick` shortens every part.
  *
- *   parts: http, http-profile, http-middleware, http-instructions, hot-path, span, scrape, shutdown, memory, soak
- *   (http-instructions, ~50 min under valgrind, runs only when named)
+ *   parts: http, http-profile, http-middleware, http-instructions, http-socket-instructions, hot-path, span,
+ *   scrape, shutdown, memory, soak (http-instructions, ~50 min under valgrind, runs only when named)
  */
 import { execSync } from "node:child_process"
 import { mkdirSync, writeFileSync } from "node:fs"
@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url"
 import * as HotPath from "./hot-path.js"
 import * as HttpInstructions from "./http-instructions.js"
 import * as HttpMiddleware from "./http-middleware.js"
+import * as HttpSocketInstructions from "./http-socket-instructions.js"
 import * as Http from "./http.js"
 import { canPin, machine, markdown } from "./lib/stats.js"
 import type { Table, Target } from "./lib/stats.js"
@@ -28,6 +29,7 @@ const parts: Record<string, (options: Options) => Promise<Array<Table>>> = {
   "http-profile": Http.runProfiles,
   "http-middleware": HttpMiddleware.run,
   "http-instructions": HttpInstructions.run,
+  "http-socket-instructions": HttpSocketInstructions.run,
   "hot-path": HotPath.run,
   span: Span.run,
   scrape: Scrape.run,
@@ -37,7 +39,17 @@ const parts: Record<string, (options: Options) => Promise<Array<Table>>> = {
 }
 // `http` already includes the profiles; the separate entry is for profiling alone.
 // `http-instructions` (instruction counts under valgrind) is named when wanted: ~50 minutes.
-const defaultParts = ["hot-path", "span", "scrape", "memory", "soak", "shutdown", "http-middleware", "http"]
+const defaultParts = [
+  "hot-path",
+  "span",
+  "scrape",
+  "memory",
+  "soak",
+  "shutdown",
+  "http-middleware",
+  "http-socket-instructions",
+  "http"
+]
 
 const args = process.argv.slice(2)
 const quick = args.includes("--quick")

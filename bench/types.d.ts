@@ -5,6 +5,10 @@ declare module "autocannon" {
     readonly connections?: number
     readonly pipelining?: number
     readonly duration?: number
+    /** Stop after this many requests instead of after `duration`. */
+    readonly amount?: number
+    /** Seconds a request may take before it counts as a timeout. */
+    readonly timeout?: number
     readonly headers?: Record<string, string>
   }
   interface Histogram {

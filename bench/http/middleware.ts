@@ -9,6 +9,8 @@
  *   node bench/.scratch/http-middleware.mjs <rounds> <requests per round>
  *   node --no-turbo-inlining bench/.scratch/http-middleware.mjs profile <variant> <requests> <path>
  *   node --expose-gc bench/.scratch/http-middleware.mjs run <variant> <warm-up requests> <requests>
+ *   node --expose-gc --min-semi-space-size=256 --max-semi-space-size=256 \
+ *     bench/.scratch/http-middleware.mjs alloc <variant> <warm-up requests> <requests>
  *
  * Prints one JSON object: per variant, the CPU µs per request of every round, and the fiber
  * operations, fiber refs held and fiber-ref sets per request (counted in a separate, untimed pass).
@@ -32,6 +34,8 @@ import type * as Scope from "effect/Scope"
 import type * as Tracer from "effect/Tracer"
 import { writeFileSync } from "node:fs"
 import * as Inspector from "node:inspector"
+import { PerformanceObserver } from "node:perf_hooks"
+import * as V8 from "node:v8"
 import * as SpanFloor from "./spanFloor.js"
 
 export const variants = [
@@ -234,6 +238,28 @@ const countOperations = async (served: Served, n: number): Promise<Counts> => {
 }
 
 /**
+ * Bytes allocated per request: the heap's growth over `n` requests after a full collection,
+ * valid only if no collection ran meanwhile (run with a young generation large enough to hold
+ * them, see the usage above); `collections` says how many did. Optimized code's escape
+ * analysis applies, so what is counted is what the app's requests really put on the heap.
+ */
+const allocated = async (served: Served, n: number): Promise<{ bytes: number; collections: number }> => {
+  const gc = (globalThis as { gc?: () => void }).gc
+  if (gc === undefined) throw new Error("alloc needs --expose-gc")
+  gc()
+  let collections = 0
+  const observer = new PerformanceObserver((list) => void (collections += list.getEntries().length))
+  observer.observe({ entryTypes: ["gc"] })
+  const before = V8.getHeapStatistics().used_heap_size
+  await batch(served, n)
+  const after = V8.getHeapStatistics().used_heap_size
+  // Entries arrive in a later turn: let them.
+  await new Promise((resolve) => setTimeout(resolve, 20))
+  observer.disconnect()
+  return { bytes: (after - before) / n, collections }
+}
+
+/**
  * `profile <variant> <requests> <path>`: one variant warmed up, then the V8 profiler on for
  * `requests` more, written to `path` (run with `--no-turbo-inlining`, see bench/lib/profile.ts).
  */
@@ -264,6 +290,12 @@ const main = async () => {
     await batch(served, Number(process.argv[4]))
     ;(globalThis as { gc?: () => void }).gc?.()
     await batch(served, Number(process.argv[5]))
+    return served.dispose()
+  }
+  if (process.argv[2] === "alloc") {
+    const served = await start(process.argv[3] as Variant)
+    await batch(served, Number(process.argv[4]))
+    process.stdout.write(JSON.stringify(await allocated(served, Number(process.argv[5]))) + "\n")
     return served.dispose()
   }
   const rounds = Number(process.argv[2] ?? 7)
