@@ -27,6 +27,8 @@ const outputs = fileURLToPath(new URL("./.scratch/callgrind-sockets/", import.me
 
 const variants = [
   "off",
+  "off-refs",
+  "off-services",
   "span-floor",
   "platform-native",
   "ours-unsampled",
@@ -34,12 +36,21 @@ const variants = [
   "effect-otel",
   "node-plain",
   "node-otel"
-] as const satisfies ReadonlyArray<Http.Variant>
+] as const
 type Variant = (typeof variants)[number]
 
-/** The socket part's labels, but for what this part leaves out of the window (see the notes). */
+/** The socket part's labels, the two decomposition rows', and ours' without what this part leaves out of the window. */
 const labelOf = (variant: Variant): string =>
-  variant === "ours" ? "ours: span, 4 metrics, propagation, OTLP span export" : Http.labels[variant]
+  variant === "ours"
+    ? "ours: span, 4 metrics, propagation, OTLP span export"
+    : variant === "off-refs"
+    ? "the bare router with a tracer and a logger installed (the floor's fiber refs, no middleware)"
+    : variant === "off-services"
+    ? "the bare router with as many unused services in the app's context as our layers add"
+    : Http.labels[variant]
+
+const baselineOf = (variant: Variant): Variant =>
+  variant === "off-refs" || variant === "off-services" ? "off" : Http.baselineOf(variant) as Variant
 
 const WARM_UP = 20_000
 const CONNECTIONS = 32
@@ -177,7 +188,7 @@ export const run = async (options: { readonly quick: boolean }): Promise<Array<T
     rows: variants.map((v) => {
       const rs = results.get(v)!
       const mutators = rs.map((r) => r.mutator)
-      const baseline = Http.baselineOf(v) as Variant
+      const baseline = baselineOf(v)
       return [
         labelOf(v),
         fmt(mutatorOf(v)),
@@ -196,6 +207,7 @@ export const run = async (options: { readonly quick: boolean }): Promise<Array<T
       } requests; medians of the repetitions. User space only: valgrind does not see the kernel (the socket part's kernel column does).`,
       "Kept out of the window: the metric export (every hour here, not every 5 s) and the `/metrics` scrape, which under valgrind would weigh ~50 times more per request than in service (the `scrape` part measures the scrape). Kept in: the span batch processor's exports, every 5 s or 512 spans, which carry the window's spans.",
       "The node:http rows are over plain node:http, the Effect rows over the bare router: only overheads compare across the two.",
+      "The two decomposition rows split what every Effect 3 variant with telemetry pays before its middleware does anything: a tracer and a logger installed (fiber refs each fork and fiber-ref write copies; the floor holds them too) and the services our layers add to the app's context (`Telemetry`, `PrometheusMetrics`; the platform and the router copy a request's context several times per request, each copy copying every service). Ours, sampled out, is roughly both plus its middleware's own work.",
       "Runtime, GC and compiler as in the in-process instruction table. Instructions are not time: over sockets each instruction costs more CPU time than in process (caches the kernel's network path keeps cold), which is why the socket part's overheads are larger than the in-process ones for the same code."
     ]
   }]

@@ -122,7 +122,7 @@ interface Started {
 }
 
 /** A server's environment: export to the sink, metrics every 5 s and on `/metrics`, the variant's sampler. */
-export const serverEnv = (variant: Variant, sinkUrl: string, metricsPort: number): NodeJS.ProcessEnv => ({
+export const serverEnv = (variant: string, sinkUrl: string, metricsPort: number): NodeJS.ProcessEnv => ({
   ...process.env,
   OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl,
   OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf",

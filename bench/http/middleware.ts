@@ -23,7 +23,6 @@ import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
 import { constTrue } from "effect/Function"
@@ -37,6 +36,7 @@ import * as Inspector from "node:inspector"
 import { PerformanceObserver } from "node:perf_hooks"
 import * as V8 from "node:v8"
 import * as SpanFloor from "./spanFloor.js"
+import * as StandIns from "./standIns.js"
 
 export const variants = [
   "off",
@@ -107,35 +107,6 @@ const sameRefs = (standIns: number): Layer.Layer<never> =>
     ...standInRefs.slice(0, standIns).map((ref) => Layer.locallyScoped(ref, 1))
   )
 
-/** Services in a runtime's context: every request's context starts as a copy of it. */
-const servicesOf = async (layer: Layer.Layer<never>): Promise<number> => {
-  const runtime = ManagedRuntime.make(layer)
-  const size = (await runtime.runtime()).context.unsafeMap.size
-  await runtime.dispose()
-  return size
-}
-
-let oursServicesCount: Promise<number> | undefined
-
-/** How many more services our layers leave in the app's context than a bare runtime (counted once). */
-const oursServices = (): Promise<number> =>
-  oursServicesCount ??= (async () =>
-    (await servicesOf(
-      Telemetry.layer({ serviceName: "bench-middleware", sampler: "always_off" }) as Layer.Layer<never>
-    )) -
-    (await servicesOf(Layer.empty)))()
-
-/**
- * As many services of the bench's own as `count`: what each service in the app's context costs
- * a request (the router and each `provideService` copy the context), none of them used.
- */
-const standInServices = (count: number): Layer.Layer<never> =>
-  Layer.effectContext(Effect.sync(() => {
-    let context = Context.empty()
-    for (let i = 0; i < count; i++) context = Context.add(context, Context.GenericTag<never, number>(`bench/${i}`), i)
-    return context as Context.Context<never>
-  }))
-
 /** Starts one variant's server in its own runtime; the serving fiber's refs reach every request. */
 const start = async (variant: Variant): Promise<Served> => {
   const ours = variant === "ours" || variant === "ours-unsampled"
@@ -146,7 +117,7 @@ const start = async (variant: Variant): Promise<Served> => {
     : variant === "off-same-refs-slot"
     ? sameRefs(0)
     : variant === "off-same-refs-slot-services"
-    ? Layer.merge(sameRefs(0), standInServices(await oursServices()))
+    ? Layer.merge(sameRefs(0), StandIns.services(await StandIns.oursServices()))
     : variant === "platform-native-same-refs"
     ? sameRefs(2)
     : variant === "span-floor"
@@ -316,7 +287,7 @@ const main = async () => {
   const operations: Record<string, Counts> = {}
   for (const variant of variants) operations[variant] = await countOperations(servers.get(variant)!, 1_000)
   for (const served of servers.values()) await served.dispose()
-  process.stdout.write(JSON.stringify({ cpu, operations, services: await oursServices() }))
+  process.stdout.write(JSON.stringify({ cpu, operations, services: await StandIns.oursServices() }))
 }
 
 main().catch((error) => {

@@ -25,8 +25,18 @@ import { writeFileSync } from "node:fs"
 import { createServer } from "node:http"
 import * as Inspector from "node:inspector"
 import * as SpanFloor from "./spanFloor.js"
+import * as StandIns from "./standIns.js"
 
-export const variants = ["off", "platform-native", "span-floor", "effect-otel", "ours", "ours-unsampled"] as const
+export const variants = [
+  "off",
+  "platform-native",
+  "span-floor",
+  "effect-otel",
+  "ours",
+  "ours-unsampled",
+  "off-refs",
+  "off-services"
+] as const
 export type Variant = (typeof variants)[number]
 
 const variant = process.argv[2] as Variant
@@ -45,15 +55,29 @@ const app = HttpRouter.empty.pipe(
 
 const platform = NodeHttpServer.layer(createServer, { host: "127.0.0.1", port })
 
+// The bare router's server with the platform's span off, in a runtime holding `runtime`'s output.
+const bare = (runtime: Layer.Layer<never>): Layer.Layer<never> =>
+  HttpServer.serve(app).pipe(
+    HttpMiddleware.withTracerDisabledWhen(() => true),
+    Layer.provide(platform),
+    Layer.provide(runtime),
+    Layer.orDie
+  )
+
+const standInServices = variant === "off-services" ? await StandIns.oursServices() : 0
+
 const serve: Layer.Layer<never, never, never> = (() => {
   switch (variant) {
     case "off":
       // The baseline: the router alone, the platform's own server span turned off.
-      return HttpServer.serve(app).pipe(
-        HttpMiddleware.withTracerDisabledWhen(() => true),
-        Layer.provide(platform),
-        Layer.orDie
-      )
+      return bare(Layer.empty)
+    case "off-refs":
+      // The baseline with a tracer and a logger installed (the floor's fiber refs, no middleware):
+      // what any app with a tracer and a logger pays per request before a span is made.
+      return bare(SpanFloor.refs())
+    case "off-services":
+      // The baseline with as many (unused) services in the app's context as our layers add.
+      return bare(StandIns.services(standInServices))
     case "platform-native":
       // The platform's server span on Effect's built-in tracer, exported nowhere.
       return HttpServer.serve(app).pipe(Layer.provide(platform), Layer.orDie)
