@@ -22,6 +22,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { createServer } from "node:http"
 import { tmpdir } from "node:os"
 import * as Path from "node:path"
+import * as PromClient from "prom-client"
 
 const OPEN_METRICS = "application/openmetrics-text; version=1.0.0"
 
@@ -265,6 +266,36 @@ describe("Prometheus exposition", () => {
         if (accept === undefined) expect(TestTelemetry.promtoolCheck(body)).toEqual({ status: 0, output: "" })
         else expect(body.split("# EOF")).toHaveLength(2)
       }
+    }).pipe(Effect.provide(TestTelemetry.layer())))
+
+  it.effect("prom-client's Node.js metrics are collected once per process: every exporter built reads the same monitors", () =>
+    Effect.gen(function*() {
+      // Each collection starts an event-loop delay monitor and a GC observer that run until the
+      // process exits: an exporter per layer build (a test, a runtime) must not add its own.
+      const resource = resourceFromAttributes({ "service.name": "expo" })
+      const exporters = Array.from({ length: 3 }, () => PrometheusMetrics.make({ resource }))
+      const lag = exporters.map((e) => e.registry.getSingleMetric("nodejs_eventloop_lag_seconds"))
+      expect(lag[0]).toBeDefined()
+      expect(new Set(lag).size).toBe(1)
+      expect(new Set(exporters.map((e) => e.registry)).size).toBe(3)
+      for (const exporter of exporters) {
+        for (const accept of [undefined, OPEN_METRICS]) {
+          const { body } = yield* exporter.scrape(accept)
+          expect(samplesOf(body, "nodejs_eventloop_lag_seconds")).toHaveLength(1)
+          expect(familiesOf(body).map((f) => f.name)).toContain(
+            accept === undefined ? "process_cpu_seconds_total" : "process_cpu_seconds"
+          )
+        }
+      }
+      // A user's own metric stays in the registry it was registered on.
+      const mine = new PromClient.Counter({
+        name: "expo_mine_total",
+        help: "mine",
+        registers: [exporters[0]!.registry]
+      })
+      mine.inc()
+      expect((yield* exporters[0]!.scrape(undefined)).body).toContain("expo_mine_total 1")
+      expect((yield* exporters[1]!.scrape(undefined)).body).not.toContain("expo_mine_total")
     }).pipe(Effect.provide(TestTelemetry.layer())))
 })
 

@@ -365,6 +365,28 @@ const withoutGaugeTotals = (registry: PromClient.Registry<any>) => {
   }
 }
 
+// prom-client's default metrics start monitors nothing stops (an event-loop delay histogram
+// sampling every 10 ms, a GC observer): collected into every exporter's registries, each
+// exporter built (a layer per test, per runtime) added two of each for the life of the
+// process. Collected once per process and format instead, their metric objects are registered
+// in every exporter's registries: they measure the process, the same for all. One set per
+// format, since rendering OpenMetrics renames prom-client's counter objects.
+const defaultMetricsByFormat = new Map<string, ReadonlyArray<PromClient.Metric>>()
+
+const defaultMetricsFor = (contentType: string): ReadonlyArray<PromClient.Metric> => {
+  let metrics = defaultMetricsByFormat.get(contentType)
+  if (metrics === undefined) {
+    const Registry = PromClient.Registry as unknown as new(contentType: string) => PromClient.Registry<any>
+    const registry = new Registry(contentType)
+    PromClient.collectDefaultMetrics({ register: registry })
+    withoutGaugeTotals(registry)
+    // prom-client types the array's items as plain metric objects; they are its metric instances.
+    metrics = registry.getMetricsAsArray() as unknown as ReadonlyArray<PromClient.Metric>
+    defaultMetricsByFormat.set(contentType, metrics)
+  }
+  return metrics
+}
+
 const resourceLabels = (resource: Resources.Resource): string => {
   const attributes: Record<string, string | number | boolean> = {}
   for (const [key, value] of Object.entries(resource.attributes)) {
@@ -383,10 +405,9 @@ export const make = (options: {
   const Registry = PromClient.Registry as unknown as new(contentType: string) => PromClient.Registry<any>
   const text = new Registry(PromClient.Registry.PROMETHEUS_CONTENT_TYPE) as PromClient.Registry
   const openMetrics = new Registry(PromClient.Registry.OPENMETRICS_CONTENT_TYPE)
-  for (const registry of [text, openMetrics]) {
-    if (options.defaultMetrics) {
-      PromClient.collectDefaultMetrics({ register: registry })
-      withoutGaugeTotals(registry)
+  if (options.defaultMetrics) {
+    for (const registry of [text, openMetrics]) {
+      for (const metric of defaultMetricsFor(registry.contentType)) registry.registerMetric(metric)
     }
   }
 
