@@ -96,7 +96,7 @@ export const annotate = async (file: string): Promise<Counts> =>
   parse(await exec("callgrind_annotate", ["--inclusive=yes", "--threshold=100", file]))
 
 /** Instructions per request of one repetition: the runtime's own (mutator), the GC's, the compiler's. */
-interface PerRequest {
+export interface PerRequest {
   readonly mutator: number
   readonly gc: number
   readonly compiler: number
@@ -114,6 +114,61 @@ const perRequest = async (variant: Variant, long: number, repetition: number): P
   return { mutator: (mutator(b) - mutator(a)) / n, gc: (b.gc - a.gc) / n, compiler: (b.compiler - a.compiler) / n }
 }
 
+/** One repetition's count of one variant, on stderr as it comes. */
+export const logRepetition = (part: string, repetition: number, variant: string, r: PerRequest): void =>
+  console.error(
+    `  ${part} ${repetition + 1} ${variant.padEnd(16)} ${fmt(r.mutator)} instructions/req ` +
+      `(GC ${fmt(r.gc)}, compiler ${fmt(r.compiler)})`
+  )
+
+/**
+ * An instruction table's header and rows: per variant the median runtime count, over its
+ * baseline and over the floor (blank where `floor` does not apply), the repetitions' spread,
+ * and the GC's and the compiler's shares.
+ */
+export const instructionTable = <V extends string>(
+  variants: ReadonlyArray<V>,
+  results: ReadonlyMap<V, ReadonlyArray<PerRequest>>,
+  options: {
+    readonly labelOf: (variant: V) => string
+    readonly baselineOf: (variant: V) => V
+    readonly baselineHeader: string
+    readonly floor: V
+    readonly hasFloor?: (variant: V) => boolean
+  }
+): Pick<Table, "header" | "rows"> => {
+  const mutatorOf = (v: V) => median(results.get(v)!.map((r) => r.mutator))
+  const over = (v: V, base: V) => {
+    const d = mutatorOf(v) - mutatorOf(base)
+    return `${d >= 0 ? "+" : ""}${fmt(d)}`
+  }
+  return {
+    header: [
+      "variant",
+      "instructions/req (runtime, no GC or compiler)",
+      options.baselineHeader,
+      "over the floor",
+      "lowest–highest repetition",
+      "GC instructions/req",
+      "compiler instructions/req"
+    ],
+    rows: variants.map((v) => {
+      const rs = results.get(v)!
+      const mutators = rs.map((r) => r.mutator)
+      const baseline = options.baselineOf(v)
+      return [
+        options.labelOf(v),
+        fmt(mutatorOf(v)),
+        v === baseline ? "0" : over(v, baseline),
+        options.hasFloor?.(v) === false ? "" : v === options.floor ? "0" : over(v, options.floor),
+        `${fmt(Math.min(...mutators))}–${fmt(Math.max(...mutators))}`,
+        fmt(median(rs.map((r) => r.gc))),
+        fmt(median(rs.map((r) => r.compiler)))
+      ]
+    })
+  }
+}
+
 export const run = async (options: { readonly quick: boolean }): Promise<Array<Table>> => {
   const title = "HTTP per-request work in process, in instructions (callgrind)"
   if (!has("valgrind") || !has("callgrind_annotate")) {
@@ -128,41 +183,17 @@ export const run = async (options: { readonly quick: boolean }): Promise<Array<T
   for (let repetition = 0; repetition < repetitions; repetition++) {
     for (const variant of variants) {
       const r = await perRequest(variant, long, repetition)
-      console.error(
-        `  http-instructions ${repetition + 1} ${variant.padEnd(16)} ${fmt(r.mutator)} instructions/req ` +
-          `(GC ${fmt(r.gc)}, compiler ${fmt(r.compiler)})`
-      )
+      logRepetition("http-instructions", repetition, variant, r)
       results.set(variant, [...(results.get(variant) ?? []), r])
     }
   }
-  const mutatorOf = (v: Variant) => median(results.get(v)!.map((r) => r.mutator))
-  const over = (v: Variant, base: Variant) => {
-    const d = mutatorOf(v) - mutatorOf(base)
-    return `${d >= 0 ? "+" : ""}${fmt(d)}`
-  }
   return [{
     title,
-    header: [
-      "variant",
-      "instructions/req (runtime, no GC or compiler)",
-      "over the bare router",
-      "over the floor",
-      "lowest–highest repetition",
-      "GC instructions/req",
-      "compiler instructions/req"
-    ],
-    rows: variants.map((v) => {
-      const rs = results.get(v)!
-      const mutators = rs.map((r) => r.mutator)
-      return [
-        labels[v]!,
-        fmt(mutatorOf(v)),
-        v === "off" ? "0" : over(v, "off"),
-        v === "span-floor" ? "0" : over(v, "span-floor"),
-        `${fmt(Math.min(...mutators))}–${fmt(Math.max(...mutators))}`,
-        fmt(median(rs.map((r) => r.gc))),
-        fmt(median(rs.map((r) => r.compiler)))
-      ]
+    ...instructionTable(variants, results, {
+      labelOf: (v) => labels[v]!,
+      baselineOf: () => "off",
+      baselineHeader: "over the bare router",
+      floor: "span-floor"
     }),
     notes: [
       `The http-middleware part's harness (each request a \`fromWeb\` request forked into \`HttpApp.toHandled\`, 500 in flight, export off) under valgrind's callgrind with \`node --single-threaded\`: per variant and repetition (${repetitions}), a run of ${

@@ -17,10 +17,10 @@ import autocannon from "autocannon"
 import { execFile, spawn } from "node:child_process"
 import { existsSync, mkdirSync, rmSync } from "node:fs"
 import { fileURLToPath } from "node:url"
-import { annotate } from "./http-instructions.js"
-import type { Counts } from "./http-instructions.js"
+import { annotate, instructionTable, logRepetition } from "./http-instructions.js"
+import type { Counts, PerRequest } from "./http-instructions.js"
 import * as Http from "./http.js"
-import { fmt, has, median } from "./lib/stats.js"
+import { fmt, has } from "./lib/stats.js"
 import type { Table } from "./lib/stats.js"
 
 const outputs = fileURLToPath(new URL("./.scratch/callgrind-sockets/", import.meta.url))
@@ -68,13 +68,6 @@ const control = (args: ReadonlyArray<string>): Promise<void> =>
           : resolve()
     )
   )
-
-/** Instructions per request of one server: the runtime's own (mutator), the GC's, the compiler's. */
-interface PerRequest {
-  readonly mutator: number
-  readonly gc: number
-  readonly compiler: number
-}
 
 const load = async (url: string, amount: number): Promise<number> => {
   const result = await autocannon({ url, connections: CONNECTIONS, amount, timeout: 60 })
@@ -157,10 +150,7 @@ export const run = async (options: { readonly quick: boolean }): Promise<Array<T
         await Promise.all(
           variants.slice(i, i + 2).map(async (variant) => {
             const r = await count(variant, sink, requests, `${outputs}${variant}-${repetition}.out`)
-            console.error(
-              `  http-socket-instructions ${repetition + 1} ${variant.padEnd(16)} ${fmt(r.mutator)} instructions/req ` +
-                `(GC ${fmt(r.gc)}, compiler ${fmt(r.compiler)})`
-            )
+            logRepetition("http-socket-instructions", repetition, variant, r)
             results.set(variant, [...(results.get(variant) ?? []), r])
           })
         )
@@ -169,35 +159,14 @@ export const run = async (options: { readonly quick: boolean }): Promise<Array<T
   } finally {
     await sink.close()
   }
-  const mutatorOf = (v: Variant) => median(results.get(v)!.map((r) => r.mutator))
-  const over = (v: Variant, base: Variant) => {
-    const d = mutatorOf(v) - mutatorOf(base)
-    return `${d >= 0 ? "+" : ""}${fmt(d)}`
-  }
   return [{
     title,
-    header: [
-      "variant",
-      "instructions/req (runtime, no GC or compiler)",
-      "over its baseline",
-      "over the floor",
-      "lowest–highest repetition",
-      "GC instructions/req",
-      "compiler instructions/req"
-    ],
-    rows: variants.map((v) => {
-      const rs = results.get(v)!
-      const mutators = rs.map((r) => r.mutator)
-      const baseline = baselineOf(v)
-      return [
-        labelOf(v),
-        fmt(mutatorOf(v)),
-        v === baseline ? "0" : over(v, baseline),
-        v.startsWith("node-") ? "" : v === "span-floor" ? "0" : over(v, "span-floor"),
-        `${fmt(Math.min(...mutators))}–${fmt(Math.max(...mutators))}`,
-        fmt(median(rs.map((r) => r.gc))),
-        fmt(median(rs.map((r) => r.compiler)))
-      ]
+    ...instructionTable(variants, results, {
+      labelOf,
+      baselineOf,
+      baselineHeader: "over its baseline",
+      floor: "span-floor",
+      hasFloor: (v) => !v.startsWith("node-")
     }),
     notes: [
       `The socket part's servers under valgrind's callgrind (\`node --single-threaded\`), loaded by autocannon over loopback (${CONNECTIONS} connections): per variant and repetition (${repetitions}), ${
