@@ -99,6 +99,17 @@ describe("fullRoute", () => {
     expect(fullRoute("/users/:id", "/users/9")).toBe("/users/:id")
     expect(fullRoute("/files/*", "/api/files/a/b/c")).toBe("/files/*")
   })
+
+  it("counts segments, not slashes: empty segments and a trailing slash add no prefix; deep mounts keep every segment", () => {
+    expect(fullRoute("/users/:id", "//users//9/")).toBe("/users/:id")
+    expect(fullRoute("/users/:id", "/users/9/")).toBe("/users/:id")
+    expect(fullRoute("/users/:id", "/v1//api/users/9")).toBe("/v1/api/users/:id")
+    expect(fullRoute("/", "/")).toBe("/")
+    expect(fullRoute("/users/:id", "/users")).toBe("/users/:id")
+    // The same template under two mounts: the cached count serves both.
+    expect(fullRoute("/users/:id", "/a/b/users/9")).toBe("/a/b/users/:id")
+    expect(fullRoute("/users/:id", "/c/users/9")).toBe("/c/users/:id")
+  })
 })
 
 describe("HttpServerTelemetry.middleware under a web handler", () => {

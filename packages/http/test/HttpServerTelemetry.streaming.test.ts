@@ -11,14 +11,16 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as HashMap from "effect/HashMap"
-import type * as Layer from "effect/Layer"
+import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as Queue from "effect/Queue"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as Http from "node:http"
 import WebSocket from "ws"
-import { eventually, serve, serverSpan, start } from "./servers.js"
+import { instrument, makeServerHandler } from "../src/internal/server.js"
+import type { ServerHandler } from "../src/internal/server.js"
+import { eventually, serve, serverSpan, start, startWith } from "./servers.js"
 
 const withTelemetry = Effect.provide(TestTelemetry.layer())
 const encoder = new TextEncoder()
@@ -171,6 +173,50 @@ describe("HttpServerTelemetry active requests", () => {
       expect(span.attributes["http.response.status_code"]).toBe(200)
       expect(span.attributes["effect.interrupted"]).toBe(true)
       yield* eventually(activeIsZero)
+    }).pipe(withTelemetry))
+})
+
+describe("HttpServerTelemetry requests in flight", () => {
+  it.scopedLive("the server's pending responses hold only requests in flight: none after successes, failures, aborts and broken streams", () =>
+    Effect.gen(function*() {
+      const handlers: Array<ServerHandler> = []
+      const telemetry = Layer.effect(
+        HttpServer.HttpServer,
+        Effect.map(HttpServer.HttpServer, (server) =>
+          instrument(server, undefined, () => {
+            const handler = makeServerHandler()
+            handlers.push(handler)
+            return handler
+          }))
+      )
+      const started = yield* Deferred.make<void>()
+      const app = HttpRouter.empty.pipe(
+        HttpRouter.get("/ok", HttpServerResponse.text("ok")),
+        HttpRouter.get("/fail", Effect.fail(new StreamBroke())),
+        HttpRouter.get("/die", Effect.die("boom")),
+        HttpRouter.get("/hang", Effect.zipRight(Deferred.succeed(started, undefined), Effect.never)),
+        HttpRouter.get(
+          "/broken",
+          Effect.succeed(HttpServerResponse.stream(
+            Stream.concat(Stream.make(encoder.encode("part")), Stream.fail(new StreamBroke()))
+          ))
+        ),
+        HttpRouter.toHttpApp,
+        Effect.runSync
+      )
+      const base = yield* startWith(HttpServer.serve(app) as Layer.Layer<never>, telemetry)
+      for (const path of ["/ok", "/fail", "/die", "/nothing-here", "/broken"]) {
+        yield* Effect.promise(() => fetch(`${base}${path}`).then((r) => r.text()).catch(() => ""))
+      }
+      const hanging = yield* abortingRequest(`${base}/hang`, false)
+      yield* Deferred.await(started)
+      expect(handlers).toHaveLength(1)
+      // The hanging request is the one in flight.
+      expect(handlers[0]!.pending.size).toBe(1)
+      hanging.destroy()
+      yield* eventually(Effect.flatMap(TestTelemetry.spans, (s) => s.length === 6 ? Effect.void : Effect.fail("spans")))
+      yield* eventually(activeIsZero)
+      expect(handlers[0]!.pending.size).toBe(0)
     }).pipe(withTelemetry))
 })
 

@@ -170,11 +170,36 @@ const realFailure = (cause: Cause.Cause<unknown>): Option.Option<unknown> => {
 const isRouteNotFound = (cause: Cause.Cause<unknown>) =>
   Chunk.some(Cause.failures(cause), (e) => HttpServerError.isServerError(e) && e._tag === "RouteNotFound")
 
-/** Non-empty segments of a path, counted without splitting it (this runs per request). */
-const segmentCount = (path: string): number => {
+/**
+ * Non-empty segments of a path, counted without splitting it (this runs per request), a
+ * segment at a time: no more than `limit` are counted.
+ */
+const segmentCount = (path: string, limit = Infinity): number => {
   let count = 0
-  for (let i = 0; i < path.length; i++) {
-    if (path.charCodeAt(i) !== 47 && (i === 0 || path.charCodeAt(i - 1) === 47)) count++
+  let i = 0
+  while (i < path.length && count < limit) {
+    if (path.charCodeAt(i) === 47) {
+      i++
+      continue
+    }
+    count++
+    const slash = path.indexOf("/", i)
+    if (slash === -1) break
+    i = slash + 1
+  }
+  return count
+}
+
+// An app has few route templates: each one's segments counted once. Cleared when full, so
+// reported templates cannot grow it without a bound.
+const templateSegments = new Map<string, number>()
+
+const segmentsOfTemplate = (template: string): number => {
+  let count = templateSegments.get(template)
+  if (count === undefined) {
+    count = segmentCount(template)
+    if (templateSegments.size >= 1024) templateSegments.clear()
+    templateSegments.set(template, count)
   }
   return count
 }
@@ -186,8 +211,10 @@ const segmentCount = (path: string): number => {
  */
 export const fullRoute = (template: string, path: string): string => {
   if (template.includes("*")) return template
-  const extra = segmentCount(path) - segmentCount(template)
-  if (extra <= 0) return template
+  const own = segmentsOfTemplate(template)
+  // Counting the path stops one segment past the template's: most requests are not mounted.
+  if (segmentCount(path, own + 1) <= own) return template
+  const extra = segmentCount(path) - own
   const p = path.split("/").filter((s) => s !== "")
   const prefix = "/" + p.slice(0, extra).join("/")
   return template === "/" ? prefix : prefix + template
@@ -633,9 +660,9 @@ const instrumentRequest = <E, R>(
     // request). The match's continuations run in this fiber.
     const restoreContext = putInContext(fiber, request, span, inContext, config.contextRestoredAfter)
     const exit = <A, E2>(result: Exit.Exit<A, E2>): Exit.Exit<A, E2> => {
+      pending?.delete(key!)
       restoreContext?.()
       try {
-        pending?.delete(key!)
         if (inContext !== request && handledSymbol in inContext) (request as any)[handledSymbol] = true
         finish(
           span,
@@ -696,23 +723,28 @@ const instrumentRequest = <E, R>(
  * request instead, with `withPreResponseHandler`, it cost two fiber-ref updates per request
  * (each copies the fiber's refs and hashes the handlers). One per server: a server
  * instrumented twice keeps two independent sets.
+ *
+ * A `Map`, not a `WeakMap`: the request's finalizer deletes its entry whatever ends the
+ * request, so it holds only the requests in flight, and a weak map's ephemeron table cost
+ * every request its rehashing and the garbage collector's ephemeron barriers (~1,000
+ * instructions per request over sockets).
  */
 export interface ServerHandler {
-  readonly pending: WeakMap<
+  readonly pending: Map<
     object,
     (response: HttpServerResponse.HttpServerResponse) => HttpServerResponse.HttpServerResponse
   >
   readonly handler: HttpApp.PreResponseHandler
 }
 
-/** The key a request is pending under: its `source`, when that is an object (a WeakMap key). */
+/** The key a request is pending under: its `source`, when that is an object. */
 const sourceKey = (request: HttpServerRequest.HttpServerRequest): object | undefined => {
   const source = request.source
   return typeof source === "object" && source !== null ? source : undefined
 }
 
 export const makeServerHandler = (): ServerHandler => {
-  const pending: ServerHandler["pending"] = new WeakMap()
+  const pending: ServerHandler["pending"] = new Map()
   return {
     pending,
     handler: (request, response) =>
@@ -745,13 +777,20 @@ export const makeMiddleware = (
   )
 }
 
-/** The server with our middleware outermost and the platform's tracer off for what it serves. */
-export const instrument = (server: HttpServer.HttpServer, options: Options | undefined): HttpServer.HttpServer =>
+/**
+ * The server with our middleware outermost and the platform's tracer off for what it serves.
+ * `makeHandler`: one pre-response handler per `serve` (the tests read what it holds).
+ */
+export const instrument = (
+  server: HttpServer.HttpServer,
+  options: Options | undefined,
+  makeHandler: () => ServerHandler = makeServerHandler
+): HttpServer.HttpServer =>
   HttpServer.make({
     address: server.address,
     serve: (app, middleware) =>
       Effect.flatMap(FiberRef.get(HttpMiddleware.currentTracerDisabledWhen), (platformDisabled) => {
-        const shared = makeServerHandler()
+        const shared = makeHandler()
         const ours = makeMiddleware(options, server.address, platformDisabled, shared)
         const composed = middleware === undefined ? ours : (inner: any) => ours(middleware(inner))
         // The platform reads the predicate and the handlers in each request fiber, which
