@@ -60,7 +60,9 @@ export interface Options {
   readonly effectRuntimeMetrics?: boolean | undefined
   /**
    * prom-client's default Node.js metrics (`nodejs_*`, `process_*`: event loop lag, heap, GC),
-   * less the `nodejs_active_*_total` gauges promtool rejects. Default true.
+   * less the `nodejs_active_*_total` gauges promtool rejects. Default true. Collected once per
+   * process and shared by every exporter (their monitors never stop): `resetMetrics()` on one
+   * exporter's `registry` resets them for all.
    */
   readonly defaultMetrics?: boolean | undefined
 }
