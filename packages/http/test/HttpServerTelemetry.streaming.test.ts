@@ -33,14 +33,14 @@ class StreamBroke extends Schema.TaggedError<StreamBroke>()("StreamBroke", {}) {
 // up to a millisecond: compare with that same clock or an "after" check fails at random.
 const now = () => Number(Effect.runSync(Clock.currentTimeNanos)) / 1e6
 
-/** `GET /broken`: a stream that fails after its first chunk, so after the headers were sent. */
+/** A stream that fails after its first chunk, so after the headers were sent. */
+const brokenStream = Effect.sync(() =>
+  HttpServerResponse.stream(Stream.concat(Stream.make(encoder.encode("part")), Stream.fail(new StreamBroke())))
+)
+
+/** `GET /broken`: {@link brokenStream}. */
 const brokenStreamApp = HttpRouter.empty.pipe(
-  HttpRouter.get(
-    "/broken",
-    Effect.succeed(HttpServerResponse.stream(
-      Stream.concat(Stream.make(encoder.encode("part")), Stream.fail(new StreamBroke()))
-    ))
-  ),
+  HttpRouter.get("/broken", brokenStream),
   HttpRouter.toHttpApp,
   Effect.runSync
 )
@@ -195,12 +195,7 @@ describe("HttpServerTelemetry requests in flight", () => {
         HttpRouter.get("/fail", Effect.fail(new StreamBroke())),
         HttpRouter.get("/die", Effect.die("boom")),
         HttpRouter.get("/hang", Effect.zipRight(Deferred.succeed(started, undefined), Effect.never)),
-        HttpRouter.get(
-          "/broken",
-          Effect.succeed(HttpServerResponse.stream(
-            Stream.concat(Stream.make(encoder.encode("part")), Stream.fail(new StreamBroke()))
-          ))
-        ),
+        HttpRouter.get("/broken", brokenStream),
         HttpRouter.toHttpApp,
         Effect.runSync
       )
