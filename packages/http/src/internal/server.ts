@@ -214,9 +214,8 @@ export const fullRoute = (template: string, path: string): string => {
   const own = segmentsOfTemplate(template)
   // Counting the path stops one segment past the template's: most requests are not mounted.
   if (segmentCount(path, own + 1) <= own) return template
-  const extra = segmentCount(path) - own
   const p = path.split("/").filter((s) => s !== "")
-  const prefix = "/" + p.slice(0, extra).join("/")
+  const prefix = "/" + p.slice(0, p.length - own).join("/")
   return template === "/" ? prefix : prefix + template
 }
 
