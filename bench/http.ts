@@ -15,6 +15,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs"
 import * as net from "node:net"
 import { fileURLToPath } from "node:url"
 import * as Effect4 from "./effect4.js"
+import * as ServerVariants from "./http/variants.js"
 import { bundle } from "./lib/bundle.js"
 import { NODE22_VERSION } from "./lib/install.js"
 import * as Profile from "./lib/profile.js"
@@ -22,12 +23,7 @@ import { alternate, canPin, fmt, median, onCpu0, pairedDifference, ratio, signed
 import type { Table, Target } from "./lib/stats.js"
 
 export const variants = [
-  "off",
-  "platform-native",
-  "span-floor",
-  "effect-otel",
-  "ours",
-  "ours-unsampled",
+  ...ServerVariants.timed,
   "node-plain",
   "node-otel",
   "effect4-off",

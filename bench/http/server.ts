@@ -26,23 +26,12 @@ import { createServer } from "node:http"
 import * as Inspector from "node:inspector"
 import * as SpanFloor from "./spanFloor.js"
 import * as StandIns from "./standIns.js"
+import * as Variants from "./variants.js"
 
-export const variants = [
-  "off",
-  "platform-native",
-  "span-floor",
-  "effect-otel",
-  "ours",
-  "ours-unsampled",
-  "off-refs",
-  "off-services"
-] as const
-export type Variant = (typeof variants)[number]
-
-const variant = process.argv[2] as Variant
+const variant = process.argv[2] as Variants.Variant
 const port = Number(process.argv[3])
-if (!variants.includes(variant) || !Number.isInteger(port)) {
-  console.error(`usage: server.ts <${variants.join("|")}> <port>`)
+if (!Variants.all.includes(variant) || !Number.isInteger(port)) {
+  console.error(`usage: server.ts <${Variants.all.join("|")}> <port>`)
   process.exit(2)
 }
 
