@@ -19,7 +19,7 @@ import * as Exit from "effect/Exit"
 import type * as EffectTracer from "effect/Tracer"
 import * as fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { serializeTraceRequest } from "../src/internal/otlpTraceEncoder.js"
+import { cachedAttribute, serializeTraceRequest } from "../src/internal/otlpTraceEncoder.js"
 
 // -----------------------------------------------------------------------------
 // comparison
@@ -174,6 +174,22 @@ const sdkSpan = fc.record({
   ),
   start: hrTime,
   duration: fc.integer({ min: 0, max: 10_000_000 })
+})
+
+/** An SDK span with these attributes and nothing else. */
+const sdkSpanOf = (attributes: Record<string, unknown>): Generated<typeof sdkSpan> => ({
+  resource: 0,
+  scope: 0,
+  name: "GET /users/:id",
+  kind: 1,
+  attributes: attributes as Generated<typeof sdkSpan>["attributes"],
+  later: undefined,
+  events: [],
+  links: [],
+  status: undefined,
+  parent: undefined,
+  start: [1_700_000_000, 0],
+  duration: 1_000
 })
 
 const scopes = [
@@ -479,6 +495,44 @@ describe("OTLP trace encoder", () => {
       }),
       { numRuns: 300 }
     )
+  })
+
+  it("attributes that repeat are copied from the cache: the same bytes, the cache bounded", () => {
+    const out: Array<ReadableSpan> = []
+    const tracer = nativeProvider(false, out)
+    const run = (attributes: Record<string, unknown>) =>
+      Effect.runSync(Effect.withTracer(Effect.void.pipe(Effect.withSpan("GET /users/:id", { attributes })), tracer))
+    // Values alike under SameValueZero but not as attributes ("1", 1, true), values that encode
+    // alike (0 and -0), a double, NaN, a value too long to cache, a key too long to cache, a
+    // key whose values keep changing.
+    const longKey = "k".repeat(200)
+    const repeated = [
+      { "http.request.method": "GET", "cache.n": 1, "cache.flag": true, "cache.ratio": 0.5, "cache.zero": 0 },
+      { "http.request.method": "POST", "cache.n": "1", "cache.flag": 1, "cache.ratio": 1, "cache.zero": -0 },
+      { "http.request.method": "GET", "cache.n": true, "cache.nan": Number.NaN, "cache.long": "é".repeat(300) },
+      { "http.request.method": "GET", "cache.n": true, "cache.nan": Number.NaN, [longKey]: "v" }
+    ]
+    for (let batch = 0; batch < 4; batch++) {
+      out.length = 0
+      for (let i = 0; i < 60; i++) run({ ...repeated[i % 4], "url.path": `/users/${batch * 60 + i}` })
+      expectSame(out)
+      // SDK spans carrying the same attributes go through the same cache.
+      expectSame(sdkSpans([sdkSpanOf(repeated[batch]!)], undefined))
+    }
+    // Each method was written once, then copied; the path, with more distinct values than a key
+    // may cache, stopped caching them; the long value and the long key were never cached.
+    expect(cachedAttribute("http.request.method").values).toBe(2)
+    expect(cachedAttribute("cache.n").values).toBe(3)
+    expect(cachedAttribute("cache.zero").values).toBe(1)
+    expect(cachedAttribute("url.path").values).toBe(null)
+    expect(cachedAttribute("cache.long").values).toBe(0)
+    expect(cachedAttribute(longKey).values).toBe(null)
+    // Keys past the bound: the cache starts over instead of growing.
+    out.length = 0
+    for (let i = 0; i < 600; i++) run({ [`key.${i}`]: "v", "http.request.method": "GET" })
+    expectSame(out.slice(-100))
+    expect(cachedAttribute("key.599").values).toBe(1)
+    expect(cachedAttribute("key.0").keys).toBeLessThanOrEqual(256)
   })
 
   it("native and SDK spans in one batch", () => {
