@@ -9,7 +9,8 @@
  * requests after a full collection; the difference of their counts over the difference of their
  * requests is the work per request, start-up and warm-up cancelling. V8's optimizing compiler and
  * the garbage collector, which run on the main thread here (`--single-threaded`) and whose timing
- * varies from run to run, are taken out by their inclusive counts and given apart.
+ * varies from run to run, are taken out by their inclusive counts and given apart
+ * (`lib/callgrind.ts`).
  */
 import { execFile } from "node:child_process"
 import { existsSync, mkdirSync, rmSync } from "node:fs"
@@ -17,8 +18,12 @@ import * as os from "node:os"
 import { fileURLToPath } from "node:url"
 import { harnessEnv, labels } from "./http-middleware.js"
 import { bundle } from "./lib/bundle.js"
+import { countsOf } from "./lib/callgrind.js"
+import type { Counts } from "./lib/callgrind.js"
 import { fmt, has, median } from "./lib/stats.js"
 import type { Table } from "./lib/stats.js"
+
+export type { Counts } from "./lib/callgrind.js"
 
 const source = fileURLToPath(new URL("./http/middleware.ts", import.meta.url))
 const script = fileURLToPath(new URL("./.scratch/http-middleware.mjs", import.meta.url))
@@ -30,47 +35,16 @@ type Variant = (typeof variants)[number]
 const WARM_UP = 20_000
 const SHORT = 2_000
 
-/** Instructions of one callgrind run: in all, and inclusive in the optimizing compiler and the GC. */
-export interface Counts {
-  readonly total: number
-  readonly compiler: number
-  readonly gc: number
-}
-
-const exec = (command: string, args: ReadonlyArray<string>): Promise<string> =>
+const exec = (command: string, args: ReadonlyArray<string>): Promise<void> =>
   new Promise((resolve, reject) => {
     execFile(command, args, {
       maxBuffer: 1 << 26,
       env: harnessEnv
-    }, (error, stdout, stderr) => {
+    }, (error, _stdout, stderr) => {
       if (error !== null) reject(new Error(`${command} failed: ${error.message}\n${stderr.slice(-2000)}`))
-      else resolve(stdout)
+      else resolve()
     })
   })
-
-// Functions of V8 (C++, symbols in the node binary) whose inclusive counts are compilation or
-// collection, wherever the JIT-compiled code that triggered them ran.
-const compilerFunctions = [
-  /GetOrCompileOptimized\(/,
-  /v8::internal::Compiler::Compile\(v8::internal::Isolate\*, v8::internal::Handle<v8::internal::JSFunction>/,
-  /v8::internal::Compiler::CompileBaseline\(/
-]
-const gcFunctions = [/v8::internal::Heap::CollectGarbage\(/]
-
-const parse = (annotated: string): Counts => {
-  let total = Number.NaN
-  let compiler = 0
-  let gc = 0
-  for (const line of annotated.split("\n")) {
-    const m = /^\s*([\d,]+) /.exec(line)
-    if (m === null) continue
-    const n = Number(m[1]!.replaceAll(",", ""))
-    if (line.includes("PROGRAM TOTALS")) total = n
-    else if (compilerFunctions.some((f) => f.test(line))) compiler += n
-    else if (gcFunctions.some((f) => f.test(line))) gc += n
-  }
-  return { total, compiler, gc }
-}
 
 const count = async (variant: Variant, requests: number, file: string): Promise<Counts> => {
   rmSync(file, { force: true })
@@ -86,14 +60,10 @@ const count = async (variant: Variant, requests: number, file: string): Promise<
     String(WARM_UP),
     String(requests)
   ])
-  const counts = await annotate(file)
+  const counts = await countsOf(file)
   rmSync(file, { force: true })
   return counts
 }
-
-/** A callgrind output's instructions: in all, and inclusive in the optimizing compiler and the GC. */
-export const annotate = async (file: string): Promise<Counts> =>
-  parse(await exec("callgrind_annotate", ["--inclusive=yes", "--threshold=100", file]))
 
 /** Instructions per request of one repetition: the runtime's own (mutator), the GC's, the compiler's. */
 export interface PerRequest {
@@ -171,7 +141,7 @@ export const instructionTable = <V extends string>(
 
 export const run = async (options: { readonly quick: boolean }): Promise<Array<Table>> => {
   const title = "HTTP per-request work in process, in instructions (callgrind)"
-  if (!has("valgrind") || !has("callgrind_annotate")) {
+  if (!has("valgrind")) {
     return [{ title, header: ["note"], rows: [["skipped: valgrind (callgrind) is not installed"]] }]
   }
   const repetitions = options.quick ? 1 : 3
@@ -201,7 +171,7 @@ export const run = async (options: { readonly quick: boolean }): Promise<Array<T
       } and one of ${fmt(long)} requests, each after ${
         fmt(WARM_UP)
       } warm-up requests and a full collection; instructions per request: the difference of the two runs' counts over the difference of their requests; medians of the repetitions.`,
-      "Runtime: every instruction but those inside V8's optimizing and baseline compilers and its garbage collector (inclusive counts of their entry functions), which run on the main thread here at moments that vary from run to run; their per-request shares are given apart (GC follows allocation, so it is part of a variant's cost; the compiler's is what tiering still did in the measured window).",
+      "Runtime: every instruction but those inside V8's optimizing and baseline compilers and its garbage collector (inclusive counts of every call into them from outside them: collections, incremental marking steps, sweeping), which run on the main thread here at moments that vary from run to run; their per-request shares are given apart (GC follows allocation, so it is part of a variant's cost; the compiler's is what tiering still did in the measured window).",
       "Instructions are not time: two variants with the same count can differ in CPU time by how their memory is laid out and touched (caches, allocation). What the count gives is the work done, free of the machine's noise: the CPU-time tables say what it cost on this machine."
     ]
   }]

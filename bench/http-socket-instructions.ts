@@ -17,9 +17,11 @@ import autocannon from "autocannon"
 import { execFile, spawn } from "node:child_process"
 import { existsSync, mkdirSync, rmSync } from "node:fs"
 import { fileURLToPath } from "node:url"
-import { annotate, instructionTable, logRepetition } from "./http-instructions.js"
-import type { Counts, PerRequest } from "./http-instructions.js"
+import { instructionTable, logRepetition } from "./http-instructions.js"
+import type { PerRequest } from "./http-instructions.js"
 import * as Http from "./http.js"
+import { countsOf } from "./lib/callgrind.js"
+import type { Counts } from "./lib/callgrind.js"
 import { fmt, has } from "./lib/stats.js"
 import type { Table } from "./lib/stats.js"
 
@@ -120,7 +122,7 @@ const count = async (
     await control(["--instr=on", String(child.pid)])
     const served = await load(url, requests)
     await control(["--dump", String(child.pid)])
-    const counts: Counts = await annotate(`${file}.1`)
+    const counts: Counts = await countsOf(`${file}.1`)
     const mutator = counts.total - counts.compiler - counts.gc
     return { mutator: mutator / served, gc: counts.gc / served, compiler: counts.compiler / served }
   } finally {
@@ -134,7 +136,7 @@ const count = async (
 
 export const run = async (options: { readonly quick: boolean }): Promise<Array<Table>> => {
   const title = "HTTP per-request work over sockets, in instructions (callgrind)"
-  if (!has("valgrind") || !has("callgrind_annotate") || !has("callgrind_control")) {
+  if (!has("valgrind") || !has("callgrind_control")) {
     return [{ title, header: ["note"], rows: [["skipped: valgrind (callgrind) is not installed"]] }]
   }
   const repetitions = options.quick ? 1 : 3
