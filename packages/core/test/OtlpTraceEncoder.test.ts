@@ -504,13 +504,15 @@ describe("OTLP trace encoder", () => {
       Effect.runSync(Effect.withTracer(Effect.void.pipe(Effect.withSpan("GET /users/:id", { attributes })), tracer))
     // Values alike under SameValueZero but not as attributes ("1", 1, true), values that encode
     // alike (0 and -0), a double, NaN, a value too long to cache, a key too long to cache, a
-    // key whose values keep changing.
+    // key whose values keep changing, a value with a lone surrogate.
     const longKey = "k".repeat(200)
+    // UTF-8 cannot carry a lone surrogate (both encoders write U+FFFD): not cached.
+    const lone = "\ud800" + "x".repeat(20)
     const repeated = [
       { "http.request.method": "GET", "cache.n": 1, "cache.flag": true, "cache.ratio": 0.5, "cache.zero": 0 },
       { "http.request.method": "POST", "cache.n": "1", "cache.flag": 1, "cache.ratio": 1, "cache.zero": -0 },
       { "http.request.method": "GET", "cache.n": true, "cache.nan": Number.NaN, "cache.long": "é".repeat(300) },
-      { "http.request.method": "GET", "cache.n": true, "cache.nan": Number.NaN, [longKey]: "v" }
+      { "http.request.method": "GET", "cache.n": true, "cache.nan": Number.NaN, [longKey]: "v", "cache.lone": lone }
     ]
     for (let batch = 0; batch < 4; batch++) {
       out.length = 0
@@ -526,7 +528,8 @@ describe("OTLP trace encoder", () => {
     expect(cachedAttribute("cache.zero").values).toBe(1)
     expect(cachedAttribute("url.path").values).toBe(null)
     expect(cachedAttribute("cache.long").values).toBe(0)
-    expect(cachedAttribute(longKey).values).toBe(null)
+    expect(cachedAttribute(longKey).values).toBe(undefined)
+    expect(cachedAttribute("cache.lone").values).toBe(0)
     // Keys past the bound: the cache starts over instead of growing.
     out.length = 0
     for (let i = 0; i < 600; i++) run({ [`key.${i}`]: "v", "http.request.method": "GET" })

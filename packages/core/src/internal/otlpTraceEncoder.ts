@@ -431,32 +431,49 @@ const CACHED_KEYS = 256
 const VALUES_PER_KEY = 32
 const MAX_CACHED_BYTES = 128
 
-const keyCache = new Map<string, CachedKey | null>()
+const keyCache = new Map<string, CachedKey>()
 
-/** `key`'s cache entry; null for a key too long to cache. */
+/** `key`'s cache entry; null for a key that is not cached (too long, or a lone surrogate in it). */
 const cachedKey = (key: string): CachedKey | null => {
-  let cached = keyCache.get(key)
-  if (cached === undefined) {
-    const w = new Writer(new Uint8Array(key.length * 3 + 6))
-    w.uint32(tag(1, TAG_LEN))
-    w.string(key)
-    cached = w.pos <= MAX_CACHED_BYTES ? { key: w.buf.slice(0, w.pos), values: new Map() } : null
-    if (keyCache.size >= CACHED_KEYS) keyCache.clear()
-    keyCache.set(key, cached)
-  }
+  const found = keyCache.get(key)
+  if (found !== undefined) return found
+  // The field is at least the key's length and its two-byte prefix.
+  if (key.length + 2 > MAX_CACHED_BYTES) return null
+  const w = new Writer(new Uint8Array(key.length * 3 + 6))
+  w.uint32(tag(1, TAG_LEN))
+  w.string(key)
+  const own = w.pos <= MAX_CACHED_BYTES ? ownCopy(key) : undefined
+  if (own === undefined) return null
+  const cached: CachedKey = { key: w.buf.slice(0, w.pos), values: new Map() }
+  if (keyCache.size >= CACHED_KEYS) keyCache.clear()
+  keyCache.set(own, cached)
   return cached
 }
 
+const textDecoder = new TextDecoder()
+
 /**
- * What the cache holds for `key`: its values' count (null once it stopped caching them), and
- * how many keys it holds; for the tests of its bounds.
+ * A string equal to `value` that holds no other string alive, or undefined (a lone surrogate,
+ * which UTF-8 cannot carry). A short string V8 made as a slice of a longer one keeps the whole of
+ * it alive: kept in the cache, a 40-character slice of a request body could keep the body.
+ */
+const ownCopy = (value: string): string | undefined => {
+  // Below 13 characters V8 copies instead of slicing.
+  if (value.length < 13) return value
+  const copy = textDecoder.decode(textEncoder.encode(value))
+  return copy === value ? copy : undefined
+}
+
+/**
+ * What the cache holds for `key`: its values' count (null once it stopped caching them,
+ * undefined for a key it does not hold), and how many keys it holds; for the tests of its bounds.
  *
  * @internal
  */
 export const cachedAttribute = (key: string): { readonly values: number | null | undefined; readonly keys: number } => {
   const cached = keyCache.get(key)
   return {
-    values: cached === undefined ? undefined : cached?.values === undefined ? null : cached.values.size,
+    values: cached === undefined ? undefined : cached.values === undefined ? null : cached.values.size,
     keys: keyCache.size
   }
 }
@@ -486,8 +503,12 @@ const spanAttribute = (w: Writer, key: string, value: OtelApi.AttributeValue | u
   w.end(inner, 1)
   w.end(at, 1)
   if (values !== undefined && w.pos - start <= MAX_CACHED_BYTES) {
-    if (values.size < VALUES_PER_KEY) values.set(value, w.buf.slice(start, w.pos))
-    else cached.values = undefined
+    if (values.size >= VALUES_PER_KEY) {
+      cached.values = undefined
+      return
+    }
+    const own = kind === "string" ? ownCopy(value as string) : value
+    if (own !== undefined) values.set(own, w.buf.slice(start, w.pos))
   }
 }
 
