@@ -144,15 +144,11 @@ const count = async (
   }
 }
 
-const countAgainIfStarved = async (
-  variant: Variant,
-  sink: OtlpReceiver.StartedOtlpReceiver,
-  requests: number,
-  file: string
-): Promise<PerRequest> => {
+/** `counted`, taken again while it fails because valgrind's server was starved (see {@link Starved}). */
+const againIfStarved = async (variant: Variant, counted: () => Promise<PerRequest>): Promise<PerRequest> => {
   for (let attempt = 1;; attempt++) {
     try {
-      return await count(variant, sink, requests, file)
+      return await counted()
     } catch (error) {
       if (!(error instanceof Starved) || attempt >= ATTEMPTS) throw error
       console.error(
@@ -179,7 +175,10 @@ export const run = async (options: { readonly quick: boolean }): Promise<Array<T
       for (let i = 0; i < variants.length; i += 2) {
         await Promise.all(
           variants.slice(i, i + 2).map(async (variant) => {
-            const r = await countAgainIfStarved(variant, sink, requests, `${outputs}${variant}-${repetition}.out`)
+            const r = await againIfStarved(
+              variant,
+              () => count(variant, sink, requests, `${outputs}${variant}-${repetition}.out`)
+            )
             logRepetition("http-socket-instructions", repetition, variant, r)
             results.set(variant, [...(results.get(variant) ?? []), r])
           })
