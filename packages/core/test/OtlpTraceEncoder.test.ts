@@ -518,9 +518,28 @@ describe("OTLP trace encoder", () => {
       out.length = 0
       for (let i = 0; i < 60; i++) run({ ...repeated[i % 4], "url.path": `/users/${batch * 60 + i}` })
       expectSame(out)
-      // SDK spans carrying the same attributes go through the same cache.
-      expectSame(sdkSpans([sdkSpanOf(repeated[batch]!)], undefined))
+      // SDK spans carrying the same attributes go through the same cache, and so do events',
+      // links' and resources' attributes (the resource's are written once per batch).
+      const withEventAndLink = {
+        ...sdkSpanOf(repeated[batch]!),
+        events: [{
+          name: "retry",
+          attributes: { ...repeated[batch], "cache.event": "retry" },
+          time: [1_700_000_000, 5]
+        }],
+        links: [{
+          traceId: "0af7651916cd43dd8448eb211c80319c",
+          spanId: "b7ad6b7169203331",
+          traceFlags: 1,
+          isRemote: true,
+          traceState: undefined,
+          attributes: { "cache.link": 7 }
+        }]
+      } as unknown as Generated<typeof sdkSpan>
+      expectSame(sdkSpans([withEventAndLink, withEventAndLink], undefined))
     }
+    expect(cachedAttribute("cache.event").values).toBe(1)
+    expect(cachedAttribute("cache.link").values).toBe(1)
     // Each method was written once, then copied; the path, with more distinct values than a key
     // may cache, stopped caching them; the long value and the long key were never cached.
     expect(cachedAttribute("http.request.method").values).toBe(2)

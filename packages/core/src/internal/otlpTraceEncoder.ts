@@ -294,40 +294,41 @@ const anyValue = (w: Writer, value: unknown): void => {
       }
       w.uint32(tag(6, TAG_LEN))
       const list = w.begin(2)
-      const record = value as Record<string, unknown>
-      for (const key in record) {
-        if (!Object.prototype.hasOwnProperty.call(record, key)) continue
-        w.uint32(tag(1, TAG_LEN))
-        const at = w.begin(1)
-        keyValue(w, key, record[key])
-        w.end(at, 1)
-      }
+      // A kvlist nested in a value: its keys are not attribute keys, so not cached.
+      ownEntries(w, value as Record<string, unknown>, 1, keyValueEntry)
       return w.end(list, 2)
     }
   }
 }
 
-/** A `KeyValue` message's body. */
-const keyValue = (w: Writer, key: string, value: unknown): void => {
+/** An entry of the repeated `KeyValue` field `field`: its tag, its length, the message. */
+const keyValueEntry = (w: Writer, field: number, key: string, value: unknown): void => {
+  w.uint32(tag(field, TAG_LEN))
+  const at = w.begin(1)
   w.uint32(tag(1, TAG_LEN))
   w.string(key)
   w.uint32(tag(2, TAG_LEN))
-  const at = w.begin(1)
+  const inner = w.begin(1)
   anyValue(w, value)
+  w.end(inner, 1)
   w.end(at, 1)
 }
 
-/** Repeated `KeyValue` field `field` of an attributes object (own keys, in their order). */
-const attributes = (w: Writer, record: OtelApi.Attributes, field: number): void => {
-  const fieldTag = tag(field, TAG_LEN)
+/** `write`s each own key of `record` as an entry of field `field`, in the record's key order. */
+const ownEntries = (
+  w: Writer,
+  record: Readonly<Record<string, unknown>>,
+  field: number,
+  write: (w: Writer, field: number, key: string, value: unknown) => void
+): void => {
   for (const key in record) {
-    if (!Object.prototype.hasOwnProperty.call(record, key)) continue
-    w.uint32(fieldTag)
-    const at = w.begin(1)
-    keyValue(w, key, record[key])
-    w.end(at, 1)
+    if (Object.prototype.hasOwnProperty.call(record, key)) write(w, field, key, record[key])
   }
 }
+
+/** Repeated `KeyValue` field `field` of an attributes object (own keys, in their order). */
+const attributes = (w: Writer, record: OtelApi.Attributes, field: number): void =>
+  ownEntries(w, record, field, attribute)
 
 // Span flags: the W3C trace flags in the low byte, and "the parent's remoteness is known" with
 // the remoteness itself (OTLP's SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE / _IS_REMOTE).
@@ -413,7 +414,7 @@ type MaybeNative = ReadableSpan & { readonly [nativeFields]?: NativeFields }
 
 /**
  * What is cached of one attribute key: its `KeyValue.key` field as written, and the whole
- * field-9 entry of each of its first values (undefined once the key has had too many).
+ * `KeyValue` message of each of its first values (undefined once the key has had too many).
  */
 interface CachedKey {
   readonly key: Uint8Array
@@ -424,12 +425,14 @@ interface CachedKey {
 // name), and every key does: writing a string costs ~45 instructions a character (a typed-array
 // store per byte), copying bytes written before a fraction of that, so each key and each of its
 // first values is written once and copied afterwards (an 11-attribute server span: 29k
-// instructions to 16k). Bounded: per key the first `VALUES_PER_KEY` values of at most
-// `MAX_CACHED_BYTES` (a key whose values keep changing, a path with ids in it, then caches its
-// key only), at most `CACHED_KEYS` keys of at most `MAX_CACHED_BYTES`, all forgotten when full.
+// instructions to 16k). Bounded: per key the first `VALUES_PER_KEY` values whose message is at
+// most `MAX_CACHED_BYTES` (a key whose values keep changing, a path with ids in it, then caches
+// its key only), at most `CACHED_KEYS` keys, all forgotten when full. One cache for every
+// attributes field (span, resource, scope, event, link): a message is the same in each.
 const CACHED_KEYS = 256
 const VALUES_PER_KEY = 32
-const MAX_CACHED_BYTES = 128
+// Below 128 bytes a message's length prefix is one byte, which the cached copy leaves out.
+const MAX_CACHED_BYTES = 126
 
 const keyCache = new Map<string, CachedKey>()
 
@@ -437,7 +440,7 @@ const keyCache = new Map<string, CachedKey>()
 const cachedKey = (key: string): CachedKey | null => {
   const found = keyCache.get(key)
   if (found !== undefined) return found
-  // The field is at least the key's length and its two-byte prefix.
+  // The field is at least the key's length and its tag and length.
   if (key.length + 2 > MAX_CACHED_BYTES) return null
   const w = new Writer(new Uint8Array(key.length * 3 + 6))
   w.uint32(tag(1, TAG_LEN))
@@ -478,23 +481,20 @@ export const cachedAttribute = (key: string): { readonly values: number | null |
   }
 }
 
-/** One attribute of a span (field 9): copied from the cache when it holds it, cached if it may. */
-const spanAttribute = (w: Writer, key: string, value: OtelApi.AttributeValue | undefined): void => {
+/** An attribute, entry of field `field`: copied from the cache when it holds it, cached if it may. */
+const attribute = (w: Writer, field: number, key: string, value: unknown): void => {
   const cached = cachedKey(key)
-  if (cached === null) {
-    w.uint32(tag(9, TAG_LEN))
-    const at = w.begin(1)
-    keyValue(w, key, value)
-    return w.end(at, 1)
-  }
+  if (cached === null) return keyValueEntry(w, field, key, value)
   const kind = typeof value
   const values = kind === "string" || kind === "number" || kind === "boolean" ? cached.values : undefined
+  w.uint32(tag(field, TAG_LEN))
   if (values !== undefined) {
-    const entry = values.get(value)
-    if (entry !== undefined) return w.raw(entry)
+    const message = values.get(value)
+    if (message !== undefined) {
+      w.uint32(message.length)
+      return w.raw(message)
+    }
   }
-  const start = w.pos
-  w.uint32(tag(9, TAG_LEN))
   const at = w.begin(1)
   w.raw(cached.key)
   w.uint32(tag(2, TAG_LEN))
@@ -502,15 +502,20 @@ const spanAttribute = (w: Writer, key: string, value: OtelApi.AttributeValue | u
   anyValue(w, value)
   w.end(inner, 1)
   w.end(at, 1)
-  if (values !== undefined && w.pos - start <= MAX_CACHED_BYTES) {
+  // At most MAX_CACHED_BYTES, the message follows its one-byte length.
+  if (values !== undefined && w.pos - at - 1 <= MAX_CACHED_BYTES) {
     if (values.size >= VALUES_PER_KEY) {
       cached.values = undefined
       return
     }
     const own = kind === "string" ? ownCopy(value as string) : value
-    if (own !== undefined) values.set(own, w.buf.slice(start, w.pos))
+    if (own !== undefined) values.set(own, w.buf.slice(at + 1, w.pos))
   }
 }
+
+/** A span's attribute (field 9): what a native span's `eachAttribute` visits. */
+const spanAttribute = (w: Writer, key: string, value: OtelApi.AttributeValue | undefined): void =>
+  attribute(w, 9, key, value)
 
 /** A native span's attributes and their dropped count; false (nothing written) if it cannot. */
 const nativeAttributes = (w: Writer, native: NativeFields): boolean => {
@@ -579,12 +584,7 @@ const span = (w: Writer, span: MaybeNative): void => {
     w.hrTime(span.endTime)
   }
   if (native === undefined || !nativeAttributes(w, native)) {
-    const record = span.attributes
-    if (record) {
-      for (const key in record) {
-        if (Object.prototype.hasOwnProperty.call(record, key)) spanAttribute(w, key, record[key])
-      }
-    }
+    if (span.attributes) attributes(w, span.attributes, 9)
     w.uint32(tag(10, TAG_VARINT))
     w.varint(span.droppedAttributesCount)
   }
