@@ -301,16 +301,21 @@ const anyValue = (w: Writer, value: unknown): void => {
   }
 }
 
+/** `KeyValue.value`: the field's tag, its length, the `AnyValue`. */
+const valueField = (w: Writer, value: unknown): void => {
+  w.uint32(tag(2, TAG_LEN))
+  const at = w.begin(1)
+  anyValue(w, value)
+  w.end(at, 1)
+}
+
 /** An entry of the repeated `KeyValue` field `field`: its tag, its length, the message. */
 const keyValueEntry = (w: Writer, field: number, key: string, value: unknown): void => {
   w.uint32(tag(field, TAG_LEN))
   const at = w.begin(1)
   w.uint32(tag(1, TAG_LEN))
   w.string(key)
-  w.uint32(tag(2, TAG_LEN))
-  const inner = w.begin(1)
-  anyValue(w, value)
-  w.end(inner, 1)
+  valueField(w, value)
   w.end(at, 1)
 }
 
@@ -497,10 +502,7 @@ const attribute = (w: Writer, field: number, key: string, value: unknown): void 
   }
   const at = w.begin(1)
   w.raw(cached.key)
-  w.uint32(tag(2, TAG_LEN))
-  const inner = w.begin(1)
-  anyValue(w, value)
-  w.end(inner, 1)
+  valueField(w, value)
   w.end(at, 1)
   // At most MAX_CACHED_BYTES, the message follows its one-byte length.
   if (values !== undefined && w.pos - at - 1 <= MAX_CACHED_BYTES) {
