@@ -40,6 +40,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Delivery from "./internal/delivery.js"
+import { EncodedBatchSpanProcessor } from "./internal/encodedBatchProcessor.js"
 import * as Export from "./internal/export.js"
 import * as SignalPipeline from "./internal/signalPipeline.js"
 import * as internalSignals from "./internal/signals.js"
@@ -110,7 +111,11 @@ const spans: SignalPipeline.Signal<SpanExporter, SpanProcessor, Delivery.Account
   exportConcurrency: 2,
   account: (exporter, accounting) => new Delivery.AccountingSpanExporter(exporter, accounting),
   simpleProcessor: (exporter) => new SimpleSpanProcessor(exporter),
-  batchProcessor: (exporter, options) => new BatchSpanProcessor(exporter, options),
+  // Our OTLP/protobuf exporter takes spans encoded as they end: no span object outlives its end.
+  batchProcessor: (exporter, options) =>
+    exporter.inner instanceof Export.OtlpSpanExporter && exporter.inner.encodes
+      ? new EncodedBatchSpanProcessor(exporter, options)
+      : new BatchSpanProcessor(exporter, options),
   accountProcessor: (processor, accounting) => new Delivery.AccountingSpanProcessor(processor, accounting),
   wording: {
     noun: "spans",

@@ -19,7 +19,7 @@ import * as Exit from "effect/Exit"
 import type * as EffectTracer from "effect/Tracer"
 import * as fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { cachedAttribute, serializeTraceRequest } from "../src/internal/otlpTraceEncoder.js"
+import { cachedAttribute, EncodedSpanQueue, serializeTraceRequest } from "../src/internal/otlpTraceEncoder.js"
 
 // -----------------------------------------------------------------------------
 // comparison
@@ -569,5 +569,69 @@ describe("OTLP trace encoder", () => {
       }),
       { numRuns: 100 }
     )
+  })
+
+  it("spans encoded as they end, cut in batches of any size: each batch is the SDK's request for its spans", () => {
+    const native: Array<ReadableSpan> = []
+    const tracer = nativeProvider(false, native)
+    const queue = new EncodedSpanQueue()
+    fc.assert(
+      fc.property(
+        fc.array(nativeSpan, { maxLength: 4 }),
+        fc.array(sdkSpan, { maxLength: 4 }),
+        fc.array(madeSpan, { maxLength: 4 }),
+        fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 1, maxLength: 6 }),
+        (a, b, c, cuts) => {
+          native.length = 0
+          for (const s of a) runNative(tracer, s)
+          // Interleaved: resources and scopes change from span to span, and come back.
+          const pools = [native.slice(), sdkSpans(b, undefined), madeSpans(c)]
+          const spans: Array<ReadableSpan> = []
+          for (let i = 0; pools.some((pool) => pool.length > 0); i++) {
+            const next = pools[i % 3]!.shift()
+            if (next !== undefined) spans.push(next)
+          }
+          // Encoded at their end, before anything read their ReadableSpan view.
+          for (const span of spans) queue.push(span)
+          expect(queue.length).toBe(spans.length)
+          let taken = 0
+          for (let i = 0; queue.length > 0; i++) {
+            const batch = queue.take(cuts[i % cuts.length]!)
+            const expected = spans.slice(taken, taken + batch.length)
+            taken += batch.length
+            const theirs = ProtobufTraceSerializer.serializeRequest(expected)!
+            expect(decodeProtobuf("traces", batch.body)).toEqual(decodeProtobuf("traces", theirs))
+            expect(Buffer.from(batch.body).equals(Buffer.from(theirs))).toBe(true)
+          }
+          expect(taken).toBe(spans.length)
+          expect(queue.byteLength).toBe(0)
+        }
+      ),
+      { numRuns: 200 }
+    )
+  })
+
+  it("the queue lets a burst's buffers go once it empties", () => {
+    const out: Array<ReadableSpan> = []
+    const tracer = nativeProvider(false, out)
+    const big = "v".repeat(10_000)
+    for (let i = 0; i < 1_000; i++) {
+      Effect.runSync(Effect.withTracer(Effect.void.pipe(Effect.withSpan("burst", { attributes: { big } })), tracer))
+    }
+    const queue = new EncodedSpanQueue()
+    for (const span of out) queue.push(span)
+    expect(queue.byteLength).toBeGreaterThan(10_000_000)
+    const first = queue.take(600)
+    expect(first.length).toBe(600)
+    expect(queue.length).toBe(400)
+    expect(queue.byteLength).toBeGreaterThan(4_000_000)
+    const rest = queue.take(1_000)
+    expect(rest.length).toBe(400)
+    expect(queue.byteLength).toBe(0)
+    expect(queue.byteCapacity).toBeLessThanOrEqual(64 * 1024)
+    expect(Buffer.from(rest.body).equals(Buffer.from(ProtobufTraceSerializer.serializeRequest(out.slice(600))!))).toBe(
+      true
+    )
+    expect(queue.take(10)).toMatchObject({ length: 0 })
   })
 })

@@ -14,6 +14,7 @@ import * as Instrument from "../Instrument.js"
 import * as Semconv from "../Semconv.js"
 import type { Abortable } from "./export.js"
 import { ExportAbandoned, isAbandoned } from "./export.js"
+import type { EncodedSpans } from "./otlpTraceEncoder.js"
 import { errorTypeOf } from "./tracer.js"
 
 /** @internal */
@@ -154,6 +155,8 @@ interface Settlement {
 /** What the accounting wrappers need of an SDK exporter (spans' or log records'). @internal */
 export interface Exporter<A> {
   export(items: Array<A>, resultCallback: (result: ExportResult) => void): void
+  /** Our OTLP span exporter's: a request encoded as its spans ended (`EncodedBatchSpanProcessor`). */
+  exportEncoded?(batch: EncodedSpans, resultCallback: (result: ExportResult) => void): void
   shutdown(): Promise<void>
   forceFlush?(): Promise<void>
 }
@@ -182,16 +185,31 @@ export class AccountingExporter<A> implements Exporter<A> {
   }
 
   export(items: Array<A>, resultCallback: (result: ExportResult) => void): void {
-    this.accounting.handed += items.length
-    if (this.accounting.tryStart()) this.start(items, resultCallback)
-    else this.accounting.wait(() => this.start(items, resultCallback))
+    this.submit(items, resultCallback)
   }
 
-  private start(items: Array<A>, resultCallback: (result: ExportResult) => void): void {
-    const state: Settlement = { settled: false, count: items.length, resultCallback }
+  /**
+   * A batch of spans encoded as they ended, counted as `length` spans; one whose encoding failed
+   * is counted as failed at once.
+   */
+  exportEncoded(batch: EncodedSpans, resultCallback: (result: ExportResult) => void): void {
+    this.submit(batch, resultCallback)
+  }
+
+  private submit(batch: Array<A> | EncodedSpans, resultCallback: (result: ExportResult) => void): void {
+    this.accounting.handed += batch.length
+    if (this.accounting.tryStart()) this.start(batch, resultCallback)
+    else this.accounting.wait(() => this.start(batch, resultCallback))
+  }
+
+  private start(batch: Array<A> | EncodedSpans, resultCallback: (result: ExportResult) => void): void {
+    const state: Settlement = { settled: false, count: batch.length, resultCallback }
     if (this.aborted) return this.settle(state, { code: ExportResultCode.FAILED, error: new ExportAbandoned() })
     try {
-      this.inner.export(items, (result) => this.settle(state, result))
+      if (Array.isArray(batch)) this.inner.export(batch, (result) => this.settle(state, result))
+      else if (batch.failure !== undefined) this.settle(state, { code: ExportResultCode.FAILED, error: batch.failure })
+      else if (this.inner.exportEncoded === undefined) throw new Error("the exporter takes no encoded spans")
+      else this.inner.exportEncoded(batch, (result) => this.settle(state, result))
     } catch (error) {
       this.settle(state, {
         code: ExportResultCode.FAILED,

@@ -43,6 +43,7 @@ import type { OtlpExporterSettings, TemporalityPreference } from "../TelemetryCo
 import * as Diagnostics from "./diagnostics.js"
 import { GrpcWire } from "./grpcTransport.js"
 import { serializeTraceRequest } from "./otlpTraceEncoder.js"
+import type { EncodedSpans } from "./otlpTraceEncoder.js"
 
 /** The OTLP signals, as the per-signal variables spell them. @internal */
 export type OtlpSignal = "TRACES" | "METRICS" | "LOGS"
@@ -434,6 +435,11 @@ export class OtlpExporter<Items> implements Abortable {
     if (body === undefined) {
       return resultCallback({ code: ExportResultCode.FAILED, error: new Error("nothing to send") })
     }
+    this.send(body, resultCallback)
+  }
+
+  /** Sends a serialized request; its outcome goes to `resultCallback`. */
+  protected send(body: Uint8Array, resultCallback: (result: ExportResult) => void): void {
     this.tracked.track(
       this.transport.send(body).then((outcome) =>
         resultCallback(
@@ -465,8 +471,17 @@ export class OtlpExporter<Items> implements Abortable {
  * @internal
  */
 export class OtlpSpanExporter extends OtlpExporter<Array<ReadableSpan>> implements SpanExporter {
+  /** Whether requests are protobuf (HTTP or gRPC): then batches encoded as spans ended can be sent. */
+  readonly encodes: boolean
+
   constructor(settings: OtlpExporterSettings) {
     super("TRACES", settings, { protobuf: { serializeRequest: serializeTraceRequest }, json: JsonTraceSerializer })
+    this.encodes = settings.protocol !== "http/json"
+  }
+
+  /** Sends a request an `EncodedBatchSpanProcessor` encoded. */
+  exportEncoded(batch: EncodedSpans, resultCallback: (result: ExportResult) => void): void {
+    this.send(batch.body, resultCallback)
   }
 }
 

@@ -615,8 +615,25 @@ const span = (w: Writer, span: MaybeNative): void => {
 type Resource = ReadableSpan["resource"]
 type Scope = ReadableSpan["instrumentationScope"]
 
+/** Writes the `ScopeSpans.spans` entries of a group of spans (`S`: spans, or queued bytes). */
+type Entries<S> = (w: Writer, spans: S) => void
+
+/** `ScopeSpans.spans` entries of span objects, each written now. */
+const spanEntries: Entries<ReadonlyArray<ReadableSpan>> = (w, spans) => {
+  for (let i = 0; i < spans.length; i++) spanEntry(w, spans[i]!)
+}
+
+/** One `ScopeSpans.spans` entry: tag, length, `Span`. */
+const spanEntry = (w: Writer, s: ReadableSpan): void => {
+  w.uint32(tag(2, TAG_LEN))
+  // Most spans are 128 bytes to 16 KiB long.
+  const at = w.begin(2)
+  span(w, s)
+  w.end(at, 2)
+}
+
 /** `ScopeSpans`' body. */
-const scopeSpans = (w: Writer, scope: Scope, spans: ReadonlyArray<ReadableSpan>): void => {
+const scopeSpans = <S>(w: Writer, scope: Scope, spans: S, entries: Entries<S>): void => {
   w.uint32(tag(1, TAG_LEN))
   const at = w.begin(1)
   w.uint32(tag(1, TAG_LEN))
@@ -632,13 +649,7 @@ const scopeSpans = (w: Writer, scope: Scope, spans: ReadonlyArray<ReadableSpan>)
     w.varint(scoped.droppedAttributesCount)
   }
   w.end(at, 1)
-  for (let i = 0; i < spans.length; i++) {
-    w.uint32(tag(2, TAG_LEN))
-    // Most spans are 128 bytes to 16 KiB long.
-    const at = w.begin(2)
-    span(w, spans[i]!)
-    w.end(at, 2)
-  }
+  entries(w, spans)
   if (scope.schemaUrl) {
     w.uint32(tag(3, TAG_LEN))
     w.string(scope.schemaUrl)
@@ -646,7 +657,7 @@ const scopeSpans = (w: Writer, scope: Scope, spans: ReadonlyArray<ReadableSpan>)
 }
 
 /** `ResourceSpans`' body. */
-const resourceSpans = (w: Writer, resource: Resource, scopes: Map<Scope, Array<ReadableSpan>>): void => {
+const resourceSpans = <S>(w: Writer, resource: Resource, scopes: Map<Scope, S>, entries: Entries<S>): void => {
   w.uint32(tag(1, TAG_LEN))
   const at = w.begin(2)
   const resourceAttributes = resource.attributes
@@ -658,7 +669,7 @@ const resourceSpans = (w: Writer, resource: Resource, scopes: Map<Scope, Array<R
   for (const [scope, spans] of scopes) {
     w.uint32(tag(2, TAG_LEN))
     const at = w.begin(3)
-    scopeSpans(w, scope, spans)
+    scopeSpans(w, scope, spans, entries)
     w.end(at, 3)
   }
   if (resource.schemaUrl) {
@@ -668,21 +679,22 @@ const resourceSpans = (w: Writer, resource: Resource, scopes: Map<Scope, Array<R
 }
 
 /**
- * The OTLP/protobuf `ExportTraceServiceRequest` of `spans`: what the SDK's
- * `ProtobufTraceSerializer.serializeRequest` returns for them, byte for byte.
- *
- * @internal
+ * Items grouped by resource and scope object, as the SDK groups spans: first seen first, in
+ * their order within a group.
  */
-export const serializeTraceRequest = (spans: ReadonlyArray<ReadableSpan>): Uint8Array => {
-  // Grouped by resource and scope object, as the SDK groups them (first seen first).
-  const resources = new Map<Resource, Map<Scope, Array<ReadableSpan>>>()
+const groupByScope = <T>(
+  count: number,
+  resourceAt: (i: number) => Resource,
+  scopeAt: (i: number) => Scope,
+  itemAt: (i: number) => T
+): Map<Resource, Map<Scope, Array<T>>> => {
+  const resources = new Map<Resource, Map<Scope, Array<T>>>()
   let lastResource: Resource | undefined
   let lastScope: Scope | undefined
-  let last: Array<ReadableSpan> | undefined
-  for (let i = 0; i < spans.length; i++) {
-    const s = spans[i]!
-    const resource = s.resource
-    const scope = s.instrumentationScope
+  let last: Array<T> | undefined
+  for (let i = 0; i < count; i++) {
+    const resource = resourceAt(i)
+    const scope = scopeAt(i)
     if (resource !== lastResource || scope !== lastScope || last === undefined) {
       let scopes = resources.get(resource)
       if (scopes === undefined) {
@@ -697,8 +709,13 @@ export const serializeTraceRequest = (spans: ReadonlyArray<ReadableSpan>): Uint8
       lastResource = resource
       lastScope = scope
     }
-    last.push(s)
+    last.push(itemAt(i))
   }
+  return resources
+}
+
+/** An `ExportTraceServiceRequest` of grouped spans, written into the spare buffer and copied out. */
+const request = <S>(resources: Map<Resource, Map<Scope, S>>, entries: Entries<S>): Uint8Array => {
   const buffer = spare ?? new Uint8Array(INITIAL_SIZE)
   spare = undefined
   const w = new Writer(buffer)
@@ -706,11 +723,187 @@ export const serializeTraceRequest = (spans: ReadonlyArray<ReadableSpan>): Uint8
     for (const [resource, scopes] of resources) {
       w.uint32(tag(1, TAG_LEN))
       const at = w.begin(3)
-      resourceSpans(w, resource, scopes)
+      resourceSpans(w, resource, scopes, entries)
       w.end(at, 3)
     }
     return copyOut(w.buf, w.pos)
   } finally {
     if (w.buf.length <= MAX_SPARE) spare = w.buf
   }
+}
+
+/**
+ * The OTLP/protobuf `ExportTraceServiceRequest` of `spans`: what the SDK's
+ * `ProtobufTraceSerializer.serializeRequest` returns for them, byte for byte.
+ *
+ * @internal
+ */
+export const serializeTraceRequest = (spans: ReadonlyArray<ReadableSpan>): Uint8Array =>
+  request(
+    groupByScope(spans.length, (i) => spans[i]!.resource, (i) => spans[i]!.instrumentationScope, (i) => spans[i]!),
+    spanEntries
+  )
+
+// -----------------------------------------------------------------------------
+// spans encoded when they end
+// -----------------------------------------------------------------------------
+
+/** A batch cut from an {@link EncodedSpanQueue}: its request and how many spans it holds. @internal */
+export interface EncodedSpans {
+  readonly length: number
+  readonly body: Uint8Array
+  /** Why the spans could not be encoded: nothing is sent, the batch counts as failed. */
+  readonly failure?: Error | undefined
+}
+
+// Of the queue's bytes: the span entries a request copies, as [start, end) offsets.
+type Ranges = Array<number>
+
+const rangeEntries: Entries<{ readonly bytes: Uint8Array; readonly ranges: Ranges }> = (w, { bytes, ranges }) => {
+  for (let i = 0; i < ranges.length; i += 2) w.raw(bytes.subarray(ranges[i]!, ranges[i + 1]!))
+}
+
+/**
+ * Sampled spans encoded when they end, queued as bytes until a batch is cut: the request a
+ * batch of them makes is the one {@link serializeTraceRequest} makes of the same spans, byte
+ * for byte (entries are copied, resources and scopes written at the cut).
+ *
+ * A batch processor that queues span objects keeps each one, with its attributes and their
+ * strings, until its batch is exported (up to the batch delay, 5 s by default): under load
+ * they outlive the young generation, so the scavenger copies them and the old generation
+ * collects them, a cost per span larger than the encoding. Here a span is garbage once
+ * encoded; the queue holds bytes in one buffer (shrunk once empty after a burst) and two
+ * numbers per span. It does not bound itself: its owner admits at most the queue size.
+ *
+ * @internal
+ */
+export class EncodedSpanQueue {
+  private w = new Writer(new Uint8Array(INITIAL_SIZE))
+  /** Per queued span: the end of its entry in `w.buf` (it starts where the previous one ends). */
+  private ends: Int32Array<ArrayBuffer> = new Int32Array(256)
+  /** Per queued span: its index in `groups`. */
+  private groupIds: Int32Array<ArrayBuffer> = new Int32Array(256)
+  /** The (resource, scope) pairs of queued spans; forgotten whenever the queue empties. */
+  private groups: Array<{ readonly resource: Resource; readonly scope: Scope }> = []
+  private lastGroup = -1
+  private count = 0
+
+  /** Spans queued. */
+  get length(): number {
+    return this.count
+  }
+
+  /** Bytes held for queued spans. */
+  get byteLength(): number {
+    return this.w.pos
+  }
+
+  /** Bytes allocated for them. */
+  get byteCapacity(): number {
+    return this.w.buf.length
+  }
+
+  /** The resources of queued spans whose attributes are still being detected. */
+  pendingResources(): Array<Resource> {
+    return this.groups.map((group) => group.resource).filter((resource) =>
+      resource.asyncAttributesPending === true && resource.waitForAsyncAttributes !== undefined
+    )
+  }
+
+  /** Encodes `span` at the queue's end; when encoding throws, nothing is queued. */
+  push(span: ReadableSpan): void {
+    const group = this.groupOf(span.resource, span.instrumentationScope)
+    const w = this.w
+    const mark = w.pos
+    try {
+      spanEntry(w, span)
+    } catch (error) {
+      w.pos = mark
+      throw error
+    }
+    if (this.count === this.ends.length) {
+      this.ends = grow(this.ends)
+      this.groupIds = grow(this.groupIds)
+    }
+    this.ends[this.count] = w.pos
+    this.groupIds[this.count] = group
+    this.count++
+  }
+
+  /** The request of the first `count` queued spans (at most all), which leave the queue. */
+  take(count: number): EncodedSpans {
+    const n = Math.min(count, this.count)
+    if (n <= 0) return { length: 0, body: new Uint8Array(0) }
+    const bytes = this.w.buf
+    const ends = this.ends
+    const ids = this.groupIds
+    try {
+      let single = true
+      for (let i = 1; i < n && single; i++) single = ids[i] === ids[0]
+      let resources: Map<Resource, Map<Scope, { readonly bytes: Uint8Array; readonly ranges: Ranges }>>
+      if (single) {
+        // One resource and scope (every span of our tracer): the entries are one run of bytes.
+        const { resource, scope } = this.groups[ids[0]!]!
+        resources = new Map([[resource, new Map([[scope, { bytes, ranges: [0, ends[n - 1]!] }]])]])
+      } else {
+        const groups = groupByScope(
+          n,
+          (i) => this.groups[ids[i]!]!.resource,
+          (i) => this.groups[ids[i]!]!.scope,
+          (i) => i
+        )
+        resources = new Map()
+        for (const [resource, scopes] of groups) {
+          const byScope = new Map<Scope, { readonly bytes: Uint8Array; readonly ranges: Ranges }>()
+          for (const [scope, indices] of scopes) {
+            const ranges: Ranges = []
+            for (const i of indices) ranges.push(i === 0 ? 0 : ends[i - 1]!, ends[i]!)
+            byScope.set(scope, { bytes, ranges })
+          }
+          resources.set(resource, byScope)
+        }
+      }
+      return { length: n, body: request(resources, rangeEntries) }
+    } finally {
+      this.drop(n)
+    }
+  }
+
+  /** Removes the first `n` queued spans. */
+  private drop(n: number): void {
+    const w = this.w
+    const cut = this.ends[n - 1]!
+    const rest = this.count - n
+    w.buf.copyWithin(0, cut, w.pos)
+    w.pos -= cut
+    this.ends.copyWithin(0, n, this.count)
+    this.groupIds.copyWithin(0, n, this.count)
+    for (let i = 0; i < rest; i++) this.ends[i]! -= cut
+    this.count = rest
+    if (rest === 0) {
+      this.groups = []
+      this.lastGroup = -1
+      // A burst grew the buffers: let them go.
+      if (w.buf.length > MAX_SPARE) this.w = new Writer(new Uint8Array(INITIAL_SIZE))
+      if (this.ends.length > 4096) {
+        this.ends = new Int32Array(256)
+        this.groupIds = new Int32Array(256)
+      }
+    }
+  }
+
+  private groupOf(resource: Resource, scope: Scope): number {
+    const last = this.groups[this.lastGroup]
+    if (last !== undefined && last.resource === resource && last.scope === scope) return this.lastGroup
+    let found = this.groups.findIndex((group) => group.resource === resource && group.scope === scope)
+    if (found < 0) found = this.groups.push({ resource, scope }) - 1
+    this.lastGroup = found
+    return found
+  }
+}
+
+const grow = (array: Int32Array): Int32Array<ArrayBuffer> => {
+  const grown = new Int32Array(array.length * 2)
+  grown.set(array)
+  return grown
 }
