@@ -11,9 +11,11 @@ import * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as Scope from "effect/Scope"
 import * as PromClient from "prom-client"
-import { fmt, gc } from "./lib/stats.js"
+import { fmt, gc, median } from "./lib/stats.js"
 import type { Table } from "./lib/stats.js"
 
 const heapMiB = (): number => {
@@ -77,6 +79,62 @@ const requestGrowth = async (
   } finally {
     await dispose()
   }
+}
+
+/**
+ * Heap held by a span queue filled while the collector does not answer: `spans` server spans
+ * (11 attributes, a path and a user agent of their own each, as requests make them) end
+ * through `Telemetry.layer`'s production pipeline exporting to a receiver that hangs. With
+ * OTLP/protobuf the queue holds each span's encoded bytes; with `http/json` the SDK's batch
+ * processor holds the span objects.
+ */
+/** Heap and array buffers (where encoded bytes live), after two forced collections. */
+const heldMiB = (): number => {
+  gc()
+  const usage = process.memoryUsage()
+  return (usage.heapUsed + usage.arrayBuffers) / 2 ** 20
+}
+
+const queueHeld = (protocol: "http/protobuf" | "http/json", spans: number, sinkUrl: string): Promise<number> => {
+  const span = (i: number) =>
+    Effect.void.pipe(Effect.withSpan("GET /users/:id", {
+      kind: "server",
+      attributes: {
+        "http.request.method": "GET",
+        "url.scheme": "http",
+        "url.path": `/users/${i}`,
+        "server.address": "127.0.0.1",
+        "server.port": 3000,
+        "client.address": "127.0.0.1",
+        "user_agent.original": `Mozilla/5.0 (X11; Linux x86_64) bench/${i}`,
+        "network.protocol.version": "1.1",
+        "http.route": "/users/:id",
+        "http.response.status_code": 200,
+        "http.response.body.size": 23
+      }
+    }))
+  return Effect.runPromise(Effect.gen(function*() {
+    const before = heldMiB()
+    const scope = yield* Scope.make()
+    // Built in this fiber: the layer's tracer is a fiber ref set for the fiber that builds it.
+    yield* Layer.buildWithScope(
+      Telemetry.layer({
+        serviceName: "bench-memory-queue",
+        tracesExporter: "otlp",
+        metricsExporters: [],
+        logsExporter: "none",
+        otlpTraces: { url: `${sinkUrl}/v1/traces`, protocol },
+        shutdownTimeoutMillis: 500
+      }),
+      scope
+    )
+    yield* Effect.forEach(Array.from({ length: spans }, (_, i) => i), span, { discard: true })
+    // Let the batch that filled first reach the exporter (and hang there with its request).
+    yield* Effect.sleep("200 millis")
+    const held = heldMiB() - before
+    yield* Scope.close(scope, Exit.void)
+    return held
+  }))
 }
 
 const labelGrowth = (sets: number) => {
@@ -147,6 +205,21 @@ export const run = async (options: { readonly quick: boolean }): Promise<Array<T
   } finally {
     await sink.close()
   }
+  // The default queue size: every span is queued, none dropped.
+  const queued = 16_384
+  const hanging = await OtlpReceiver.start({ retain: false })
+  hanging.setBehaviour({ hang: true })
+  const held: Record<string, Array<number>> = { "http/protobuf": [], "http/json": [] }
+  try {
+    for (let round = 0; round < (options.quick ? 1 : 3); round++) {
+      for (const protocol of ["http/protobuf", "http/json"] as const) {
+        held[protocol]!.push(await queueHeld(protocol, queued, hanging.url))
+      }
+    }
+  } finally {
+    await hanging.close()
+  }
+  const heldMedian = (protocol: string) => median(held[protocol]!)
   const sets = options.quick ? 30_000 : 100_000
   const labelRows = labelGrowth(sets)
   const oursPerTenK = Number(labelRows[0]![4]!.replace(/,/g, ""))
@@ -168,6 +241,30 @@ export const run = async (options: { readonly quick: boolean }): Promise<Array<T
           fmt(requests)
         } requests, served in-process through \`HttpApp.toWebHandlerLayer\` (64 concurrent); growth is the slope over the last three quarters, extrapolated to 1M, after a warm-up of 25,024 requests (the span queue fills to its bound of 16,384 in process, where the OTLP sink shares the event loop with the load).`,
         "Ours: `HttpServerTelemetry.middleware` as the handler's middleware + `Telemetry.layer` exporting spans and metrics over OTLP to a local receiver; every request sampled; the platform's own span off (`platformTracerOff`) in both variants."
+      ]
+    },
+    {
+      title: "Memory: a full span queue while the collector does not answer",
+      header: [
+        "export protocol (what the queue holds)",
+        "spans queued",
+        "MiB held (heap + array buffers)",
+        "KiB per span"
+      ],
+      rows: (["http/protobuf", "http/json"] as const).map((protocol) => [
+        protocol === "http/protobuf"
+          ? "OTLP/protobuf (each span's encoded bytes)"
+          : "OTLP/JSON (the span objects, SDK batch processor)",
+        fmt(queued),
+        fmt(heldMedian(protocol), 1),
+        fmt(heldMedian(protocol) * 1024 / queued, 2)
+      ]),
+      notes: [
+        `\`Telemetry.layer\` exporting spans to a local receiver that never answers; ${
+          fmt(queued)
+        } server spans of 11 attributes (a path and a user agent of their own each) end, the default queue size, so none is dropped; V8 heap plus array buffers (the encoded bytes live in one) after two forced collections, less the same before the layer was built; median of ${
+          options.quick ? 1 : 3
+        } alternating rounds. The first batch sits in the exporter, waiting for the answer, as its request bytes.`
       ]
     },
     {
