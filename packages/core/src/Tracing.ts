@@ -111,7 +111,7 @@ const spans: SignalPipeline.Signal<SpanExporter, SpanProcessor, Delivery.Account
   exportConcurrency: 2,
   account: (exporter, accounting) => new Delivery.AccountingSpanExporter(exporter, accounting),
   simpleProcessor: (exporter) => new SimpleSpanProcessor(exporter),
-  // Our OTLP/protobuf exporter takes spans encoded as they end: no span object outlives its end.
+  // Our OTLP/protobuf exporter takes spans encoded as they end: no span object waits for its batch.
   batchProcessor: (exporter, options) =>
     exporter.inner instanceof Export.OtlpSpanExporter && exporter.inner.encodes
       ? new EncodedBatchSpanProcessor(exporter, options)

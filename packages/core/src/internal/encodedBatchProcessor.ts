@@ -3,8 +3,8 @@
  * `BatchSpanProcessor` as it behaves (batches of `maxExportBatchSize`, one cut as soon as a batch
  * is full, else after `scheduledDelayMillis`; one batch exporting at a time, given up on after
  * `exportTimeoutMillis`; everything flushed by `forceFlush` and `shutdown`; exports made with
- * tracing suppressed), except that it encodes each span when it ends and queues its bytes
- * instead of the span (see {@link EncodedSpanQueue}).
+ * tracing suppressed), except that it encodes spans as they end, a run of 128 at a time, and
+ * queues their bytes instead of the spans (see {@link EncodedSpanQueue}).
  *
  * @internal
  */
@@ -24,6 +24,12 @@ export interface EncodedSpanExporter {
 
 const ignore = (): void => {}
 
+// Spans are encoded in runs of this many: one at a time, as each ended, the encoder ran on cold
+// caches between requests and took ~1.7% of an HTTP server's CPU samples against ~0.9% for
+// whole batches; in runs of 128, ~1.1%. A run's spans are kept as objects only until it is full
+// (or the batch is cut), far less than the batch delay that made queued span objects old.
+const ENCODE_RUN = 128
+
 const asError = (error: unknown): Error => error instanceof Error ? error : new Error(String(error))
 
 /** @internal */
@@ -32,21 +38,21 @@ export class EncodedBatchSpanProcessor implements SpanProcessor {
   private timer: ReturnType<typeof setTimeout> | undefined = undefined
   private exporting = false
   private shutdownOnce: Promise<void> | undefined = undefined
+  /** Ended spans not encoded yet: fewer than `encodeRun`. */
+  private ended: Array<ReadableSpan> = []
+  private readonly encodeRun: number
 
-  constructor(private readonly exporter: EncodedSpanExporter, private readonly options: BatchOptions) {}
+  constructor(private readonly exporter: EncodedSpanExporter, private readonly options: BatchOptions) {
+    this.encodeRun = Math.min(ENCODE_RUN, options.maxExportBatchSize)
+  }
 
   onStart(): void {}
 
   onEnd(span: ReadableSpan): void {
     if (this.shutdownOnce !== undefined) return
     if ((span.spanContext().traceFlags & OtelApi.TraceFlags.SAMPLED) === 0) return
-    try {
-      this.queue.push(span)
-    } catch (error) {
-      // A span that cannot be encoded is handed over as a failed export of one, so it is counted.
-      this.exporter.exportEncoded({ length: 1, body: new Uint8Array(0), failure: asError(error) }, ignore)
-      return
-    }
+    this.ended.push(span)
+    if (this.ended.length >= this.encodeRun) this.encodeEnded()
     this.maybeStartTimer()
   }
 
@@ -61,8 +67,24 @@ export class EncodedBatchSpanProcessor implements SpanProcessor {
     return this.shutdownOnce
   }
 
+  /** Encodes the spans ended since the last run into the queue. */
+  private encodeEnded(): void {
+    const ended = this.ended
+    if (ended.length === 0) return
+    this.ended = []
+    for (let i = 0; i < ended.length; i++) {
+      try {
+        this.queue.push(ended[i]!)
+      } catch (error) {
+        // A span that cannot be encoded is handed over as a failed export of one, so it is counted.
+        this.exporter.exportEncoded({ length: 1, body: new Uint8Array(0), failure: asError(error) }, ignore)
+      }
+    }
+  }
+
   /** Every queued span, in batches exported together; rejects at the first batch that fails. */
   private flushAll(): Promise<void> {
+    this.encodeEnded()
     const batches = Math.ceil(this.queue.length / this.options.maxExportBatchSize)
     const exports: Array<Promise<void>> = []
     for (let i = 0; i < batches; i++) exports.push(this.exportOneBatch())
@@ -70,6 +92,7 @@ export class EncodedBatchSpanProcessor implements SpanProcessor {
   }
 
   private exportOneBatch(): Promise<void> {
+    this.encodeEnded()
     this.clearTimer()
     if (this.queue.length === 0) return Promise.resolve()
     const pending = this.queue.pendingResources()
@@ -104,7 +127,7 @@ export class EncodedBatchSpanProcessor implements SpanProcessor {
 
   private maybeStartTimer(): void {
     if (this.exporting) return
-    if (this.queue.length >= this.options.maxExportBatchSize) return this.flushOne()
+    if (this.queue.length + this.ended.length >= this.options.maxExportBatchSize) return this.flushOne()
     if (this.timer !== undefined) return
     this.timer = setTimeout(() => this.flushOne(), this.options.scheduledDelayMillis)
     this.timer.unref()
@@ -115,7 +138,7 @@ export class EncodedBatchSpanProcessor implements SpanProcessor {
     this.exportOneBatch().then(
       () => {
         this.exporting = false
-        if (this.queue.length > 0) {
+        if (this.queue.length + this.ended.length > 0) {
           this.clearTimer()
           this.maybeStartTimer()
         }
@@ -123,7 +146,7 @@ export class EncodedBatchSpanProcessor implements SpanProcessor {
       (error) => {
         this.exporting = false
         globalErrorHandler(error)
-        if (this.queue.length > 0) {
+        if (this.queue.length + this.ended.length > 0) {
           this.clearTimer()
           this.maybeStartTimer()
         }
